@@ -1,0 +1,27 @@
+"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.conf import settings
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from django.core.asgi import get_asgi_application
+
+django_asgi_app = get_asgi_application()
+http_app = django_asgi_app
+if settings.TELLUS_SERVE_STATIC:
+    # The console's own CSS and JS, served by the app so `make run` needs nothing else;
+    # behind a reverse proxy, let the proxy serve /static/ and turn this off.
+    http_app = ASGIStaticFilesHandler(django_asgi_app)
+
+from console.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+    }
+)

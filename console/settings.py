@@ -1,0 +1,199 @@
+"""Settings for the Tellus platform.
+
+Everything that differs between a laptop, CI and production comes from the
+environment. With neither DATABASE_URL nor REDIS_URL set the project runs on
+the embedded default: SQLite under var/, in-memory channel layer, local-memory
+cache and a filesystem Celery broker, so `make run` needs no server.
+"""
+
+import os
+from pathlib import Path
+
+from console.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_rate,
+    env_retry_schedule,
+    load_or_create_secret_key,
+    parse_database_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("TELLUS_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = os.environ.get("SECRET_KEY") or load_or_create_secret_key(VAR_DIR / "secret_key")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "channels",
+    "ninja",
+    "fleet",
+    "api",
+    "diagnostics",
+    "console",
+]
+
+MIDDLEWARE = [
+    "api.middleware.V1EnvelopeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "console.urls"
+ASGI_APPLICATION = "console.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Real services, or the embedded default -------------------------------------------------
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+DATABASES = {
+    "default": parse_database_url(DATABASE_URL)
+    if DATABASE_URL
+    else {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "tellus.sqlite3"}
+}
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "tellus",
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # An explicit pool size: redis-py's default async pool raises instead of
+            # waiting once it is exhausted, which kills consumers under a connect burst.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
+                "prefix": "tellus:channels",
+            },
+        }
+    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # The filesystem transport lets the web process and the worker exchange tasks
+    # through var/ without any broker server.
+    _celery_dir = VAR_DIR / "celery"
+    for _sub in ("queue", "processed"):
+        (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_celery_dir / "queue"),
+        "data_folder_out": str(_celery_dir / "queue"),
+        "processed_folder": str(_celery_dir / "processed"),
+        "store_processed": False,
+    }
+
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Django defaults that matter here ------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "console:login"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+TELLUS_SERVE_STATIC = env_bool("TELLUS_SERVE_STATIC", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Tellus tunables (every one documented in the README) ----------------------------------
+
+TELLUS_TOKEN_TTL_SECONDS = env_int("TELLUS_TOKEN_TTL_SECONDS", 86400, minimum=1)
+TELLUS_DEVICE_SECRET_TTL_SECONDS = env_int(
+    "TELLUS_DEVICE_SECRET_TTL_SECONDS", 365 * 86400, minimum=1
+)
+TELLUS_LONG_POLL_DEFAULT_SECONDS = env_int("TELLUS_LONG_POLL_DEFAULT_SECONDS", 30, minimum=1)
+TELLUS_LONG_POLL_MAX_SECONDS = env_int("TELLUS_LONG_POLL_MAX_SECONDS", 60, minimum=1)
+TELLUS_COMMAND_EXPIRY_SECONDS = env_int("TELLUS_COMMAND_EXPIRY_SECONDS", 300, minimum=1)
+TELLUS_COMMAND_NO_RESPONSE_SECONDS = env_int("TELLUS_COMMAND_NO_RESPONSE_SECONDS", 120, minimum=1)
+TELLUS_COMMAND_EXECUTION_TIMEOUT_SECONDS = env_int(
+    "TELLUS_COMMAND_EXECUTION_TIMEOUT_SECONDS", 12 * 3600, minimum=1
+)
+TELLUS_SWEEP_INTERVAL_SECONDS = env_int("TELLUS_SWEEP_INTERVAL_SECONDS", 15, minimum=1)
+TELLUS_OFFLINE_AFTER_SECONDS = env_int("TELLUS_OFFLINE_AFTER_SECONDS", 90, minimum=1)
+TELLUS_RECONNECT_STORM_THRESHOLD = env_int("TELLUS_RECONNECT_STORM_THRESHOLD", 5, minimum=1)
+TELLUS_RECONNECT_STORM_WINDOW_SECONDS = env_int(
+    "TELLUS_RECONNECT_STORM_WINDOW_SECONDS", 600, minimum=1
+)
+TELLUS_LEGACY_RETRY_SCHEDULE = env_retry_schedule(
+    "TELLUS_LEGACY_RETRY_SCHEDULE", [60, 300, 3600, 10800, 86400]
+)
+TELLUS_RATE_OPERATOR_QUERY = env_rate("TELLUS_RATE_OPERATOR_QUERY", "60/minute")
+TELLUS_RATE_OPERATOR_CONTROL = env_rate("TELLUS_RATE_OPERATOR_CONTROL", "30/minute")
+TELLUS_RATE_TOKEN = env_rate("TELLUS_RATE_TOKEN", "10/minute")
+TELLUS_RATE_DEVICE_HIGH_FREQUENCY = env_rate("TELLUS_RATE_DEVICE_HIGH_FREQUENCY", "10/second")
+TELLUS_RATE_DEVICE_OTHER = env_rate("TELLUS_RATE_DEVICE_OTHER", "60/minute")
+TELLUS_STREAM_CADENCE_SECONDS = env_int("TELLUS_STREAM_CADENCE_SECONDS", 5, minimum=1)
+TELLUS_MAX_BODY_BYTES = env_int("TELLUS_MAX_BODY_BYTES", 256 * 1024, minimum=1024)
+TELLUS_CLOCK_SKEW_SECONDS = env_int("TELLUS_CLOCK_SKEW_SECONDS", 300, minimum=0)
+# How long a verifier may trust its cached copy of a client's or device's credential
+# version; bounds how late a secret rotation is noticed when the cache is per-process.
+TELLUS_CREDENTIAL_CACHE_SECONDS = env_int("TELLUS_CREDENTIAL_CACHE_SECONDS", 60, minimum=1)
+
+# Django reads the body into memory only up to this size; larger bodies are refused
+# before they reach a view (see api.middleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = TELLUS_MAX_BODY_BYTES
