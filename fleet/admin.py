@@ -1,0 +1,152 @@
+from django.contrib import admin, messages
+
+from fleet import models
+from fleet.credentials import hash_secret, new_secret
+from fleet.services import provisioning
+
+
+@admin.register(models.Operator)
+class OperatorAdmin(admin.ModelAdmin):
+    list_display = ["name", "operator_id", "created_at"]
+    search_fields = ["name", "operator_id"]
+
+
+@admin.register(models.ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    list_display = ["client_id", "operator", "name", "scopes", "is_active", "created_at"]
+    list_filter = ["is_active", "operator"]
+    search_fields = ["client_id", "name", "operator__name"]
+    readonly_fields = ["client_id", "secret_version", "secret_rotated_at", "created_at"]
+    exclude = ["secret_hash"]
+    actions = ["rotate_secret"]
+
+    def save_model(self, request, obj, form, change):
+        obj.scopes = provisioning.validate_scopes(list(obj.scopes or []))
+        if not change:
+            secret = new_secret()
+            obj.secret_hash = hash_secret(secret)
+            super().save_model(request, obj, form, change)
+            self.message_user(
+                request,
+                f"Client {obj.client_id} created. Its secret, shown this once: {secret}",
+                messages.WARNING,
+            )
+            return
+        super().save_model(request, obj, form, change)
+        provisioning.set_client_active(obj, obj.is_active)
+
+    @admin.action(description="Rotate the secret (earlier tokens stop working)")
+    def rotate_secret(self, request, queryset):
+        for client in queryset:
+            _, secret = provisioning.rotate_client_secret(client.client_id)
+            self.message_user(
+                request,
+                f"New secret for {client.client_id}, shown this once: {secret}",
+                messages.WARNING,
+            )
+
+
+@admin.register(models.Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ["name", "site_id", "operator", "status", "power_capacity", "created_at"]
+    list_filter = ["status", "operator"]
+    search_fields = ["name", "site_id", "address"]
+    readonly_fields = ["site_id", "created_at"]
+
+
+class ConnectorInline(admin.TabularInline):
+    model = models.Connector
+    extra = 0
+    readonly_fields = ["last_telemetry_time", "updated_at"]
+
+
+@admin.register(models.Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = [
+        "device_id",
+        "sn",
+        "model",
+        "firmware_version",
+        "site",
+        "status",
+        "last_heartbeat",
+    ]
+    list_filter = ["status", "model", "v2g_capable", "site__operator"]
+    search_fields = ["device_id", "sn", "mac"]
+    readonly_fields = [
+        "device_id",
+        "credential_version",
+        "secret_expires_at",
+        "last_heartbeat",
+        "reported_status",
+        "reported_fault_code",
+        "online_since",
+        "offline_since",
+        "registered_at",
+        "updated_at",
+    ]
+    exclude = ["secret_hash"]
+    inlines = [ConnectorInline]
+    actions = ["reset_credentials"]
+
+    def has_add_permission(self, request):
+        return False  # chargers register themselves through the API
+
+    @admin.action(description="Reset credentials (issue a new device secret)")
+    def reset_credentials(self, request, queryset):
+        for device in queryset:
+            _, secret = provisioning.reset_device_credentials(device.device_id)
+            self.message_user(
+                request,
+                f"New secret for {device.device_id}, shown this once: {secret}",
+                messages.WARNING,
+            )
+
+
+@admin.register(models.TelemetrySample)
+class TelemetrySampleAdmin(admin.ModelAdmin):
+    list_display = ["device", "connector_id", "timestamp", "state", "power", "voltage", "soc"]
+    list_filter = ["state"]
+    search_fields = ["device__device_id"]
+    raw_id_fields = ["device"]
+    date_hierarchy = "timestamp"
+
+
+@admin.register(models.DeviceEvent)
+class DeviceEventAdmin(admin.ModelAdmin):
+    list_display = ["device", "connector_id", "event_type", "fault_code", "source", "timestamp"]
+    list_filter = ["event_type", "source"]
+    search_fields = ["device__device_id", "fault_code"]
+    raw_id_fields = ["device"]
+    date_hierarchy = "timestamp"
+
+
+@admin.register(models.ChargingRecord)
+class ChargingRecordAdmin(admin.ModelAdmin):
+    list_display = ["record_id", "device", "connector_id", "start_time", "end_time", "energy"]
+    search_fields = ["record_id", "device__device_id"]
+    raw_id_fields = ["device"]
+    date_hierarchy = "start_time"
+
+
+class CommandStatusChangeInline(admin.TabularInline):
+    model = models.CommandStatusChange
+    extra = 0
+    can_delete = False
+    readonly_fields = ["status", "source", "message", "details", "at"]
+
+
+@admin.register(models.Command)
+class CommandAdmin(admin.ModelAdmin):
+    list_display = ["command_id", "command", "device", "connector_id", "status", "created_at"]
+    list_filter = ["status", "command"]
+    search_fields = ["command_id", "device__device_id", "control_id"]
+    raw_id_fields = ["device", "issued_by_client", "issued_by_user"]
+    inlines = [CommandStatusChangeInline]
+
+
+@admin.register(models.FirmwareUpdate)
+class FirmwareUpdateAdmin(admin.ModelAdmin):
+    list_display = ["device", "firmware_version", "status", "progress", "updated_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["device"]

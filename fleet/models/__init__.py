@@ -1,0 +1,22 @@
+from fleet.models.commands import Command, CommandStatusChange
+from fleet.models.devices import Connector, ConnectorState, Device
+from fleet.models.firmware import FirmwareUpdate
+from fleet.models.operators import ApiClient, Operator
+from fleet.models.records import ChargingRecord
+from fleet.models.sites import Site
+from fleet.models.telemetry import DeviceEvent, TelemetrySample
+
+__all__ = [
+    "ApiClient",
+    "ChargingRecord",
+    "Command",
+    "CommandStatusChange",
+    "Connector",
+    "ConnectorState",
+    "Device",
+    "DeviceEvent",
+    "FirmwareUpdate",
+    "Operator",
+    "Site",
+    "TelemetrySample",
+]

@@ -1,0 +1,94 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from fleet.credentials import secret_matches
+from fleet.ids import new_device_id
+from fleet.models.sites import Site
+
+
+class ConnectorState(models.TextChoices):
+    """The spec's ConnectorState plus `preparing`, which the runbooks rely on (A2)."""
+
+    IDLE = "idle"
+    PREPARING = "preparing"
+    CHARGING = "charging"
+    DISCHARGING = "discharging"
+    FAULT = "fault"
+    UNAVAILABLE = "unavailable"
+
+
+class Device(models.Model):
+    """A charger. `status` is derived from heartbeat freshness (A1); what the charger
+    itself last claimed in a heartbeat is kept apart in `reported_status`."""
+
+    class Status(models.TextChoices):
+        ONLINE = "online"
+        OFFLINE = "offline"
+
+    device_id = models.CharField(max_length=32, primary_key=True, default=new_device_id)
+    sn = models.CharField("serial number", max_length=64, unique=True)
+    model = models.CharField(max_length=100)
+    manufacturer = models.CharField(max_length=100)
+    firmware_version = models.CharField(max_length=64)
+    mac = models.CharField("MAC address", max_length=17, blank=True)
+    secret_hash = models.CharField(max_length=128)
+    secret_expires_at = models.DateTimeField()
+    credential_version = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OFFLINE)
+    reported_status = models.CharField(max_length=16, blank=True)
+    reported_fault_code = models.IntegerField(null=True, blank=True)
+    last_heartbeat = models.DateTimeField(null=True, blank=True)
+    online_since = models.DateTimeField(null=True, blank=True)
+    offline_since = models.DateTimeField(null=True, blank=True)
+    site = models.ForeignKey(
+        Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="devices"
+    )
+    v2g_capable = models.BooleanField("V2G capable", default=False)
+    registered_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["registered_at", "device_id"]
+        indexes = [
+            models.Index(fields=["site", "status"]),
+            models.Index(fields=["status", "last_heartbeat"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} ({self.sn})"
+
+    def check_secret(self, secret: str) -> bool:
+        return secret_matches(secret, self.secret_hash)
+
+
+class Connector(models.Model):
+    """A connector's live state: the values of the newest telemetry received."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="connectors")
+    connector_id = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    state = models.CharField(
+        max_length=16, choices=ConnectorState.choices, default=ConnectorState.UNAVAILABLE
+    )
+    power = models.FloatField(null=True, blank=True)
+    voltage = models.FloatField(null=True, blank=True)
+    current = models.FloatField(null=True, blank=True)
+    energy_delivered = models.FloatField(null=True, blank=True)
+    soc = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(100)]
+    )
+    temperature = models.FloatField(null=True, blank=True)
+    last_telemetry_time = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["device", "connector_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "connector_id"], name="connector_unique"),
+            models.CheckConstraint(
+                condition=models.Q(connector_id__gte=1), name="connector_id_gte_1"
+            ),
+        ]
+        indexes = [models.Index(fields=["state"])]
+
+    def __str__(self) -> str:
+        return f"{self.device_id}#{self.connector_id}"

@@ -1,0 +1,36 @@
+from django.db import models
+
+from fleet.models.devices import Device
+
+
+class ChargingRecord(models.Model):
+    """A charging detail record uploaded by the charger after a session."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="charging_records")
+    record_id = models.CharField(max_length=64)
+    connector_id = models.PositiveSmallIntegerField()
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField()
+    energy = models.FloatField(help_text="kWh")
+    max_power = models.FloatField(help_text="kW")
+    avg_power = models.FloatField(help_text="kW")
+    cost = models.FloatField(null=True, blank=True, help_text="Negative is V2G revenue.")
+    meter_start = models.FloatField(help_text="kWh")
+    meter_end = models.FloatField(help_text="kWh")
+    vehicle_info = models.JSONField(null=True, blank=True)
+    stop_reason = models.CharField(max_length=64, blank=True)
+    details = models.JSONField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start_time"]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "record_id"], name="record_unique_per_device")
+        ]
+        indexes = [
+            models.Index(fields=["device", "-start_time"], name="record_device_time"),
+            models.Index(fields=["-start_time"], name="record_time"),
+        ]
+
+    def __str__(self) -> str:
+        return self.record_id

@@ -1,0 +1,64 @@
+from django.db import models
+
+from fleet.models.devices import Device
+
+
+class TelemetrySample(models.Model):
+    """One connector's electrical snapshot as the charger sent it."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="telemetry")
+    connector_id = models.PositiveSmallIntegerField()
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=16)
+    voltage = models.FloatField()
+    current = models.FloatField()
+    power = models.FloatField()
+    energy_delivered = models.FloatField()
+    soc = models.PositiveSmallIntegerField(null=True, blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    phase_details = models.JSONField(null=True, blank=True)
+    component_health = models.JSONField(null=True, blank=True)
+    extra = models.JSONField(
+        null=True, blank=True, help_text="Fields the charger sent that the spec does not define."
+    )
+
+    class Meta:
+        ordering = ["-timestamp"]
+        indexes = [
+            # latest telemetry per connector, and time windows on one connector
+            models.Index(fields=["device", "connector_id", "-timestamp"], name="telemetry_latest"),
+            models.Index(fields=["timestamp"], name="telemetry_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id}#{self.connector_id} @ {self.timestamp:%Y-%m-%dT%H:%M:%SZ}"
+
+
+class DeviceEvent(models.Model):
+    """An event reported by a charger, or derived by the platform (e.g. heartbeat lost)."""
+
+    class Source(models.TextChoices):
+        CHARGER = "charger"
+        PLATFORM = "platform"
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events")
+    # 0 is tolerated for whole-device events (A33).
+    connector_id = models.PositiveSmallIntegerField()
+    event_type = models.CharField(max_length=32)
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    data = models.JSONField(default=dict, blank=True)
+    # The fault code as text ("1001" or "F-0421"); data keeps the value as it was sent.
+    fault_code = models.CharField(max_length=32, blank=True, db_index=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.CHARGER)
+
+    class Meta:
+        ordering = ["-timestamp"]
+        indexes = [
+            models.Index(fields=["device", "-timestamp"], name="event_device_time"),
+            models.Index(fields=["fault_code", "-timestamp"], name="event_code_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} on {self.device_id}#{self.connector_id}"

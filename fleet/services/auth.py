@@ -1,0 +1,123 @@
+"""Issuing and checking bearer tokens for API clients and chargers."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from fleet import tokens
+from fleet.credentials import hash_secret, secret_matches
+from fleet.errors import NotAuthenticated, PermissionDenied
+from fleet.models import ApiClient, Device
+
+# Compared against when the id is unknown, so a miss costs the same as a wrong secret.
+_DUMMY_HASH = hash_secret("no-such-credential")
+_REVOKED = 0
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+
+    def as_dict(self) -> dict:
+        return {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+        }
+
+
+@dataclass(frozen=True)
+class OperatorPrincipal:
+    client_id: str
+    operator_id: str
+    scopes: tuple[str, ...]
+
+    def require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise PermissionDenied(f"This client lacks the '{scope}' scope")
+
+
+@dataclass(frozen=True)
+class DevicePrincipal:
+    device_id: str
+
+
+def _cache_key(kind: str, subject: str) -> str:
+    return f"credver:{kind}:{subject}"
+
+
+def publish_credential_version(kind: str, subject: str, version: int) -> None:
+    """Tell every verifier the subject's current credential version (0 = revoked)."""
+    cache.set(_cache_key(kind, subject), version, settings.TELLUS_CREDENTIAL_CACHE_SECONDS)
+
+
+def _current_version(kind: str, subject: str) -> int:
+    version = cache.get(_cache_key(kind, subject))
+    if version is None:
+        if kind == tokens.OPERATOR:
+            row = (
+                ApiClient.objects.filter(client_id=subject, is_active=True)
+                .values_list("secret_version", flat=True)
+                .first()
+            )
+        else:
+            row = (
+                Device.objects.filter(device_id=subject)
+                .values_list("credential_version", flat=True)
+                .first()
+            )
+        version = row or _REVOKED
+        publish_credential_version(kind, subject, version)
+    return version
+
+
+def issue_operator_token(client_id: str, client_secret: str) -> IssuedToken:
+    """Client-credentials grant. Earlier tokens of the client stay valid."""
+    client = (
+        ApiClient.objects.filter(client_id=client_id, is_active=True)
+        .select_related("operator")
+        .first()
+    )
+    matches = secret_matches(client_secret, client.secret_hash if client else _DUMMY_HASH)
+    if client is None or not matches:
+        raise NotAuthenticated("Invalid client credentials")
+    token = tokens.encode_token(
+        tokens.OPERATOR,
+        client.client_id,
+        client.secret_version,
+        scopes=list(client.scopes),
+        operator_id=client.operator_id,
+    )
+    return IssuedToken(token, settings.TELLUS_TOKEN_TTL_SECONDS)
+
+
+def issue_device_token(device_id: str, device_secret: str) -> IssuedToken:
+    device = Device.objects.filter(device_id=device_id).first()
+    matches = secret_matches(device_secret, device.secret_hash if device else _DUMMY_HASH)
+    if device is None or not matches:
+        raise NotAuthenticated("Invalid device credentials")
+    if device.secret_expires_at <= timezone.now():
+        raise NotAuthenticated("Device secret expired; the operator must reset its credentials")
+    token = tokens.encode_token(tokens.DEVICE, device.device_id, device.credential_version)
+    return IssuedToken(token, settings.TELLUS_TOKEN_TTL_SECONDS)
+
+
+def authenticate_operator(access_token: str) -> OperatorPrincipal:
+    claims = tokens.decode_token(access_token, tokens.OPERATOR)
+    if (
+        not claims.operator_id
+        or _current_version(tokens.OPERATOR, claims.subject) != claims.version
+    ):
+        raise NotAuthenticated("Token has been revoked")
+    return OperatorPrincipal(claims.subject, claims.operator_id, claims.scopes)
+
+
+def authenticate_device(access_token: str) -> DevicePrincipal:
+    claims = tokens.decode_token(access_token, tokens.DEVICE)
+    if _current_version(tokens.DEVICE, claims.subject) != claims.version:
+        raise NotAuthenticated("Token has been revoked")
+    return DevicePrincipal(claims.subject)

@@ -1,0 +1,194 @@
+"""Creating operators, API clients, sites and devices, and managing their secrets.
+
+The management commands, the admin and the registration endpoint all come here.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from fleet import tokens
+from fleet.credentials import hash_secret, new_secret
+from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
+from fleet.models import ApiClient, Device, Operator, Site
+from fleet.models.operators import SCOPES
+from fleet.services.auth import publish_credential_version
+
+
+def _require_text(field: str, value: str | None, max_length: int) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise MissingParameter(field)
+    if len(value) > max_length:
+        raise InvalidParameter(field, value, f"Parameter '{field}' exceeds {max_length} characters")
+    return value
+
+
+def validate_scopes(scopes: list[str]) -> list[str]:
+    requested = {scope.strip() for scope in scopes if scope.strip()}
+    unknown = sorted(requested - set(SCOPES))
+    if unknown:
+        raise InvalidParameter("scopes", unknown, f"Unknown scope(s): {', '.join(unknown)}")
+    if not requested:
+        raise MissingParameter("scopes")
+    return [scope for scope in SCOPES if scope in requested]
+
+
+def validate_callback_url(url: str) -> str:
+    url = url.strip()
+    if not url:
+        return ""
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError as exc:
+        raise InvalidParameter("legacy_callback_url", url, "Not a valid http(s) URL") from exc
+    return url.rstrip("/")
+
+
+@transaction.atomic
+def create_operator_client(
+    operator_name: str, scopes: list[str], legacy_callback_url: str = ""
+) -> tuple[ApiClient, str]:
+    """Create an API client (and its operator if new). Returns the client and its secret,
+    which is shown this once and never stored."""
+    name = _require_text("operator", operator_name, 200)
+    scopes = validate_scopes(scopes)
+    callback = validate_callback_url(legacy_callback_url)
+    operator, _ = Operator.objects.get_or_create(name=name)
+    secret = new_secret()
+    client = ApiClient.objects.create(
+        operator=operator,
+        name=name,
+        secret_hash=hash_secret(secret),
+        scopes=scopes,
+        legacy_callback_url=callback,
+    )
+    return client, secret
+
+
+@transaction.atomic
+def rotate_client_secret(client_id: str) -> tuple[ApiClient, str]:
+    """Replace a client's secret; every token issued before stops working."""
+    client = ApiClient.objects.select_for_update().filter(client_id=client_id).first()
+    if client is None:
+        raise NotFound(f"API client '{client_id}' not found")
+    secret = new_secret()
+    client.secret_hash = hash_secret(secret)
+    client.secret_version += 1
+    client.secret_rotated_at = timezone.now()
+    client.save(update_fields=["secret_hash", "secret_version", "secret_rotated_at"])
+    transaction.on_commit(
+        lambda: publish_credential_version(tokens.OPERATOR, client.client_id, client.secret_version)
+    )
+    return client, secret
+
+
+def set_client_active(client: ApiClient, active: bool) -> None:
+    client.is_active = active
+    client.save(update_fields=["is_active"])
+    publish_credential_version(
+        tokens.OPERATOR, client.client_id, client.secret_version if active else 0
+    )
+
+
+def create_site(
+    client_id: str,
+    name: str,
+    address: str = "",
+    lat: float | None = None,
+    lng: float | None = None,
+    power_capacity: float | None = None,
+) -> Site:
+    """Create a site owned by the operator of the given API client."""
+    client = ApiClient.objects.filter(client_id=client_id).select_related("operator").first()
+    if client is None:
+        raise NotFound(f"API client '{client_id}' not found")
+    name = _require_text("name", name, 200)
+    if (lat is None) != (lng is None):
+        raise MissingParameter("lng" if lng is None else "lat", "lat and lng go together")
+    if lat is not None and not -90 <= lat <= 90:
+        raise InvalidParameter("lat", lat, "lat must be between -90 and 90")
+    if lng is not None and not -180 <= lng <= 180:
+        raise InvalidParameter("lng", lng, "lng must be between -180 and 180")
+    if power_capacity is not None and not power_capacity >= 0:
+        raise InvalidParameter("power_capacity", power_capacity, "power_capacity must be ≥ 0 kW")
+    if len(address) > 500:
+        raise InvalidParameter("address", address, "address exceeds 500 characters")
+    return Site.objects.create(
+        operator=client.operator,
+        name=name,
+        address=address.strip(),
+        lat=lat,
+        lng=lng,
+        power_capacity=power_capacity,
+    )
+
+
+def assign_device(device_id: str, site_id: str, v2g_capable: bool | None = None) -> Device:
+    """Put a registered device on a site, which makes it visible to the site's operator."""
+    device = Device.objects.filter(device_id=device_id).first()
+    if device is None:
+        raise NotFound(f"Device '{device_id}' not found")
+    site = Site.objects.filter(site_id=site_id).first()
+    if site is None:
+        raise NotFound(f"Site '{site_id}' not found")
+    device.site = site
+    fields = ["site", "updated_at"]
+    if v2g_capable is not None:
+        device.v2g_capable = v2g_capable
+        fields.append("v2g_capable")
+    device.save(update_fields=fields)
+    return device
+
+
+def register_device(
+    sn: str, model: str, manufacturer: str, firmware_version: str, mac: str = ""
+) -> tuple[Device, str]:
+    """First contact of a charger. The device belongs to no site until assigned."""
+    secret = new_secret()
+    try:
+        with transaction.atomic():
+            device = Device.objects.create(
+                sn=sn,
+                model=model,
+                manufacturer=manufacturer,
+                firmware_version=firmware_version,
+                mac=mac,
+                secret_hash=hash_secret(secret),
+                secret_expires_at=timezone.now()
+                + timedelta(seconds=settings.TELLUS_DEVICE_SECRET_TTL_SECONDS),
+            )
+    except IntegrityError as exc:
+        if Device.objects.filter(sn=sn).exists():
+            raise Conflict(
+                f"A charger with sn '{sn}' is already registered", {"field": "sn", "value": sn}
+            ) from exc
+        raise
+    return device, secret
+
+
+@transaction.atomic
+def reset_device_credentials(device_id: str) -> tuple[Device, str]:
+    """Issue a new secret to a charger that lost its own (A17); old tokens stop working."""
+    device = Device.objects.select_for_update().filter(device_id=device_id).first()
+    if device is None:
+        raise NotFound(f"Device '{device_id}' not found")
+    secret = new_secret()
+    device.secret_hash = hash_secret(secret)
+    device.secret_expires_at = timezone.now() + timedelta(
+        seconds=settings.TELLUS_DEVICE_SECRET_TTL_SECONDS
+    )
+    device.credential_version += 1
+    device.save(
+        update_fields=["secret_hash", "secret_expires_at", "credential_version", "updated_at"]
+    )
+    transaction.on_commit(
+        lambda: publish_credential_version(
+            tokens.DEVICE, device.device_id, device.credential_version
+        )
+    )
+    return device, secret
