@@ -1,0 +1,52 @@
+"""The v1 response envelope: `{"code", "message", "data"}`, plus `details` on errors."""
+
+from typing import Any
+
+from django.http import JsonResponse
+
+from fleet.errors import TellusError
+from fleet.services.auth import IssuedToken
+
+HTTP_STATUS = {
+    0: 200,
+    1001: 400,
+    1002: 400,
+    2001: 401,
+    2002: 401,
+    2003: 403,
+    3001: 404,
+    4001: 409,
+    5001: 429,
+    9001: 500,
+}
+
+
+def success_body(data: Any = None) -> dict[str, Any]:
+    return {"code": 0, "message": "success", "data": data}
+
+
+def token_body(issued: IssuedToken) -> dict[str, Any]:
+    """Token endpoints: the spec's bare AccessTokenResponse fields at the top level, and
+    the same token inside the envelope's `data` (A8), so either way of reading works."""
+    token = issued.as_dict()
+    return {**token, **success_body(token)}
+
+
+def error_body(code: int, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message, "data": None}
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def error_response(code: int, message: str, details: dict[str, Any] | None = None) -> JsonResponse:
+    response = JsonResponse(error_body(code, message, details), status=HTTP_STATUS[code])
+    if code in (2001, 2002):
+        response["WWW-Authenticate"] = 'Bearer realm="tellus"'
+    if code == 5001 and details and "retry_after_seconds" in details:
+        response["Retry-After"] = str(details["retry_after_seconds"])
+    return response
+
+
+def tellus_error_response(exc: TellusError) -> JsonResponse:
+    return error_response(exc.code, exc.message, exc.details)

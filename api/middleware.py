@@ -1,0 +1,92 @@
+"""Guarantees for everything under /v1 that no single view can give on its own.
+
+Before the view: refuse oversized bodies and non-JSON content types. After it: any
+404, 405 or 500 that did not come out of our API code as an envelope (unknown path,
+wrong method, a crash outside a view) becomes one. Works sync and async, so it never
+forces a thread hop on the async hot path.
+"""
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from api.envelope import error_response
+
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+_FORM_ALLOWED = {"/v1/operator/oauth/token", "/v1/device/token"}
+_JSON_TYPES = {"application/json"}
+_CONVERTED = {
+    404: (3001, "Resource not found"),
+    405: (1001, "Method not allowed"),
+    500: (9001, "Internal server error"),
+}
+
+
+def _check_request(request: HttpRequest) -> HttpResponse | None:
+    if request.method not in _BODY_METHODS:
+        return None
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return error_response(1001, "Invalid Content-Length header", {"field": "Content-Length"})
+    limit = settings.TELLUS_MAX_BODY_BYTES
+    if length > limit:
+        return error_response(
+            1001,
+            f"Request body too large (limit {limit} bytes)",
+            {"field": "body", "value": length, "reason": "too_large", "max_bytes": limit},
+        )
+    if length == 0:
+        return None
+    content_type = request.content_type or ""
+    if content_type in _JSON_TYPES or content_type.endswith("+json"):
+        return None
+    if content_type == "application/x-www-form-urlencoded" and request.path in _FORM_ALLOWED:
+        return None
+    return error_response(
+        1001,
+        "Unsupported content type; send application/json",
+        {"field": "Content-Type", "value": content_type or None},
+    )
+
+
+def _check_response(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    converted = _CONVERTED.get(response.status_code)
+    if converted is None or response.get("Content-Type", "").startswith("application/json"):
+        return response
+    code, message = converted
+    enveloped = error_response(code, message)
+    if response.status_code == 405:
+        enveloped.status_code = 405
+        if response.has_header("Allow"):
+            enveloped["Allow"] = response["Allow"]
+    return enveloped
+
+
+class V1EnvelopeMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if self.is_async:
+            return self._acall(request)
+        if not request.path.startswith("/v1/"):
+            return self.get_response(request)
+        refused = _check_request(request)
+        if refused is not None:
+            return refused
+        return _check_response(request, self.get_response(request))
+
+    async def _acall(self, request: HttpRequest):
+        if not request.path.startswith("/v1/"):
+            return await self.get_response(request)
+        refused = _check_request(request)
+        if refused is not None:
+            return refused
+        return _check_response(request, await self.get_response(request))

@@ -1,0 +1,45 @@
+"""The v1 API as one Ninja application: operator and charger surfaces, one OpenAPI doc."""
+
+from ninja import NinjaAPI
+from ninja.errors import ValidationError, ValidationErrorContext
+
+from api import errors
+from api.device.provisioning import router as device_provisioning
+from api.operator.auth import router as operator_auth
+from api.operator.fleet import router as operator_fleet
+from api.parser import TellusParser
+
+
+class TellusNinjaAPI(NinjaAPI):
+    def validation_error_from_error_contexts(
+        self, error_contexts: list[ValidationErrorContext]
+    ) -> ValidationError:
+        """Like Ninja's, but keeps each error's input: 1001 answers carry the bad value."""
+        errors = []
+        for context in error_contexts:
+            model = context.model
+            for error in context.pydantic_validation_error.errors(
+                include_url=False, include_context=False
+            ):
+                loc = model.__ninja_flatten_map_reverse__.get(error["loc"], error["loc"])
+                errors.append({**error, "loc": (model.__ninja_param_source__, *loc)})
+        return ValidationError(errors)
+
+
+api = TellusNinjaAPI(
+    title="Tellus Open Platform API",
+    version="1.3.0",
+    description=(
+        "Open implementation of the Tellus Open Platform API v1.3. Operations marked "
+        "*extension* go beyond the published specification."
+    ),
+    urls_namespace="v1",
+    parser=TellusParser(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+errors.install(api)
+
+api.add_router("/operator", operator_auth)
+api.add_router("/operator", operator_fleet)
+api.add_router("/device", device_provisioning)
