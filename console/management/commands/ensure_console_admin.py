@@ -1,0 +1,22 @@
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the console superuser 'admin' with a random password if no superuser "
+        "exists yet, and print the password once."
+    )
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        if User.objects.filter(is_superuser=True).exists():
+            return
+        password = secrets.token_urlsafe(12)
+        User.objects.create_superuser("admin", "", password)
+        self.stdout.write(
+            f"Console superuser created: admin / {password}  "
+            "(shown once; change it with `python manage.py changepassword admin`)"
+        )
