@@ -1,0 +1,49 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_page_is_served(client):
+    response = client.get("/login/")
+    assert response.status_code == 200
+    assert b"Sign in" in response.content
+
+
+def test_fleet_overview_requires_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_fleet_overview_after_login_lists_registered_chargers(client, register_device):
+    registration = register_device()
+    get_user_model().objects.create_user("engineer", password="s3cret-pass")
+    assert client.login(username="engineer", password="s3cret-pass")
+    response = client.get("/")
+    assert response.status_code == 200
+    assert registration["device_id"].encode() in response.content
+    assert b"awaiting a site" in response.content
+
+
+def test_static_assets_are_local(client):
+    get_user_model().objects.create_user("engineer", password="s3cret-pass")
+    client.login(username="engineer", password="s3cret-pass")
+    html = client.get("/").content.decode()
+    assert "/static/vendor/htmx.min.js" in html
+    assert "https://" not in html.split("<body")[0]
+
+
+def test_healthz_reports_the_database(client):
+    response = client.get("/healthz")
+    assert response.json() == {"status": "ok", "database": "postgresql"}
+
+
+def test_ensure_console_admin_creates_one_superuser_once(capsys):
+    from django.core.management import call_command
+
+    call_command("ensure_console_admin")
+    call_command("ensure_console_admin")
+    User = get_user_model()
+    assert User.objects.filter(is_superuser=True).count() == 1
+    assert "admin /" in capsys.readouterr().out

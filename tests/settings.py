@@ -1,0 +1,48 @@
+"""Test settings: the real settings, held to real PostgreSQL and Redis.
+
+The suite refuses to run on the embedded default rather than quietly testing SQLite.
+Redis is switched to its own database number (TELLUS_TEST_REDIS_DB, default 15) so the
+suite can flush it without touching a developer's running system.
+"""
+
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+from console.settings import *  # noqa: F403
+from console.settings import DATABASES, REDIS_URL
+
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        "The test suite runs against PostgreSQL: set DATABASE_URL "
+        "(make test defaults it to postgres://postgres@127.0.0.1:5432/tellus)."
+    )
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        "The test suite runs against Redis: set REDIS_URL "
+        "(make test defaults it to redis://127.0.0.1:6379/0)."
+    )
+
+_parts = urlsplit(REDIS_URL)
+TEST_REDIS_URL = urlunsplit(
+    _parts._replace(path="/" + os.environ.get("TELLUS_TEST_REDIS_DB", "15"))
+)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": TEST_REDIS_URL,
+        "KEY_PREFIX": "tellus-test",
+    }
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": TEST_REDIS_URL, "max_connections": 1000}],
+            "prefix": "tellus-test:channels",
+        },
+    }
+}
+CELERY_BROKER_URL = TEST_REDIS_URL
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
