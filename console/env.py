@@ -88,6 +88,29 @@ def parse_database_url(url: str) -> dict:
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported")
 
 
+def redis_backed_services(url: str, prefix: str) -> tuple[dict, dict]:
+    """CACHES and CHANNEL_LAYERS settings for one Redis database."""
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    channel_layers = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # An explicit pool size: redis-py's default async pool raises instead of
+            # waiting once it is exhausted, which kills consumers under a connect burst.
+            "CONFIG": {
+                "hosts": [{"address": url, "max_connections": 1000}],
+                "prefix": f"{prefix}:channels",
+            },
+        }
+    }
+    return caches, channel_layers
+
+
 def load_or_create_secret_key(path: Path) -> str:
     """Generate SECRET_KEY once into var/ so sessions survive restarts on a laptop."""
     if path.exists():

@@ -17,6 +17,7 @@ from console.env import (
     env_retry_schedule,
     load_or_create_secret_key,
     parse_database_url,
+    redis_backed_services,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -88,24 +89,7 @@ DATABASES = {
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "tellus",
-        }
-    }
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # An explicit pool size: redis-py's default async pool raises instead of
-            # waiting once it is exhausted, which kills consumers under a connect burst.
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
-                "prefix": "tellus:channels",
-            },
-        }
-    }
+    CACHES, CHANNEL_LAYERS = redis_backed_services(REDIS_URL, prefix="tellus")
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 else:

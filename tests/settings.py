@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from console.env import redis_backed_services
 from console.settings import *  # noqa: F403
 from console.settings import DATABASES, REDIS_URL
 
@@ -28,21 +29,6 @@ _parts = urlsplit(REDIS_URL)
 TEST_REDIS_URL = urlunsplit(
     _parts._replace(path="/" + os.environ.get("TELLUS_TEST_REDIS_DB", "15"))
 )
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": TEST_REDIS_URL,
-        "KEY_PREFIX": "tellus-test",
-    }
-}
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            "hosts": [{"address": TEST_REDIS_URL, "max_connections": 1000}],
-            "prefix": "tellus-test:channels",
-        },
-    }
-}
+CACHES, CHANNEL_LAYERS = redis_backed_services(TEST_REDIS_URL, prefix="tellus-test")
 CELERY_BROKER_URL = TEST_REDIS_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
