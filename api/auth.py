@@ -6,21 +6,25 @@ a TellusError, which the API turns into 2001 / 2002 / 2003.
 
 from django.http import HttpRequest
 
+from api.ratelimit import aenforce
 from fleet.errors import NotAuthenticated
 from fleet.services.auth import (
     DevicePrincipal,
     OperatorPrincipal,
-    authenticate_device,
+    aauthenticate_device,
     authenticate_operator,
 )
 
 
-def bearer_token(request: HttpRequest) -> str:
-    header = request.headers.get("Authorization", "")
+def parse_bearer(header: str) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("Missing or malformed bearer token")
     return token.strip()
+
+
+def bearer_token(request: HttpRequest) -> str:
+    return parse_bearer(request.headers.get("Authorization", ""))
 
 
 class OperatorAuth:
@@ -47,13 +51,28 @@ class OperatorAuth:
 
 
 class DeviceAuth:
+    """A device token, counted against the device's rate class. Async: the charger
+    routes are async views, and rate counters are checked without leaving the loop."""
+
     openapi_type = "http"
     openapi_security_schema = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    is_async = True
 
-    def __call__(self, request: HttpRequest) -> DevicePrincipal:
-        return authenticate_device(bearer_token(request))
+    def __init__(self, rate_class: str):
+        self.rate_class = rate_class
+
+    async def __call__(self, request: HttpRequest) -> DevicePrincipal:
+        return await authenticate_charger(request.headers.get("Authorization", ""), self.rate_class)
+
+
+async def authenticate_charger(authorization: str, rate_class: str) -> DevicePrincipal:
+    """Token first (401 before anything else), then the rate limit (429)."""
+    principal = await aauthenticate_device(parse_bearer(authorization))
+    await aenforce(rate_class, principal.device_id)
+    return principal
 
 
 operator_read = OperatorAuth("read")
 operator_write = OperatorAuth("write")
-device_auth = DeviceAuth()
+device_high_frequency = DeviceAuth("device_high_frequency")
+device_other = DeviceAuth("device_other")

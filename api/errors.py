@@ -40,19 +40,24 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    errors = list(exc.errors)
+def validation_failure(errors: list[dict[str, Any]]) -> tuple[int, str, dict[str, Any]]:
+    """Code, message and details for a list of pydantic errors: the first missing field
+    is 1002, otherwise the first bad value is 1001 with its field and value."""
     missing = [e for e in errors if e.get("type") == "missing"]
     if missing:
         field = _field_name(tuple(missing[0]["loc"]))
-        return error_response(1002, f"Parameter '{field}' is required", {"field": field})
+        return 1002, f"Parameter '{field}' is required", {"field": field}
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid"}
     field = _field_name(tuple(first["loc"]))
     reason = _reason(first)
-    details = {"field": field, "value": _json_safe(first.get("input")), "reason": reason}
     if field == "body" and not isinstance(first.get("input"), dict):
-        return error_response(1001, "Request body must be a JSON object", details)
-    return error_response(1001, f"Parameter '{field}' is invalid: {reason}", details)
+        return 1001, "Request body must be a JSON object", {"field": "body", "reason": reason}
+    details = {"field": field, "value": _json_safe(first.get("input")), "reason": reason}
+    return 1001, f"Parameter '{field}' is invalid: {reason}", details
+
+
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return error_response(*validation_failure(list(exc.errors)))
 
 
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:

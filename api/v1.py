@@ -5,6 +5,7 @@ from ninja.errors import ValidationError, ValidationErrorContext
 
 from api import errors
 from api.device.provisioning import router as device_provisioning
+from api.device.reporting import router as device_reporting
 from api.operator.auth import router as operator_auth
 from api.operator.fleet import router as operator_fleet
 from api.parser import TellusParser
@@ -43,3 +44,4 @@ errors.install(api)
 api.add_router("/operator", operator_auth)
 api.add_router("/operator", operator_fleet)
 api.add_router("/device", device_provisioning)
+api.add_router("/device", device_reporting)

@@ -11,11 +11,15 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
 django_asgi_app = get_asgi_application()
-http_app = django_asgi_app
+
+from api.device.fastpath import DeviceFastPath  # noqa: E402
+
+# The charger hot path skips Django's request machinery (see api.device.fastpath).
+http_app = DeviceFastPath(django_asgi_app)
 if settings.TELLUS_SERVE_STATIC:
     # The console's own CSS and JS, served by the app so `make run` needs nothing else;
     # behind a reverse proxy, let the proxy serve /static/ and turn this off.
-    http_app = ASGIStaticFilesHandler(django_asgi_app)
+    http_app = ASGIStaticFilesHandler(http_app)
 
 from console.routing import websocket_urlpatterns  # noqa: E402
 

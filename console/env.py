@@ -99,13 +99,10 @@ def redis_backed_services(url: str, prefix: str) -> tuple[dict, dict]:
     }
     channel_layers = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # An explicit pool size: redis-py's default async pool raises instead of
-            # waiting once it is exhausted, which kills consumers under a connect burst.
-            "CONFIG": {
-                "hosts": [{"address": url, "max_connections": 1000}],
-                "prefix": f"{prefix}:channels",
-            },
+            # Pub/sub: a group send is one PUBLISH, cheap enough for every telemetry sample;
+            # live frames need no persistence.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [url], "prefix": f"{prefix}:channels"},
         }
     }
     return caches, channel_layers

@@ -173,6 +173,8 @@ TELLUS_RATE_TOKEN = env_rate("TELLUS_RATE_TOKEN", "10/minute")
 TELLUS_RATE_DEVICE_HIGH_FREQUENCY = env_rate("TELLUS_RATE_DEVICE_HIGH_FREQUENCY", "10/second")
 TELLUS_RATE_DEVICE_OTHER = env_rate("TELLUS_RATE_DEVICE_OTHER", "60/minute")
 TELLUS_STREAM_CADENCE_SECONDS = env_int("TELLUS_STREAM_CADENCE_SECONDS", 5, minimum=1)
+# Where rate-limit counters live: Redis (shared by all processes) or process memory.
+TELLUS_RATE_LIMIT_STORAGE_URL = REDIS_URL or "memory://"
 TELLUS_MAX_BODY_BYTES = env_int("TELLUS_MAX_BODY_BYTES", 256 * 1024, minimum=1024)
 TELLUS_CLOCK_SKEW_SECONDS = env_int("TELLUS_CLOCK_SKEW_SECONDS", 300, minimum=0)
 # How long a verifier may trust its cached copy of a client's or device's credential

@@ -3,7 +3,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.cache import cache
+from django.db import connections
 from django.test import Client
 
 from fleet.models import ApiClient, Device, Site
@@ -122,5 +124,120 @@ def assigned_device(register_device, site_for) -> Callable[..., Device]:
         registration = register_device(**overrides)
         site = site or site_for(client)
         return provisioning.assign_device(registration["device_id"], site.site_id)
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_credentials():
+    from fleet.services import auth
+
+    auth._local_versions.clear()
+    yield
+
+
+# --- The charger API over ASGI --------------------------------------------------------------
+
+TRANSPORTS = ("fastpath", "django")
+
+
+def asgi_app(transport: str):
+    """The production ASGI app, or Django alone (the Ninja routes behind the fast path)."""
+    from console import asgi
+
+    return asgi.application if transport == "fastpath" else asgi.django_asgi_app
+
+
+@pytest.fixture
+async def http(request):
+    """An httpx client on the ASGI app, cleaning up the loop's pools afterwards."""
+    import httpx
+
+    from fleet.db import close_pools
+    from fleet.services.live import stop_listeners
+
+    transport = getattr(request, "param", "fastpath")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=asgi_app(transport)), base_url="http://testserver"
+    ) as client:
+        client.transport_name = transport
+        yield client
+    await stop_listeners()
+    await close_pools()
+    # The ORM's async bridge keeps its own connection on its worker thread; close it so
+    # the test database can be dropped.
+    await sync_to_async(connections.close_all)()
+
+
+class Charger:
+    """A registered charger speaking the device API, as a test's actor."""
+
+    def __init__(self, http, device_id: str, secret: str, token: str):
+        self.http, self.device_id, self.secret, self.token = http, device_id, secret, token
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def post(self, path: str, body: Any):
+        return await self.http.post(f"/v1/device/{path}", json=body, headers=self.headers)
+
+    async def heartbeat(self, status: str = "online", fault_code: int = 0, **extra):
+        body = {"timestamp": now_iso(), "status": status, "fault_code": fault_code, **extra}
+        return await self.post("heartbeat", body)
+
+    async def telemetry(self, **fields):
+        body = {
+            "timestamp": now_iso(),
+            "connector_id": 1,
+            "state": "charging",
+            "voltage": 230.0,
+            "current": 16.0,
+            "power": 3.7,
+            "energy_delivered": 1.2,
+            **fields,
+        }
+        return await self.post("telemetry", body)
+
+    async def poll(self, connector_id: int = 1, wait: int | None = 1):
+        params = {"connector_id": connector_id}
+        if wait is not None:
+            params["wait"] = wait
+        return await self.http.get("/v1/device/commands", params=params, headers=self.headers)
+
+
+def now_iso(offset_seconds: float = 0) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    moment = datetime.now(UTC) + timedelta(seconds=offset_seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@pytest.fixture
+def charger(http) -> Callable[..., Any]:
+    """`await charger()` registers a new charger over the API and returns it with a token."""
+    counter = iter(range(1, 10_000))
+
+    async def make(**overrides: Any) -> Charger:
+        body = {
+            "sn": f"SN-ASGI-{next(counter):05d}",
+            "model": "TP-DC180",
+            "manufacturer": "Tellus Power",
+            "firmware_version": "3.1.0",
+            **overrides,
+        }
+        registered = await http.post("/v1/device/register", json=body)
+        assert registered.status_code == 200, registered.text
+        data = registered.json()["data"]
+        token = await http.post(
+            "/v1/device/token",
+            json={
+                "device_id": data["device_id"],
+                "device_secret": data["device_secret"],
+                "grant_type": "client_credentials",
+            },
+        )
+        assert token.status_code == 200, token.text
+        return Charger(http, data["device_id"], data["device_secret"], token.json()["access_token"])
 
     return make

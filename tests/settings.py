@@ -31,4 +31,5 @@ TEST_REDIS_URL = urlunsplit(
 )
 CACHES, CHANNEL_LAYERS = redis_backed_services(TEST_REDIS_URL, prefix="tellus-test")
 CELERY_BROKER_URL = TEST_REDIS_URL
+TELLUS_RATE_LIMIT_STORAGE_URL = TEST_REDIS_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

@@ -1,5 +1,5 @@
 from fleet.models.commands import Command, CommandStatusChange
-from fleet.models.devices import Connector, ConnectorState, Device
+from fleet.models.devices import ConnectivityChange, Connector, ConnectorState, Device
 from fleet.models.firmware import FirmwareUpdate
 from fleet.models.operators import ApiClient, Operator
 from fleet.models.records import ChargingRecord
@@ -11,6 +11,7 @@ __all__ = [
     "ChargingRecord",
     "Command",
     "CommandStatusChange",
+    "ConnectivityChange",
     "Connector",
     "ConnectorState",
     "Device",

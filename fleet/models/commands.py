@@ -78,6 +78,9 @@ class CommandStatusChange(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices)
     message = models.TextField(blank=True)
     details = models.JSONField(null=True, blank=True)
+    reported_at = models.DateTimeField(
+        null=True, blank=True, help_text="The charger's own timestamp for its report."
+    )
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -92,3 +92,18 @@ class Connector(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id}#{self.connector_id}"
+
+
+class ConnectivityChange(models.Model):
+    """A device going online or offline, for reconnect-storm detection (A51)."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="connectivity")
+    status = models.CharField(max_length=8, choices=Device.Status.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["device", "-at"], name="connectivity_device_time")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.status} @ {self.at:%Y-%m-%dT%H:%M:%SZ}"

@@ -1,0 +1,71 @@
+"""The charger hot path's endpoint bodies, shared by the Ninja routes (documentation,
+Django's own handler) and the lean ASGI fast path (production traffic)."""
+
+import asyncio
+from typing import Any
+
+from django.conf import settings
+
+from api.envelope import success_body
+from api.schemas.reporting import HeartbeatRequest, TelemetryUpload
+from fleet.errors import InvalidParameter, MissingParameter
+from fleet.services.auth import DevicePrincipal
+from fleet.services.heartbeat import Heartbeat, record_heartbeat
+from fleet.services.long_poll import next_command
+from fleet.services.telemetry import TelemetryReading, record_telemetry
+
+
+async def heartbeat(principal: DevicePrincipal, payload: HeartbeatRequest) -> dict[str, Any]:
+    deliveries = await record_heartbeat(
+        principal.device_id,
+        Heartbeat(payload.timestamp, payload.status, payload.fault_code),
+    )
+    return success_body({"commands": [d.as_pending_command() for d in deliveries]})
+
+
+async def telemetry(principal: DevicePrincipal, payload: TelemetryUpload) -> dict[str, Any]:
+    reading = TelemetryReading(
+        timestamp=payload.timestamp,
+        connector_id=payload.connector_id,
+        state=payload.state,
+        voltage=payload.voltage,
+        current=payload.current,
+        power=payload.power,
+        energy_delivered=payload.energy_delivered,
+        soc=payload.soc,
+        temperature=payload.temperature,
+        phase_details=_dump(payload.phase_details),
+        component_health=_dump(payload.component_health),
+        extra=payload.extra_fields(),
+    )
+    await record_telemetry(principal.device_id, reading)
+    return success_body(None)
+
+
+def _dump(block) -> dict[str, Any] | None:
+    return None if block is None else block.model_dump(mode="json", exclude_none=True)
+
+
+def long_poll_params(connector_id: str | None, wait: str | None) -> tuple[int, int]:
+    """Validate the query of GET /v1/device/commands (A10: out of range is 1001)."""
+    if connector_id is None or connector_id == "":
+        raise MissingParameter("connector_id")
+    if not connector_id.isdigit() or not 1 <= int(connector_id) <= 255:
+        raise InvalidParameter("connector_id", connector_id, "connector_id must be 1 to 255")
+    maximum = settings.TELLUS_LONG_POLL_MAX_SECONDS
+    if wait is None or wait == "":
+        return int(connector_id), min(settings.TELLUS_LONG_POLL_DEFAULT_SECONDS, maximum)
+    if not wait.isdigit() or not 1 <= int(wait) <= maximum:
+        raise InvalidParameter("wait", wait, f"wait must be 1 to {maximum} seconds")
+    return int(connector_id), int(wait)
+
+
+async def commands(
+    principal: DevicePrincipal,
+    connector_id: str | None,
+    wait: str | None,
+    disconnected: asyncio.Event | None = None,
+) -> dict[str, Any]:
+    connector, wait_seconds = long_poll_params(connector_id, wait)
+    delivery = await next_command(principal.device_id, connector, wait_seconds, disconnected)
+    return success_body(delivery.as_pending_command() if delivery else None)

@@ -1,0 +1,187 @@
+"""A lean ASGI handler for the charger hot path: heartbeat, telemetry and the long poll.
+
+Django's ASGI handler costs a thread hop and its full request machinery on every
+request; thousands of chargers reporting every few seconds, and thousands more holding
+long polls, are better served straight on the event loop. This handler does only what
+those three endpoints need — auth, rate limit, body checks, validation — and calls the
+same endpoint code as the Ninja routes, so both answer identically. Everything else goes
+to Django.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from django.conf import settings
+from pydantic import BaseModel, ValidationError
+
+from api.auth import authenticate_charger
+from api.device import endpoints
+from api.envelope import HTTP_STATUS, error_body
+from api.errors import validation_failure
+from api.schemas.reporting import HeartbeatRequest, TelemetryUpload
+from fleet.errors import TellusError
+
+logger = logging.getLogger("tellus.api")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class _Disconnected(Exception):
+    """The charger went away before its request was read."""
+
+
+class _Refused(Exception):
+    def __init__(self, code: int, message: str, details: dict[str, Any] | None = None):
+        self.body = error_body(code, message, details)
+        self.status = HTTP_STATUS[code]
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = orjson.dumps(body)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="tellus"'))
+    if status == 429:
+        retry = body.get("details", {}).get("retry_after_seconds")
+        headers.append((b"retry-after", str(retry).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+async def _read_body(scope: Scope, receive: Receive) -> bytes:
+    limit = settings.TELLUS_MAX_BODY_BYTES
+    declared = _header(scope, b"content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _Refused(
+            1001,
+            f"Request body too large (limit {limit} bytes)",
+            {"field": "body", "value": int(declared), "reason": "too_large", "max_bytes": limit},
+        )
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(
+                1001,
+                f"Request body too large (limit {limit} bytes)",
+                {"field": "body", "reason": "too_large", "max_bytes": limit},
+            )
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _parse(model: type[BaseModel], scope: Scope, body: bytes) -> BaseModel:
+    if not body:
+        raise _Refused(1002, "Parameter 'body' is required", {"field": "body"})
+    content_type = _header(scope, b"content-type").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise _Refused(
+            1001,
+            "Unsupported content type; send application/json",
+            {"field": "Content-Type", "value": content_type or None},
+        )
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise _Refused(1001, "Request body is not valid JSON", {"field": "body"}) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [
+            {**error, "loc": ("body", "payload", *error["loc"])}
+            for error in exc.errors(include_url=False, include_context=False)
+        ]
+        raise _Refused(*validation_failure(errors)) from None
+
+
+async def _heartbeat(scope: Scope, receive: Receive, principal) -> dict[str, Any]:
+    payload = _parse(HeartbeatRequest, scope, await _read_body(scope, receive))
+    return await endpoints.heartbeat(principal, payload)
+
+
+async def _telemetry(scope: Scope, receive: Receive, principal) -> dict[str, Any]:
+    payload = _parse(TelemetryUpload, scope, await _read_body(scope, receive))
+    return await endpoints.telemetry(principal, payload)
+
+
+async def _commands(scope: Scope, receive: Receive, principal) -> dict[str, Any]:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    await _read_body(scope, receive)
+    gone = asyncio.Event()
+
+    async def watch_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.ensure_future(watch_disconnect())
+    try:
+        return await endpoints.commands(
+            principal,
+            query.get("connector_id", [None])[0],
+            query.get("wait", [None])[0],
+            disconnected=gone,
+        )
+    finally:
+        watcher.cancel()
+
+
+ROUTES = {
+    ("POST", "/v1/device/heartbeat"): ("device_high_frequency", _heartbeat),
+    ("POST", "/v1/device/telemetry"): ("device_high_frequency", _telemetry),
+    ("GET", "/v1/device/commands"): ("device_other", _commands),
+}
+
+
+class DeviceFastPath:
+    """ASGI middleware: serve the hot charger endpoints, pass everything else on."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = (
+            ROUTES.get((scope.get("method", ""), scope.get("path", "")))
+            if scope["type"] == "http"
+            else None
+        )
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        rate_class, handler = route
+        try:
+            principal = await authenticate_charger(_header(scope, b"authorization"), rate_class)
+            body = await handler(scope, receive, principal)
+            await _send_json(send, 200, body)
+        except _Refused as refused:
+            await _send_json(send, refused.status, refused.body)
+        except TellusError as exc:
+            await _send_json(
+                send, HTTP_STATUS[exc.code], error_body(exc.code, exc.message, exc.details)
+            )
+        except _Disconnected:
+            return
+        except Exception:
+            logger.exception("Unhandled error on %s %s", scope["method"], scope["path"])
+            await _send_json(send, 500, error_body(9001, "Internal server error"))

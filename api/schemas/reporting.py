@@ -1,0 +1,171 @@
+"""What chargers send: strict about invalid values, lenient about new fields."""
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
+
+from api.schemas.common import Number, RequestSchema, Text, Timestamp
+
+ConnectorId = Annotated[StrictInt, Field(ge=1, le=255)]
+Percent = Annotated[StrictInt, Field(ge=0, le=100)]
+NonNegative = Annotated[Number, Field(ge=0)]
+
+_EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
+
+
+class HeartbeatRequest(RequestSchema):
+    timestamp: Timestamp
+    status: Literal["online", "offline", "fault"]
+    fault_code: Annotated[StrictInt, Field(ge=0)]
+
+
+class PhaseDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    voltage: Number
+    current: Number
+
+
+class PhaseDetails(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    phase_a: PhaseDetail | None = None
+    phase_b: PhaseDetail | None = None
+    phase_c: PhaseDetail | None = None
+
+
+class InternalTemps(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    power_module: Number | None = None
+    control_board: Number | None = None
+    ac_inlet: Number | None = None
+    dc_outlet: Number | None = None
+
+
+class ComponentHealth(BaseModel):
+    """Proposed-extensions §1. Every field is optional here: a charger sending part of
+    the block keeps its telemetry; wrong types are still refused."""
+
+    model_config = ConfigDict(extra="allow")
+    contactor_cycles: NonNegative | None = None
+    contactor_max_cycles: NonNegative | None = None
+    cooling_fan_rpm: NonNegative | None = None
+    cooling_fan_status: Literal["ok", "warning", "fault"] | None = None
+    internal_temps: InternalTemps | None = None
+    relay_state: Literal["closed", "open", "fault"] | None = None
+    isolation_test_kohms: NonNegative | None = None
+    last_isolation_test: Timestamp | None = None
+    bidirectional_inverter_cycles: NonNegative | None = None
+    bidirectional_inverter_max_cycles: NonNegative | None = None
+    harmonic_distortion_v2g_pct: NonNegative | None = None
+    discharge_contactor_cycles: NonNegative | None = None
+
+
+class TelemetryUpload(BaseModel):
+    """One connector's snapshot. Fields the spec does not define are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow")
+    timestamp: Timestamp
+    connector_id: ConnectorId
+    state: Literal["idle", "preparing", "charging", "discharging", "fault"]
+    voltage: NonNegative
+    current: Number
+    power: Number
+    energy_delivered: Number
+    soc: Percent | None = None
+    temperature: Number | None = None
+    phase_details: PhaseDetails | None = None
+    component_health: ComponentHealth | None = None
+
+    def extra_fields(self) -> dict[str, Any] | None:
+        return dict(self.model_extra) if self.model_extra else None
+
+
+class EventReport(RequestSchema):
+    """Unknown event types (e.g. `auth_ok`, A4) are stored, not refused. Connector 0
+    stands for the whole device (A33)."""
+
+    timestamp: Timestamp
+    event_type: Text(32)
+    connector_id: Annotated[StrictInt, Field(ge=0, le=255)]
+    data: dict[str, Any]
+
+    @field_validator("event_type")
+    @classmethod
+    def snake_case(cls, value: str) -> str:
+        if not _EVENT_TYPE_RE.match(value):
+            raise ValueError("event_type must be lower_snake_case, at most 32 characters")
+        return value
+
+
+class VehicleInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    vin: Annotated[StrictStr, Field(pattern=_VIN_RE.pattern)] | None = None
+    soc_start: Percent | None = None
+    soc_end: Percent | None = None
+
+
+class ChargingRecordUpload(RequestSchema):
+    record_id: Text(64)
+    connector_id: ConnectorId
+    start_time: Timestamp
+    end_time: Timestamp
+    energy: NonNegative
+    max_power: Number
+    avg_power: Number
+    cost: Number | None = None
+    meter_start: NonNegative
+    meter_end: NonNegative
+    vehicle_info: VehicleInfo | None = None
+    stop_reason: Text(64) | None = Field(None, description="Extension (A30).")
+    details: dict[str, Any] | None = Field(None, description="Extension (A30).")
+
+    @field_validator("end_time")
+    @classmethod
+    def not_before_start(cls, value, info: ValidationInfo):
+        start = info.data.get("start_time")
+        if start is not None and value < start:
+            raise ValueError("end_time must not be before start_time")
+        return value
+
+    @field_validator("meter_end")
+    @classmethod
+    def not_below_meter_start(cls, value, info: ValidationInfo):
+        start = info.data.get("meter_start")
+        if start is not None and value < start:
+            raise ValueError("meter_end must not be below meter_start")
+        return value
+
+
+class DeviceCommandStatus(RequestSchema):
+    command_id: Text(40)
+    status: Literal["accepted", "rejected", "completed", "failed"]
+    message: Annotated[StrictStr, Field(max_length=1000)] | None = None
+    timestamp: Timestamp
+    details: dict[str, Any] | None = None
+
+
+class FirmwareUpgradeStatus(RequestSchema):
+    firmware_version: Text(64)
+    status: Literal["downloading", "upgrading", "success", "failed"]
+    progress: Percent | None = None
+    message: Annotated[StrictStr, Field(max_length=1000)] | None = None
+
+
+class PendingCommand(BaseModel):
+    command_id: str
+    command: str
+    params: dict[str, Any]
+    expiry: str | None = None
+
+
+class HeartbeatResponse(BaseModel):
+    commands: list[PendingCommand]

@@ -1,0 +1,75 @@
+"""Events reported by chargers."""
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
+from fleet.errors import InvalidParameter
+from fleet.models import Connector, ConnectorState, DeviceEvent
+
+# The connector state an event implies, where it implies one.
+IMPLIED_STATE = {
+    "plug_in": ConnectorState.PREPARING,
+    "start": ConnectorState.CHARGING,
+    "stop": ConnectorState.IDLE,
+    "plug_out": ConnectorState.IDLE,
+    "fault": ConnectorState.FAULT,
+}
+
+
+def fault_code_text(data: dict[str, Any]) -> str:
+    """The fault code as text (`1001`, `F-0421`); the event keeps the value as sent (A6)."""
+    code = data.get("fault_code")
+    if code is None:
+        return ""
+    if isinstance(code, bool) or not isinstance(code, (int, str)):
+        raise InvalidParameter(
+            "data.fault_code", code, "fault_code must be an integer or a string such as 'F-0421'"
+        )
+    text = str(code).strip()
+    if not 0 < len(text) <= 32:
+        raise InvalidParameter("data.fault_code", code, "fault_code must be 1 to 32 characters")
+    return text
+
+
+def record_event(
+    device_id: str, event_type: str, connector_id: int, timestamp: datetime, data: dict[str, Any]
+) -> DeviceEvent:
+    """Store the event and move the connector's state where the event implies it. A
+    discharge session's `start` keeps the connector discharging if telemetry said so."""
+    code = fault_code_text(data)
+    with transaction.atomic():
+        event = DeviceEvent.objects.create(
+            device_id=device_id,
+            connector_id=connector_id,
+            event_type=event_type,
+            timestamp=timestamp,
+            data=data,
+            fault_code=code,
+        )
+        state = IMPLIED_STATE.get(event_type)
+        if state is not None and connector_id >= 1:
+            connector, created = Connector.objects.get_or_create(
+                device_id=device_id, connector_id=connector_id, defaults={"state": state}
+            )
+            newer = Q(last_telemetry_time__isnull=True) | Q(last_telemetry_time__lte=timestamp)
+            if not created and not (
+                event_type == "start" and connector.state == ConnectorState.DISCHARGING
+            ):
+                Connector.objects.filter(pk=connector.pk).filter(newer).update(state=state)
+    return event
+
+
+def event_message(event: DeviceEvent) -> dict[str, Any]:
+    return {
+        "type": "device.event",
+        "device_id": event.device_id,
+        "event_id": event.pk,
+        "event_type": event.event_type,
+        "connector_id": event.connector_id,
+        "fault_code": event.fault_code or None,
+        "timestamp": event.timestamp.isoformat(),
+        "data": event.data,
+    }

@@ -1,0 +1,43 @@
+"""Firmware upgrade progress reported by chargers."""
+
+from django.db import transaction
+
+from fleet.models import Device, FirmwareUpdate
+
+_FINAL = {FirmwareUpdate.Status.SUCCESS, FirmwareUpdate.Status.FAILED}
+
+
+def report_firmware_status(
+    device_id: str,
+    firmware_version: str,
+    status: str,
+    progress: int | None = None,
+    message: str | None = None,
+) -> FirmwareUpdate:
+    """Track the upgrade to `firmware_version`; on success the device runs that version.
+    A report after a final one starts a new attempt."""
+    with transaction.atomic():
+        device = Device.objects.select_for_update().get(device_id=device_id)
+        update = (
+            FirmwareUpdate.objects.filter(device=device, firmware_version=firmware_version)
+            .exclude(status__in=_FINAL)
+            .order_by("-created_at")
+            .first()
+        )
+        if update is None:
+            update = FirmwareUpdate(
+                device=device,
+                firmware_version=firmware_version,
+                previous_version=device.firmware_version,
+            )
+        update.status = status
+        if progress is not None:
+            update.progress = progress
+        elif status == FirmwareUpdate.Status.SUCCESS:
+            update.progress = 100
+        update.message = message or ""
+        update.save()
+        if status == FirmwareUpdate.Status.SUCCESS and device.firmware_version != firmware_version:
+            device.firmware_version = firmware_version
+            device.save(update_fields=["firmware_version", "updated_at"])
+    return update

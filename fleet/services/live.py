@@ -1,0 +1,154 @@
+"""Live signals: device messages on the Channels layer, and command wake-ups.
+
+Every device has a channel-layer group (`device.<device_id>`) on which telemetry,
+events, status and command changes are published for the operator stream and the
+console. Separately, a long poll waiting for a device's next command is woken through
+Redis pub/sub (one subscription per process, fanned out in memory), or directly in
+memory on the embedded default.
+"""
+
+import asyncio
+import logging
+import weakref
+from collections import defaultdict
+from contextlib import asynccontextmanager, suppress
+from functools import cache
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+_WAKEUP_PREFIX = "tellus:command-queued:"
+
+
+def device_group(device_id: str) -> str:
+    return f"device.{device_id}"
+
+
+async def publish_device_message(device_id: str, message: dict[str, Any]) -> None:
+    """Send a message to everyone watching the device; never fails the caller."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(device_group(device_id), message)
+    except Exception:  # a live view missing one frame must not fail an ingest
+        logger.warning("Could not publish %s for %s", message.get("type"), device_id, exc_info=True)
+
+
+def publish_device_message_sync(device_id: str, message: dict[str, Any]) -> None:
+    async_to_sync(publish_device_message)(device_id, message)
+
+
+# --- Command wake-ups ----------------------------------------------------------------------
+
+# device_id -> futures of long polls waiting in this process (any event loop).
+_waiters: dict[str, set[asyncio.Future]] = defaultdict(set)
+_listeners: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@cache
+def _publisher() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def announce_command(device_id: str) -> None:
+    """Wake any long poll of the device, in whichever process it waits."""
+    if settings.REDIS_URL:
+        try:
+            _publisher().publish(_WAKEUP_PREFIX + device_id, b"1")
+            return
+        except redis.RedisError:
+            logger.warning("Redis unavailable; waking only local long polls", exc_info=True)
+    _wake_local(device_id)
+
+
+def _wake_local(device_id: str) -> None:
+    for future in list(_waiters.get(device_id, ())):
+        future.get_loop().call_soon_threadsafe(_resolve, future)
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(True)
+
+
+async def _listen(subscription: aioredis.client.PubSub) -> None:
+    prefix_length = len(_WAKEUP_PREFIX)
+    try:
+        while True:
+            message = await subscription.get_message(ignore_subscribe_messages=True, timeout=None)
+            if message and message["type"] == "pmessage":
+                _wake_local(message["channel"].decode()[prefix_length:])
+    finally:
+        await subscription.aclose()
+
+
+async def _ensure_listener() -> None:
+    if not settings.REDIS_URL:
+        return
+    loop = asyncio.get_running_loop()
+    task = _listeners.get(loop)
+    if task is not None and not task.done():
+        return
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    subscription = client.pubsub()
+    await subscription.psubscribe(_WAKEUP_PREFIX + "*")
+    _listeners[loop] = loop.create_task(_listen(subscription), name="tellus-command-wakeups")
+
+
+class CommandWaiter:
+    """A long poll's registration; `wait` returns True when woken, False on timeout."""
+
+    def __init__(self, device_id: str):
+        self.device_id = device_id
+        self._future: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    def _register(self) -> None:
+        _waiters[self.device_id].add(self._future)
+
+    def _unregister(self) -> None:
+        waiting = _waiters.get(self.device_id)
+        if waiting is not None:
+            waiting.discard(self._future)
+            if not waiting:
+                _waiters.pop(self.device_id, None)
+
+    async def wait(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(asyncio.shield(self._future), timeout)
+        except TimeoutError:
+            return False
+        # Arm again for the next wake-up (the command may have been for another connector).
+        self._unregister()
+        self._future = asyncio.get_running_loop().create_future()
+        self._register()
+        return True
+
+
+@asynccontextmanager
+async def command_waiter(device_id: str):
+    """Register before looking for a command, so one queued in between is not missed."""
+    await _ensure_listener()
+    waiter = CommandWaiter(device_id)
+    waiter._register()
+    try:
+        yield waiter
+    finally:
+        waiter._unregister()
+
+
+async def stop_listeners() -> None:
+    loop = asyncio.get_running_loop()
+    task = _listeners.pop(loop, None)
+    if task is not None:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task

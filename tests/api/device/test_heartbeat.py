@@ -1,0 +1,116 @@
+"""POST /v1/device/heartbeat."""
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from fleet.models import ConnectivityChange, Device
+from fleet.services.commands import queue_command
+from tests.conftest import TRANSPORTS
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.parametrize("http", TRANSPORTS, indirect=True),
+]
+
+
+async def device(device_id: str) -> Device:
+    return await sync_to_async(Device.objects.get)(device_id=device_id)
+
+
+async def test_heartbeat_marks_the_device_online(charger):
+    unit = await charger()
+    response = await unit.heartbeat()
+    assert response.status_code == 200
+    assert response.json() == {"code": 0, "message": "success", "data": {"commands": []}}
+    stored = await device(unit.device_id)
+    assert stored.status == "online"
+    assert stored.last_heartbeat is not None
+    assert stored.online_since == stored.last_heartbeat
+    assert stored.reported_status == "online"
+    assert stored.reported_fault_code == 0
+
+
+async def test_claimed_fault_is_kept_apart_from_liveness(charger):
+    unit = await charger()
+    await unit.heartbeat(status="fault", fault_code=421)
+    stored = await device(unit.device_id)
+    assert (stored.status, stored.reported_status, stored.reported_fault_code) == (
+        "online",
+        "fault",
+        421,
+    )
+
+
+async def test_coming_online_is_recorded_once(charger):
+    unit = await charger()
+    await unit.heartbeat()
+    await unit.heartbeat()
+    changes = await sync_to_async(list)(
+        ConnectivityChange.objects.filter(device_id=unit.device_id).values_list("status", flat=True)
+    )
+    assert changes == ["online"]
+
+
+async def test_heartbeat_hands_over_queued_commands_once(charger):
+    unit = await charger()
+    stored = await device(unit.device_id)
+    first = await sync_to_async(queue_command)(
+        stored, "start_charging", {"charge_power": 7}, connector_id=1
+    )
+    second = await sync_to_async(queue_command)(stored, "firmware_upgrade", {"url": "https://fw"})
+
+    commands = (await unit.heartbeat()).json()["data"]["commands"]
+    assert [c["command_id"] for c in commands] == [first.command_id, second.command_id]
+    assert commands[0]["command"] == "start_charging"
+    assert commands[0]["params"] == {"charge_power": 7}
+    assert commands[0]["expiry"].endswith("Z")
+
+    assert (await unit.heartbeat()).json()["data"]["commands"] == []
+    assert (await unit.poll(wait=1)).json()["data"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        ({"status": "online", "fault_code": 0}, 1002, "timestamp"),
+        ({"timestamp": "2025-03-15T11:00:00Z", "fault_code": 0}, 1002, "status"),
+        ({"timestamp": "2025-03-15T11:00:00Z", "status": "online"}, 1002, "fault_code"),
+        (
+            {"timestamp": "2025-03-15T11:00:00Z", "status": "sleeping", "fault_code": 0},
+            1001,
+            "status",
+        ),
+        (
+            {"timestamp": "2025-03-15T11:00:00", "status": "online", "fault_code": 0},
+            1001,
+            "timestamp",
+        ),
+        ({"timestamp": 1742036400, "status": "online", "fault_code": 0}, 1001, "timestamp"),
+        (
+            {"timestamp": "2025-03-15T11:00:00Z", "status": "online", "fault_code": "0"},
+            1001,
+            "fault_code",
+        ),
+        (
+            {"timestamp": "2025-03-15T11:00:00Z", "status": "online", "fault_code": -1},
+            1001,
+            "fault_code",
+        ),
+    ],
+)
+async def test_invalid_heartbeats_change_nothing(charger, body, code, field):
+    unit = await charger()
+    response = await unit.post("heartbeat", body)
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+    assert response.json()["details"]["field"] == field
+    assert (await device(unit.device_id)).last_heartbeat is None
+
+
+async def test_heartbeat_needs_a_device_token(http, make_client, operator_token):
+    token = await sync_to_async(lambda: operator_token(*make_client()))()
+    body = {"timestamp": "2025-03-15T11:00:00Z", "status": "online", "fault_code": 0}
+    for headers in ({}, {"Authorization": f"Bearer {token}"}, {"Authorization": "Bearer x.y.z"}):
+        response = await http.post("/v1/device/heartbeat", json=body, headers=headers)
+        assert response.status_code == 401
+        assert response.json()["code"] == 2001
