@@ -77,9 +77,10 @@ def parse_database_url(url: str) -> dict:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": 60,
-            "CONN_HEALTH_CHECKS": True,
-            "OPTIONS": dict(parse_qsl(parts.query)),
+            # Under ASGI each request's sync work runs on its own thread, so persistent
+            # per-thread connections would pile up; psycopg's pool is shared instead.
+            "CONN_MAX_AGE": 0,
+            "OPTIONS": {"pool": {"min_size": 2, "max_size": 20}, **dict(parse_qsl(parts.query))},
         }
         return config
     if parts.scheme == "sqlite":

@@ -30,7 +30,7 @@ def _conninfo() -> dict:
         "password": settings.get("PASSWORD") or None,
         "host": settings.get("HOST") or None,
         "port": settings.get("PORT") or None,
-        **settings.get("OPTIONS", {}),
+        **{k: v for k, v in settings.get("OPTIONS", {}).items() if k != "pool"},
     }
     return {key: value for key, value in info.items() if value is not None}
 

@@ -138,25 +138,29 @@ def _fresh_local_credentials():
 
 # --- The charger API over ASGI --------------------------------------------------------------
 
-TRANSPORTS = ("fastpath", "django")
+# fastpath: production ASGI app; django: the Ninja routes behind it; orm: the production app
+# with the hot path on the ORM reference implementation (what SQLite installs run).
+TRANSPORTS = ("fastpath", "django", "orm")
 
 
 def asgi_app(transport: str):
-    """The production ASGI app, or Django alone (the Ninja routes behind the fast path)."""
     from console import asgi
 
-    return asgi.application if transport == "fastpath" else asgi.django_asgi_app
+    return asgi.django_asgi_app if transport == "django" else asgi.application
 
 
 @pytest.fixture
-async def http(request):
+async def http(request, monkeypatch):
     """An httpx client on the ASGI app, cleaning up the loop's pools afterwards."""
     import httpx
 
+    from fleet import db
     from fleet.db import close_pools
     from fleet.services.live import stop_listeners
 
     transport = getattr(request, "param", "fastpath")
+    if transport == "orm":
+        monkeypatch.setattr(db, "uses_postgres", lambda: False)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=asgi_app(transport)), base_url="http://testserver"
     ) as client:

@@ -16,7 +16,8 @@ def test_postgres_url_is_parsed():
         "6543",
         "fleet",
     )
-    assert config["OPTIONS"] == {"sslmode": "require"}
+    assert config["OPTIONS"]["sslmode"] == "require"
+    assert config["OPTIONS"]["pool"]
 
 
 def test_sqlite_url_is_parsed():

@@ -3,6 +3,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from api.envelope import success_body, token_body
+from api.ratelimit import enforce
 from api.schemas.auth import AccessTokenResponse, DeviceTokenRequest
 from api.schemas.common import Envelope, ErrorEnvelope
 from api.schemas.device import DeviceRegisterRequest, DeviceRegisterResponse
@@ -19,7 +20,8 @@ router = Router(tags=["Charger — Provisioning"])
 )
 def register(request: HttpRequest, payload: DeviceRegisterRequest):
     """First contact of a charger. The device is visible to no operator until it is
-    assigned to a site."""
+    assigned to a site. Unauthenticated, so limited per source address (A40)."""
+    enforce("device_register", request.META.get("REMOTE_ADDR") or "unknown")
     device, secret = register_device(
         sn=payload.sn,
         model=payload.model,
@@ -42,4 +44,6 @@ def register(request: HttpRequest, payload: DeviceRegisterRequest):
     summary="Obtain a charger access token",
 )
 def device_token(request: HttpRequest, payload: DeviceTokenRequest):
+    """Limited per device id, failed attempts included (A40)."""
+    enforce("device_token", payload.device_id)
     return token_body(issue_device_token(payload.device_id, payload.device_secret))

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from fleet.db import pg_pool, uses_postgres
+from fleet import db
 from fleet.errors import Conflict, NotFound
 from fleet.models import Command, CommandStatusChange, Device
 from fleet.services.live import announce_command, publish_device_message
@@ -146,7 +146,7 @@ async def _claim_commands_pg(
         "device_id": device_id,
         "connector_id": connector_id,
     }
-    async with (await pg_pool()).connection() as conn:
+    async with (await db.pg_pool()).connection() as conn:
         rows = await (await conn.execute(sql, params)).fetchall()
     deliveries = [Delivery(*row) for row in rows]
     return sorted(deliveries, key=lambda d: (d.created_at, d.command_id))
@@ -155,7 +155,7 @@ async def _claim_commands_pg(
 async def claim_commands(
     device_id: str, connector_id: int | None = None, limit: int | None = None, *, via: str
 ) -> list[Delivery]:
-    if uses_postgres():
+    if db.uses_postgres():
         return await _claim_commands_pg(device_id, connector_id, limit, via)
     return await sync_to_async(claim_commands_orm)(device_id, connector_id, limit, via)
 

@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from fleet.db import pg_pool, uses_postgres
+from fleet import db
 from fleet.models import ConnectivityChange, Device
 from fleet.services.commands import Delivery, claim_commands
 from fleet.services.live import publish_device_message
@@ -60,7 +60,7 @@ async def _record_heartbeat_pg(device_id: str, beat: Heartbeat, now: datetime) -
         "status": beat.status,
         "fault_code": beat.fault_code,
     }
-    async with (await pg_pool()).connection() as conn:
+    async with (await db.pg_pool()).connection() as conn:
         rows = await (await conn.execute(_HEARTBEAT_SQL, params)).fetchall()
     return bool(rows)
 
@@ -69,7 +69,7 @@ async def record_heartbeat(device_id: str, beat: Heartbeat) -> list[Delivery]:
     """Mark the device alive (server time is what liveness is judged by) and hand over
     every command waiting for it."""
     now = timezone.now()
-    if uses_postgres():
+    if db.uses_postgres():
         came_online = await _record_heartbeat_pg(device_id, beat, now)
     else:
         came_online = await sync_to_async(record_heartbeat_orm)(device_id, beat, now)

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from fleet.db import pg_pool, uses_postgres
+from fleet import db
 from fleet.errors import InvalidParameter
 from fleet.models import Connector, TelemetrySample
 from fleet.services.live import publish_device_message
@@ -115,7 +115,7 @@ async def _record_telemetry_pg(device_id: str, reading: TelemetryReading, receiv
         "component_health": _jsonb(reading.component_health),
         "extra": _jsonb(reading.extra),
     }
-    async with (await pg_pool()).connection() as conn:
+    async with (await db.pg_pool()).connection() as conn:
         await conn.execute(_TELEMETRY_SQL, params)
 
 
@@ -123,7 +123,7 @@ async def record_telemetry(device_id: str, reading: TelemetryReading) -> None:
     """Durably store one sample, then publish it to the device's live group."""
     now = timezone.now()
     check_clock(reading, now)
-    if uses_postgres():
+    if db.uses_postgres():
         await _record_telemetry_pg(device_id, reading, now)
     else:
         await sync_to_async(record_telemetry_orm)(device_id, reading, now)
