@@ -138,8 +138,8 @@ async def test_missing_required_field_is_1002(charger):
 async def test_non_finite_numbers_are_refused(charger):
     unit = await charger()
     raw = (
-        '{"timestamp": "%s", "connector_id": 1, "state": "idle", "voltage": NaN, '
-        '"current": 0, "power": 0, "energy_delivered": 0}' % now_iso()
+        f'{{"timestamp": "{now_iso()}", "connector_id": 1, "state": "idle", "voltage": NaN, '
+        '"current": 0, "power": 0, "energy_delivered": 0}'
     )
     response = await unit.http.post(
         "/v1/device/telemetry",
