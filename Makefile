@@ -11,7 +11,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tellus
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint format migrate venv clean
+.PHONY: run test bench lint format migrate venv clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,10 @@ test: venv
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: venv
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.run
 
 lint: venv
 	$(BIN)/ruff check .

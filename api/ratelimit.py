@@ -10,6 +10,7 @@ from functools import cache
 
 from django.conf import settings
 from limits import RateLimitItem, RateLimitItemPerSecond
+from redis.asyncio import BlockingConnectionPool
 from limits.aio import storage as aio_storage
 from limits.aio.strategies import FixedWindowRateLimiter as AsyncFixedWindow
 from limits.storage import MemoryStorage, RedisStorage
@@ -51,11 +52,15 @@ def _async_limiter() -> AsyncFixedWindow:
     limiter = _async_limiters.get(loop)
     if limiter is None:
         url = settings.TELLUS_RATE_LIMIT_STORAGE_URL
-        store = (
-            aio_storage.RedisStorage("async+" + url, implementation="redispy")
-            if url.startswith("redis")
-            else aio_storage.MemoryStorage()
-        )
+        if url.startswith("redis"):
+            # A bounded pool that waits for a free connection: thousands of chargers
+            # arriving at once must queue for Redis, not fail.
+            pool = BlockingConnectionPool.from_url(url, max_connections=64, timeout=10)
+            store = aio_storage.RedisStorage(
+                "async+" + url, implementation="redispy", connection_pool=pool
+            )
+        else:
+            store = aio_storage.MemoryStorage()
         limiter = _async_limiters[loop] = AsyncFixedWindow(store)
     return limiter
 

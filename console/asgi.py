@@ -14,12 +14,13 @@ django_asgi_app = get_asgi_application()
 
 from api.device.fastpath import DeviceFastPath  # noqa: E402
 
-# The charger hot path skips Django's request machinery (see api.device.fastpath).
-http_app = DeviceFastPath(django_asgi_app)
+http_app = django_asgi_app
 if settings.TELLUS_SERVE_STATIC:
     # The console's own CSS and JS, served by the app so `make run` needs nothing else;
     # behind a reverse proxy, let the proxy serve /static/ and turn this off.
     http_app = ASGIStaticFilesHandler(http_app)
+# Outermost: the charger hot path skips everything else (see api.device.fastpath).
+http_app = DeviceFastPath(http_app)
 
 from console.routing import websocket_urlpatterns  # noqa: E402
 

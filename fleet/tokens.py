@@ -60,12 +60,33 @@ def encode_token(
     return jwt.encode(claims, _signing_key(), algorithm=_ALGORITHM)
 
 
+# Verified tokens, so a charger's repeated requests skip the signature check. Keyed by
+# the token and the signing key; expiry is still checked on every use.
+_verified: dict[tuple[bytes, str], TokenClaims] = {}
+_VERIFIED_MAX = 20_000
+
+
 def decode_token(token: str, expected_kind: str) -> TokenClaims:
     """Check signature, expiry and kind; raises NotAuthenticated or TokenExpired."""
+    key = _signing_key()
+    claims = _verified.get((key, token))
+    if claims is None:
+        claims = _decode(token, key)
+        if len(_verified) >= _VERIFIED_MAX:
+            _verified.clear()
+        _verified[(key, token)] = claims
+    if claims.expires_at <= time.time():
+        raise TokenExpired()
+    if claims.kind != expected_kind:
+        raise NotAuthenticated("Token is not valid for this API")
+    return claims
+
+
+def _decode(token: str, key: bytes) -> TokenClaims:
     try:
         claims = jwt.decode(
             token,
-            _signing_key(),
+            key,
             algorithms=[_ALGORITHM],
             issuer=ISSUER,
             options={"require": ["exp", "iat", "sub", "typ", "ver"]},
@@ -74,8 +95,6 @@ def decode_token(token: str, expected_kind: str) -> TokenClaims:
         raise TokenExpired() from exc
     except jwt.PyJWTError as exc:
         raise NotAuthenticated() from exc
-    if claims.get("typ") != expected_kind:
-        raise NotAuthenticated("Token is not valid for this API")
     scopes = claims.get("scp") or []
     if not isinstance(scopes, list) or not isinstance(claims.get("ver"), int):
         raise NotAuthenticated()

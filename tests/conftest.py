@@ -130,9 +130,9 @@ def assigned_device(register_device, site_for) -> Callable[..., Device]:
 
 @pytest.fixture(autouse=True)
 def _fresh_local_credentials():
-    from fleet.services import auth
+    from fleet.services import credential_versions
 
-    auth._local_versions.clear()
+    credential_versions.forget_local()
     yield
 
 

@@ -30,6 +30,7 @@ TEST_REDIS_URL = urlunsplit(
     _parts._replace(path="/" + os.environ.get("TELLUS_TEST_REDIS_DB", "15"))
 )
 CACHES, CHANNEL_LAYERS = redis_backed_services(TEST_REDIS_URL, prefix="tellus-test")
+REDIS_URL = TEST_REDIS_URL
 CELERY_BROKER_URL = TEST_REDIS_URL
 TELLUS_RATE_LIMIT_STORAGE_URL = TEST_REDIS_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

@@ -1,17 +1,16 @@
 """Issuing and checking bearer tokens for API clients and chargers."""
 
-import time
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from fleet import tokens
 from fleet.credentials import hash_secret, secret_matches
 from fleet.errors import NotAuthenticated, PermissionDenied
 from fleet.models import ApiClient, Device
+from fleet.services import credential_versions
 
 # Compared against when the id is unknown, so a miss costs the same as a wrong secret.
 _DUMMY_HASH = hash_secret("no-such-credential")
@@ -48,34 +47,13 @@ class DevicePrincipal:
     device_id: str
 
 
-def _cache_key(kind: str, subject: str) -> str:
-    return f"credver:{kind}:{subject}"
-
-
-# A few seconds of process-local memory in front of the shared cache, so the charger hot
-# path does not ask Redis on every request. Other processes see a rotation within this.
-LOCAL_TTL_SECONDS = 2.0
-_local_versions: dict[tuple[str, str], tuple[int, float]] = {}
-
-
 def publish_credential_version(kind: str, subject: str, version: int) -> None:
     """Tell every verifier the subject's current credential version (0 = revoked)."""
-    cache.set(_cache_key(kind, subject), version, settings.TELLUS_CREDENTIAL_CACHE_SECONDS)
-    _local_versions[(kind, subject)] = (version, time.monotonic() + LOCAL_TTL_SECONDS)
-
-
-def _cached_version(kind: str, subject: str) -> int | None:
-    local = _local_versions.get((kind, subject))
-    if local is not None and local[1] > time.monotonic():
-        return local[0]
-    version = cache.get(_cache_key(kind, subject))
-    if version is not None:
-        _local_versions[(kind, subject)] = (version, time.monotonic() + LOCAL_TTL_SECONDS)
-    return version
+    credential_versions.publish(kind, subject, version)
 
 
 def _current_version(kind: str, subject: str) -> int:
-    version = _cached_version(kind, subject)
+    version = credential_versions.cached(kind, subject)
     if version is None:
         if kind == tokens.OPERATOR:
             row = (
@@ -145,7 +123,7 @@ def authenticate_device(access_token: str) -> DevicePrincipal:
 async def aauthenticate_device(access_token: str) -> DevicePrincipal:
     """For async callers: only a cache miss leaves the event loop for the database."""
     claims = tokens.decode_token(access_token, tokens.DEVICE)
-    version = _cached_version(tokens.DEVICE, claims.subject)
+    version = await credential_versions.acached(tokens.DEVICE, claims.subject)
     if version is None:
         version = await sync_to_async(_current_version)(tokens.DEVICE, claims.subject)
     if version != claims.version:
