@@ -10,11 +10,11 @@ from functools import cache
 
 from django.conf import settings
 from limits import RateLimitItem, RateLimitItemPerSecond
-from redis.asyncio import BlockingConnectionPool
 from limits.aio import storage as aio_storage
 from limits.aio.strategies import FixedWindowRateLimiter as AsyncFixedWindow
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import FixedWindowRateLimiter
+from redis.asyncio import BlockingConnectionPool
 
 from fleet.errors import TooManyRequests
 

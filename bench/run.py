@@ -165,7 +165,7 @@ def run_wrk(tokens_file: Path, label: str) -> dict:
             f"http://{HOST}:{PORT}/v1/device/telemetry",
             "--",
             str(tokens_file),
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -7,6 +7,7 @@ implementations in fleet.services stay the reference and serve the SQLite defaul
 
 import asyncio
 import weakref
+from functools import cache
 
 from django.db import connections
 from psycopg_pool import AsyncConnectionPool
@@ -17,6 +18,7 @@ _pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncConnectionPoo
 POOL_MAX_SIZE = 20
 
 
+@cache
 def uses_postgres() -> bool:
     return connections["default"].vendor == "postgresql"
 
