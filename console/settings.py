@@ -177,9 +177,6 @@ TELLUS_STREAM_CADENCE_SECONDS = env_int("TELLUS_STREAM_CADENCE_SECONDS", 5, mini
 TELLUS_RATE_LIMIT_STORAGE_URL = REDIS_URL or "memory://"
 TELLUS_MAX_BODY_BYTES = env_int("TELLUS_MAX_BODY_BYTES", 256 * 1024, minimum=1024)
 TELLUS_CLOCK_SKEW_SECONDS = env_int("TELLUS_CLOCK_SKEW_SECONDS", 300, minimum=0)
-# How long a verifier may trust its cached copy of a client's or device's credential
-# version; bounds how late a secret rotation is noticed when the cache is per-process.
-TELLUS_CREDENTIAL_CACHE_SECONDS = env_int("TELLUS_CREDENTIAL_CACHE_SECONDS", 60, minimum=1)
 
 # Django reads the body into memory only up to this size; larger bodies are refused
 # before they reach a view (see api.middleware).

@@ -3,6 +3,7 @@ sees it: a few seconds of process memory in front of Redis (or memory alone on t
 embedded default). Bumping a version revokes the tokens issued under the old one."""
 
 import asyncio
+import random
 import time
 import weakref
 from functools import cache
@@ -12,7 +13,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 # Other processes notice a rotation within this many seconds.
-LOCAL_TTL_SECONDS = 2.0
+LOCAL_TTL_SECONDS = 5.0
 _local: dict[tuple[str, str], tuple[int, float]] = {}
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = (
     weakref.WeakKeyDictionary()
@@ -40,7 +41,9 @@ def _async_client() -> aioredis.Redis:
 
 
 def _remember(kind: str, subject: str, version: int) -> int:
-    _local[(kind, subject)] = (version, time.monotonic() + LOCAL_TTL_SECONDS)
+    # Jittered, so entries learnt together (a fleet reconnecting) do not expire together.
+    ttl = LOCAL_TTL_SECONDS * (0.5 + random.random() / 2)  # noqa: S311 - not security
+    _local[(kind, subject)] = (version, time.monotonic() + ttl)
     return version
 
 
@@ -54,7 +57,9 @@ def _local_version(kind: str, subject: str) -> int | None:
 def publish(kind: str, subject: str, version: int) -> None:
     _remember(kind, subject, version)
     if settings.REDIS_URL:
-        _client().set(_key(kind, subject), version, ex=settings.TELLUS_CREDENTIAL_CACHE_SECONDS)
+        # No expiry: the key is rewritten on every change, and a miss (Redis restarted)
+        # falls back to the database.
+        _client().set(_key(kind, subject), version)
 
 
 def cached(kind: str, subject: str) -> int | None:

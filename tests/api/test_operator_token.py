@@ -137,3 +137,11 @@ def test_the_secret_is_stored_only_as_a_digest(make_client):
     assert secret not in stored.secret_hash
     assert stored.secret_hash.startswith("sha256$")
     assert stored.check_secret(secret)
+
+
+def test_deleting_a_client_revokes_its_tokens(api, make_client):
+    client, secret = make_client()
+    token = api.post(TOKEN, grant(client, secret)).json()["access_token"]
+    assert api.get("/v1/operator/sites", token).status_code == 200
+    ApiClient.objects.filter(pk=client.pk).delete()
+    assert api.get("/v1/operator/sites", token).json()["code"] == 2001

@@ -114,3 +114,12 @@ async def test_heartbeat_needs_a_device_token(http, make_client, operator_token)
         response = await http.post("/v1/device/heartbeat", json=body, headers=headers)
         assert response.status_code == 401
         assert response.json()["code"] == 2001
+
+
+async def test_a_deleted_device_loses_its_token(charger):
+    unit = await charger()
+    assert (await unit.heartbeat()).status_code == 200
+    await sync_to_async(lambda: Device.objects.get(device_id=unit.device_id).delete())()
+    response = await unit.heartbeat()
+    assert response.status_code == 401
+    assert response.json()["code"] == 2001
