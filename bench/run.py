@@ -33,6 +33,8 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 LONG_POLLS = int(os.environ.get("BENCH_LONG_POLLS", "5000"))
 COMMANDS = int(os.environ.get("BENCH_COMMANDS", "200"))
 TELEMETRY_DEVICES = 1000
+# The production server is uvicorn; BENCH_SERVER=granian runs the same bench on granian.
+SERVER = os.environ.get("BENCH_SERVER", "uvicorn")
 # Each server first takes a few seconds of the same load, unmeasured: pools, prepared
 # statements and caches fill, as they are in a server that has been up for a while.
 WARM_UP = 5
@@ -101,8 +103,15 @@ def seed_devices(count: int, prefix: str) -> list[str]:
     return [tokens.encode_token(tokens.DEVICE, d.device_id, 1) for d in devices]
 
 
-def start_server(app: str, workers: int, extra_env: dict | None = None) -> subprocess.Popen:
-    command = [
+def server_command(app: str, workers: int) -> list[str]:
+    if SERVER == "granian":
+        return [
+            str(ROOT / ".venv" / "bin" / "granian"), "--interface", "asgi",
+            "--host", HOST, "--port", str(PORT), "--workers", str(workers),
+            "--loop", "uvloop", "--no-ws", "--log-level", "warning", "--backlog", "8192",
+            app,
+        ]  # fmt: skip
+    return [
         str(ROOT / ".venv" / "bin" / "uvicorn"),
         app,
         "--host", HOST, "--port", str(PORT),
@@ -111,6 +120,10 @@ def start_server(app: str, workers: int, extra_env: dict | None = None) -> subpr
         "--lifespan", "off", "--no-access-log", "--log-level", "warning",
         "--backlog", "8192", "--timeout-keep-alive", "75",
     ]  # fmt: skip
+
+
+def start_server(app: str, workers: int, extra_env: dict | None = None) -> subprocess.Popen:
+    command = server_command(app, workers)
     process = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -309,7 +322,7 @@ def write_results(telemetry: dict, polls: dict) -> str:
     text = f"""# Benchmark results
 
 Produced by `make bench` on {when}; {os.cpu_count()} cores, load generator on the same
-machine. Server: uvicorn with uvloop and httptools, PostgreSQL and Redis on loopback.
+machine. Server: {SERVER} (uvloop{", httptools" if SERVER == "uvicorn" else ""}), PostgreSQL and Redis on loopback.
 
 ## 1. Telemetry ingestion ({CONNECTIONS} connections, {DURATION} s, wrk)
 
@@ -344,7 +357,8 @@ Targets: 5,000 concurrent polls with zero errors; delivery p99 under 50 ms. The 
 includes the command's insert (ORM, in the bench process), the Redis wake-up, the claim
 (`FOR UPDATE SKIP LOCKED`) and the HTTP answer.
 """
-    (BENCH / "results.md").write_text(text)
+    name = "results.md" if SERVER == "uvicorn" else f"results-{SERVER}.md"
+    (BENCH / name).write_text(text)
     return text
 
 
