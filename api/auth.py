@@ -6,7 +6,7 @@ a TellusError, which the API turns into 2001 / 2002 / 2003.
 
 from django.http import HttpRequest
 
-from api.ratelimit import aenforce
+from api.ratelimit import aenforce, enforce
 from fleet.errors import NotAuthenticated
 from fleet.services.auth import (
     DevicePrincipal,
@@ -28,12 +28,15 @@ def bearer_token(request: HttpRequest) -> str:
 
 
 class OperatorAuth:
-    """An operator token carrying `scope`. `openapi_*` attributes feed our OpenAPI doc."""
+    """An operator token carrying `scope`, counted against the client's rate class (after
+    authentication, so anonymous floods cannot use up a client's quota). `openapi_*`
+    attributes feed our OpenAPI document."""
 
     openapi_type = "oauth2"
 
-    def __init__(self, scope: str):
+    def __init__(self, scope: str, rate_class: str):
         self.scope = scope
+        self.rate_class = rate_class
         self.openapi_security_schema = {
             "type": "oauth2",
             "flows": {
@@ -47,6 +50,7 @@ class OperatorAuth:
     def __call__(self, request: HttpRequest) -> OperatorPrincipal:
         principal = authenticate_operator(bearer_token(request))
         principal.require_scope(self.scope)
+        enforce(self.rate_class, principal.client_id)
         return principal
 
 
@@ -72,7 +76,10 @@ async def authenticate_charger(authorization: str, rate_class: str) -> DevicePri
     return principal
 
 
-operator_read = OperatorAuth("read")
-operator_write = OperatorAuth("write")
+operator_read = OperatorAuth("read", "operator_query")
+# Single-connector controls share the query bucket (A40: a depot starting fifty sessions
+# at shift change should not be throttled at thirty); batch controls have their own.
+operator_write = OperatorAuth("write", "operator_query")
+operator_batch = OperatorAuth("write", "operator_control")
 device_high_frequency = DeviceAuth("device_high_frequency")
 device_other = DeviceAuth("device_other")

@@ -2,6 +2,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from api.envelope import token_body
+from api.ratelimit import enforce
 from api.schemas.auth import AccessTokenResponse, OperatorTokenRequest
 from api.schemas.common import ErrorEnvelope
 from fleet.services.auth import issue_operator_token
@@ -17,4 +18,5 @@ router = Router(tags=["Operator — Authentication"])
 def operator_token(request: HttpRequest, payload: OperatorTokenRequest):
     """Client-credentials grant. The 200 body carries the token fields at the top level
     (as the spec shows) and the envelope around the same token."""
+    enforce("operator_token", payload.client_id)
     return token_body(issue_operator_token(payload.client_id, payload.client_secret))

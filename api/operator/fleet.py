@@ -2,25 +2,49 @@ from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.auth import operator_read
 from api.envelope import success_body
-from api.schemas.common import Envelope, ErrorEnvelope, Page
-from api.schemas.operator import DeviceOut, SiteOut
-from fleet.services.sites import list_sites
-from fleet.services.tenancy import get_device_for_operator
+from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
+from api.schemas.common import Envelope, ErrorEnvelope, Page, Timestamp
+from api.schemas.operator import (
+    DeviceEventOut,
+    DeviceOut,
+    SiteOut,
+    TelemetrySampleOut,
+)
+from fleet.services import fleet_queries
+from fleet.services.paging import paginate
+from fleet.services.sites import list_sites, summarise_sites
+from fleet.services.tenancy import get_device_for_operator, get_site_for_operator
 
-router = Router(tags=["Operator — Sites & Devices"])
-
-
-class PageParams(BaseModel):
-    page: int = Field(1, ge=1, description="1-based page number.")
-    size: int = Field(20, ge=1, le=100, description="Page size, at most 100.")
+TAG = "Operator — Sites & Devices"
+router = Router(tags=[TAG])
 
 
 class SiteFilters(PageParams):
     status: Literal["active", "inactive"] | None = None
+
+
+class DeviceFilters(PageParams):
+    site_id: str | None = None
+    status: Literal["online", "offline"] | None = None
+    model: str | None = None
+    firmware_version: str | None = None
+
+
+class EventFilters(PageParams):
+    event_type: str | None = None
+    fault_code: str | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
+
+
+class TelemetryFilters(PageParams):
+    connector_id: int | None = Field(None, ge=1)
+    since: Timestamp | None = None
+    until: Timestamp | None = None
 
 
 def site_out(summary) -> dict:
@@ -71,7 +95,7 @@ def device_out(device) -> dict:
 @router.get(
     "/sites",
     auth=operator_read,
-    response={200: Envelope[Page[SiteOut]], 400: ErrorEnvelope, 401: ErrorEnvelope},
+    response={200: Envelope[Page[SiteOut]], **QUERY_ERRORS},
     exclude_none=True,
     summary="List sites",
 )
@@ -80,23 +104,114 @@ def sites(request: HttpRequest, filters: Query[SiteFilters]):
     summaries, total = list_sites(
         request.auth.operator_id, filters.page, filters.size, filters.status
     )
-    return success_body(
-        {
-            "items": [site_out(s) for s in summaries],
-            "total": total,
-            "page": filters.page,
-            "size": filters.size,
-        }
-    )
+    return page_body([site_out(s) for s in summaries], total, filters)
 
 
 @router.get(
     "/devices/{device_id}",
     auth=operator_read,
-    response={200: Envelope[DeviceOut], 401: ErrorEnvelope, 404: ErrorEnvelope},
+    response={200: Envelope[DeviceOut], 404: ErrorEnvelope, **QUERY_ERRORS},
     exclude_none=True,
     summary="Get a device with its connectors",
 )
 def device_detail(request: HttpRequest, device_id: str):
     device = get_device_for_operator(request.auth.operator_id, device_id)
     return success_body(device_out(device))
+
+
+@router.get(
+    "/sites/{site_id}",
+    auth=operator_read,
+    response={200: Envelope[SiteOut], 404: ErrorEnvelope, **QUERY_ERRORS},
+    exclude_none=True,
+    summary="Get one site with its aggregates (extension)",
+    openapi_extra=extension(),
+    tags=[TAG, EXTENSION_TAG],
+)
+def site_detail(request: HttpRequest, site_id: str):
+    site = get_site_for_operator(request.auth.operator_id, site_id)
+    return success_body(site_out(summarise_sites([site])[0]))
+
+
+@router.get(
+    "/devices",
+    auth=operator_read,
+    response={200: Envelope[Page[DeviceOut]], 404: ErrorEnvelope, **QUERY_ERRORS},
+    exclude_none=True,
+    summary="List devices (extension, A35)",
+    openapi_extra=extension(),
+    tags=[TAG, EXTENSION_TAG],
+)
+def device_list(request: HttpRequest, filters: Query[DeviceFilters]):
+    """The caller's devices, oldest registration first; `site_id` must be the caller's."""
+    queryset = fleet_queries.devices(
+        request.auth.operator_id,
+        site_id=filters.site_id,
+        status=filters.status,
+        model=filters.model,
+        firmware_version=filters.firmware_version,
+    )
+    items, total = paginate(queryset, filters.page, filters.size)
+    return page_body([device_out(d) for d in items], total, filters)
+
+
+@router.get(
+    "/devices/{device_id}/events",
+    auth=operator_read,
+    response={200: Envelope[Page[DeviceEventOut]], 404: ErrorEnvelope, **QUERY_ERRORS},
+    summary="A device's event log (extension, A49)",
+    openapi_extra=extension(),
+    tags=[TAG, EXTENSION_TAG],
+)
+def device_events(request: HttpRequest, device_id: str, filters: Query[EventFilters]):
+    """Newest first. `since` is inclusive, `until` exclusive."""
+    queryset = fleet_queries.device_events(
+        request.auth.operator_id,
+        device_id,
+        event_type=filters.event_type,
+        fault_code=filters.fault_code,
+        since=filters.since,
+        until=filters.until,
+    )
+    items, total = paginate(queryset, filters.page, filters.size)
+    return page_body(
+        [
+            {
+                "event_id": e.pk,
+                "device_id": e.device_id,
+                "connector_id": e.connector_id,
+                "event_type": e.event_type,
+                "timestamp": e.timestamp,
+                "fault_code": e.fault_code or None,
+                "source": e.source,
+                "data": e.data,
+            }
+            for e in items
+        ],
+        total,
+        filters,
+    )
+
+
+@router.get(
+    "/devices/{device_id}/telemetry",
+    auth=operator_read,
+    response={200: Envelope[Page[TelemetrySampleOut]], 404: ErrorEnvelope, **QUERY_ERRORS},
+    summary="A device's stored telemetry (extension)",
+    openapi_extra=extension(),
+    tags=[TAG, EXTENSION_TAG],
+)
+def device_telemetry(request: HttpRequest, device_id: str, filters: Query[TelemetryFilters]):
+    """Raw samples as received, newest first, for power curves and post-incident work."""
+    queryset = fleet_queries.device_telemetry(
+        request.auth.operator_id,
+        device_id,
+        connector_id=filters.connector_id,
+        since=filters.since,
+        until=filters.until,
+    )
+    items, total = paginate(queryset, filters.page, filters.size)
+    fields = TelemetrySampleOut.model_fields
+    return page_body(
+        [{name: getattr(sample, name) for name in fields} for sample in items], total, filters
+    )

@@ -56,3 +56,64 @@ class DeviceOut(BaseModel):
     last_heartbeat: datetime | None = None
     site_id: str | None = None
     v2g_capable: bool = Field(description="Extension: the charger can discharge (A29).")
+
+
+class VehicleInfoOut(BaseModel):
+    vin: str | None = None
+    soc_start: int | None = None
+    soc_end: int | None = None
+
+
+class ChargingRecordOut(BaseModel):
+    record_id: str
+    device_id: str
+    connector_id: int
+    start_time: datetime
+    end_time: datetime
+    energy: float
+    max_power: float
+    avg_power: float
+    cost: float | None = None
+    meter_start: float
+    meter_end: float
+    vehicle_info: VehicleInfoOut | None = None
+    stop_reason: str | None = Field(None, description="Extension (A30).")
+    details: dict | None = Field(None, description="Extension (A30).")
+
+
+class CommandStatusOut(BaseModel):
+    command_id: str
+    status: Literal["queued", "accepted", "completed", "failed"]
+    created_at: datetime
+    updated_at: datetime
+    result: dict | None = None
+    command: str = Field(description="Extension: the command type.")
+    device_id: str = Field(description="Extension.")
+    connector_id: int | None = Field(None, description="Extension.")
+    delivered_at: datetime | None = Field(None, description="Extension (A25).")
+
+
+class DeviceEventOut(BaseModel):
+    event_id: int
+    device_id: str
+    connector_id: int
+    event_type: str
+    timestamp: datetime
+    fault_code: str | None = None
+    source: Literal["charger", "platform"]
+    data: dict
+
+
+class TelemetrySampleOut(BaseModel):
+    device_id: str
+    connector_id: int
+    timestamp: datetime
+    state: str
+    voltage: float
+    current: float
+    power: float
+    energy_delivered: float
+    soc: int | None = None
+    temperature: float | None = None
+    phase_details: dict | None = None
+    component_health: dict | None = None

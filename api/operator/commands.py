@@ -1,0 +1,40 @@
+from django.http import HttpRequest
+from ninja import Router
+
+from api.auth import operator_read
+from api.envelope import success_body
+from api.operator.common import QUERY_ERRORS
+from api.schemas.common import Envelope, ErrorEnvelope
+from api.schemas.operator import CommandStatusOut
+from fleet.models import Command
+from fleet.services import fleet_queries
+
+router = Router(tags=["Operator — Commands"])
+
+
+def command_out(command: Command) -> dict:
+    return {
+        "command_id": command.command_id,
+        "status": command.status,
+        "created_at": command.created_at,
+        "updated_at": command.updated_at,
+        "result": command.result,
+        "command": command.command,
+        "device_id": command.device_id,
+        "connector_id": command.connector_id,
+        "delivered_at": command.delivered_at,
+    }
+
+
+@router.get(
+    "/commands/{command_id}",
+    auth=operator_read,
+    response={200: Envelope[CommandStatusOut], 404: ErrorEnvelope, **QUERY_ERRORS},
+    exclude_none=True,
+    summary="Get a command's status",
+)
+def command_status(request: HttpRequest, command_id: str):
+    """`queued` until the charger reports (delivery is in `delivered_at`); a charger's
+    `rejected` shows as `failed` with its reason in `result` (A24, A25)."""
+    command = fleet_queries.command_for_operator(request.auth.operator_id, command_id)
+    return success_body(command_out(command))

@@ -1,0 +1,28 @@
+"""Pieces shared by the operator routers."""
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from api.envelope import success_body
+from api.schemas.common import ErrorEnvelope
+
+# Marks operations that go beyond the published v1.3 specification: the flag, and the
+# "Extensions" tag beside the operation's own (pass as `tags=`).
+EXTENSION_TAG = "Extensions"
+
+
+def extension() -> dict[str, Any]:
+    return {"x-tellus-extension": True}
+
+
+QUERY_ERRORS = {400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 429: ErrorEnvelope}
+
+
+class PageParams(BaseModel):
+    page: int = Field(1, ge=1, description="1-based page number.")
+    size: int = Field(20, ge=1, le=100, description="Page size, at most 100.")
+
+
+def page_body(items: list[Any], total: int, params: PageParams) -> dict[str, Any]:
+    return success_body({"items": items, "total": total, "page": params.page, "size": params.size})

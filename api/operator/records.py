@@ -1,0 +1,60 @@
+from django.http import HttpRequest
+from ninja import Query, Router
+from pydantic import Field
+
+from api.auth import operator_read
+from api.operator.common import QUERY_ERRORS, PageParams, page_body
+from api.schemas.common import Envelope, ErrorEnvelope, Page, Timestamp
+from api.schemas.operator import ChargingRecordOut
+from fleet.models import ChargingRecord
+from fleet.services import fleet_queries
+from fleet.services.paging import paginate
+
+router = Router(tags=["Operator — Charging Records"])
+
+
+class RecordFilters(PageParams):
+    device_id: str | None = None
+    connector_id: int | None = Field(None, ge=1)
+    start_time: Timestamp | None = None
+    end_time: Timestamp | None = None
+
+
+def record_out(record: ChargingRecord) -> dict:
+    return {
+        "record_id": record.record_id,
+        "device_id": record.device_id,
+        "connector_id": record.connector_id,
+        "start_time": record.start_time,
+        "end_time": record.end_time,
+        "energy": record.energy,
+        "max_power": record.max_power,
+        "avg_power": record.avg_power,
+        "cost": record.cost,
+        "meter_start": record.meter_start,
+        "meter_end": record.meter_end,
+        "vehicle_info": record.vehicle_info,
+        "stop_reason": record.stop_reason or None,
+        "details": record.details,
+    }
+
+
+@router.get(
+    "/charging-records",
+    auth=operator_read,
+    response={200: Envelope[Page[ChargingRecordOut]], 404: ErrorEnvelope, **QUERY_ERRORS},
+    exclude_none=True,
+    summary="List charging records",
+)
+def charging_records(request: HttpRequest, filters: Query[RecordFilters]):
+    """Newest first. The time filters select records whose start_time lies in
+    [start_time, end_time) (A38); an inverted range is 1001."""
+    queryset = fleet_queries.charging_records(
+        request.auth.operator_id,
+        device_id=filters.device_id,
+        connector_id=filters.connector_id,
+        start_time=filters.start_time,
+        end_time=filters.end_time,
+    )
+    items, total = paginate(queryset, filters.page, filters.size)
+    return page_body([record_out(r) for r in items], total, filters)
