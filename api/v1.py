@@ -8,6 +8,7 @@ from api.device.provisioning import router as device_provisioning
 from api.device.reporting import router as device_reporting
 from api.operator.auth import router as operator_auth
 from api.operator.commands import router as operator_commands
+from api.operator.control import router as operator_control
 from api.operator.fleet import router as operator_fleet
 from api.operator.records import router as operator_records
 from api.parser import TellusParser
@@ -47,5 +48,6 @@ api.add_router("/operator", operator_auth)
 api.add_router("/operator", operator_fleet)
 api.add_router("/operator", operator_records)
 api.add_router("/operator", operator_commands)
+api.add_router("/operator", operator_control)
 api.add_router("/device", device_provisioning)
 api.add_router("/device", device_reporting)

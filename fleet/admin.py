@@ -150,3 +150,17 @@ class FirmwareUpdateAdmin(admin.ModelAdmin):
     list_display = ["device", "firmware_version", "status", "progress", "updated_at"]
     list_filter = ["status"]
     raw_id_fields = ["device"]
+
+
+@admin.register(models.Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    list_display = ["schedule_id", "device", "connector_id", "type", "enabled", "updated_at"]
+    list_filter = ["type", "enabled"]
+    raw_id_fields = ["device"]
+
+
+@admin.register(models.Control)
+class ControlAdmin(admin.ModelAdmin):
+    list_display = ["control_id", "operator", "command", "target_type", "created_at"]
+    list_filter = ["command", "target_type"]
+    raw_id_fields = ["issued_by_client", "issued_by_user"]

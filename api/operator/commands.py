@@ -8,6 +8,7 @@ from api.schemas.common import Envelope, ErrorEnvelope
 from api.schemas.operator import CommandStatusOut
 from fleet.models import Command
 from fleet.services import fleet_queries
+from fleet.services.control import control_summary
 
 router = Router(tags=["Operator — Commands"])
 
@@ -35,6 +36,10 @@ def command_out(command: Command) -> dict:
 )
 def command_status(request: HttpRequest, command_id: str):
     """`queued` until the charger reports (delivery is in `delivered_at`); a charger's
-    `rejected` shows as `failed` with its reason in `result` (A24, A25)."""
+    `rejected` shows as `failed` with its reason in `result` (A24, A25). A flexibility
+    `control_id` is accepted too: its status summarises its chargers' commands (A22)."""
+    summary = control_summary(request.auth.operator_id, command_id)
+    if summary is not None:  # a flexibility control, read as one command (A22)
+        return success_body(summary)
     command = fleet_queries.command_for_operator(request.auth.operator_id, command_id)
     return success_body(command_out(command))

@@ -88,7 +88,7 @@ class CommandStatusOut(BaseModel):
     updated_at: datetime
     result: dict | None = None
     command: str = Field(description="Extension: the command type.")
-    device_id: str = Field(description="Extension.")
+    device_id: str | None = Field(None, description="Extension.")
     connector_id: int | None = Field(None, description="Extension.")
     delivered_at: datetime | None = Field(None, description="Extension (A25).")
 

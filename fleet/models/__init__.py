@@ -1,4 +1,5 @@
 from fleet.models.commands import Command, CommandStatusChange
+from fleet.models.control import Control, Schedule
 from fleet.models.devices import ConnectivityChange, Connector, ConnectorState, Device
 from fleet.models.firmware import FirmwareUpdate
 from fleet.models.operators import ApiClient, Operator
@@ -14,10 +15,12 @@ __all__ = [
     "ConnectivityChange",
     "Connector",
     "ConnectorState",
+    "Control",
     "Device",
     "DeviceEvent",
     "FirmwareUpdate",
     "Operator",
+    "Schedule",
     "Site",
     "TelemetrySample",
 ]
