@@ -1,13 +1,16 @@
+from typing import Literal
+
 from django.http import HttpRequest
 from ninja import Query, Router
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from api.auth import operator_read
+from api.envelope import success_body
 from api.operator.common import QUERY_ERRORS, PageParams, page_body
 from api.schemas.common import Envelope, ErrorEnvelope, Page, Timestamp
-from api.schemas.operator import ChargingRecordOut
+from api.schemas.operator import AggregatedEnergyOut, ChargingRecordOut
 from fleet.models import ChargingRecord
-from fleet.services import fleet_queries
+from fleet.services import energy, fleet_queries
 from fleet.services.paging import paginate
 
 router = Router(tags=["Operator — Charging Records"])
@@ -58,3 +61,36 @@ def charging_records(request: HttpRequest, filters: Query[RecordFilters]):
     )
     items, total = paginate(queryset, filters.page, filters.size)
     return page_body([record_out(r) for r in items], total, filters)
+
+
+class EnergyQuery(BaseModel):
+    granularity: Literal["hour", "day", "month"]
+    start_time: Timestamp
+    end_time: Timestamp
+    group_by: Literal["site", "operator"] | None = None
+    site_ids: str | None = Field(None, description="Comma-separated site ids.")
+
+
+@router.get(
+    "/aggregated/energy",
+    auth=operator_read,
+    response={200: Envelope[AggregatedEnergyOut], 404: ErrorEnvelope, **QUERY_ERRORS},
+    exclude_none=True,
+    tags=["Operator — Energy & Flexibility"],
+    summary="Aggregated charge and discharge energy",
+)
+def aggregated_energy(request: HttpRequest, query: Query[EnergyQuery]):
+    """UTC buckets. A session spanning several buckets is split in proportion to its time
+    in each; records with negative average power count as V2G discharge. With group_by,
+    each point carries its site_id or operator_id (A37). Foreign site ids are 3001."""
+    site_ids = [s.strip() for s in (query.site_ids or "").split(",") if s.strip()] or None
+    return success_body(
+        energy.aggregated_energy(
+            request.auth.operator_id,
+            query.granularity,
+            query.start_time,
+            query.end_time,
+            query.group_by,
+            site_ids,
+        )
+    )

@@ -117,3 +117,29 @@ class TelemetrySampleOut(BaseModel):
     temperature: float | None = None
     phase_details: dict | None = None
     component_health: dict | None = None
+
+
+class EnergyPoint(BaseModel):
+    time: str = Field(
+        description="Bucket label: YYYY-MM-DDTHH:00:00Z, YYYY-MM-DD or YYYY-MM (UTC)."
+    )
+    charge_energy: float
+    discharge_energy: float
+    max_power: float
+    avg_power: float
+    site_id: str | None = Field(None, description="Extension: with group_by=site (A37).")
+    operator_id: str | None = Field(None, description="Extension: with group_by=operator.")
+
+
+class EnergyTotals(BaseModel):
+    charge_energy: float
+    discharge_energy: float
+    max_power: float
+
+
+class AggregatedEnergyOut(BaseModel):
+    granularity: Literal["hour", "day", "month"]
+    start_time: datetime
+    end_time: datetime
+    series: list[EnergyPoint]
+    total: EnergyTotals

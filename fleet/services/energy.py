@@ -1,0 +1,263 @@
+"""Aggregated energy: charge and V2G discharge energy per time bucket (UTC).
+
+Attribution: a charging record's energy is spread over the buckets its session overlaps,
+in proportion to the time it overlaps each (within the requested range); a session of
+zero length counts entirely in the bucket of its start. A record with negative average
+power is a V2G discharge session and counts as discharge energy, any other as charge
+energy. `max_power` is the highest single-connector power (absolute) reported by
+telemetry in the bucket; `avg_power` is the bucket's energy divided by its length in
+hours (its part inside the requested range). On PostgreSQL the buckets are computed in
+the database; the Python implementation is the reference (and serves SQLite).
+"""
+
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Max
+from django.db.models.functions import Abs, TruncDay, TruncHour, TruncMonth
+
+from fleet import db
+from fleet.errors import InvalidParameter, NotFound
+from fleet.models import ChargingRecord, TelemetrySample
+from fleet.services.tenancy import sites_of
+
+MAX_BUCKETS = 10_000
+LABELS = {"hour": "%Y-%m-%dT%H:00:00Z", "day": "%Y-%m-%d", "month": "%Y-%m"}
+_TRUNC = {"hour": TruncHour, "day": TruncDay, "month": TruncMonth}
+
+
+@dataclass
+class Point:
+    start: datetime
+    group: str | None
+    charge: float = 0.0
+    discharge: float = 0.0
+    max_power: float = 0.0
+
+
+def bucket_floor(moment: datetime, granularity: str) -> datetime:
+    moment = moment.astimezone(UTC)
+    if granularity == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    if granularity == "day":
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def bucket_next(start: datetime, granularity: str) -> datetime:
+    if granularity == "hour":
+        return start + timedelta(hours=1)
+    if granularity == "day":
+        return start + timedelta(days=1)
+    return start + timedelta(days=monthrange(start.year, start.month)[1])
+
+
+def buckets(start: datetime, end: datetime, granularity: str) -> list[datetime]:
+    edges, current = [], bucket_floor(start, granularity)
+    while current < end:
+        edges.append(current)
+        if len(edges) > MAX_BUCKETS:
+            raise InvalidParameter(
+                "granularity", granularity, f"the range spans more than {MAX_BUCKETS} buckets"
+            )
+        current = bucket_next(current, granularity)
+    return edges
+
+
+def _scope(operator_id: str, site_ids: list[str] | None):
+    if site_ids:
+        found = set(
+            sites_of(operator_id).filter(site_id__in=site_ids).values_list("site_id", flat=True)
+        )
+        missing = [s for s in site_ids if s not in found]
+        if missing:
+            raise NotFound(
+                f"Site '{missing[0]}' not found", {"field": "site_ids", "value": missing}
+            )
+
+
+def _group_expression(group_by: str | None) -> str | None:
+    return {"site": "device__site_id", "operator": "device__site__operator_id"}.get(group_by or "")
+
+
+def aggregate_python(
+    operator_id: str,
+    granularity: str,
+    start: datetime,
+    end: datetime,
+    group_by: str | None,
+    site_ids: list[str] | None,
+) -> list[Point]:
+    """Reference implementation: records and telemetry filtered in the database, the
+    pro-rata split here."""
+    edges = buckets(start, end, granularity)
+    group_field = _group_expression(group_by)
+    records = ChargingRecord.objects.filter(
+        device__site__operator_id=operator_id, start_time__lt=end, end_time__gte=start
+    )
+    samples = TelemetrySample.objects.filter(
+        device__site__operator_id=operator_id, timestamp__gte=start, timestamp__lt=end
+    )
+    if site_ids:
+        records = records.filter(device__site_id__in=site_ids)
+        samples = samples.filter(device__site_id__in=site_ids)
+    points: dict[tuple[datetime, str | None], Point] = {}
+
+    def point(bucket: datetime, group: str | None) -> Point:
+        return points.setdefault((bucket, group), Point(bucket, group))
+
+    fields = ["start_time", "end_time", "energy", "avg_power"]
+    for row in records.values(*fields, *( [group_field] if group_field else [] )):  # fmt: skip
+        group = row.get(group_field) if group_field else None
+        s, e = row["start_time"], row["end_time"]
+        length = (e - s).total_seconds()
+        kind = "discharge" if row["avg_power"] < 0 else "charge"
+        for bucket in edges:
+            b_end = bucket_next(bucket, granularity)
+            lo, hi = max(s, bucket, start), min(e, b_end, end)
+            if length == 0:
+                share = 1.0 if bucket <= s < b_end and start <= s < end else 0.0
+            else:
+                share = max(0.0, (hi - lo).total_seconds()) / length
+            if share > 0:
+                target = point(bucket, group)
+                setattr(target, kind, getattr(target, kind) + row["energy"] * share)
+    trunc = _TRUNC[granularity]("timestamp", tzinfo=UTC)
+    grouping = ["bucket", group_field] if group_field else ["bucket"]
+    for row in samples.annotate(bucket=trunc).values(*grouping).annotate(peak=Max(Abs("power"))):
+        target = point(row["bucket"], row.get(group_field) if group_field else None)
+        target.max_power = max(target.max_power, row["peak"] or 0.0)
+    return sorted(points.values(), key=lambda p: (p.start, p.group or ""))
+
+
+_PG_SQL = """
+WITH bounds AS (
+    SELECT b AS bucket_start,
+           CASE WHEN %(g)s = 'month' THEN b + interval '1 month'
+                WHEN %(g)s = 'day' THEN b + interval '1 day'
+                ELSE b + interval '1 hour' END AS bucket_end
+    FROM generate_series(
+        date_trunc(%(g)s, %(start)s::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+        %(end)s::timestamptz - interval '1 microsecond',
+        CASE WHEN %(g)s = 'month' THEN interval '1 month'
+             WHEN %(g)s = 'day' THEN interval '1 day' ELSE interval '1 hour' END
+    ) AS b
+), records AS (
+    SELECT r.start_time, r.end_time, r.energy, r.avg_power, {group_col} AS grp
+    FROM fleet_chargingrecord r
+    JOIN fleet_device d ON d.device_id = r.device_id
+    JOIN fleet_site s ON s.site_id = d.site_id
+    WHERE s.operator_id = %(operator)s AND r.start_time < %(end)s AND r.end_time >= %(start)s
+      {site_filter}
+), shares AS (
+    SELECT b.bucket_start, rec.grp, rec.avg_power < 0 AS discharge,
+           rec.energy * CASE
+               WHEN rec.end_time = rec.start_time THEN
+                   CASE WHEN rec.start_time >= b.bucket_start AND rec.start_time < b.bucket_end
+                         AND rec.start_time >= %(start)s AND rec.start_time < %(end)s
+                        THEN 1 ELSE 0 END
+               ELSE GREATEST(0, EXTRACT(EPOCH FROM
+                        LEAST(rec.end_time, b.bucket_end, %(end)s)
+                        - GREATEST(rec.start_time, b.bucket_start, %(start)s)))
+                    / EXTRACT(EPOCH FROM rec.end_time - rec.start_time)
+           END AS energy
+    FROM bounds b JOIN records rec
+      ON rec.start_time <= b.bucket_end AND rec.end_time >= b.bucket_start
+), energy AS (
+    SELECT bucket_start, grp,
+           SUM(CASE WHEN discharge THEN 0 ELSE energy END) AS charge,
+           SUM(CASE WHEN discharge THEN energy ELSE 0 END) AS discharge
+    FROM shares GROUP BY bucket_start, grp HAVING SUM(energy) > 0
+), peaks AS (
+    SELECT date_trunc(%(g)s, t."timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket_start,
+           {peak_group} AS grp, MAX(ABS(t.power)) AS peak
+    FROM fleet_telemetrysample t
+    JOIN fleet_device d ON d.device_id = t.device_id
+    JOIN fleet_site s ON s.site_id = d.site_id
+    WHERE s.operator_id = %(operator)s AND t."timestamp" >= %(start)s AND t."timestamp" < %(end)s
+      {site_filter}
+    GROUP BY 1, 2
+)
+SELECT COALESCE(e.bucket_start, p.bucket_start), COALESCE(e.grp, p.grp),
+       COALESCE(e.charge, 0), COALESCE(e.discharge, 0), COALESCE(p.peak, 0)
+FROM energy e FULL OUTER JOIN peaks p
+  ON p.bucket_start = e.bucket_start AND p.grp IS NOT DISTINCT FROM e.grp
+ORDER BY 1, 2
+"""
+
+
+def aggregate_sql(
+    operator_id: str,
+    granularity: str,
+    start: datetime,
+    end: datetime,
+    group_by: str | None,
+    site_ids: list[str] | None,
+) -> list[Point]:
+    buckets(start, end, granularity)  # the same bucket-count limit
+    group_col = {"site": "s.site_id", "operator": "s.operator_id"}.get(group_by or "", "NULL")
+    sql = _PG_SQL.format(
+        group_col=group_col,
+        peak_group=group_col,
+        site_filter="AND s.site_id = ANY(%(sites)s)" if site_ids else "",
+    )
+    params = {
+        "g": granularity,
+        "start": start,
+        "end": end,
+        "operator": operator_id,
+        "sites": site_ids,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        Point(bucket.astimezone(UTC), grp, float(charge), float(discharge), float(peak))
+        for bucket, grp, charge, discharge, peak in rows
+    ]
+
+
+def aggregated_energy(
+    operator_id: str,
+    granularity: str,
+    start: datetime,
+    end: datetime,
+    group_by: str | None = None,
+    site_ids: list[str] | None = None,
+) -> dict[str, Any]:
+    if end <= start:
+        raise InvalidParameter("end_time", end.isoformat(), "end_time must be after start_time")
+    _scope(operator_id, site_ids)
+    compute = aggregate_sql if db.uses_postgres() else aggregate_python
+    points = compute(operator_id, granularity, start, end, group_by, site_ids)
+    key = {"site": "site_id", "operator": "operator_id"}.get(group_by or "")
+    series = []
+    for p in points:
+        b_start = max(p.start, start)
+        b_end = min(bucket_next(p.start, granularity), end)
+        hours = (b_end - b_start).total_seconds() / 3600
+        item = {
+            "time": p.start.strftime(LABELS[granularity]),
+            "charge_energy": round(p.charge, 6),
+            "discharge_energy": round(p.discharge, 6),
+            "max_power": round(p.max_power, 6),
+            "avg_power": round((p.charge + p.discharge) / hours, 6) if hours > 0 else 0.0,
+        }
+        if key:
+            item[key] = p.group
+        series.append(item)
+    return {
+        "granularity": granularity,
+        "start_time": start,
+        "end_time": end,
+        "series": series,
+        "total": {
+            "charge_energy": round(sum(p.charge for p in points), 6),
+            "discharge_energy": round(sum(p.discharge for p in points), 6),
+            "max_power": round(max((p.max_power for p in points), default=0.0), 6),
+        },
+    }
+
