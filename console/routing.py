@@ -1,4 +1,9 @@
-"""WebSocket routes. The operator telemetry stream and the console's live fragments
-are added here as they are built."""
+"""WebSocket routes."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from api.stream import TelemetryStreamConsumer
+
+websocket_urlpatterns = [
+    path("v1/operator/stream", TelemetryStreamConsumer.as_asgi()),
+]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from console.env import (
     env_bool,
+    env_float,
     env_int,
     env_list,
     env_rate,
@@ -173,6 +174,8 @@ TELLUS_RATE_TOKEN = env_rate("TELLUS_RATE_TOKEN", "10/minute")
 TELLUS_RATE_DEVICE_HIGH_FREQUENCY = env_rate("TELLUS_RATE_DEVICE_HIGH_FREQUENCY", "10/second")
 TELLUS_RATE_DEVICE_OTHER = env_rate("TELLUS_RATE_DEVICE_OTHER", "60/minute")
 TELLUS_STREAM_CADENCE_SECONDS = env_int("TELLUS_STREAM_CADENCE_SECONDS", 5, minimum=1)
+TELLUS_STREAM_MIN_INTERVAL_SECONDS = env_float("TELLUS_STREAM_MIN_INTERVAL_SECONDS", 1.0)
+TELLUS_STREAM_MAX_DEVICES = env_int("TELLUS_STREAM_MAX_DEVICES", 500, minimum=1)
 # Where rate-limit counters live: Redis (shared by all processes) or process memory.
 TELLUS_RATE_LIMIT_STORAGE_URL = REDIS_URL or "memory://"
 TELLUS_MAX_BODY_BYTES = env_int("TELLUS_MAX_BODY_BYTES", 256 * 1024, minimum=1024)

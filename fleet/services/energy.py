@@ -260,4 +260,3 @@ def aggregated_energy(
             "max_power": round(max((p.max_power for p in points), default=0.0), 6),
         },
     }
-

@@ -1,0 +1,208 @@
+"""The operator telemetry stream: `wss://…/v1/operator/stream?devices=dvc_1,dvc_2`.
+
+Auth by `Authorization: Bearer …` on the handshake or `?token=` (A14), `read` scope.
+Frames (TelemetryFrame, not enveloped) go out for each subscribed device once per
+cadence (idle devices too, A41e) and promptly after fresh telemetry, at most one per
+device per minimum interval. Refusals accept the socket and then close it with a code
+and a reason, so clients can tell why:
+
+4400 no or too many device ids · 4401 missing, invalid or expired token (also when the
+token expires during the stream) · 4403 token lacks the `read` scope · 4404 a device
+that is unknown or not the caller's · 4409 replaced by a newer connection of the same
+client for the same set of devices (A41a: the newest wins, the older is closed).
+"""
+
+import asyncio
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from api.auth import parse_bearer
+from fleet.errors import NotAuthenticated, PermissionDenied, TellusError, TokenExpired
+from fleet.models import Connector
+from fleet.services.auth import OperatorPrincipal, authenticate_operator
+from fleet.services.live import device_group
+from fleet.services.tenancy import devices_of
+from fleet.tokens import decode_token
+
+FRAME_FIELDS = ("state", "power", "energy_delivered", "soc")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@sync_to_async
+def _authenticate(token: str) -> tuple[OperatorPrincipal, int]:
+    principal = authenticate_operator(token)
+    principal.require_scope("read")
+    return principal, decode_token(token, "operator").expires_at
+
+
+@sync_to_async
+def _snapshots(operator_id: str, device_ids: list[str]) -> dict[str, dict[int, dict]] | None:
+    """Live connector state of the devices, or None if any is not the operator's."""
+    owned = set(
+        devices_of(operator_id).filter(device_id__in=device_ids).values_list("device_id", flat=True)
+    )
+    if owned != set(device_ids):
+        return None
+    state: dict[str, dict[int, dict]] = {device_id: {} for device_id in device_ids}
+    for row in Connector.objects.filter(device_id__in=device_ids).values(
+        "device_id", "connector_id", *FRAME_FIELDS
+    ):
+        state[row["device_id"]][row["connector_id"]] = {
+            "connector_id": row["connector_id"],
+            **{field: row[field] for field in FRAME_FIELDS},
+        }
+    return state
+
+
+class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        await self.accept()
+        self.tasks: list[asyncio.Task] = []
+        self.device_ids: list[str] = []
+        self.replacement_group = ""
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        try:
+            principal, expires_at = await _authenticate(self._token(query))
+        except TokenExpired:
+            return await self.close(4401, "token expired")
+        except NotAuthenticated:
+            return await self.close(4401, "missing or invalid token")
+        except PermissionDenied:
+            return await self.close(4403, "the token lacks the read scope")
+        except TellusError:
+            return await self.close(4401, "missing or invalid token")
+
+        device_ids = sorted(
+            {d.strip() for d in ",".join(query.get("devices", [])).split(",") if d.strip()}
+        )
+        if not device_ids:
+            return await self.close(4400, "devices is required: ?devices=dvc_1,dvc_2")
+        if len(device_ids) > settings.TELLUS_STREAM_MAX_DEVICES:
+            return await self.close(
+                4400, f"at most {settings.TELLUS_STREAM_MAX_DEVICES} devices per stream"
+            )
+        snapshots = await _snapshots(principal.operator_id, device_ids)
+        if snapshots is None:
+            return await self.close(4404, "unknown device in devices")
+
+        self.device_ids, self.state = device_ids, snapshots
+        self.last_sent: dict[str, float] = {}
+        self.pending: dict[str, asyncio.Task] = {}
+        # One connection per client and subscription set: the newest replaces the older.
+        digest = hashlib.sha256(",".join(device_ids).encode()).hexdigest()[:24]
+        self.replacement_group = f"stream.{principal.client_id}.{digest}"
+        await self.channel_layer.group_send(
+            self.replacement_group, {"type": "stream.replaced", "by": self.channel_name}
+        )
+        await self.channel_layer.group_add(self.replacement_group, self.channel_name)
+        for device_id in device_ids:
+            await self.channel_layer.group_add(device_group(device_id), self.channel_name)
+        loop = asyncio.get_running_loop()
+        self.tasks.append(loop.create_task(self._cadence()))
+        self.tasks.append(loop.create_task(self._expire_at(expires_at)))
+        for device_id in device_ids:
+            await self._send_frame(device_id)
+
+    def _token(self, query: dict[str, list[str]]) -> str:
+        for name, value in self.scope.get("headers", []):
+            if name == b"authorization":
+                return parse_bearer(value.decode("latin-1"))
+        tokens = query.get("token")
+        if not tokens:
+            raise NotAuthenticated()
+        return tokens[0]
+
+    async def disconnect(self, code: int) -> None:
+        for task in getattr(self, "tasks", []):
+            task.cancel()
+        for pending in getattr(self, "pending", {}).values():
+            pending.cancel()
+        for device_id in getattr(self, "device_ids", []):
+            await self.channel_layer.group_discard(device_group(device_id), self.channel_name)
+        if getattr(self, "replacement_group", ""):
+            await self.channel_layer.group_discard(self.replacement_group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs) -> None:
+        """The client sends nothing; anything it does send is ignored."""
+
+    # --- frames ------------------------------------------------------------------------
+
+    async def _send_frame(self, device_id: str) -> None:
+        self.last_sent[device_id] = time.monotonic()
+        connectors = [
+            {key: value for key, value in connector.items() if value is not None}
+            for _, connector in sorted(self.state[device_id].items())
+        ]
+        await self.send_json(
+            {"device_id": device_id, "timestamp": _now(), "connectors": connectors}
+        )
+
+    async def _cadence(self) -> None:
+        cadence = settings.TELLUS_STREAM_CADENCE_SECONDS
+        while True:
+            await asyncio.sleep(cadence)
+            now = time.monotonic()
+            for device_id in self.device_ids:
+                # A device that just had a prompt frame is not sent again right away.
+                if now - self.last_sent.get(device_id, 0) >= cadence / 2:
+                    await self._send_frame(device_id)
+
+    async def _expire_at(self, expires_at: int) -> None:
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        await self.close(4401, "token expired")
+
+    async def _frame_soon(self, device_id: str) -> None:
+        """Send promptly, but at most one frame per device per minimum interval."""
+        if device_id in self.pending:
+            return
+        wait = (
+            self.last_sent.get(device_id, 0)
+            + settings.TELLUS_STREAM_MIN_INTERVAL_SECONDS
+            - time.monotonic()
+        )
+        if wait <= 0:
+            await self._send_frame(device_id)
+            return
+        loop = asyncio.get_running_loop()
+        self.pending[device_id] = loop.create_task(self._delayed_frame(device_id, wait))
+
+    async def _delayed_frame(self, device_id: str, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self.pending.pop(device_id, None)
+        await self._send_frame(device_id)
+
+    # --- channel-layer messages ----------------------------------------------------------
+
+    async def telemetry_sample(self, message: dict) -> None:
+        device_id = message["device_id"]
+        if device_id not in self.state:
+            return
+        connector = message["connector"]
+        self.state[device_id][connector["connector_id"]] = {
+            "connector_id": connector["connector_id"],
+            **{field: connector.get(field) for field in FRAME_FIELDS},
+        }
+        await self._frame_soon(device_id)
+
+    async def device_event(self, message: dict) -> None:
+        """Events change connector states through telemetry; nothing to send here."""
+
+    async def device_status(self, message: dict) -> None:
+        """Online/offline is not part of a TelemetryFrame."""
+
+    async def command_status(self, message: dict) -> None:
+        """Command progress is not part of a TelemetryFrame."""
+
+    async def stream_replaced(self, message: dict) -> None:
+        if message.get("by") != self.channel_name:
+            await self.close(4409, "replaced by a newer connection for the same devices")
