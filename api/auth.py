@@ -14,6 +14,7 @@ from fleet.services.auth import (
     aauthenticate_device,
     authenticate_operator,
 )
+from fleet.services.signing import verify_signature
 
 
 def parse_bearer(header: str) -> str:
@@ -51,6 +52,14 @@ class OperatorAuth:
         principal = authenticate_operator(bearer_token(request))
         principal.require_scope(self.scope)
         enforce(self.rate_class, principal.client_id)
+        verify_signature(
+            principal.client_id,
+            request.method or "",
+            request.get_full_path(),
+            request.body,
+            request.headers.get("X-Signature"),
+            request.headers.get("X-Timestamp"),
+        )
         return principal
 
 

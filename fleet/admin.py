@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 
 from fleet import models
 from fleet.credentials import hash_secret, new_secret
+from fleet.secrets_box import seal
 from fleet.services import provisioning
 
 
@@ -17,7 +18,7 @@ class ApiClientAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "operator"]
     search_fields = ["client_id", "name", "operator__name"]
     readonly_fields = ["client_id", "secret_version", "secret_rotated_at", "created_at"]
-    exclude = ["secret_hash"]
+    exclude = ["secret_hash", "secret_sealed"]
     actions = ["rotate_secret"]
 
     def save_model(self, request, obj, form, change):
@@ -25,6 +26,7 @@ class ApiClientAdmin(admin.ModelAdmin):
         if not change:
             secret = new_secret()
             obj.secret_hash = hash_secret(secret)
+            obj.secret_sealed = seal(secret)
             super().save_model(request, obj, form, change)
             self.message_user(
                 request,

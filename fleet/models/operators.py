@@ -31,11 +31,16 @@ class ApiClient(models.Model):
     operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="clients")
     name = models.CharField(max_length=200, blank=True)
     secret_hash = models.CharField(max_length=128)
+    # Encrypted copy of the secret: the key for verifying signed requests.
+    secret_sealed = models.TextField(blank=True)
     secret_version = models.PositiveIntegerField(default=1)
     secret_rotated_at = models.DateTimeField(null=True, blank=True)
     scopes = models.JSONField(default=list, help_text='Any of "read", "write".')
     legacy_callback_url = models.URLField(
         blank=True, help_text="Base URL of the peer's legacy interop endpoints (outbound pushes)."
+    )
+    require_signed_writes = models.BooleanField(
+        default=False, help_text="Refuse write requests without a valid X-Signature."
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

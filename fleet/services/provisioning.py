@@ -16,6 +16,7 @@ from fleet.credentials import hash_secret, new_secret
 from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from fleet.models import ApiClient, Device, Operator, Site
 from fleet.models.operators import SCOPES
+from fleet.secrets_box import seal
 from fleet.services.auth import publish_credential_version
 
 
@@ -51,7 +52,10 @@ def validate_callback_url(url: str) -> str:
 
 @transaction.atomic
 def create_operator_client(
-    operator_name: str, scopes: list[str], legacy_callback_url: str = ""
+    operator_name: str,
+    scopes: list[str],
+    legacy_callback_url: str = "",
+    require_signed_writes: bool = False,
 ) -> tuple[ApiClient, str]:
     """Create an API client (and its operator if new). Returns the client and its secret,
     which is shown this once and never stored."""
@@ -64,8 +68,10 @@ def create_operator_client(
         operator=operator,
         name=name,
         secret_hash=hash_secret(secret),
+        secret_sealed=seal(secret),
         scopes=scopes,
         legacy_callback_url=callback,
+        require_signed_writes=require_signed_writes,
     )
     return client, secret
 
@@ -78,9 +84,12 @@ def rotate_client_secret(client_id: str) -> tuple[ApiClient, str]:
         raise NotFound(f"API client '{client_id}' not found")
     secret = new_secret()
     client.secret_hash = hash_secret(secret)
+    client.secret_sealed = seal(secret)
     client.secret_version += 1
     client.secret_rotated_at = timezone.now()
-    client.save(update_fields=["secret_hash", "secret_version", "secret_rotated_at"])
+    client.save(
+        update_fields=["secret_hash", "secret_sealed", "secret_version", "secret_rotated_at"]
+    )
     transaction.on_commit(
         lambda: publish_credential_version(tokens.OPERATOR, client.client_id, client.secret_version)
     )

@@ -11,11 +11,19 @@ class Command(BaseCommand):
         parser.add_argument("name", help="Operator name; created if it does not exist.")
         parser.add_argument("--scopes", default="read", help="Comma-separated: read,write.")
         parser.add_argument("--legacy-callback-url", default="", help="Peer's legacy base URL.")
+        parser.add_argument(
+            "--require-signed-writes",
+            action="store_true",
+            help="Refuse this client's write requests unless HMAC-signed.",
+        )
 
     def handle(self, *args, **options):
         def create():
             client, secret = create_operator_client(
-                options["name"], options["scopes"].split(","), options["legacy_callback_url"]
+                options["name"],
+                options["scopes"].split(","),
+                options["legacy_callback_url"],
+                options["require_signed_writes"],
             )
             return {
                 "operator": client.operator.name,
