@@ -200,3 +200,22 @@ def test_invalid_schedules_store_nothing(api, acme, charger_on_site, change, cod
     assert response.json()["details"]["field"] == field
     assert not Schedule.objects.exists()
     assert not Command.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [
+        ("stop", {"reason": "time_limit"}),
+        ("discharge", {"discharge_power": 7.0}),
+        ("schedule", PLAN),
+    ],
+)
+def test_control_responses_match_the_spec(api, acme, charger_on_site, action, body):
+    charger_on_site.v2g_capable = True
+    charger_on_site.save()
+    response = api.post(url(charger_on_site, action), body, acme[1])
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["status"] == "queued"
+    if action != "schedule":  # the spec gives the schedule answer no schema (A21)
+        path = "/operator/devices/{device_id}/connectors/{connector_id}/" + action
+        assert_matches(response.json(), response_schema("post", path))
