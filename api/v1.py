@@ -34,8 +34,12 @@ api = TellusNinjaAPI(
     title="Tellus Open Platform API",
     version="1.3.0",
     description=(
-        "Open implementation of the Tellus Open Platform API v1.3. Operations marked "
-        "*extension* go beyond the published specification."
+        "Open implementation of the Tellus Open Platform API v1.3. Operations tagged "
+        "*Extensions* (`x-tellus-extension: true`) go beyond the published specification.\n\n"
+        "The telemetry stream is a WebSocket and so not listed below: "
+        "`wss://<host>/v1/operator/stream?devices=dvc_1,dvc_2`, authenticated with "
+        "`Authorization: Bearer <token>` on the handshake or `?token=`; it sends "
+        "TelemetryFrame objects and closes with 4400/4401/4403/4404/4409 and a reason."
     ),
     urls_namespace="v1",
     parser=TellusParser(),

@@ -33,6 +33,8 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 LONG_POLLS = int(os.environ.get("BENCH_LONG_POLLS", "5000"))
 COMMANDS = int(os.environ.get("BENCH_COMMANDS", "200"))
 TELEMETRY_DEVICES = 1000
+STREAM_DEVICES = int(os.environ.get("BENCH_STREAM_DEVICES", "1000"))
+STREAM_UPLOADS = int(os.environ.get("BENCH_STREAM_UPLOADS", "200"))
 # The production server is uvicorn; BENCH_SERVER=granian runs the same bench on granian.
 SERVER = os.environ.get("BENCH_SERVER", "uvicorn")
 # Each server first takes a few seconds of the same load, unmeasured: pools, prepared
@@ -316,7 +318,40 @@ def long_poll_bench() -> dict:
         stop_server(server)
 
 
-def write_results(telemetry: dict, polls: dict) -> str:
+def stream_bench() -> dict:
+    """1,000 chargers on one operator's site, watched over 10 streams of 100 devices."""
+    from bench.stream_client import run
+    from fleet.models import Device
+    from fleet.services.auth import issue_operator_token
+    from fleet.services.provisioning import create_operator_client, create_site
+
+    tokens = seed_devices(STREAM_DEVICES, "s")
+    device_ids = [f"dvc_s{n:07d}" for n in range(STREAM_DEVICES)]
+    client, secret = create_operator_client("Bench Operator", ["read"])
+    site = create_site(client.client_id, "Bench Depot")
+    Device.objects.filter(device_id__in=device_ids).update(site=site)
+    operator_token = issue_operator_token(client.client_id, secret).access_token
+    server = start_server("console.asgi:application", 2)
+    try:
+        figures = asyncio.run(
+            run(
+                f"http://{HOST}:{PORT}",
+                operator_token,
+                device_ids,
+                dict(zip(device_ids, tokens, strict=True)),
+                STREAM_UPLOADS,
+            )
+        )
+    finally:
+        stop_server(server)
+    log(
+        f"stream: {figures['received']}/{figures['uploads']} frames, p50 {_ms(figures['p50_ms'])}, "
+        f"p99 {_ms(figures['p99_ms'])}, errors {figures['errors']}"
+    )
+    return figures
+
+
+def write_results(telemetry: dict, polls: dict, stream: dict) -> str:
     bare, ours = telemetry["bare"], telemetry["ours"]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = f"""# Benchmark results
@@ -356,6 +391,22 @@ committed), where the baseline commits row by row. Samples stored, all runs:
 Targets: 5,000 concurrent polls with zero errors; delivery p99 under 50 ms. The latency
 includes the command's insert (ORM, in the bench process), the Redis wake-up, the claim
 (`FOR UPDATE SKIP LOCKED`) and the HTTP answer.
+
+## 3. Telemetry stream (2 workers)
+
+| figure | value |
+|---|---|
+| subscribed devices / WebSockets | {stream["devices"]} / {stream["sockets"]} |
+| uploads measured | {stream["uploads"]} |
+| frames received for them | {stream["received"]} |
+| errors | {stream["errors"]} |
+| upload → frame at the operator, p50 | {_ms(stream["p50_ms"])} |
+| upload → frame at the operator, p99 | {_ms(stream["p99_ms"])} |
+| upload → frame at the operator, max | {_ms(stream["max_ms"])} |
+
+Target: p99 under 100 ms. Measured from sending the charger's upload to the operator's
+client reading the frame with that sample; meanwhile every subscribed device also gets
+its cadence frame every {os.environ.get("TELLUS_STREAM_CADENCE_SECONDS", "5")} s.
 """
     name = "results.md" if SERVER == "uvicorn" else f"results-{SERVER}.md"
     (BENCH / name).write_text(text)
@@ -379,8 +430,10 @@ def main() -> None:
     telemetry = telemetry_bench()
     redis.Redis.from_url(REDIS).flushdb()
     polls = long_poll_bench()
+    redis.Redis.from_url(REDIS).flushdb()
+    stream = stream_bench()
     print()
-    print(write_results(telemetry, polls))
+    print(write_results(telemetry, polls, stream))
 
 
 if __name__ == "__main__":
