@@ -31,6 +31,10 @@ TEST_REDIS_URL = urlunsplit(
 )
 CACHES, CHANNEL_LAYERS = redis_backed_services(TEST_REDIS_URL, prefix="tellus-test")
 REDIS_URL = TEST_REDIS_URL
-CELERY_BROKER_URL = TEST_REDIS_URL
+# The broker gets a database of its own: tests flush TEST_REDIS_URL between cases, which
+# would also wipe kombu's routing table under a running worker.
+CELERY_BROKER_URL = urlunsplit(
+    _parts._replace(path="/" + os.environ.get("TELLUS_TEST_BROKER_DB", "14"))
+)
 TELLUS_RATE_LIMIT_STORAGE_URL = TEST_REDIS_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

@@ -100,7 +100,15 @@ def _batch_publisher() -> _BatchPublisher:
 
 
 def publish_device_message_sync(device_id: str, message: dict[str, Any]) -> None:
-    async_to_sync(publish_device_message)(device_id, message)
+    """For sync callers (Celery tasks, the console): a plain group_send, since a batch
+    would not outlive the short-lived event loop of async_to_sync."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(device_group(device_id), message)
+    except Exception:
+        logger.warning("Could not publish %s for %s", message.get("type"), device_id, exc_info=True)
 
 
 # --- Command wake-ups ----------------------------------------------------------------------
