@@ -166,3 +166,62 @@ class ControlAdmin(admin.ModelAdmin):
     list_display = ["control_id", "operator", "command", "target_type", "created_at"]
     list_filter = ["command", "target_type"]
     raw_id_fields = ["issued_by_client", "issued_by_user"]
+
+
+class LegacyPushAttemptInline(admin.TabularInline):
+    model = models.LegacyPushAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ["at", "outcome", "status_code", "detail"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.LegacyPush)
+class LegacyPushAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "client", "status", "attempts", "next_attempt_at", "created_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["url", "ordering_key"]
+    readonly_fields = [
+        "client",
+        "kind",
+        "method",
+        "url",
+        "payload",
+        "ordering_key",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "delivered_at",
+    ]
+    inlines = [LegacyPushAttemptInline]
+    actions = ["retry_dead"]
+
+    @admin.action(description="Retry the selected dead pushes now")
+    def retry_dead(self, request, queryset):
+        from fleet.services.legacy import retry_dead_push
+
+        dead = list(
+            queryset.filter(status=models.LegacyPush.Status.DEAD).values_list("pk", flat=True)
+        )
+        for push_id in dead:
+            retry_dead_push(push_id)
+        self.message_user(request, f"{len(dead)} dead push(es) queued for another attempt.")
+
+
+@admin.register(models.LegacyOrder)
+class LegacyOrderAdmin(admin.ModelAdmin):
+    list_display = [
+        "order_id",
+        "vendor_order_id",
+        "client",
+        "device",
+        "connector_id",
+        "kind",
+        "status",
+    ]
+    list_filter = ["status", "kind"]
+    search_fields = ["order_id", "vendor_order_id", "device__device_id"]
+    raw_id_fields = ["device", "start_command"]

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from fleet.services import lifecycle, liveness
+from fleet.services import legacy, lifecycle, liveness
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,35 @@ def sweep() -> dict[str, int]:
         "timeout": len(lifecycle.fail_stalled(now)),
         "offline": len(liveness.mark_offline(now)),
         "reconnect_storms": len(liveness.detect_reconnect_storms(now)),
+        "station_pushes": legacy.sync_station_statuses(),
     }
+    due = legacy.due_pushes(now)
+    for push_id in due:  # the outbox is the source of truth: lost tasks are re-dispatched
+        deliver_legacy_push.delay(push_id)
+    counts["pushes_dispatched"] = len(due)
     if any(counts.values()):
         logger.info("sweep: %s", counts)
     return counts
+
+
+@shared_task(name="fleet.deliver_legacy_push", ignore_result=True)
+def deliver_legacy_push(push_id: int) -> str:
+    """One attempt at an outbox push; a retry is scheduled for exactly when it is due
+    (the sweep re-dispatches it too, should this worker die first)."""
+    from fleet.models import LegacyPush
+
+    result = legacy.deliver_push(push_id)
+    if result == "retry":
+        push = LegacyPush.objects.get(pk=push_id)
+        deliver_legacy_push.apply_async((push_id,), eta=push.next_attempt_at)
+    elif result == "delivered":
+        following = (
+            LegacyPush.objects.filter(status=LegacyPush.Status.PENDING, id__gt=push_id)
+            .filter(ordering_key=LegacyPush.objects.get(pk=push_id).ordering_key)
+            .order_by("id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        if following is not None:  # it was waiting for this one
+            deliver_legacy_push.delay(following)
+    return result

@@ -2,6 +2,7 @@ from fleet.models.commands import Command, CommandStatusChange
 from fleet.models.control import Control, Schedule
 from fleet.models.devices import ConnectivityChange, Connector, ConnectorState, Device
 from fleet.models.firmware import FirmwareUpdate
+from fleet.models.legacy import LegacyOrder, LegacyPush, LegacyPushAttempt
 from fleet.models.operators import ApiClient, Operator
 from fleet.models.records import ChargingRecord
 from fleet.models.sites import Site
@@ -19,6 +20,9 @@ __all__ = [
     "Device",
     "DeviceEvent",
     "FirmwareUpdate",
+    "LegacyOrder",
+    "LegacyPush",
+    "LegacyPushAttempt",
     "Operator",
     "Schedule",
     "Site",

@@ -1,3 +1,5 @@
+import re
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -44,6 +46,11 @@ class Device(models.Model):
         Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="devices"
     )
     v2g_capable = models.BooleanField("V2G capable", default=False)
+    # Hardware facts the legacy interface needs (A46); guessed from the model name when unset.
+    current_type = models.CharField(max_length=2, choices=[("AC", "AC"), ("DC", "DC")], blank=True)
+    rated_power_kw = models.PositiveIntegerField(null=True, blank=True)
+    # Connector statuses last announced to legacy peers ({"1": "Available", ...}).
+    legacy_statuses = models.JSONField(default=dict, blank=True)
     registered_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -59,6 +66,19 @@ class Device(models.Model):
 
     def check_secret(self, secret: str) -> bool:
         return secret_matches(secret, self.secret_hash)
+
+    @property
+    def kind(self) -> str:
+        """AC or DC: as set, else guessed from the model name (TP-DC180 → DC)."""
+        return self.current_type or ("DC" if "DC" in self.model.upper() else "AC")
+
+    @property
+    def max_power_kw(self) -> int:
+        """Rated kW: as set, else the first number in the model name (TP-DC180 → 180)."""
+        if self.rated_power_kw:
+            return self.rated_power_kw
+        match = re.search(r"(\d+)", self.model)
+        return max(1, int(match.group(1))) if match else 1
 
 
 class Connector(models.Model):

@@ -217,6 +217,9 @@ def report_command_status(
             details=details,
             reported_at=reported_at,
         )
+        from fleet.services.legacy import on_command_change  # legacy builds on commands
+
+        on_command_change(command)
     return command
 
 

@@ -59,6 +59,10 @@ def record_event(
                 event_type == "start" and connector.state == ConnectorState.DISCHARGING
             ):
                 Connector.objects.filter(pk=connector.pk).filter(newer).update(state=state)
+        if event_type == "stop" and connector_id >= 1:
+            from fleet.services.legacy import on_session_end
+
+            on_session_end(device_id, connector_id)
     return event
 
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from fleet.models import Command, CommandStatusChange
+from fleet.services import legacy
 from fleet.services.live import publish_device_message_sync
 
 BATCH = 500
@@ -31,6 +32,7 @@ def _fail(queryset: QuerySet[Command], reason: str, message: str, now: datetime)
                 message=message,
                 details={"reason": reason},
             )
+            legacy.on_command_change(command)
     for command in commands:
         publish_device_message_sync(
             command.device_id,

@@ -24,12 +24,13 @@ def store_charging_record(device_id: str, upload: dict[str, Any]) -> tuple[Charg
     if found is None:
         try:
             with transaction.atomic():
-                return (
-                    ChargingRecord.objects.create(
-                        device_id=device_id, upload_digest=digest, **upload
-                    ),
-                    True,
+                record = ChargingRecord.objects.create(
+                    device_id=device_id, upload_digest=digest, **upload
                 )
+                from fleet.services.legacy import on_session_end
+
+                on_session_end(device_id, record.connector_id)
+                return record, True
         except IntegrityError:
             found = existing.first()  # a concurrent upload of the same record won
             if found is None:

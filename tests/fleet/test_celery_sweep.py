@@ -1,20 +1,14 @@
 """The periodic sweep on a real Celery worker with beat, against PostgreSQL and Redis."""
 
-import os
-import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from fleet.models import Command, Device, DeviceEvent
 from fleet.services.commands import claim_commands_orm, queue_command
+from tests.celery_worker import WorkerProcess, eventually, worker_database_url
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKER_SETTINGS = {
     "TELLUS_SWEEP_INTERVAL_SECONDS": "1",
     "TELLUS_OFFLINE_AFTER_SECONDS": "3",
@@ -23,61 +17,15 @@ WORKER_SETTINGS = {
 }
 
 
-def database_url() -> str:
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 @pytest.fixture(scope="module")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """`celery -A console worker --beat` as its own process, on the test database."""
     with django_db_blocker.unblock():
-        url = database_url()
-    log = tmp_path_factory.mktemp("celery") / "worker.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": url,
-        **WORKER_SETTINGS,
-    }
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "console",
-                "worker",
-                "--beat",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "-s",
-                str(log.parent / "beat-schedule"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.time() + 60
-    while "ready" not in log.read_text():
-        if process.poll() is not None or time.time() > deadline:
-            process.kill()
-            pytest.fail(f"celery worker did not start:\n{log.read_text()}")
-        time.sleep(0.3)
-    yield process
-    process.terminate()
-    process.wait(20)
-
-
-def eventually(check, seconds: float = 20):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(0.3)
-    return False
+        url = worker_database_url()
+    worker = WorkerProcess(tmp_path_factory.mktemp("celery"), url, WORKER_SETTINGS)
+    worker.start()
+    yield worker
+    worker.stop()
 
 
 @pytest.fixture

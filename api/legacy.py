@@ -1,0 +1,212 @@
+"""The legacy operator-to-operator endpoints we serve (platform.md §10, A42): PascalCase,
+no envelope. The spec declares no security; we require an operator bearer token anyway
+(A13): `read` for the two queries, `write` for start/stop, scoped to the caller's fleet.
+
+Errors (A9): the matching HTTP status with `{"Status": "Reject"}` (start endpoints:
+`START_FAILED`) plus `Reason` and `Code` where the answer has a Status; the standard
+envelope on the query endpoints.
+"""
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from django.http import HttpRequest, JsonResponse
+from ninja import Router
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import ValidationError as PydanticValidationError
+
+from api.auth import bearer_token
+from api.envelope import HTTP_STATUS, error_response
+from api.errors import validation_failure
+from api.ratelimit import enforce
+from fleet.errors import InvalidParameter, TellusError
+from fleet.models import ApiClient, LegacyOrder
+from fleet.services import control, legacy
+from fleet.services.auth import authenticate_operator
+
+router = Router(tags=["Operator-to-operator (legacy interop)"])
+
+Id64 = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+ConnectorNo = Annotated[StrictInt, Field(ge=1, le=255)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class StationInfoQuery(Strict):
+    LastQueryTime: str | None = None
+    PageNo: Annotated[StrictInt, Field(ge=1)] = 1
+    PageSize: Annotated[StrictInt, Field(ge=1, le=100)] = 10
+
+
+class StartCharging(Strict):
+    OrderId: Id64
+    ChargePointId: Id64
+    ConnectorId: ConnectorNo
+    Note: Annotated[StrictStr, Field(max_length=255)] | None = None
+
+
+class StartDischarging(StartCharging):
+    LimitMinSOC: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
+    LimitMaxEnergy: Annotated[StrictInt, Field(ge=1)] | None = Field(None, description="kWh (A47).")
+
+
+class StopRequest(Strict):
+    ChargePointId: Id64
+    ConnectorId: ConnectorNo
+
+
+class _Refusal(Exception):
+    def __init__(self, code: int, message: str, details: dict | None = None):
+        self.code, self.message, self.details = code, message, details
+
+
+def _actor(request: HttpRequest, principal) -> control.Actor:
+    return control.Actor(
+        operator_id=principal.operator_id,
+        client_id=principal.client_id,
+        ip=request.META.get("REMOTE_ADDR"),
+    )
+
+
+def _principal(request: HttpRequest, scope: str):
+    try:
+        principal = authenticate_operator(bearer_token(request))
+        principal.require_scope(scope)
+        enforce("operator_query", principal.client_id)
+    except TellusError as exc:
+        raise _Refusal(exc.code, exc.message, exc.details) from None
+    return principal
+
+
+def _body(request: HttpRequest, model: type[BaseModel] | None = None) -> Any:
+    try:
+        data = json.loads(request.body or b"null")
+    except ValueError:
+        raise _Refusal(1001, "Request body is not valid JSON", {"field": "body"}) from None
+    if model is None:
+        return data
+    try:
+        return model.model_validate(data if data is not None else {})
+    except PydanticValidationError as exc:
+        errors = [
+            {**e, "loc": ("body", "payload", *e["loc"])}
+            for e in exc.errors(include_url=False, include_context=False)
+        ]
+        raise _Refusal(*validation_failure(errors)) from None
+
+
+def _with_status(failure_status: str, handler: Callable[[HttpRequest], dict]):
+    """Run a Status-typed endpoint; failures keep the Status shape."""
+
+    def view(request: HttpRequest):
+        try:
+            return JsonResponse(handler(request))
+        except (_Refusal, TellusError) as exc:
+            body = {"Status": failure_status, "Reason": exc.message, "Code": exc.code}
+            if exc.details:
+                body["Details"] = exc.details
+            return JsonResponse(body, status=HTTP_STATUS[exc.code])
+
+    return view
+
+
+def _enveloped(handler: Callable[[HttpRequest], Any]):
+    def view(request: HttpRequest):
+        try:
+            return JsonResponse(handler(request), safe=False)
+        except (_Refusal, TellusError) as exc:
+            return error_response(exc.code, exc.message, exc.details)
+
+    return view
+
+
+def _client(principal) -> ApiClient:
+    return ApiClient.objects.get(client_id=principal.client_id)
+
+
+def _query_station_info(request: HttpRequest) -> dict:
+    principal = _principal(request, "read")
+    query = _body(request, StationInfoQuery)
+    return legacy.query_station_info(
+        principal.operator_id, query.LastQueryTime or None, query.PageNo, query.PageSize
+    )
+
+
+def _query_station_status(request: HttpRequest) -> list:
+    principal = _principal(request, "read")
+    ids = _body(request)
+    if not isinstance(ids, list) or not all(isinstance(i, str) and 0 < len(i) <= 64 for i in ids):
+        raise _Refusal(1001, "Body must be an array of charge point ids", {"field": "body"})
+    if not ids:
+        raise _Refusal(1002, "At least one charge point id is required", {"field": "body"})
+    if len(ids) > 50:
+        raise InvalidParameter("body", len(ids), "At most 50 charge point ids per query")
+    return legacy.query_station_status(principal.operator_id, ids)
+
+
+def _start(kind: str, model: type[StartCharging]):
+    def handler(request: HttpRequest) -> dict:
+        principal = _principal(request, "write")
+        body = _body(request, model)
+        params: dict[str, Any] = {}
+        if isinstance(body, StartDischarging):
+            if body.LimitMinSOC is not None:
+                params["min_soc"] = body.LimitMinSOC
+            if body.LimitMaxEnergy is not None:
+                params["max_energy_kwh"] = body.LimitMaxEnergy
+        order = legacy.start_order(
+            _client(principal), _actor(request, principal), kind, body.OrderId, body.ChargePointId,
+            body.ConnectorId, params, body.Note or "",
+        )  # fmt: skip
+        return {"Status": order.status, "DeviceVendorOrderId": order.vendor_order_id}
+
+    return handler
+
+
+def _stop(reason: str):
+    def handler(request: HttpRequest) -> dict:
+        principal = _principal(request, "write")
+        body = _body(request, StopRequest)
+        legacy.stop_order(_actor(request, principal), body.ChargePointId, body.ConnectorId, reason)
+        return {"Status": "Accept"}
+
+    return handler
+
+
+router.add_api_operation(
+    "/customer/query_station_info", ["PUT"], _enveloped(_query_station_info),
+    operation_id="legacy_query_station_info",
+    summary="Charge points, incremental since LastQueryTime",
+)  # fmt: skip
+router.add_api_operation(
+    "/cp/query_station_status", ["PUT"], _enveloped(_query_station_status),
+    operation_id="legacy_query_station_status",
+    summary="Current status of up to 50 charge points",
+)  # fmt: skip
+router.add_api_operation(
+    "/cp/start_charging", ["POST"],
+    _with_status("START_FAILED", _start(LegacyOrder.Kind.CHARGE, StartCharging)),
+    operation_id="legacy_start_charging",
+    summary="Start charging for a peer order",
+)  # fmt: skip
+router.add_api_operation(
+    "/cp/stop_charging", ["POST"],
+    _with_status("Reject", _stop("peer_stop_charging")),
+    operation_id="legacy_stop_charging",
+    summary="Stop charging",
+)  # fmt: skip
+router.add_api_operation(
+    "/cp/start_discharging", ["POST"],
+    _with_status("START_FAILED", _start(LegacyOrder.Kind.DISCHARGE, StartDischarging)),
+    operation_id="legacy_start_discharging",
+    summary="Start a V2G discharge for a peer order",
+)  # fmt: skip
+router.add_api_operation(
+    "/cp/stop_discharging", ["POST"],
+    _with_status("Reject", _stop("peer_stop_discharging")),
+    operation_id="legacy_stop_discharging",
+    summary="Stop a V2G discharge",
+)  # fmt: skip

@@ -1,0 +1,86 @@
+"""A real Celery worker (with beat) as a separate process, on the test database."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def worker_database_url() -> str:
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, workdir: Path, database_url: str, settings: dict[str, str]):
+        self.workdir, self.settings = workdir, settings
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": database_url,
+            **settings,
+        }
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / f"worker-{self.starts}.log"
+
+    def start(self, timeout: float = 60) -> None:
+        self.starts += 1
+        with self.log.open("w") as output:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "console",
+                    "worker",
+                    "--beat",
+                    "--pool=solo",
+                    "--loglevel=INFO",
+                    "-s",
+                    str(self.workdir / "beat-schedule"),
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.time() + timeout
+        while "ready" not in self.log.read_text():
+            if self.process.poll() is not None or time.time() > deadline:
+                self.process.kill()
+                raise RuntimeError(f"celery worker did not start:\n{self.log.read_text()}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """As a crash would: no warm shutdown."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def eventually(check, seconds: float = 20, interval: float = 0.2) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return False
