@@ -228,9 +228,13 @@ def sync_station_statuses() -> int:
     if not peers:
         return 0
     pushed = 0
-    devices = Device.objects.filter(site__operator_id__in=peers).select_related("site")
+    devices = (
+        Device.objects.filter(site__operator_id__in=peers)
+        .select_related("site")
+        .prefetch_related("connectors")
+    )
     for device in devices.iterator(chunk_size=500):
-        connectors = list(device.connectors.order_by("connector_id"))
+        connectors = sorted(device.connectors.all(), key=lambda c: c.connector_id)
         statuses = connector_statuses(device, connectors)
         if statuses == device.legacy_statuses:
             continue
