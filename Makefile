@@ -25,6 +25,7 @@ migrate: venv
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate
+	@$(BIN)/python manage.py load_diagnostics > /dev/null
 	@$(BIN)/python manage.py ensure_console_admin
 	@echo ""
 	@echo "  Tellus is starting on http://$(HOST):$(PORT)/"

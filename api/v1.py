@@ -10,6 +10,7 @@ from api.legacy import router as legacy_router
 from api.operator.auth import router as operator_auth
 from api.operator.commands import router as operator_commands
 from api.operator.control import router as operator_control
+from api.operator.diagnostics import router as operator_diagnostics
 from api.operator.fleet import router as operator_fleet
 from api.operator.records import router as operator_records
 from api.parser import TellusParser
@@ -54,6 +55,7 @@ api.add_router("/operator", operator_fleet)
 api.add_router("/operator", operator_records)
 api.add_router("/operator", operator_commands)
 api.add_router("/operator", operator_control)
+api.add_router("/operator", operator_diagnostics)
 api.add_router("/device", device_provisioning)
 api.add_router("/device", device_reporting)
 api.add_router("", legacy_router)

@@ -14,6 +14,7 @@ from api.schemas.operator import (
     SiteOut,
     TelemetrySampleOut,
 )
+from diagnostics.models import FaultCode
 from fleet.services import fleet_queries
 from fleet.services.paging import paginate
 from fleet.services.sites import list_sites, summarise_sites
@@ -174,10 +175,16 @@ def device_events(request: HttpRequest, device_id: str, filters: Query[EventFilt
         until=filters.until,
     )
     items, total = paginate(queryset, filters.page, filters.size)
+    titles = dict(
+        FaultCode.objects.filter(
+            code__in={e.fault_code for e in items if e.fault_code}
+        ).values_list("code", "title")
+    )
     return page_body(
         [
             {
                 "event_id": e.pk,
+                "fault_title": titles.get(e.fault_code),
                 "device_id": e.device_id,
                 "connector_id": e.connector_id,
                 "event_type": e.event_type,

@@ -100,6 +100,9 @@ class DeviceEventOut(BaseModel):
     event_type: str
     timestamp: datetime
     fault_code: str | None = None
+    fault_title: str | None = Field(
+        None, description="Extension: the dictionary title; absent for undocumented codes."
+    )
     source: Literal["charger", "platform"]
     data: dict
 

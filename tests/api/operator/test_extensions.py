@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from diagnostics.services.loader import load_faults
 from fleet.models import Connector, Device, DeviceEvent, TelemetrySample
 from tests.spec import assert_matches, component
 
@@ -93,6 +94,13 @@ def test_event_log_newest_first_with_filters(api, acme, device_with_history):
         ]
 
     assert types() == [("fault", "1001"), ("fault", "F-0421"), ("plug_in", None)]
+    load_faults()
+    items = api.get(url, token).json()["data"]["items"]
+    assert [e.get("fault_title") for e in items] == [
+        None,
+        "Contactor failed to engage on session start",
+        None,
+    ]
     assert types(event_type="fault", fault_code="F-0421") == [("fault", "F-0421")]
     assert types(since="2025-03-15T11:05:00Z") == [("fault", "1001"), ("fault", "F-0421")]
     assert types(until="2025-03-15T11:05:00Z") == [("plug_in", None)]

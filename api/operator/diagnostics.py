@@ -1,0 +1,106 @@
+"""The fault dictionary as an API (proposed extensions; read scope)."""
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router
+from pydantic import BaseModel, Field
+
+from api.auth import operator_read
+from api.envelope import success_body
+from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
+from api.schemas.common import Envelope, ErrorEnvelope, Page
+from diagnostics.models import FaultCode
+from diagnostics.services.faults import (
+    fault_out,
+    firmware_assessment,
+    get_fault,
+    undocumented_codes,
+)
+from fleet.services.paging import paginate
+from fleet.services.tenancy import get_device_for_operator
+
+TAG = "Diagnostics"
+router = Router(tags=[TAG, EXTENSION_TAG])
+
+
+class FaultOut(BaseModel):
+    code: str
+    title: str
+    severity: str
+    category: str
+    source: str
+    description: str
+    symptoms: list[str]
+    likely_causes: list[str]
+    diagnostic_steps: list[dict[str, Any]]
+    related_telemetry: list[str]
+    related_commands: list[str]
+    known_firmware_issues: list[dict[str, Any]]
+    thresholds: dict[str, Any]
+    firmware: list[dict[str, Any]] | None = Field(
+        None, description="With ?device_id=: the device's firmware against known issues."
+    )
+
+
+class UndocumentedCode(BaseModel):
+    fault_code: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    devices: list[str]
+
+
+class FaultFilters(PageParams):
+    severity: str | None = None
+    category: str | None = None
+
+
+@router.get(
+    "/faults",
+    auth=operator_read,
+    response={200: Envelope[Page[FaultOut]], **QUERY_ERRORS},
+    exclude_none=True,
+    summary="The fault dictionary",
+    openapi_extra=extension(),
+)
+def faults(request: HttpRequest, filters: Query[FaultFilters]):
+    queryset = FaultCode.objects.order_by("code")
+    if filters.severity:
+        queryset = queryset.filter(severity=filters.severity)
+    if filters.category:
+        queryset = queryset.filter(category=filters.category)
+    items, total = paginate(queryset, filters.page, filters.size)
+    return page_body([fault_out(f) for f in items], total, filters)
+
+
+@router.get(
+    "/faults/undocumented",
+    auth=operator_read,
+    response={200: Envelope[list[UndocumentedCode]], **QUERY_ERRORS},
+    summary="Fault codes reported in your fleet that the dictionary does not know",
+    openapi_extra=extension(),
+)
+def undocumented(request: HttpRequest):
+    """Counts, first and last seen, and the devices: what to report to Tellus."""
+    return success_body(undocumented_codes(request.auth.operator_id))
+
+
+@router.get(
+    "/faults/{code}",
+    auth=operator_read,
+    response={200: Envelope[FaultOut], 404: ErrorEnvelope, **QUERY_ERRORS},
+    exclude_none=True,
+    summary="One fault dictionary entry",
+    openapi_extra=extension(),
+)
+def fault_detail(request: HttpRequest, code: str, device_id: str | None = None):
+    """With `device_id`, also whether that device's firmware is inside a known issue of
+    the code (`affected` is null when the versions cannot be compared) and the fix."""
+    fault = get_fault(code)
+    body = fault_out(fault)
+    if device_id:
+        device = get_device_for_operator(request.auth.operator_id, device_id)
+        body["firmware"] = firmware_assessment(fault, device)
+    return success_body(body)

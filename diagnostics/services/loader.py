@@ -1,0 +1,107 @@
+"""Loading the diagnostics content (data files in diagnostics/data) into the database.
+
+Idempotent: an entry is created when missing, updated when the file changed and the
+row still holds what the previous load wrote, and left alone when an admin edited it
+(the edit wins and is reported). Entries that are not in the file are never touched.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.db import transaction
+
+from diagnostics.models import FaultCode
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+SEVERITIES = {choice for choice, _ in FaultCode.Severity.choices}
+SOURCES = {choice for choice, _ in FaultCode.Source.choices}
+
+
+class DiagnosticsDataError(ValueError):
+    pass
+
+
+@dataclass
+class LoadReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept_edits: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "kept_edits": self.kept_edits,
+        }
+
+
+def digest(content: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _fault_content(entry: dict[str, Any]) -> dict[str, Any]:
+    code = entry.get("code")
+    if not isinstance(code, str) or not code:
+        raise DiagnosticsDataError(f"fault entry without a code: {entry!r:.80}")
+    if entry.get("severity") not in SEVERITIES:
+        raise DiagnosticsDataError(f"{code}: severity must be one of {sorted(SEVERITIES)}")
+    if entry.get("source", "charger") not in SOURCES:
+        raise DiagnosticsDataError(f"{code}: source must be one of {sorted(SOURCES)}")
+    for required in ("title", "category", "description"):
+        if not entry.get(required):
+            raise DiagnosticsDataError(f"{code}: {required} is required")
+    content = {
+        "title": entry["title"],
+        "severity": entry["severity"],
+        "category": entry["category"],
+        "source": entry.get("source", "charger"),
+        "description": entry["description"].strip(),
+        "symptoms": list(entry.get("symptoms") or []),
+        "likely_causes": list(entry.get("likely_causes") or []),
+        "diagnostic_steps": list(entry.get("diagnostic_steps") or []),
+        "related_telemetry": list(entry.get("related_telemetry") or []),
+        "related_commands": list(entry.get("related_commands") or []),
+        "known_firmware_issues": list(entry.get("known_firmware_issues") or []),
+        "thresholds": dict(entry.get("thresholds") or {}),
+    }
+    for issue in content["known_firmware_issues"]:
+        if not isinstance(issue, dict) or not issue.get("fixed_in"):
+            raise DiagnosticsDataError(f"{code}: every known firmware issue needs fixed_in")
+    return content
+
+
+@transaction.atomic
+def load_faults(path: Path = DATA_DIR / "faults.yaml") -> LoadReport:
+    entries = yaml.safe_load(path.read_text()) or []
+    if not isinstance(entries, list):
+        raise DiagnosticsDataError(f"{path.name} must hold a list of fault entries")
+    report = LoadReport()
+    seen = set()
+    for entry in entries:
+        content = _fault_content(entry)
+        code = entry["code"]
+        if code in seen:
+            raise DiagnosticsDataError(f"{code} appears twice in {path.name}")
+        seen.add(code)
+        file_digest = digest(content)
+        row = FaultCode.objects.select_for_update().filter(code=code).first()
+        if row is None:
+            FaultCode.objects.create(code=code, loaded_digest=file_digest, **content)
+            report.created.append(code)
+        elif row.loaded_digest == file_digest:
+            report.unchanged.append(code)
+        elif digest(row.content()) == row.loaded_digest:
+            for name, value in content.items():
+                setattr(row, name, value)
+            row.loaded_digest = file_digest
+            row.save()
+            report.updated.append(code)
+        else:
+            report.kept_edits.append(code)
+    return report
