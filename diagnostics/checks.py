@@ -1,0 +1,346 @@
+"""Auto-verify checks for runbook steps: small named functions over fleet data.
+
+Each returns a CheckResult: `pass`, `fail` or `unknown` (the data needed to decide is
+missing — never a guess) and the evidence it looked at, so an engineer can see why.
+Parameters that the vendor leaves open (platform.md A55) are arguments with defaults.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.db.models import Count
+from django.utils import timezone
+
+from diagnostics.versions import compare, parse_version
+from fleet.models import Command, Device, DeviceEvent, TelemetrySample
+
+PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+V2G_CODES = ("F-0701", "F-0702")
+CHECKS: dict[str, Callable[..., "CheckResult"]] = {}
+
+
+@dataclass
+class CheckResult:
+    outcome: str
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "summary": self.summary, "evidence": self.evidence}
+
+
+def check(name: str):
+    def register(function):
+        CHECKS[name] = function
+        return function
+
+    return register
+
+
+def run_check(name: str, device: Device, **params: Any) -> CheckResult:
+    return CHECKS[name](device, **params)
+
+
+@cache
+def model_catalogue() -> dict[str, dict[str, Any]]:
+    path = Path(__file__).resolve().parent / "data" / "models.yaml"
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _latest_sample(device: Device, connector_id: int | None = None) -> TelemetrySample | None:
+    samples = TelemetrySample.objects.filter(device=device)
+    if connector_id is not None:
+        samples = samples.filter(connector_id=connector_id)
+    return samples.order_by("-timestamp", "-id").first()
+
+
+@check("voltage_in_envelope")
+def voltage_in_envelope(
+    device: Device,
+    connector_id: int | None = None,
+    envelope: tuple[float, float] | None = None,
+    phase_balance_pct: float = 5.0,
+) -> CheckResult:
+    """Latest telemetry voltage inside the model's nominal envelope; with phase details,
+    every phase within ±phase_balance_pct of the mean of the three."""
+    sample = _latest_sample(device, connector_id)
+    envelope = envelope or (model_catalogue().get(device.model) or {}).get("voltage_envelope_v")
+    if sample is None:
+        return CheckResult(UNKNOWN, "No telemetry received yet")
+    evidence: dict[str, Any] = {"voltage": sample.voltage, "timestamp": _iso(sample.timestamp)}
+    if not envelope:
+        evidence["model"] = device.model
+        return CheckResult(UNKNOWN, f"No voltage envelope configured for {device.model}", evidence)
+    low, high = envelope
+    evidence["envelope"] = [low, high]
+    if not low <= sample.voltage <= high:
+        return CheckResult(FAIL, f"{sample.voltage} V is outside {low}-{high} V", evidence)
+    phases = sample.phase_details or {}
+    if phases:
+        volts = {
+            name: (phases.get(name) or {}).get("voltage")
+            for name in ("phase_a", "phase_b", "phase_c")
+        }
+        evidence["phases"] = volts
+        if any(v is None for v in volts.values()):
+            return CheckResult(FAIL, "A phase is missing from the phase details", evidence)
+        mean = sum(volts.values()) / 3
+        worst = max(abs(v - mean) / mean * 100 for v in volts.values()) if mean else 0.0
+        evidence["imbalance_pct"] = round(worst, 2)
+        if worst > phase_balance_pct:
+            return CheckResult(
+                FAIL, f"Phase imbalance {worst:.1f} % exceeds ±{phase_balance_pct} %", evidence
+            )
+    return CheckResult(PASS, f"{sample.voltage} V within {low}-{high} V", evidence)
+
+
+@check("heartbeat_fresh")
+def heartbeat_fresh(
+    device: Device, max_age_seconds: int = 60, now: datetime | None = None
+) -> CheckResult:
+    """Online, with the last heartbeat younger than max_age_seconds."""
+    now = now or timezone.now()
+    evidence = {"status": device.status, "last_heartbeat": _iso(device.last_heartbeat)}
+    if device.last_heartbeat is None:
+        return CheckResult(FAIL, "The device has never sent a heartbeat", evidence)
+    age = (now - device.last_heartbeat).total_seconds()
+    evidence["age_seconds"] = round(age, 1)
+    if device.status == Device.Status.ONLINE and age < max_age_seconds:
+        return CheckResult(PASS, f"Online, heartbeat {age:.0f} s ago", evidence)
+    return CheckResult(FAIL, f"{device.status}, heartbeat {age:.0f} s ago", evidence)
+
+
+@check("fault_pattern")
+def fault_pattern(device: Device, last: int = 10, cluster_min: int = 2) -> CheckResult:
+    """Classify the device's newest fault events. Priority when several apply (A55):
+    F-0204 (safety) > V2G codes > F-0421 cluster > a single F-0411 > none."""
+    events = list(
+        DeviceEvent.objects.filter(device=device, event_type="fault")
+        .order_by("-timestamp", "-id")
+        .values("id", "fault_code", "timestamp", "source")[:last]
+    )
+    codes = [e["fault_code"] for e in events]
+    evidence = {
+        "events": [
+            {
+                "event_id": e["id"],
+                "fault_code": e["fault_code"],
+                "timestamp": _iso(e["timestamp"]),
+                "source": e["source"],
+            }
+            for e in events
+        ],
+        "counts": {code: codes.count(code) for code in sorted(set(codes))},
+    }
+    if "F-0204" in codes:
+        pattern = "f0204"
+    elif any(code in V2G_CODES for code in codes):
+        pattern = "v2g"
+    elif codes.count("F-0421") >= cluster_min:
+        pattern = "f0421_cluster"
+    elif codes.count("F-0411") == 1:
+        pattern = "f0411_single"
+    else:
+        pattern = "none"
+    evidence["pattern"] = pattern
+    outcome = PASS if pattern == "none" else FAIL
+    return CheckResult(outcome, f"{len(events)} fault events; pattern: {pattern}", evidence)
+
+
+def _minor_gap(device_version: str, latest: str) -> int | None:
+    """How many minor versions behind; a lower major counts as more than two."""
+    mine, newest = parse_version(device_version), parse_version(latest)
+    if mine is None or newest is None or mine.scheme != "dotted" or newest.scheme != "dotted":
+        return None
+    major, minor = (*mine.parts, 0)[:2]
+    latest_major, latest_minor = (*newest.parts, 0)[:2]
+    if major < latest_major:
+        return 99
+    if major > latest_major:
+        return 0
+    return max(0, latest_minor - minor)
+
+
+@check("firmware_current")
+def firmware_current(device: Device, max_minor_behind: int = 2) -> CheckResult:
+    """Fails when the device runs more than max_minor_behind minor versions behind the
+    model's latest stable build."""
+    latest = (model_catalogue().get(device.model) or {}).get("latest_stable")
+    evidence = {
+        "firmware_version": device.firmware_version,
+        "model": device.model,
+        "latest_stable": latest,
+    }
+    if not latest:
+        return CheckResult(UNKNOWN, f"No latest stable build known for {device.model}", evidence)
+    gap = _minor_gap(device.firmware_version, latest)
+    if gap is None:
+        return CheckResult(UNKNOWN, "Versions use different numbering schemes", evidence)
+    evidence["minor_versions_behind"] = gap
+    if gap > max_minor_behind:
+        return CheckResult(
+            FAIL,
+            f"{device.firmware_version} is over {max_minor_behind} minor versions behind {latest}",
+            evidence,
+        )
+    return CheckResult(PASS, f"{device.firmware_version} is close enough to {latest}", evidence)
+
+
+@check("firmware_at_least")
+def firmware_at_least(device: Device, minimum: str) -> CheckResult:
+    """The device's firmware is at least `minimum` (same numbering scheme only)."""
+    order = compare(device.firmware_version, minimum)
+    evidence = {"firmware_version": device.firmware_version, "minimum": minimum}
+    if order is None:
+        return CheckResult(
+            UNKNOWN, f"{device.firmware_version} cannot be compared with {minimum}", evidence
+        )
+    if order >= 0:
+        return CheckResult(PASS, f"{device.firmware_version} ≥ {minimum}", evidence)
+    return CheckResult(FAIL, f"{device.firmware_version} < {minimum}", evidence)
+
+
+@check("auth_before_preparing")
+def auth_before_preparing(device: Device, connector_id: int) -> CheckResult:
+    """An auth_ok event precedes the current preparing state (and follows its plug_in)."""
+    preparing = TelemetrySample.objects.filter(
+        device=device, connector_id=connector_id, state="preparing"
+    ).order_by("timestamp", "id")
+    plug_in = (
+        DeviceEvent.objects.filter(device=device, connector_id=connector_id, event_type="plug_in")
+        .order_by("-timestamp").first()
+    )  # fmt: skip
+    if plug_in is not None:
+        preparing = preparing.filter(timestamp__gte=plug_in.timestamp)
+    first_preparing = preparing.first()
+    evidence = {
+        "plug_in": _iso(plug_in.timestamp) if plug_in else None,
+        "preparing_since": _iso(first_preparing.timestamp) if first_preparing else None,
+    }
+    if first_preparing is None:
+        return CheckResult(UNKNOWN, "No preparing state recorded on this connector", evidence)
+    auth = DeviceEvent.objects.filter(
+        device=device,
+        connector_id=connector_id,
+        event_type="auth_ok",
+        timestamp__lt=first_preparing.timestamp,
+    )
+    if plug_in is not None:
+        auth = auth.filter(timestamp__gte=plug_in.timestamp)
+    found = auth.order_by("-timestamp").first()
+    evidence["auth_ok"] = _iso(found.timestamp) if found else None
+    if found:
+        return CheckResult(PASS, "Authorisation reached the charger before preparing", evidence)
+    return CheckResult(FAIL, "No auth_ok before the connector started preparing", evidence)
+
+
+@check("command_status")
+def command_status(
+    device: Device, command_id: str, expected: tuple[str, ...] = ("accepted", "completed")
+) -> CheckResult:
+    """The operator-facing status of one of the device's commands."""
+    command = Command.objects.filter(command_id=command_id, device=device).first()
+    if command is None:
+        return CheckResult(UNKNOWN, f"Command {command_id} not found for this device")
+    evidence = {
+        "command_id": command.command_id,
+        "command": command.command,
+        "status": command.status,
+        "device_status": command.device_status,
+        "delivered_at": _iso(command.delivered_at),
+        "result": command.result,
+    }
+    outcome = PASS if command.status in expected else FAIL
+    return CheckResult(outcome, f"Command is {command.status}", evidence)
+
+
+@check("fleet_cluster")
+def fleet_cluster(
+    device: Device,
+    fault_code: str = "F-0421",
+    days: int = 7,
+    min_devices: int = 2,
+    min_sites: int = 2,
+    now: datetime | None = None,
+) -> CheckResult:
+    """Firmware-related pattern: the code on at least min_devices devices spanning at
+    least min_sites sites, all on one firmware version, within `days` — searched in the
+    device's operator fleet."""
+    since = (now or timezone.now()) - timedelta(days=days)
+    operator_id = device.site.operator_id if device.site else None
+    if operator_id is None:
+        return CheckResult(UNKNOWN, "The device is on no site")
+    rows = (
+        DeviceEvent.objects.filter(
+            fault_code=fault_code, timestamp__gte=since, device__site__operator_id=operator_id
+        )
+        .values("device__firmware_version")
+        .annotate(
+            devices=Count("device", distinct=True), sites=Count("device__site", distinct=True)
+        )
+        .order_by("-devices")
+    )
+    groups = [
+        {
+            "firmware_version": r["device__firmware_version"],
+            "devices": r["devices"],
+            "sites": r["sites"],
+        }
+        for r in rows
+    ]
+    evidence = {"fault_code": fault_code, "since": since.isoformat(), "by_firmware": groups}
+    clustered = [g for g in groups if g["devices"] >= min_devices and g["sites"] >= min_sites]
+    if clustered:
+        evidence["cluster_firmware"] = clustered[0]["firmware_version"]
+        return CheckResult(
+            FAIL, f"{fault_code} clusters on firmware {clustered[0]['firmware_version']}", evidence
+        )
+    return CheckResult(PASS, f"No firmware cluster of {fault_code}", evidence)
+
+
+@check("code_present")
+def code_present(
+    device: Device,
+    fault_codes: tuple[str, ...],
+    since: datetime | None = None,
+    connector_id: int | None = None,
+) -> CheckResult:
+    """Fails when any of the codes appears in the device's events since `since`."""
+    events = DeviceEvent.objects.filter(device=device, fault_code__in=fault_codes)
+    if since is not None:
+        events = events.filter(timestamp__gte=since)
+    if connector_id is not None:
+        events = events.filter(connector_id__in=[0, connector_id])
+    found = list(events.order_by("-timestamp").values("id", "fault_code", "timestamp")[:20])
+    evidence = {
+        "fault_codes": list(fault_codes),
+        "since": _iso(since),
+        "found": [
+            {"event_id": e["id"], "fault_code": e["fault_code"], "timestamp": _iso(e["timestamp"])}
+            for e in found
+        ],
+    }
+    if found:
+        return CheckResult(FAIL, f"{found[0]['fault_code']} reported", evidence)
+    return CheckResult(PASS, "None of the codes reported", evidence)
+
+
+@check("soc_above_floor")
+def soc_above_floor(device: Device, connector_id: int, floor: int = 20) -> CheckResult:
+    """The vehicle's latest state of charge is above the discharge floor."""
+    sample = _latest_sample(device, connector_id)
+    if sample is None or sample.soc is None:
+        return CheckResult(UNKNOWN, "No state of charge reported on this connector")
+    evidence = {"soc": sample.soc, "floor": floor, "timestamp": _iso(sample.timestamp)}
+    if sample.soc > floor:
+        return CheckResult(PASS, f"SOC {sample.soc} % above the {floor} % floor", evidence)
+    return CheckResult(FAIL, f"SOC {sample.soc} % at or below the {floor} % floor", evidence)
