@@ -50,3 +50,103 @@ class FaultCode(models.Model):
 
     def content(self) -> dict:
         return {field: getattr(self, field) for field in self.CONTENT_FIELDS}
+
+
+class Runbook(models.Model):
+    """A guided diagnostic procedure; its ordered steps (title, instructions, on-site
+    flag, optional check, optional command, branch rules) are data, loaded from
+    diagnostics/data/runbooks.yaml like the fault dictionary."""
+
+    slug = models.SlugField(max_length=80, primary_key=True)
+    title = models.CharField(max_length=200)
+    applicable_models = models.JSONField(default=list, blank=True, help_text="[] = all models")
+    symptom = models.TextField()
+    linked_fault_codes = models.JSONField(default=list, blank=True)
+    triggers = models.JSONField(default=list, blank=True)
+    escalation_target = models.CharField(max_length=32, default="L2")
+    escalation_checklist = models.JSONField(default=list, blank=True)
+    steps = models.JSONField(default=list)
+    loaded_digest = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    CONTENT_FIELDS = (
+        "title", "applicable_models", "symptom", "linked_fault_codes", "triggers",
+        "escalation_target", "escalation_checklist", "steps",
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def content(self) -> dict:
+        return {field: getattr(self, field) for field in self.CONTENT_FIELDS}
+
+    def step(self, key: str) -> dict | None:
+        return next((s for s in self.steps if s["key"] == key), None)
+
+    def next_step_key(self, key: str) -> str | None:
+        keys = [s["key"] for s in self.steps]
+        index = keys.index(key)
+        return keys[index + 1] if index + 1 < len(keys) else None
+
+
+class RunbookExecution(models.Model):
+    """One engineer's run of a runbook on a device."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        PAUSED = "paused"
+        RESOLVED = "resolved"
+        ESCALATED = "escalated"
+        CLOSED = "closed"
+
+    device = models.ForeignKey(
+        "fleet.Device", on_delete=models.CASCADE, related_name="runbook_runs"
+    )
+    runbook = models.ForeignKey(Runbook, on_delete=models.PROTECT, related_name="executions")
+    connector_id = models.PositiveSmallIntegerField(null=True, blank=True)
+    command_id = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    current_step = models.CharField(max_length=80, blank=True)
+    outcome_note = models.TextField(blank=True)
+    escalation = models.JSONField(null=True, blank=True)
+    started_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.runbook_id} on {self.device_id} ({self.status})"
+
+    def context(self) -> dict:
+        return {"$connector_id": self.connector_id, "$command_id": self.command_id}
+
+
+class StepResult(models.Model):
+    class Outcome(models.TextChoices):
+        VERIFIED = "verified"
+        FAILED = "failed"
+        UNKNOWN = "unknown"
+        MANUAL = "done_manually"
+        SKIPPED = "skipped"
+
+    execution = models.ForeignKey(
+        RunbookExecution, on_delete=models.CASCADE, related_name="results"
+    )
+    step_key = models.CharField(max_length=80)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    evidence = models.JSONField(null=True, blank=True)
+    choice = models.CharField(max_length=80, blank=True)
+    note = models.TextField(blank=True)
+    by = models.CharField(max_length=150)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.step_key}: {self.outcome}"

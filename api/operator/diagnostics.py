@@ -11,13 +11,14 @@ from api.auth import operator_read
 from api.envelope import success_body
 from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
 from api.schemas.common import Envelope, ErrorEnvelope, Page
-from diagnostics.models import FaultCode
+from diagnostics.models import FaultCode, Runbook
 from diagnostics.services.faults import (
     fault_out,
     firmware_assessment,
     get_fault,
     undocumented_codes,
 )
+from diagnostics.services.runbooks import get_runbook, suggest
 from fleet.services.paging import paginate
 from fleet.services.tenancy import get_device_for_operator
 
@@ -104,3 +105,60 @@ def fault_detail(request: HttpRequest, code: str, device_id: str | None = None):
         device = get_device_for_operator(request.auth.operator_id, device_id)
         body["firmware"] = firmware_assessment(fault, device)
     return success_body(body)
+
+
+class RunbookOut(BaseModel):
+    slug: str
+    title: str
+    applicable_models: list[str]
+    symptom: str
+    linked_fault_codes: list[str]
+    triggers: list[str]
+    escalation_target: str
+    escalation_checklist: list[str]
+    steps: list[dict[str, Any]]
+
+
+class RunbookSuggestion(BaseModel):
+    slug: str
+    title: str
+    score: int
+    reasons: list[str]
+
+
+def runbook_out(runbook: Runbook) -> dict[str, Any]:
+    return {"slug": runbook.slug, **runbook.content()}
+
+
+@router.get(
+    "/runbooks",
+    auth=operator_read,
+    response={200: Envelope[list[RunbookOut]], **QUERY_ERRORS},
+    summary="Diagnostic runbooks",
+    openapi_extra=extension(),
+)
+def runbooks(request: HttpRequest):
+    return success_body([runbook_out(r) for r in Runbook.objects.order_by("slug")])
+
+
+@router.get(
+    "/runbooks/{slug}",
+    auth=operator_read,
+    response={200: Envelope[RunbookOut], 404: ErrorEnvelope, **QUERY_ERRORS},
+    summary="One runbook with its steps and branch rules",
+    openapi_extra=extension(),
+)
+def runbook_detail(request: HttpRequest, slug: str):
+    return success_body(runbook_out(get_runbook(slug)))
+
+
+@router.get(
+    "/devices/{device_id}/runbook-suggestions",
+    auth=operator_read,
+    response={200: Envelope[list[RunbookSuggestion]], 404: ErrorEnvelope, **QUERY_ERRORS},
+    summary="Runbooks ranked for a device by its recent faults and state",
+    openapi_extra=extension(),
+)
+def runbook_suggestions(request: HttpRequest, device_id: str):
+    device = get_device_for_operator(request.auth.operator_id, device_id)
+    return success_body(suggest(device))

@@ -89,19 +89,83 @@ def load_faults(path: Path = DATA_DIR / "faults.yaml") -> LoadReport:
         if code in seen:
             raise DiagnosticsDataError(f"{code} appears twice in {path.name}")
         seen.add(code)
-        file_digest = digest(content)
-        row = FaultCode.objects.select_for_update().filter(code=code).first()
-        if row is None:
-            FaultCode.objects.create(code=code, loaded_digest=file_digest, **content)
-            report.created.append(code)
-        elif row.loaded_digest == file_digest:
-            report.unchanged.append(code)
-        elif digest(row.content()) == row.loaded_digest:
-            for name, value in content.items():
-                setattr(row, name, value)
-            row.loaded_digest = file_digest
-            row.save()
-            report.updated.append(code)
-        else:
-            report.kept_edits.append(code)
+        _upsert(FaultCode, "code", code, content, report)
+    return report
+
+
+def _upsert(model, key_field: str, key: str, content: dict[str, Any], report: LoadReport) -> None:
+    """Create, update (only if the row still holds the last load), or keep an admin edit."""
+    file_digest = digest(content)
+    row = model.objects.select_for_update().filter(**{key_field: key}).first()
+    if row is None:
+        model.objects.create(**{key_field: key}, loaded_digest=file_digest, **content)
+        report.created.append(key)
+    elif row.loaded_digest == file_digest:
+        report.unchanged.append(key)
+    elif digest(row.content()) == row.loaded_digest:
+        for name, value in content.items():
+            setattr(row, name, value)
+        row.loaded_digest = file_digest
+        row.save()
+        report.updated.append(key)
+    else:
+        report.kept_edits.append(key)
+
+
+ACTIONS = {"next", "goto", "switch", "pause", "resolve", "close", "escalate"}
+ON_SITE = {"no", "yes", "optional"}
+
+
+def _runbook_content(entry: dict[str, Any], slugs: set[str]) -> dict[str, Any]:
+    from diagnostics.checks import CHECKS
+
+    slug = entry.get("slug")
+    if not slug or not entry.get("title") or not entry.get("steps"):
+        raise DiagnosticsDataError(f"runbook {slug!r}: slug, title and steps are required")
+    keys = [step.get("key") for step in entry["steps"]]
+    if None in keys or len(set(keys)) != len(keys):
+        raise DiagnosticsDataError(f"{slug}: every step needs a unique key")
+    for step in entry["steps"]:
+        where = f"{slug}/{step['key']}"
+        if str(step.get("on_site", "no")) not in ON_SITE:
+            raise DiagnosticsDataError(f"{where}: on_site must be one of {sorted(ON_SITE)}")
+        check = step.get("check")
+        if check and check.get("name") not in CHECKS:
+            raise DiagnosticsDataError(f"{where}: unknown check {check.get('name')!r}")
+        for branch in step.get("branches") or []:
+            then = branch.get("then") or {}
+            if then.get("action") not in ACTIONS:
+                raise DiagnosticsDataError(f"{where}: unknown action {then.get('action')!r}")
+            if then["action"] == "goto" and then.get("step") not in keys:
+                raise DiagnosticsDataError(f"{where}: goto to unknown step {then.get('step')!r}")
+            if then["action"] == "switch" and then.get("runbook") not in slugs:
+                raise DiagnosticsDataError(
+                    f"{where}: switch to unknown runbook {then.get('runbook')!r}"
+                )
+    return {
+        "title": entry["title"],
+        "applicable_models": list(entry.get("applicable_models") or []),
+        "symptom": (entry.get("symptom") or "").strip(),
+        "linked_fault_codes": list(entry.get("linked_fault_codes") or []),
+        "triggers": list(entry.get("triggers") or []),
+        "escalation_target": entry.get("escalation_target") or "L2",
+        "escalation_checklist": list(entry.get("escalation_checklist") or []),
+        "steps": entry["steps"],
+    }
+
+
+@transaction.atomic
+def load_runbooks(path: Path = DATA_DIR / "runbooks.yaml") -> LoadReport:
+    from diagnostics.models import Runbook
+
+    entries = yaml.safe_load(path.read_text()) or []
+    if not isinstance(entries, list):
+        raise DiagnosticsDataError(f"{path.name} must hold a list of runbooks")
+    slugs = {entry.get("slug") for entry in entries} | set(
+        Runbook.objects.values_list("slug", flat=True)
+    )
+    report = LoadReport()
+    for entry in entries:
+        content = _runbook_content(entry, slugs)
+        _upsert(Runbook, "slug", entry["slug"], content, report)
     return report

@@ -2,15 +2,16 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from diagnostics.services.loader import DiagnosticsDataError, load_faults
+from diagnostics.services.loader import DiagnosticsDataError, load_faults, load_runbooks
 
 
 class Command(BaseCommand):
-    help = "Load the fault dictionary (and later runbooks) from diagnostics/data; idempotent."
+    help = "Load the fault dictionary and the runbooks from diagnostics/data; idempotent."
 
     def handle(self, *args, **options):
         try:
-            report = load_faults()
+            faults = load_faults()
+            runbooks = load_runbooks()
         except (DiagnosticsDataError, OSError) as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(json.dumps({"faults": report.as_dict()}))
+        self.stdout.write(json.dumps({"faults": faults.as_dict(), "runbooks": runbooks.as_dict()}))
