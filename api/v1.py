@@ -7,6 +7,7 @@ from api import errors
 from api.device.provisioning import router as device_provisioning
 from api.device.reporting import router as device_reporting
 from api.legacy import router as legacy_router
+from api.operator.alerts import router as operator_alerts
 from api.operator.auth import router as operator_auth
 from api.operator.commands import router as operator_commands
 from api.operator.control import router as operator_control
@@ -56,6 +57,7 @@ api.add_router("/operator", operator_records)
 api.add_router("/operator", operator_commands)
 api.add_router("/operator", operator_control)
 api.add_router("/operator", operator_diagnostics)
+api.add_router("/operator", operator_alerts)
 api.add_router("/device", device_provisioning)
 api.add_router("/device", device_reporting)
 api.add_router("", legacy_router)

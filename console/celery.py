@@ -19,3 +19,8 @@ def schedule_periodic_tasks(sender, **kwargs) -> None:
     sender.add_periodic_task(
         float(settings.TELLUS_SWEEP_INTERVAL_SECONDS), sender.signature("fleet.sweep"), name="sweep"
     )
+    sender.add_periodic_task(
+        float(settings.TELLUS_SWEEP_INTERVAL_SECONDS),
+        sender.signature("diagnostics.detect"),
+        name="detect",
+    )

@@ -150,3 +150,75 @@ class StepResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step_key}: {self.outcome}"
+
+
+class Alert(models.Model):
+    """A detection needing attention: opened or refreshed by a detector (one open alert
+    per detector and subject), then acknowledged, resolved or dismissed by people."""
+
+    class Severity(models.TextChoices):
+        LOW = "low"
+        MEDIUM = "medium"
+        HIGH = "high"
+        CRITICAL = "critical"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+        DISMISSED = "dismissed"
+
+    ACTIVE = (Status.OPEN, Status.ACKNOWLEDGED)
+    TRANSITIONS = {
+        Status.OPEN: {Status.ACKNOWLEDGED, Status.RESOLVED, Status.DISMISSED},
+        Status.ACKNOWLEDGED: {Status.RESOLVED, Status.DISMISSED},
+        Status.RESOLVED: set(),
+        Status.DISMISSED: set(),
+    }
+
+    alert_id = models.CharField(max_length=40, primary_key=True)
+    operator = models.ForeignKey("fleet.Operator", on_delete=models.CASCADE, related_name="alerts")
+    device = models.ForeignKey(
+        "fleet.Device", on_delete=models.CASCADE, null=True, blank=True, related_name="alerts"
+    )
+    site = models.ForeignKey(
+        "fleet.Site", on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts"
+    )
+    detector = models.CharField(max_length=40)
+    subject = models.CharField(max_length=120, help_text="What the detection is about.")
+    fault_code = models.CharField(max_length=32, blank=True)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    title = models.CharField(max_length=200)
+    evidence = models.JSONField(default=dict)
+    suggested_runbook = models.CharField(max_length=80, blank=True)
+    detections = models.PositiveIntegerField(default=1)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+        indexes = [
+            models.Index(fields=["operator", "status", "-last_seen"], name="alert_operator_status"),
+            models.Index(fields=["detector", "subject", "status"], name="alert_dedupe"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} {self.title} ({self.status})"
+
+
+class AlertTransition(models.Model):
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=16)
+    to_status = models.CharField(max_length=16)
+    note = models.TextField(blank=True)
+    by = models.CharField(max_length=150)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id}: {self.from_status} → {self.to_status}"

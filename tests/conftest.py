@@ -35,6 +35,11 @@ class ApiClientHelper:
         raw = "" if body is None else json.dumps(body)
         return self.client.post(path, raw, content_type="application/json", **self._headers(token))
 
+    def patch(self, path: str, body: Any, token: str | None = None):
+        return self.client.patch(
+            path, json.dumps(body), content_type="application/json", **self._headers(token)
+        )
+
     def raw(self, method: str, path: str, data: bytes | str, content_type: str, **extra):
         return getattr(self.client, method)(path, data, content_type=content_type, **extra)
 

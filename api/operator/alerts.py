@@ -1,0 +1,124 @@
+"""Alerts with state management (proposed-extensions §10)."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Query, Router
+from pydantic import BaseModel, Field, StrictStr
+
+from api.auth import operator_read, operator_write
+from api.envelope import success_body
+from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
+from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema, Timestamp
+from diagnostics.models import Alert
+from diagnostics.services.alerts import get_alert, transition
+from fleet.services.paging import paginate
+
+router = Router(tags=["Diagnostics", EXTENSION_TAG])
+
+
+class AlertFilters(PageParams):
+    device_id: str | None = None
+    site_id: str | None = None
+    severity: Literal["low", "medium", "high", "critical"] | None = None
+    status: Literal["open", "acknowledged", "resolved", "dismissed"] | None = None
+    since: Timestamp | None = None
+
+
+class AlertOut(BaseModel):
+    alert_id: str
+    detector: str
+    title: str
+    severity: str
+    status: str
+    device_id: str | None = None
+    site_id: str | None = None
+    fault_code: str | None = None
+    evidence: dict[str, Any]
+    suggested_runbook: str | None = None
+    detections: int
+    first_seen: datetime
+    last_seen: datetime
+    transitions: list[dict[str, Any]] | None = None
+
+
+class AlertUpdate(RequestSchema):
+    status: Literal["acknowledged", "resolved", "dismissed"]
+    note: StrictStr = Field("", max_length=2000)
+
+
+def alert_out(alert: Alert, with_history: bool = False) -> dict[str, Any]:
+    out = {
+        "alert_id": alert.alert_id,
+        "detector": alert.detector,
+        "title": alert.title,
+        "severity": alert.severity,
+        "status": alert.status,
+        "device_id": alert.device_id,
+        "site_id": alert.site_id,
+        "fault_code": alert.fault_code or None,
+        "evidence": alert.evidence,
+        "suggested_runbook": alert.suggested_runbook or None,
+        "detections": alert.detections,
+        "first_seen": alert.first_seen,
+        "last_seen": alert.last_seen,
+    }
+    if with_history:
+        out["transitions"] = list(
+            alert.transitions.values("from_status", "to_status", "note", "by", "at")
+        )
+    return out
+
+
+@router.get(
+    "/alerts",
+    auth=operator_read,
+    response={200: Envelope[Page[AlertOut]], **QUERY_ERRORS},
+    exclude_none=True,
+    summary="Alerts raised by the detectors",
+    openapi_extra=extension(),
+)
+def alerts(request: HttpRequest, filters: Query[AlertFilters]):
+    """Newest first; `since` filters on the last detection."""
+    queryset = Alert.objects.filter(operator_id=request.auth.operator_id)
+    for name in ("device_id", "site_id", "severity", "status"):
+        if value := getattr(filters, name):
+            queryset = queryset.filter(**{name: value})
+    if filters.since:
+        queryset = queryset.filter(last_seen__gte=filters.since)
+    items, total = paginate(queryset.order_by("-last_seen", "alert_id"), filters.page, filters.size)
+    return page_body([alert_out(a) for a in items], total, filters)
+
+
+@router.get(
+    "/alerts/{alert_id}",
+    auth=operator_read,
+    response={200: Envelope[AlertOut], 404: ErrorEnvelope, **QUERY_ERRORS},
+    exclude_none=True,
+    summary="One alert with its evidence and history",
+    openapi_extra=extension(),
+)
+def alert_detail(request: HttpRequest, alert_id: str):
+    return success_body(alert_out(get_alert(request.auth.operator_id, alert_id), True))
+
+
+@router.patch(
+    "/alerts/{alert_id}",
+    auth=operator_write,
+    response={200: Envelope[AlertOut], 404: ErrorEnvelope, 409: ErrorEnvelope, **QUERY_ERRORS},
+    exclude_none=True,
+    summary="Acknowledge, resolve or dismiss an alert",
+    openapi_extra=extension(),
+)
+def update_alert(request: HttpRequest, alert_id: str, payload: AlertUpdate):
+    """open → acknowledged → resolved | dismissed (open may also go straight to resolved
+    or dismissed); anything else is 409/4001."""
+    alert = transition(
+        request.auth.operator_id,
+        alert_id,
+        payload.status,
+        payload.note,
+        f"client:{request.auth.client_id}",
+    )
+    return success_body(alert_out(alert, True))

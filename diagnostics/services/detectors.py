@@ -1,0 +1,196 @@
+"""Detectors (proposed-extensions §10): rules over recent fleet data, run by the Celery
+sweep, each opening or refreshing one alert per subject."""
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Max, Min, Q
+
+from diagnostics.models import Alert
+from diagnostics.services.alerts import raise_alert, runbook_for_code, severity_for_code
+from fleet.models import Command, Device, DeviceEvent, TelemetrySample
+
+REPEAT_THRESHOLD = 3
+REPEAT_WINDOW = timedelta(hours=24)
+CLUSTER_MIN_DEVICES = 3
+CLUSTER_WINDOW = timedelta(days=7)
+RECENT = timedelta(minutes=15)
+OVER_TEMPERATURE_C = {"AC": 65.0, "DC": 75.0}  # F-0203 warning temperatures
+DISCHARGE_GRACE = timedelta(minutes=2)
+
+
+def repeat_fault(now: datetime) -> int:
+    """The same code reported at least REPEAT_THRESHOLD times by one device in 24 h."""
+    rows = (
+        DeviceEvent.objects.filter(
+            event_type="fault", timestamp__gte=now - REPEAT_WINDOW, device__site__isnull=False
+        )
+        .exclude(fault_code="")
+        .values("device_id", "fault_code", "device__site__operator_id")
+        .annotate(count=Count("id"), first=Min("timestamp"), last=Max("timestamp"))
+        .filter(count__gte=REPEAT_THRESHOLD)
+    )
+    for row in rows:
+        device = Device.objects.get(device_id=row["device_id"])
+        code = row["fault_code"]
+        raise_alert(
+            detector="repeat_fault",
+            subject=f"{device.device_id}:{code}",
+            operator_id=row["device__site__operator_id"],
+            device=device,
+            fault_code=code,
+            title=f"{code} reported {row['count']} times in 24 h",
+            severity=severity_for_code(code),
+            evidence={
+                "count": row["count"],
+                "first": row["first"].isoformat(),
+                "last": row["last"].isoformat(),
+            },
+            seen_at=row["last"],
+            suggested_runbook=runbook_for_code(code),
+        )
+    return len(rows)
+
+
+def firmware_cluster(now: datetime) -> int:
+    """One code on CLUSTER_MIN_DEVICES or more devices on one firmware version in 7 days
+    (the F-0421 pattern), per operator."""
+    rows = (
+        DeviceEvent.objects.filter(
+            event_type="fault", timestamp__gte=now - CLUSTER_WINDOW, device__site__isnull=False
+        )
+        .exclude(fault_code="")
+        .values("fault_code", "device__firmware_version", "device__site__operator_id")
+        .annotate(
+            devices=Count("device", distinct=True),
+            sites=Count("device__site", distinct=True),
+            last=Max("timestamp"),
+        )
+        .filter(devices__gte=CLUSTER_MIN_DEVICES)
+    )
+    for row in rows:
+        code, firmware = row["fault_code"], row["device__firmware_version"]
+        raise_alert(
+            detector="firmware_cluster",
+            subject=f"{code}@{firmware}",
+            operator_id=row["device__site__operator_id"],
+            fault_code=code,
+            title=f"{code} on {row['devices']} chargers running firmware {firmware}",
+            severity=Alert.Severity.HIGH,
+            evidence={
+                "firmware_version": firmware,
+                "devices": row["devices"],
+                "sites": row["sites"],
+            },
+            seen_at=row["last"],
+            suggested_runbook="charger-faulting-on-power-up",
+        )
+    return len(rows)
+
+
+def platform_faults(now: datetime) -> int:
+    """Heartbeat lost (F-0301) and reconnect storms (F-0302) derived by the platform."""
+    titles = {"F-0301": "Heartbeat lost", "F-0302": "Reconnect storm"}
+    events = DeviceEvent.objects.filter(
+        source=DeviceEvent.Source.PLATFORM, fault_code__in=titles, timestamp__gte=now - RECENT,
+        device__site__isnull=False,
+    ).select_related("device__site")  # fmt: skip
+    for event in events:
+        raise_alert(
+            detector="heartbeat_lost" if event.fault_code == "F-0301" else "reconnect_storm",
+            subject=event.device_id,
+            operator_id=event.device.site.operator_id,
+            device=event.device,
+            fault_code=event.fault_code,
+            title=titles[event.fault_code],
+            severity=severity_for_code(event.fault_code),
+            evidence=event.data.get("details", {}),
+            seen_at=event.timestamp,
+        )
+    return len(events)
+
+
+def over_temperature(now: datetime) -> int:
+    """Connector temperature above 65 °C (AC) or 75 °C (DC) in recent telemetry."""
+    hot = (
+        TelemetrySample.objects.filter(timestamp__gte=now - RECENT, device__site__isnull=False)
+        .filter(Q(temperature__gt=min(OVER_TEMPERATURE_C.values())))
+        .select_related("device__site")
+        .order_by("timestamp")
+    )
+    peaks: dict[tuple[str, int], TelemetrySample] = {}
+    for sample in hot:
+        if sample.temperature > OVER_TEMPERATURE_C[sample.device.kind]:
+            key = (sample.device_id, sample.connector_id)
+            if key not in peaks or sample.temperature > peaks[key].temperature:
+                peaks[key] = sample
+    for (device_id, connector_id), sample in peaks.items():
+        device = sample.device
+        raise_alert(
+            detector="over_temperature",
+            subject=f"{device_id}#{connector_id}",
+            operator_id=device.site.operator_id,
+            device=device,
+            fault_code="F-0203",
+            title=f"Connector {connector_id} at {sample.temperature:.1f} °C",
+            severity=Alert.Severity.MEDIUM,
+            evidence={
+                "connector_id": connector_id,
+                "temperature": sample.temperature,
+                "limit_c": OVER_TEMPERATURE_C[device.kind],
+                "timestamp": sample.timestamp.isoformat(),
+            },
+            seen_at=sample.timestamp,
+        )
+    return len(peaks)
+
+
+def discharge_without_power(now: datetime) -> int:
+    """A discharge the charger accepted more than DISCHARGE_GRACE ago, with no negative
+    power on that connector since (the V2G runbook's symptom)."""
+    accepted = Command.objects.filter(
+        command="discharge", device_status="accepted", status=Command.Status.ACCEPTED,
+        updated_at__lte=now - DISCHARGE_GRACE, updated_at__gte=now - timedelta(hours=6),
+        device__site__isnull=False,
+    ).select_related("device__site")  # fmt: skip
+    found = 0
+    by_device: dict[str, list[Command]] = defaultdict(list)
+    for command in accepted:
+        by_device[command.device_id].append(command)
+    for commands in by_device.values():
+        for command in commands:
+            flowing = TelemetrySample.objects.filter(
+                device_id=command.device_id, connector_id=command.connector_id,
+                timestamp__gte=command.updated_at, power__lt=0,
+            ).exists()  # fmt: skip
+            if flowing:
+                continue
+            found += 1
+            raise_alert(
+                detector="discharge_no_power",
+                subject=command.command_id,
+                operator_id=command.device.site.operator_id,
+                device=command.device,
+                title=f"Discharge accepted, no power flowing (connector {command.connector_id})",
+                severity=Alert.Severity.HIGH,
+                evidence={
+                    "command_id": command.command_id,
+                    "accepted_at": command.updated_at.isoformat(),
+                },
+                seen_at=now,
+                suggested_runbook="v2g-discharge-not-flowing",
+            )
+    return found
+
+
+DETECTORS = (
+    repeat_fault,
+    firmware_cluster,
+    platform_faults,
+    over_temperature,
+    discharge_without_power,
+)
+
+
+def run_detectors(now: datetime) -> dict[str, int]:
+    return {detector.__name__: detector(now) for detector in DETECTORS}
