@@ -13,6 +13,7 @@ from diagnostics.models import FaultCode, Runbook, RunbookExecution, StepResult
 from diagnostics.services.faults import firmware_assessment
 from fleet.errors import Conflict, InvalidParameter, NotFound
 from fleet.models import ChargingRecord, Command, Device, DeviceEvent, TelemetrySample
+from fleet.services import audit
 
 OUTCOME_TO_RESULT = {
     "pass": StepResult.Outcome.VERIFIED,
@@ -76,6 +77,7 @@ def verify(execution: RunbookExecution, by: str) -> StepResult:
         raise InvalidParameter("step", step["key"], "This step has no automatic check")
     execution.device.refresh_from_db()  # checks judge the device as it is now
     result = run_check(check["name"], execution.device, **_params(step, execution))
+    _audit(execution, by, "step_result", {"step": step["key"], "outcome": result.outcome})
     return StepResult.objects.create(
         execution=execution,
         step_key=step["key"],
@@ -116,6 +118,7 @@ def advance(
     if choice is not None and choice not in choices:
         raise InvalidParameter("choice", choice, f"Choose one of: {', '.join(choices) or 'none'}")
     if choice is not None or done_manually:
+        _audit(execution, by, "step_result", {"step": step["key"], "choice": choice, "note": note})
         StepResult.objects.create(
             execution=execution, step_key=step["key"], outcome=StepResult.Outcome.MANUAL,
             choice=choice or "", note=note, by=by,
@@ -308,7 +311,17 @@ def escalate(
     execution.status = RunbookExecution.Status.ESCALATED
     execution.outcome_note = note
     execution.save()
+    _audit(execution, by, "escalate", {"target": execution.escalation["target"], "note": note})
     return execution
+
+
+def _audit(execution: RunbookExecution, by: str, action: str, details: dict[str, Any]) -> None:
+    site = execution.device.site
+    audit.record(
+        actor=by, action=action, resource_type="runbook_run", resource_id=str(execution.pk),
+        operator_id=site.operator_id if site else None,
+        details={"runbook": execution.runbook_id, "device_id": execution.device_id, **details},
+    )  # fmt: skip
 
 
 # --- Suggestions --------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+from fleet.models.audit import AuditEntry
 from fleet.models.commands import Command, CommandStatusChange
 from fleet.models.control import Control, Schedule
 from fleet.models.devices import ConnectivityChange, Connector, ConnectorState, Device
@@ -10,6 +11,7 @@ from fleet.models.telemetry import DeviceEvent, TelemetrySample
 
 __all__ = [
     "ApiClient",
+    "AuditEntry",
     "ChargingRecord",
     "Command",
     "CommandStatusChange",

@@ -14,6 +14,7 @@ from django.utils import timezone
 from fleet import db
 from fleet.errors import Conflict, NotFound
 from fleet.models import Command, CommandStatusChange, Device
+from fleet.services import audit
 from fleet.services.live import announce_command, publish_device_message
 
 # Which charger reports may follow which; a repeat of the current report is accepted as a
@@ -83,6 +84,21 @@ def queue_command(
         CommandStatusChange.objects.create(
             command=queued, status=Command.Status.QUEUED, source=CommandStatusChange.Source.OPERATOR
         )
+        if operator_id:
+            audit.record(
+                actor=audit.actor_label(issued_by_client_id, str(issued_by_user_id or "") or None),
+                action="execute_command",
+                resource_type="device",
+                resource_id=device.device_id,
+                operator_id=operator_id,
+                details={
+                    "command_id": queued.command_id,
+                    "command": command,
+                    "params": params or {},
+                    "connector_id": connector_id,
+                },
+                ip=issued_from,
+            )
         transaction.on_commit(lambda: announce_command(device.device_id))
     return queued
 

@@ -17,6 +17,7 @@ from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from fleet.models import ApiClient, Device, Operator, Site
 from fleet.models.operators import SCOPES
 from fleet.secrets_box import seal
+from fleet.services import audit
 from fleet.services.auth import publish_credential_version
 
 
@@ -92,6 +93,14 @@ def rotate_client_secret(client_id: str) -> tuple[ApiClient, str]:
     )
     transaction.on_commit(
         lambda: publish_credential_version(tokens.OPERATOR, client.client_id, client.secret_version)
+    )
+    audit.record(
+        actor="platform",
+        action="rotate_secret",
+        resource_type="client",
+        resource_id=client.client_id,
+        operator_id=client.operator_id,
+        details={"secret_version": client.secret_version},
     )
     return client, secret
 

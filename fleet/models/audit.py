@@ -1,0 +1,24 @@
+from django.db import models
+
+
+class AuditEntry(models.Model):
+    """Who did what to which resource, and when (proposed-extensions §11)."""
+
+    operator = models.ForeignKey(
+        "fleet.Operator", on_delete=models.CASCADE, null=True, blank=True, related_name="audit"
+    )
+    actor = models.CharField(max_length=150, help_text="client:<id>, user:<name> or platform")
+    action = models.CharField(max_length=32)
+    resource_type = models.CharField(max_length=32)
+    resource_id = models.CharField(max_length=80)
+    details = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["operator", "-at"], name="audit_operator_time")]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.resource_type}:{self.resource_id}"
