@@ -15,6 +15,22 @@ def check_time_range(since: datetime | None, until: datetime | None, names=("sin
         raise InvalidParameter(names[1], until.isoformat(), f"{names[1]} must be after {names[0]}")
 
 
+def in_window(
+    queryset: QuerySet,
+    field: str,
+    since: datetime | None,
+    until: datetime | None,
+    names: tuple[str, str] = ("since", "until"),
+) -> QuerySet:
+    """[since, until) on `field`, refusing an inverted range (1001)."""
+    check_time_range(since, until, names)
+    if since:
+        queryset = queryset.filter(**{f"{field}__gte": since})
+    if until:
+        queryset = queryset.filter(**{f"{field}__lt": until})
+    return queryset
+
+
 def devices(
     operator_id: str,
     site_id: str | None = None,
@@ -44,16 +60,11 @@ def device_events(
 ) -> QuerySet[DeviceEvent]:
     """The device's event log, newest first; `since` inclusive, `until` exclusive."""
     device = get_device_for_operator(operator_id, device_id)
-    check_time_range(since, until)
-    queryset = DeviceEvent.objects.filter(device=device)
+    queryset = in_window(DeviceEvent.objects.filter(device=device), "timestamp", since, until)
     if event_type:
         queryset = queryset.filter(event_type=event_type)
     if fault_code:
         queryset = queryset.filter(fault_code=fault_code)
-    if since:
-        queryset = queryset.filter(timestamp__gte=since)
-    if until:
-        queryset = queryset.filter(timestamp__lt=until)
     return queryset.order_by("-timestamp", "-id")
 
 
@@ -66,14 +77,9 @@ def device_telemetry(
 ) -> QuerySet[TelemetrySample]:
     """Stored samples, newest first; `since` inclusive, `until` exclusive."""
     device = get_device_for_operator(operator_id, device_id)
-    check_time_range(since, until)
-    queryset = TelemetrySample.objects.filter(device=device)
+    queryset = in_window(TelemetrySample.objects.filter(device=device), "timestamp", since, until)
     if connector_id is not None:
         queryset = queryset.filter(connector_id=connector_id)
-    if since:
-        queryset = queryset.filter(timestamp__gte=since)
-    if until:
-        queryset = queryset.filter(timestamp__lt=until)
     return queryset.order_by("-timestamp", "-id")
 
 
@@ -85,16 +91,17 @@ def charging_records(
     end_time: datetime | None = None,
 ) -> QuerySet[ChargingRecord]:
     """Records whose start_time lies in [start_time, end_time) (A38), newest first."""
-    check_time_range(start_time, end_time, ("start_time", "end_time"))
-    queryset = ChargingRecord.objects.filter(device__site__operator_id=operator_id)
+    queryset = in_window(
+        ChargingRecord.objects.filter(device__site__operator_id=operator_id),
+        "start_time",
+        start_time,
+        end_time,
+        ("start_time", "end_time"),
+    )
     if device_id:
         queryset = queryset.filter(device=get_device_for_operator(operator_id, device_id))
     if connector_id is not None:
         queryset = queryset.filter(connector_id=connector_id)
-    if start_time:
-        queryset = queryset.filter(start_time__gte=start_time)
-    if end_time:
-        queryset = queryset.filter(start_time__lt=end_time)
     return queryset.order_by("-start_time", "-id")
 
 
