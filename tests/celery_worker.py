@@ -1,5 +1,6 @@
 """A real Celery worker (with beat) as a separate process, on the test database."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -54,6 +55,9 @@ class WorkerProcess:
                 env=self.env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                # Its own process group: the embedded beat is a child process, and a
+                # kill must take it too or it outlives the test.
+                start_new_session=True,
             )
         deadline = time.time() + timeout
         while "ready" not in self.log.read_text():
@@ -63,18 +67,24 @@ class WorkerProcess:
             time.sleep(0.2)
 
     def kill(self) -> None:
-        """As a crash would: no warm shutdown."""
+        """As a crash would: no warm shutdown, worker and beat at once."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        # Whatever is left of the group (a beat child) goes too.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 def eventually(check, seconds: float = 20, interval: float = 0.2) -> bool:
