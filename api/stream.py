@@ -29,7 +29,6 @@ from fleet.models import Connector
 from fleet.services.auth import OperatorPrincipal, authenticate_operator
 from fleet.services.live import device_group
 from fleet.services.tenancy import devices_of
-from fleet.tokens import decode_token
 
 FRAME_FIELDS = ("state", "power", "energy_delivered", "soc")
 
@@ -39,10 +38,10 @@ def _now() -> str:
 
 
 @sync_to_async
-def _authenticate(token: str) -> tuple[OperatorPrincipal, int]:
+def _authenticate(token: str) -> OperatorPrincipal:
     principal = authenticate_operator(token)
     principal.require_scope("read")
-    return principal, decode_token(token, "operator").expires_at
+    return principal
 
 
 @sync_to_async
@@ -72,7 +71,7 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         self.replacement_group = ""
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         try:
-            principal, expires_at = await _authenticate(self._token(query))
+            principal = await _authenticate(self._token(query))
         except TokenExpired:
             return await self.close(4401, "token expired")
         except NotAuthenticated:
@@ -109,7 +108,7 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(device_group(device_id), self.channel_name)
         loop = asyncio.get_running_loop()
         self.tasks.append(loop.create_task(self._cadence()))
-        self.tasks.append(loop.create_task(self._expire_at(expires_at)))
+        self.tasks.append(loop.create_task(self._expire_at(principal.expires_at)))
         for device_id in device_ids:
             await self._send_frame(device_id)
 

@@ -8,6 +8,7 @@ from api.device.provisioning import router as device_provisioning
 from api.device.reporting import router as device_reporting
 from api.legacy import router as legacy_router
 from api.operator.alerts import router as operator_alerts
+from api.operator.audit import router as operator_audit
 from api.operator.auth import router as operator_auth
 from api.operator.commands import router as operator_commands
 from api.operator.control import router as operator_control
@@ -58,6 +59,7 @@ api.add_router("/operator", operator_commands)
 api.add_router("/operator", operator_control)
 api.add_router("/operator", operator_diagnostics)
 api.add_router("/operator", operator_alerts)
+api.add_router("/operator", operator_audit)
 api.add_router("/device", device_provisioning)
 api.add_router("/device", device_reporting)
 api.add_router("", legacy_router)

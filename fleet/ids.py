@@ -11,6 +11,7 @@ ID_FORMATS = {
     "device": ("dvc_", 6),
     "command": ("cmd_", 10),
     "control": ("ctl_", 10),
+    "order": ("ord_", 10),
 }
 
 

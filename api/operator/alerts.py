@@ -1,5 +1,4 @@
-"""Alerts (proposed-extensions §10), remote diagnostic commands (§2) and the audit log
-(§11)."""
+"""Alerts with state management (proposed-extensions §10)."""
 
 from datetime import datetime
 from typing import Any, Literal
@@ -11,12 +10,9 @@ from pydantic import BaseModel, Field, StrictStr
 from api.auth import operator_read, operator_write
 from api.envelope import success_body
 from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
-from api.operator.control import actor
 from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema, Timestamp
 from diagnostics.models import Alert
 from diagnostics.services.alerts import get_alert, transition
-from diagnostics.services.remote_commands import send_diagnostic_command
-from fleet.models import AuditEntry
 from fleet.services.paging import paginate
 
 router = Router(tags=["Diagnostics", EXTENSION_TAG])
@@ -126,74 +122,3 @@ def update_alert(request: HttpRequest, alert_id: str, payload: AlertUpdate):
         f"client:{request.auth.client_id}",
     )
     return success_body(alert_out(alert, True))
-
-
-class DiagnosticCommandRequest(RequestSchema):
-    command: StrictStr = Field(description="reboot, soft_reset, fetch_logs, run_self_test, …")
-    connector_id: int | None = Field(None, ge=1, le=255)
-    params: dict[str, Any] | None = None
-    confirm: bool = Field(False, description="Required true for medium-risk commands.")
-
-
-class CommandQueuedOut(BaseModel):
-    command_id: str
-    status: Literal["queued"] = "queued"
-
-
-@router.post(
-    "/devices/{device_id}/diagnostic-commands",
-    auth=operator_write,
-    response={200: Envelope[CommandQueuedOut], 404: ErrorEnvelope, **QUERY_ERRORS},
-    summary="Send a remote diagnostic command",
-    openapi_extra=extension(),
-)
-def diagnostic_command(request: HttpRequest, device_id: str, payload: DiagnosticCommandRequest):
-    """Same queue, delivery, status reporting and timeouts as every command. Medium-risk
-    types (run_self_test, calibrate_sensor, reset_power_module, unlock_connector) need
-    `confirm: true`; unlock_connector is refused while the connector is in a session."""
-    command = send_diagnostic_command(
-        actor(request),
-        device_id,
-        payload.command,
-        payload.connector_id,
-        payload.params,
-        payload.confirm,
-    )
-    return success_body({"command_id": command.command_id, "status": "queued"})
-
-
-class AuditFilters(PageParams):
-    actor: str | None = None
-    resource_type: str | None = None
-    resource_id: str | None = None
-    action: str | None = None
-    since: Timestamp | None = None
-
-
-class AuditEntryOut(BaseModel):
-    actor: str
-    action: str
-    resource_type: str
-    resource_id: str
-    details: dict[str, Any]
-    ip: str | None = None
-    at: datetime
-
-
-@router.get(
-    "/audit-logs",
-    auth=operator_read,
-    response={200: Envelope[Page[AuditEntryOut]], **QUERY_ERRORS},
-    summary="Who did what, newest first",
-    openapi_extra=extension(),
-)
-def audit_logs(request: HttpRequest, filters: Query[AuditFilters]):
-    queryset = AuditEntry.objects.filter(operator_id=request.auth.operator_id)
-    for name in ("actor", "resource_type", "resource_id", "action"):
-        if value := getattr(filters, name):
-            queryset = queryset.filter(**{name: value})
-    if filters.since:
-        queryset = queryset.filter(at__gte=filters.since)
-    items, total = paginate(queryset.order_by("-at", "-id"), filters.page, filters.size)
-    fields = AuditEntryOut.model_fields
-    return page_body([{name: getattr(e, name) for name in fields} for e in items], total, filters)

@@ -1,16 +1,17 @@
 """The fault dictionary as an API (proposed extensions; read scope)."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictStr
 
-from api.auth import operator_read
+from api.auth import operator_read, operator_write
 from api.envelope import success_body
 from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
-from api.schemas.common import Envelope, ErrorEnvelope, Page
+from api.operator.control import actor
+from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema
 from diagnostics.models import FaultCode, Runbook
 from diagnostics.services.faults import (
     fault_out,
@@ -18,6 +19,7 @@ from diagnostics.services.faults import (
     get_fault,
     undocumented_codes,
 )
+from diagnostics.services.remote_commands import send_diagnostic_command
 from diagnostics.services.runbooks import get_runbook, suggest
 from fleet.services.paging import paginate
 from fleet.services.tenancy import get_device_for_operator
@@ -162,3 +164,37 @@ def runbook_detail(request: HttpRequest, slug: str):
 def runbook_suggestions(request: HttpRequest, device_id: str):
     device = get_device_for_operator(request.auth.operator_id, device_id)
     return success_body(suggest(device))
+
+
+class DiagnosticCommandRequest(RequestSchema):
+    command: StrictStr = Field(description="reboot, soft_reset, fetch_logs, run_self_test, …")
+    connector_id: int | None = Field(None, ge=1, le=255)
+    params: dict[str, Any] | None = None
+    confirm: bool = Field(False, description="Required true for medium-risk commands.")
+
+
+class CommandQueuedOut(BaseModel):
+    command_id: str
+    status: Literal["queued"] = "queued"
+
+
+@router.post(
+    "/devices/{device_id}/diagnostic-commands",
+    auth=operator_write,
+    response={200: Envelope[CommandQueuedOut], 404: ErrorEnvelope, **QUERY_ERRORS},
+    summary="Send a remote diagnostic command",
+    openapi_extra=extension(),
+)
+def diagnostic_command(request: HttpRequest, device_id: str, payload: DiagnosticCommandRequest):
+    """Same queue, delivery, status reporting and timeouts as every command. Medium-risk
+    types (run_self_test, calibrate_sensor, reset_power_module, unlock_connector) need
+    `confirm: true`; unlock_connector is refused while the connector is in a session."""
+    command = send_diagnostic_command(
+        actor(request),
+        device_id,
+        payload.command,
+        payload.connector_id,
+        payload.params,
+        payload.confirm,
+    )
+    return success_body({"command_id": command.command_id, "status": "queued"})

@@ -1,10 +1,9 @@
 """Detectors (proposed-extensions §10): rules over recent fleet data, run by the Celery
 sweep, each opening or refreshing one alert per subject."""
 
-from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 
 from diagnostics.models import Alert
 from diagnostics.services.alerts import raise_alert, runbook_for_code, severity_for_code
@@ -30,8 +29,10 @@ def repeat_fault(now: datetime) -> int:
         .annotate(count=Count("id"), first=Min("timestamp"), last=Max("timestamp"))
         .filter(count__gte=REPEAT_THRESHOLD)
     )
+    rows = list(rows)
+    devices = Device.objects.in_bulk([row["device_id"] for row in rows], field_name="device_id")
     for row in rows:
-        device = Device.objects.get(device_id=row["device_id"])
+        device = devices[row["device_id"]]
         code = row["fault_code"]
         raise_alert(
             detector="repeat_fault",
@@ -148,38 +149,41 @@ def over_temperature(now: datetime) -> int:
 def discharge_without_power(now: datetime) -> int:
     """A discharge the charger accepted more than DISCHARGE_GRACE ago, with no negative
     power on that connector since (the V2G runbook's symptom)."""
-    accepted = Command.objects.filter(
-        command="discharge", device_status="accepted", status=Command.Status.ACCEPTED,
-        updated_at__lte=now - DISCHARGE_GRACE, updated_at__gte=now - timedelta(hours=6),
-        device__site__isnull=False,
-    ).select_related("device__site")  # fmt: skip
+    power_flowed = TelemetrySample.objects.filter(
+        device_id=OuterRef("device_id"),
+        connector_id=OuterRef("connector_id"),
+        timestamp__gte=OuterRef("updated_at"),
+        power__lt=0,
+    )
+    stalled = (
+        Command.objects.filter(
+            command="discharge",
+            device_status="accepted",
+            status=Command.Status.ACCEPTED,
+            updated_at__lte=now - DISCHARGE_GRACE,
+            updated_at__gte=now - timedelta(hours=6),
+            device__site__isnull=False,
+        )
+        .exclude(Exists(power_flowed))
+        .select_related("device__site")
+    )
     found = 0
-    by_device: dict[str, list[Command]] = defaultdict(list)
-    for command in accepted:
-        by_device[command.device_id].append(command)
-    for commands in by_device.values():
-        for command in commands:
-            flowing = TelemetrySample.objects.filter(
-                device_id=command.device_id, connector_id=command.connector_id,
-                timestamp__gte=command.updated_at, power__lt=0,
-            ).exists()  # fmt: skip
-            if flowing:
-                continue
-            found += 1
-            raise_alert(
-                detector="discharge_no_power",
-                subject=command.command_id,
-                operator_id=command.device.site.operator_id,
-                device=command.device,
-                title=f"Discharge accepted, no power flowing (connector {command.connector_id})",
-                severity=Alert.Severity.HIGH,
-                evidence={
-                    "command_id": command.command_id,
-                    "accepted_at": command.updated_at.isoformat(),
-                },
-                seen_at=now,
-                suggested_runbook="v2g-discharge-not-flowing",
-            )
+    for command in stalled:
+        found += 1
+        raise_alert(
+            detector="discharge_no_power",
+            subject=command.command_id,
+            operator_id=command.device.site.operator_id,
+            device=command.device,
+            title=f"Discharge accepted, no power flowing (connector {command.connector_id})",
+            severity=Alert.Severity.HIGH,
+            evidence={
+                "command_id": command.command_id,
+                "accepted_at": command.updated_at.isoformat(),
+            },
+            seen_at=now,
+            suggested_runbook="v2g-discharge-not-flowing",
+        )
     return found
 
 

@@ -36,6 +36,7 @@ class OperatorPrincipal:
     client_id: str
     operator_id: str
     scopes: tuple[str, ...]
+    expires_at: int = 0
 
     def require_scope(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -110,7 +111,7 @@ def authenticate_operator(access_token: str) -> OperatorPrincipal:
         or _current_version(tokens.OPERATOR, claims.subject) != claims.version
     ):
         raise NotAuthenticated("Token has been revoked")
-    return OperatorPrincipal(claims.subject, claims.operator_id, claims.scopes)
+    return OperatorPrincipal(claims.subject, claims.operator_id, claims.scopes, claims.expires_at)
 
 
 def authenticate_device(access_token: str) -> DevicePrincipal:

@@ -47,6 +47,7 @@ def start_charging(actor: Actor, device_id: str, connector_id: int, params: dict
     """Queue a remote start; a second start while one is still queued is 4001."""
     device, _ = _connector(actor, device_id, connector_id)
     with transaction.atomic():
+        # Lock the device row so two concurrent starts cannot both see "nothing queued".
         Device.objects.select_for_update().filter(pk=device.pk).first()
         pending = Command.objects.filter(
             device=device,

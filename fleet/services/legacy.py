@@ -138,7 +138,7 @@ def start_order(
         return LegacyOrder.objects.create(
             client=client,
             order_id=order_id,
-            vendor_order_id=new_id("command").replace("cmd_", "ord_"),
+            vendor_order_id=new_id("order"),
             device_id=device_id,
             connector_id=connector_id,
             kind=kind,
