@@ -2,16 +2,24 @@ from django.db import models
 
 
 class AuditEntry(models.Model):
-    """Who did what to which resource, and when (proposed-extensions §11)."""
+    """Who did what to which resource, from where, and when (proposed-extensions §11).
+
+    `before` and `after` hold only the fields a change touched (a creation has no
+    `before`, a deletion no `after`); secrets and hashes never appear in either.
+    """
 
     operator = models.ForeignKey(
         "fleet.Operator", on_delete=models.CASCADE, null=True, blank=True, related_name="audit"
     )
-    actor = models.CharField(max_length=150, help_text="client:<id>, user:<name> or platform")
+    actor = models.CharField(
+        max_length=150, help_text="client:<id>, user:<name>, cli:<os user> or platform"
+    )
     action = models.CharField(max_length=32)
     resource_type = models.CharField(max_length=32)
     resource_id = models.CharField(max_length=80)
     details = models.JSONField(default=dict, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
