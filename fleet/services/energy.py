@@ -4,10 +4,26 @@ Attribution: a charging record's energy is spread over the buckets its session o
 in proportion to the time it overlaps each (within the requested range); a session of
 zero length counts entirely in the bucket of its start. A record with negative average
 power is a V2G discharge session and counts as discharge energy, any other as charge
-energy. `max_power` is the highest single-connector power (absolute) reported by
-telemetry in the bucket; `avg_power` is the bucket's energy divided by its length in
-hours (its part inside the requested range). On PostgreSQL the buckets are computed in
-the database; the Python implementation is the reference (and serves SQLite).
+energy. `avg_power` is the bucket's energy divided by its length in hours (its part
+inside the requested range).
+
+`max_power` is the highest power magnitude seen in the bucket: the absolute telemetry
+power of any single connector in it, and the absolute `max_power` of every record that
+overlaps it. A record overlaps a bucket when [start_time, end_time) and the bucket's
+part of the range, [max(bucket start, range start), min(bucket end, range end)), share
+a moment: a record ending exactly at a bucket's start does not overlap that bucket, one
+starting exactly at a bucket's end belongs to the next. A zero-length record overlaps
+the bucket of its start (if inside the range), as for its energy. Power is signed
+(negative while discharging), so the magnitude is compared, whatever sign a V2G record
+gives its `max_power`. A point is returned for every bucket (and group) that a record
+overlaps or a telemetry sample falls in, even with zero energy.
+
+Times are handled in UTC and clamped to what a Python datetime can hold
+(0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z): the last bucket of a range
+reaching the end of year 9999 ends there instead of overflowing.
+
+On PostgreSQL the buckets are computed in the database; the Python implementation is
+the reference (and serves SQLite). Both follow the rules above and are tested to agree.
 """
 
 from calendar import monthrange
@@ -25,7 +41,6 @@ from fleet.models import ChargingRecord, TelemetrySample
 from fleet.services.tenancy import sites_of
 
 MAX_BUCKETS = 10_000
-LABELS = {"hour": "%Y-%m-%dT%H:00:00Z", "day": "%Y-%m-%d", "month": "%Y-%m"}
 _TRUNC = {"hour": TruncHour, "day": TruncDay, "month": TruncMonth}
 
 
@@ -38,8 +53,23 @@ class Point:
     max_power: float = 0.0
 
 
+# The first and last moments a Python datetime can hold, in UTC.
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """The moment in UTC, clamped to [EARLIEST, LATEST]: 9999-12-31T23:00:00-05:00 is
+    after the last representable UTC moment and becomes LATEST."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # Only a moment within a day of either end can overflow: which end is plain.
+        return LATEST if moment.year > 1 else EARLIEST
+
+
 def bucket_floor(moment: datetime, granularity: str) -> datetime:
-    moment = moment.astimezone(UTC)
+    moment = as_utc(moment)
     if granularity == "hour":
         return moment.replace(minute=0, second=0, microsecond=0)
     if granularity == "day":
@@ -47,16 +77,36 @@ def bucket_floor(moment: datetime, granularity: str) -> datetime:
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def bucket_next(start: datetime, granularity: str) -> datetime:
+def bucket_length(start: datetime, granularity: str) -> timedelta:
     if granularity == "hour":
-        return start + timedelta(hours=1)
+        return timedelta(hours=1)
     if granularity == "day":
-        return start + timedelta(days=1)
-    return start + timedelta(days=monthrange(start.year, start.month)[1])
+        return timedelta(days=1)
+    return timedelta(days=monthrange(start.year, start.month)[1])
+
+
+def bucket_next(start: datetime, granularity: str) -> datetime:
+    """The start of the following bucket; LATEST for the last bucket of year 9999, whose
+    true end (year 10000) a datetime cannot hold."""
+    try:
+        return start + bucket_length(start, granularity)
+    except OverflowError:
+        return LATEST
+
+
+def bucket_label(start: datetime, granularity: str) -> str:
+    # Not strftime: glibc writes year 5 as "5", the label wants "0005".
+    label = f"{start.year:04d}-{start.month:02d}"
+    if granularity == "month":
+        return label
+    label += f"-{start.day:02d}"
+    return label if granularity == "day" else label + f"T{start.hour:02d}:00:00Z"
 
 
 def buckets(start: datetime, end: datetime, granularity: str) -> list[datetime]:
-    edges, current = [], bucket_floor(start, granularity)
+    """Bucket starts from the bucket holding `start` up to `end` (exclusive). Raises
+    InvalidParameter past MAX_BUCKETS; never overflows, at either end of time."""
+    edges, current, end = [], bucket_floor(start, granularity), min(as_utc(end), LATEST)
     while current < end:
         edges.append(current)
         if len(edges) > MAX_BUCKETS:
@@ -65,6 +115,10 @@ def buckets(start: datetime, end: datetime, granularity: str) -> list[datetime]:
             )
         current = bucket_next(current, granularity)
     return edges
+
+
+def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    return as_utc(start), as_utc(end)
 
 
 def _scope(operator_id: str, site_ids: list[str] | None):
@@ -92,7 +146,8 @@ def aggregate_python(
     site_ids: list[str] | None,
 ) -> list[Point]:
     """Reference implementation: records and telemetry filtered in the database, the
-    pro-rata split here."""
+    pro-rata split and the record peaks here."""
+    start, end = _window(start, end)
     edges = buckets(start, end, granularity)
     group_field = _group_expression(group_by)
     records = ChargingRecord.objects.filter(
@@ -109,22 +164,25 @@ def aggregate_python(
     def point(bucket: datetime, group: str | None) -> Point:
         return points.setdefault((bucket, group), Point(bucket, group))
 
-    fields = ["start_time", "end_time", "energy", "avg_power"]
+    fields = ["start_time", "end_time", "energy", "avg_power", "max_power"]
     for row in records.values(*fields, *( [group_field] if group_field else [] )):  # fmt: skip
         group = row.get(group_field) if group_field else None
         s, e = row["start_time"], row["end_time"]
-        length = (e - s).total_seconds()
         kind = "discharge" if row["avg_power"] < 0 else "charge"
         for bucket in edges:
             b_end = bucket_next(bucket, granularity)
-            lo, hi = max(s, bucket, start), min(e, b_end, end)
-            if length == 0:
-                share = 1.0 if bucket <= s < b_end and start <= s < end else 0.0
-            else:
-                share = max(0.0, (hi - lo).total_seconds()) / length
-            if share > 0:
-                target = point(bucket, group)
-                setattr(target, kind, getattr(target, kind) + row["energy"] * share)
+            if s == e:  # zero length: all of it in the bucket of its start
+                if not (bucket <= s < b_end and start <= s < end):
+                    continue
+                share = 1.0
+            else:  # [s, e) against the bucket's part of the range
+                lo, hi = max(s, bucket, start), min(e, b_end, end)
+                if lo >= hi:
+                    continue
+                share = (hi - lo) / (e - s)
+            target = point(bucket, group)
+            setattr(target, kind, getattr(target, kind) + row["energy"] * share)
+            target.max_power = max(target.max_power, abs(row["max_power"]))
     trunc = _TRUNC[granularity]("timestamp", tzinfo=UTC)
     grouping = ["bucket", group_field] if group_field else ["bucket"]
     for row in samples.annotate(bucket=trunc).values(*grouping).annotate(peak=Max(Abs("power"))):
@@ -146,31 +204,38 @@ WITH bounds AS (
              WHEN %(g)s = 'day' THEN interval '1 day' ELSE interval '1 hour' END
     ) AS b
 ), records AS (
-    SELECT r.start_time, r.end_time, r.energy, r.avg_power, {group_col} AS grp
+    SELECT r.start_time, r.end_time, r.energy, r.avg_power, ABS(r.max_power) AS peak,
+           {group_col} AS grp
     FROM fleet_chargingrecord r
     JOIN fleet_device d ON d.device_id = r.device_id
     JOIN fleet_site s ON s.site_id = d.site_id
     WHERE s.operator_id = %(operator)s AND r.start_time < %(end)s AND r.end_time >= %(start)s
       {site_filter}
-), shares AS (
-    SELECT b.bucket_start, rec.grp, rec.avg_power < 0 AS discharge,
-           rec.energy * CASE
-               WHEN rec.end_time = rec.start_time THEN
-                   CASE WHEN rec.start_time >= b.bucket_start AND rec.start_time < b.bucket_end
-                         AND rec.start_time >= %(start)s AND rec.start_time < %(end)s
-                        THEN 1 ELSE 0 END
-               ELSE GREATEST(0, EXTRACT(EPOCH FROM
-                        LEAST(rec.end_time, b.bucket_end, %(end)s)
-                        - GREATEST(rec.start_time, b.bucket_start, %(start)s)))
-                    / EXTRACT(EPOCH FROM rec.end_time - rec.start_time)
-           END AS energy
+), overlapping AS (
+    -- A record overlaps a bucket when [start_time, end_time) meets the bucket's part of
+    -- the range; a zero-length record overlaps the bucket of its start.
+    SELECT b.bucket_start, rec.*,
+           GREATEST(rec.start_time, b.bucket_start, %(start)s) AS lo,
+           LEAST(rec.end_time, b.bucket_end, %(end)s) AS hi
     FROM bounds b JOIN records rec
-      ON rec.start_time <= b.bucket_end AND rec.end_time >= b.bucket_start
+      ON rec.start_time < b.bucket_end AND rec.end_time >= b.bucket_start
+    WHERE CASE WHEN rec.end_time = rec.start_time
+               THEN rec.start_time >= b.bucket_start AND rec.start_time >= %(start)s
+               ELSE GREATEST(rec.start_time, b.bucket_start, %(start)s)
+                    < LEAST(rec.end_time, b.bucket_end, %(end)s) END
 ), energy AS (
     SELECT bucket_start, grp,
-           SUM(CASE WHEN discharge THEN 0 ELSE energy END) AS charge,
-           SUM(CASE WHEN discharge THEN energy ELSE 0 END) AS discharge
-    FROM shares GROUP BY bucket_start, grp HAVING SUM(energy) > 0
+           SUM(CASE WHEN avg_power < 0 THEN 0 ELSE energy * share END) AS charge,
+           SUM(CASE WHEN avg_power < 0 THEN energy * share ELSE 0 END) AS discharge,
+           MAX(peak) AS peak
+    FROM (
+        SELECT o.*,
+               CASE WHEN end_time = start_time THEN 1
+                    ELSE EXTRACT(EPOCH FROM hi - lo)
+                         / EXTRACT(EPOCH FROM end_time - start_time) END AS share
+        FROM overlapping o
+    ) shares
+    GROUP BY bucket_start, grp
 ), peaks AS (
     SELECT date_trunc(%(g)s, t."timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket_start,
            {peak_group} AS grp, MAX(ABS(t.power)) AS peak
@@ -182,10 +247,11 @@ WITH bounds AS (
     GROUP BY 1, 2
 )
 SELECT COALESCE(e.bucket_start, p.bucket_start), COALESCE(e.grp, p.grp),
-       COALESCE(e.charge, 0), COALESCE(e.discharge, 0), COALESCE(p.peak, 0)
+       COALESCE(e.charge, 0), COALESCE(e.discharge, 0),
+       GREATEST(COALESCE(e.peak, 0), COALESCE(p.peak, 0))
 FROM energy e FULL OUTER JOIN peaks p
   ON p.bucket_start = e.bucket_start AND p.grp IS NOT DISTINCT FROM e.grp
-ORDER BY 1, 2
+ORDER BY 1, COALESCE(e.grp, p.grp) COLLATE "C"
 """
 
 
@@ -197,6 +263,7 @@ def aggregate_sql(
     group_by: str | None,
     site_ids: list[str] | None,
 ) -> list[Point]:
+    start, end = _window(start, end)
     buckets(start, end, granularity)  # the same bucket-count limit
     group_col = {"site": "s.site_id", "operator": "s.operator_id"}.get(group_by or "", "NULL")
     sql = _PG_SQL.format(
@@ -234,13 +301,14 @@ def aggregated_energy(
     compute = aggregate_sql if db.uses_postgres() else aggregate_python
     points = compute(operator_id, granularity, start, end, group_by, site_ids)
     key = {"site": "site_id", "operator": "operator_id"}.get(group_by or "")
+    first, last = _window(start, end)
     series = []
     for p in points:
-        b_start = max(p.start, start)
-        b_end = min(bucket_next(p.start, granularity), end)
+        b_start = max(p.start, first)
+        b_end = min(bucket_next(p.start, granularity), last)
         hours = (b_end - b_start).total_seconds() / 3600
         item = {
-            "time": p.start.strftime(LABELS[granularity]),
+            "time": bucket_label(p.start, granularity),
             "charge_energy": round(p.charge, 6),
             "discharge_energy": round(p.discharge, 6),
             "max_power": round(p.max_power, 6),

@@ -24,17 +24,25 @@ def fleet(acme, rival, site_for, assigned_device):
     client = acme[0]
     alpha, beta = site_for(client, "Alpha"), site_for(client, "Beta")
     a1, b1 = assigned_device(client, alpha), assigned_device(client, beta)
-    # 20 kWh over 10:30-12:30: 5 in the 10:00 hour, 10 in 11:00, 5 in 12:00.
-    make_record(a1, "r1", "2025-03-15T10:30:00Z", "2025-03-15T12:30:00Z", 20.0, avg_power=10.0)
-    # A V2G discharge session: 4 kWh in 11:00.
-    make_record(b1, "r2", "2025-03-15T11:00:00Z", "2025-03-15T11:30:00Z", 4.0, avg_power=-8.0)
-    # Zero length: all in its start bucket.
-    make_record(a1, "r3", "2025-03-15T12:15:00Z", "2025-03-15T12:15:00Z", 1.0)
-    # Outside the range, and another operator's: never counted.
-    make_record(a1, "r4", "2025-03-14T10:00:00Z", "2025-03-14T11:00:00Z", 50.0)
+    # 20 kWh over 10:30-12:30: 5 in the 10:00 hour, 10 in 11:00, 5 in 12:00; its peak
+    # of 10.5 kW counts in each of the three.
     make_record(
-        assigned_device(rival[0]), "r5", "2025-03-15T11:00:00Z", "2025-03-15T12:00:00Z", 99.0
-    )
+        a1, "r1", "2025-03-15T10:30:00Z", "2025-03-15T12:30:00Z", 20.0,
+        avg_power=10.0, max_power=10.5,
+    )  # fmt: skip
+    # A V2G discharge session: 4 kWh in 11:00, peak 9 kW (counted by magnitude).
+    make_record(
+        b1, "r2", "2025-03-15T11:00:00Z", "2025-03-15T11:30:00Z", 4.0,
+        avg_power=-8.0, max_power=-9.0,
+    )  # fmt: skip
+    # Zero length: all in its start bucket.
+    make_record(a1, "r3", "2025-03-15T12:15:00Z", "2025-03-15T12:15:00Z", 1.0, max_power=7.2)
+    # Outside the range, and another operator's: never counted, nor their peaks.
+    make_record(a1, "r4", "2025-03-14T10:00:00Z", "2025-03-14T11:00:00Z", 50.0, max_power=50.0)
+    make_record(
+        assigned_device(rival[0]), "r5", "2025-03-15T11:00:00Z", "2025-03-15T12:00:00Z", 99.0,
+        max_power=99.0,
+    )  # fmt: skip
     for device, moment, power in [
         (a1, "2025-03-15T11:10:00Z", 7.2),
         (b1, "2025-03-15T11:20:00Z", -11.0),
@@ -59,9 +67,11 @@ def test_hourly(api, acme, fleet, implementation):
     window = {"start_time": "2025-03-15T10:00:00Z", "end_time": "2025-03-15T13:00:00Z"}
     response = api.get(URL, acme[1], granularity="hour", **window)
     assert series(response) == [
-        ("2025-03-15T10:00:00Z", 5.0, 0.0, 0.0, 5.0),
+        # No telemetry in 10:00: r1's peak. Telemetry's 11 kW beats r1 and r2 in 11:00;
+        # r1's 10.5 beats the telemetry's 3 kW in 12:00.
+        ("2025-03-15T10:00:00Z", 5.0, 0.0, 10.5, 5.0),
         ("2025-03-15T11:00:00Z", 10.0, 4.0, 11.0, 14.0),
-        ("2025-03-15T12:00:00Z", 6.0, 0.0, 3.0, 6.0),
+        ("2025-03-15T12:00:00Z", 6.0, 0.0, 10.5, 6.0),
     ]
     data = response.json()["data"]
     assert data["total"] == {"charge_energy": 21.0, "discharge_energy": 4.0, "max_power": 11.0}
@@ -73,7 +83,7 @@ def test_a_range_cutting_a_session_counts_only_its_part(api, acme, fleet, implem
     window = {"start_time": "2025-03-15T10:45:00Z", "end_time": "2025-03-15T11:00:00Z"}
     # 15 of r1's 120 minutes: 2.5 kWh, over a quarter of an hour: 10 kW on average.
     assert series(api.get(URL, acme[1], granularity="hour", **window)) == [
-        ("2025-03-15T10:00:00Z", 2.5, 0.0, 0.0, 10.0)
+        ("2025-03-15T10:00:00Z", 2.5, 0.0, 10.5, 10.0)
     ]
 
 
@@ -105,7 +115,8 @@ def test_grouped_by_site_and_filtered(api, acme, fleet, implementation):
     by_site = {
         p["site_id"]: (p["charge_energy"], p["discharge_energy"], p["max_power"]) for p in points
     }
-    assert by_site == {alpha.site_id: (10.0, 0.0, 7.2), beta.site_id: (0.0, 4.0, 11.0)}
+    # Alpha: r1's 10.5 kW beats its telemetry's 7.2; beta: telemetry's 11 beats r2's 9.
+    assert by_site == {alpha.site_id: (10.0, 0.0, 10.5), beta.site_id: (0.0, 4.0, 11.0)}
     only_beta = api.get(URL, acme[1], granularity="hour", site_ids=beta.site_id, **window)
     assert series(only_beta) == [("2025-03-15T11:00:00Z", 0.0, 4.0, 11.0, 4.0)]
     by_operator = api.get(URL, acme[1], granularity="hour", group_by="operator", **window)
