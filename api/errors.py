@@ -64,7 +64,9 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(exc, AuthenticationError):
         return error_response(2001, "Missing or malformed bearer token")
     if exc.status_code == 400:
-        # Ninja raises this when the body is not parseable JSON.
+        # Ninja wraps whatever our parser raised; its own answer names the field.
+        if isinstance(exc.__cause__, TellusError):
+            return tellus_error_response(exc.__cause__)
         return error_response(1001, "Request body is not valid JSON", {"field": "body"})
     if exc.status_code == 404:
         return error_response(3001, "Resource not found")

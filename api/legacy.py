@@ -7,7 +7,6 @@ Errors (A9): the matching HTTP status with `{"Status": "Reject"}` (start endpoin
 envelope on the query endpoints.
 """
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -19,6 +18,8 @@ from pydantic import ValidationError as PydanticValidationError
 from api.auth import bearer_token
 from api.envelope import HTTP_STATUS, error_response
 from api.errors import validation_failure
+from api.input_guard import load_json
+from api.operator.common import MAX_PAGE
 from api.ratelimit import enforce
 from fleet.errors import InvalidParameter, TellusError
 from fleet.models import ApiClient, LegacyOrder
@@ -37,7 +38,7 @@ class Strict(BaseModel):
 
 class StationInfoQuery(Strict):
     LastQueryTime: str | None = None
-    PageNo: Annotated[StrictInt, Field(ge=1)] = 1
+    PageNo: Annotated[StrictInt, Field(ge=1, le=MAX_PAGE)] = 1
     PageSize: Annotated[StrictInt, Field(ge=1, le=100)] = 10
 
 
@@ -83,9 +84,9 @@ def _principal(request: HttpRequest, scope: str):
 
 def _body(request: HttpRequest, model: type[BaseModel] | None = None) -> Any:
     try:
-        data = json.loads(request.body or b"null")
-    except ValueError:
-        raise _Refusal(1001, "Request body is not valid JSON", {"field": "body"}) from None
+        data = load_json(request.body or b"null")
+    except TellusError as exc:
+        raise _Refusal(exc.code, exc.message, exc.details) from None
     if model is None:
         return data
     try:

@@ -10,7 +10,9 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from api.envelope import error_response
+from api.envelope import error_response, tellus_error_response
+from api.input_guard import check_path, check_query_string
+from fleet.errors import InvalidParameter
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _FORM_ALLOWED = {"/v1/operator/oauth/token", "/v1/device/token"}
@@ -23,6 +25,11 @@ _CONVERTED = {
 
 
 def _check_request(request: HttpRequest) -> HttpResponse | None:
+    try:
+        check_path(request.path)
+        check_query_string(request.META.get("QUERY_STRING", ""))
+    except InvalidParameter as exc:
+        return tellus_error_response(exc)
     if request.method not in _BODY_METHODS:
         return None
     try:
@@ -63,6 +70,30 @@ def _check_response(request: HttpRequest, response: HttpResponse) -> HttpRespons
     return enveloped
 
 
+# HEAD answers like GET without a body, except where a GET changes state: the long poll
+# claims commands, and a HEAD would swallow them.
+_NO_HEAD = {"/v1/device/commands"}
+
+
+def _prepare_head(request: HttpRequest) -> HttpResponse | None:
+    if request.path in _NO_HEAD:
+        refused = error_response(1001, "Method not allowed")
+        refused.status_code = 405
+        refused["Allow"] = "GET"
+        return refused
+    request.method = "GET"
+    return None
+
+
+def _strip_body(response: HttpResponse) -> HttpResponse:
+    if response.streaming:
+        return response
+    length = len(response.content)
+    response.content = b""
+    response["Content-Length"] = str(length)
+    return response
+
+
 class V1EnvelopeMiddleware:
     sync_capable = True
     async_capable = True
@@ -81,6 +112,11 @@ class V1EnvelopeMiddleware:
         refused = _check_request(request)
         if refused is not None:
             return refused
+        if request.method == "HEAD":
+            refused = _prepare_head(request)
+            if refused is not None:
+                return refused
+            return _strip_body(_check_response(request, self.get_response(request)))
         return _check_response(request, self.get_response(request))
 
     async def _acall(self, request: HttpRequest):
@@ -89,4 +125,9 @@ class V1EnvelopeMiddleware:
         refused = _check_request(request)
         if refused is not None:
             return refused
+        if request.method == "HEAD":
+            refused = _prepare_head(request)
+            if refused is not None:
+                return refused
+            return _strip_body(_check_response(request, await self.get_response(request)))
         return _check_response(request, await self.get_response(request))

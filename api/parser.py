@@ -1,15 +1,19 @@
-import json
 from typing import Any
 
 from django.http import HttpRequest
 from ninja.parser import Parser
 
+from api.input_guard import check_form, load_json
+
 
 class TellusParser(Parser):
-    """JSON bodies everywhere; the token endpoints also take the form encoding that
-    generic OAuth2 client libraries send (the middleware allows it only there)."""
+    """Strict JSON bodies everywhere (api.input_guard); the token endpoints also take the
+    form encoding that generic OAuth2 client libraries send (the middleware allows it
+    only there)."""
 
     def parse_body(self, request: HttpRequest) -> Any:
         if request.content_type == "application/x-www-form-urlencoded":
-            return {key: request.POST.get(key) for key in request.POST}
-        return json.loads(request.body)
+            form = {key: request.POST.get(key) for key in request.POST}
+            check_form(form)
+            return form
+        return load_json(request.body)

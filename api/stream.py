@@ -24,7 +24,14 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from api.auth import parse_bearer
-from fleet.errors import NotAuthenticated, PermissionDenied, TellusError, TokenExpired
+from api.input_guard import check_query_string
+from fleet.errors import (
+    InvalidParameter,
+    NotAuthenticated,
+    PermissionDenied,
+    TellusError,
+    TokenExpired,
+)
 from fleet.models import Connector
 from fleet.services.auth import OperatorPrincipal, authenticate_operator
 from fleet.services.live import device_group
@@ -69,7 +76,12 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         self.tasks: list[asyncio.Task] = []
         self.device_ids: list[str] = []
         self.replacement_group = ""
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        query_string = self.scope.get("query_string", b"").decode("latin-1")
+        try:
+            check_query_string(query_string)
+        except InvalidParameter:
+            return await self.close(4400, "the query string contains a NUL character")
+        query = parse_qs(query_string)
         try:
             principal = await _authenticate(self._token(query))
         except TokenExpired:

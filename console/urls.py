@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from api.envelope import error_response
 from api.v1 import api
 
 
+@csrf_exempt  # bearer-token API: CSRF never applies under /v1/
 def v1_not_found(request, unmatched: str = ""):
     return error_response(3001, "Resource not found")
 

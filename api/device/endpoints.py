@@ -2,6 +2,7 @@
 Django's own handler) and the lean ASGI fast path (production traffic)."""
 
 import asyncio
+import re
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,9 @@ from fleet.services.auth import DevicePrincipal
 from fleet.services.heartbeat import Heartbeat, record_heartbeat
 from fleet.services.long_poll import next_command
 from fleet.services.telemetry import TelemetryReading, record_telemetry
+
+# ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+_DIGITS = re.compile(r"[0-9]{1,6}")
 
 
 async def heartbeat(principal: DevicePrincipal, payload: HeartbeatRequest) -> dict[str, Any]:
@@ -50,12 +54,12 @@ def long_poll_params(connector_id: str | None, wait: str | None) -> tuple[int, i
     """Validate the query of GET /v1/device/commands (A10: out of range is 1001)."""
     if connector_id is None or connector_id == "":
         raise MissingParameter("connector_id")
-    if not connector_id.isdigit() or not 1 <= int(connector_id) <= 255:
+    if not _DIGITS.fullmatch(connector_id) or not 1 <= int(connector_id) <= 255:
         raise InvalidParameter("connector_id", connector_id, "connector_id must be 1 to 255")
     maximum = settings.TELLUS_LONG_POLL_MAX_SECONDS
     if wait is None or wait == "":
         return int(connector_id), min(settings.TELLUS_LONG_POLL_DEFAULT_SECONDS, maximum)
-    if not wait.isdigit() or not 1 <= int(wait) <= maximum:
+    if not _DIGITS.fullmatch(wait) or not 1 <= int(wait) <= maximum:
         raise InvalidParameter("wait", wait, f"wait must be 1 to {maximum} seconds")
     return int(connector_id), int(wait)
 

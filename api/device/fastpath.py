@@ -22,6 +22,7 @@ from api.auth import authenticate_charger
 from api.device import endpoints
 from api.envelope import HTTP_STATUS, error_body
 from api.errors import validation_failure
+from api.input_guard import check_query_string, load_json
 from api.schemas.reporting import HeartbeatRequest, TelemetryUpload
 from fleet.errors import TellusError
 
@@ -67,7 +68,7 @@ def _header(scope: Scope, name: bytes) -> str:
 async def _read_body(scope: Scope, receive: Receive) -> bytes:
     limit = settings.TELLUS_MAX_BODY_BYTES
     declared = _header(scope, b"content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _Refused(
             1001,
             f"Request body too large (limit {limit} bytes)",
@@ -101,10 +102,7 @@ def _parse(model: type[BaseModel], scope: Scope, body: bytes) -> BaseModel:
             "Unsupported content type; send application/json",
             {"field": "Content-Type", "value": content_type or None},
         )
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise _Refused(1001, "Request body is not valid JSON", {"field": "body"}) from None
+    data = load_json(body)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -126,7 +124,9 @@ async def _telemetry(scope: Scope, receive: Receive, principal) -> dict[str, Any
 
 
 async def _commands(scope: Scope, receive: Receive, principal) -> dict[str, Any]:
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    query_string = scope.get("query_string", b"").decode("latin-1")
+    check_query_string(query_string)
+    query = parse_qs(query_string)
     await _read_body(scope, receive)
     gone = asyncio.Event()
 

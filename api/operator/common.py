@@ -1,6 +1,6 @@
 """Pieces shared by the operator routers."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -16,11 +16,19 @@ def extension() -> dict[str, Any]:
     return {"x-tellus-extension": True}
 
 
+# Far beyond any real listing, and small enough that the offset fits any integer column.
+MAX_PAGE = 1_000_000
+# Ids, codes, names and versions given as query filters are never longer than this.
+MAX_FILTER_LENGTH = 128
+
 QUERY_ERRORS = {400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 429: ErrorEnvelope}
 
 
+FilterText = Annotated[str, Field(max_length=MAX_FILTER_LENGTH)]
+
+
 class PageParams(BaseModel):
-    page: int = Field(1, ge=1, description="1-based page number.")
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="1-based page number.")
     size: int = Field(20, ge=1, le=100, description="Page size, at most 100.")
 
 

@@ -6,7 +6,14 @@ from pydantic import Field
 
 from api.auth import operator_read
 from api.envelope import success_body
-from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
+from api.operator.common import (
+    EXTENSION_TAG,
+    QUERY_ERRORS,
+    FilterText,
+    PageParams,
+    extension,
+    page_body,
+)
 from api.schemas.common import Envelope, ErrorEnvelope, Page, Timestamp
 from api.schemas.operator import (
     DeviceEventOut,
@@ -29,21 +36,21 @@ class SiteFilters(PageParams):
 
 
 class DeviceFilters(PageParams):
-    site_id: str | None = None
+    site_id: FilterText | None = None
     status: Literal["online", "offline"] | None = None
-    model: str | None = None
-    firmware_version: str | None = None
+    model: FilterText | None = None
+    firmware_version: FilterText | None = None
 
 
 class EventFilters(PageParams):
-    event_type: str | None = None
-    fault_code: str | None = None
+    event_type: FilterText | None = None
+    fault_code: FilterText | None = None
     since: Timestamp | None = None
     until: Timestamp | None = None
 
 
 class TelemetryFilters(PageParams):
-    connector_id: int | None = Field(None, ge=1)
+    connector_id: int | None = Field(None, ge=1, le=255)
     since: Timestamp | None = None
     until: Timestamp | None = None
 

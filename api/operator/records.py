@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import operator_read
 from api.envelope import success_body
-from api.operator.common import QUERY_ERRORS, PageParams, page_body
+from api.operator.common import QUERY_ERRORS, FilterText, PageParams, page_body
 from api.schemas.common import Envelope, ErrorEnvelope, Page, Timestamp
 from api.schemas.operator import AggregatedEnergyOut, ChargingRecordOut
 from fleet.models import ChargingRecord
@@ -17,8 +17,8 @@ router = Router(tags=["Operator — Charging Records"])
 
 
 class RecordFilters(PageParams):
-    device_id: str | None = None
-    connector_id: int | None = Field(None, ge=1)
+    device_id: FilterText | None = None
+    connector_id: int | None = Field(None, ge=1, le=255)
     start_time: Timestamp | None = None
     end_time: Timestamp | None = None
 
@@ -68,7 +68,7 @@ class EnergyQuery(BaseModel):
     start_time: Timestamp
     end_time: Timestamp
     group_by: Literal["site", "operator"] | None = None
-    site_ids: str | None = Field(None, description="Comma-separated site ids.")
+    site_ids: str | None = Field(None, max_length=8192, description="Comma-separated site ids.")
 
 
 @router.get(

@@ -13,11 +13,26 @@ from pydantic import (
     field_validator,
 )
 
-from api.schemas.common import Number, RequestSchema, Text, Timestamp
+from api.schemas.common import DeviceTimestamp as Timestamp
+from api.schemas.common import Int32, Measure, RequestSchema, Text
 
 ConnectorId = Annotated[StrictInt, Field(ge=1, le=255)]
 Percent = Annotated[StrictInt, Field(ge=0, le=100)]
-NonNegative = Annotated[Number, Field(ge=0)]
+
+# Physical plausibility bounds of what chargers measure (the README lists them). They are
+# wide enough for megawatt charging and lifetime meters, and narrow enough that no
+# reading can overflow a sum, a column or a message built from it.
+Volts = Measure(0, 2_000)
+Amps = Measure(-5_000, 5_000)
+Kilowatts = Measure(-5_000, 5_000)
+SessionKwh = Measure(0, 100_000)  # one session
+MeterKwh = Measure(0, 1_000_000_000)  # a meter's lifetime register
+Celsius = Measure(-100, 300)
+Cycles = Measure(0, 1_000_000_000)
+Rpm = Measure(0, 100_000)
+KiloOhms = Measure(0, 1_000_000_000)
+Share = Measure(0, 100)  # a percentage that may have decimals
+Money = Measure(-1_000_000, 1_000_000)  # negative: V2G revenue
 
 _EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
@@ -26,13 +41,13 @@ _VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
 class HeartbeatRequest(RequestSchema):
     timestamp: Timestamp
     status: Literal["online", "offline", "fault"]
-    fault_code: Annotated[StrictInt, Field(ge=0)]
+    fault_code: Annotated[Int32, Field(ge=0)]
 
 
 class PhaseDetail(BaseModel):
     model_config = ConfigDict(extra="allow")
-    voltage: Number
-    current: Number
+    voltage: Volts
+    current: Amps
 
 
 class PhaseDetails(BaseModel):
@@ -44,10 +59,10 @@ class PhaseDetails(BaseModel):
 
 class InternalTemps(BaseModel):
     model_config = ConfigDict(extra="allow")
-    power_module: Number | None = None
-    control_board: Number | None = None
-    ac_inlet: Number | None = None
-    dc_outlet: Number | None = None
+    power_module: Celsius | None = None
+    control_board: Celsius | None = None
+    ac_inlet: Celsius | None = None
+    dc_outlet: Celsius | None = None
 
 
 class ComponentHealth(BaseModel):
@@ -55,18 +70,18 @@ class ComponentHealth(BaseModel):
     the block keeps its telemetry; wrong types are still refused."""
 
     model_config = ConfigDict(extra="allow")
-    contactor_cycles: NonNegative | None = None
-    contactor_max_cycles: NonNegative | None = None
-    cooling_fan_rpm: NonNegative | None = None
+    contactor_cycles: Cycles | None = None
+    contactor_max_cycles: Cycles | None = None
+    cooling_fan_rpm: Rpm | None = None
     cooling_fan_status: Literal["ok", "warning", "fault"] | None = None
     internal_temps: InternalTemps | None = None
     relay_state: Literal["closed", "open", "fault"] | None = None
-    isolation_test_kohms: NonNegative | None = None
+    isolation_test_kohms: KiloOhms | None = None
     last_isolation_test: Timestamp | None = None
-    bidirectional_inverter_cycles: NonNegative | None = None
-    bidirectional_inverter_max_cycles: NonNegative | None = None
-    harmonic_distortion_v2g_pct: NonNegative | None = None
-    discharge_contactor_cycles: NonNegative | None = None
+    bidirectional_inverter_cycles: Cycles | None = None
+    bidirectional_inverter_max_cycles: Cycles | None = None
+    harmonic_distortion_v2g_pct: Share | None = None
+    discharge_contactor_cycles: Cycles | None = None
 
 
 class TelemetryUpload(BaseModel):
@@ -76,12 +91,12 @@ class TelemetryUpload(BaseModel):
     timestamp: Timestamp
     connector_id: ConnectorId
     state: Literal["idle", "preparing", "charging", "discharging", "fault"]
-    voltage: NonNegative
-    current: Number
-    power: Number
-    energy_delivered: Number
+    voltage: Volts
+    current: Amps
+    power: Kilowatts
+    energy_delivered: Measure(-1_000_000_000, 1_000_000_000)
     soc: Percent | None = None
-    temperature: Number | None = None
+    temperature: Celsius | None = None
     phase_details: PhaseDetails | None = None
     component_health: ComponentHealth | None = None
 
@@ -118,12 +133,12 @@ class ChargingRecordUpload(RequestSchema):
     connector_id: ConnectorId
     start_time: Timestamp
     end_time: Timestamp
-    energy: NonNegative
-    max_power: Number
-    avg_power: Number
-    cost: Number | None = None
-    meter_start: NonNegative
-    meter_end: NonNegative
+    energy: SessionKwh
+    max_power: Kilowatts
+    avg_power: Kilowatts
+    cost: Money | None = None
+    meter_start: MeterKwh
+    meter_end: MeterKwh
     vehicle_info: VehicleInfo | None = None
     stop_reason: Text(64) | None = Field(None, description="Extension (A30).")
     details: dict[str, Any] | None = Field(None, description="Extension (A30).")
