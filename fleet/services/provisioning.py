@@ -78,11 +78,15 @@ def create_operator_client(
 
 
 @transaction.atomic
-def rotate_client_secret(client_id: str) -> tuple[ApiClient, str]:
-    """Replace a client's secret; every token issued before stops working."""
+def rotate_client_secret(
+    client_id: str, *, actor: str = "platform", ip: str | None = None
+) -> tuple[ApiClient, str]:
+    """Replace a client's secret; every token issued before stops working. Audited as
+    `rotate_secret` by `actor` (the secret itself shows only as changed)."""
     client = ApiClient.objects.select_for_update().filter(client_id=client_id).first()
     if client is None:
         raise NotFound(f"API client '{client_id}' not found")
+    before = audit.snapshot(client)
     secret = new_secret()
     client.secret_hash = hash_secret(secret)
     client.secret_sealed = seal(secret)
@@ -94,13 +98,17 @@ def rotate_client_secret(client_id: str) -> tuple[ApiClient, str]:
     transaction.on_commit(
         lambda: publish_credential_version(tokens.OPERATOR, client.client_id, client.secret_version)
     )
+    old, new = audit.changes(before, audit.snapshot(client))
     audit.record(
-        actor="platform",
+        actor=actor,
         action="rotate_secret",
         resource_type="client",
         resource_id=client.client_id,
         operator_id=client.operator_id,
         details={"secret_version": client.secret_version},
+        ip=ip,
+        before=old,
+        after=new,
     )
     return client, secret
 
@@ -190,11 +198,15 @@ def register_device(
 
 
 @transaction.atomic
-def reset_device_credentials(device_id: str) -> tuple[Device, str]:
-    """Issue a new secret to a charger that lost its own (A17); old tokens stop working."""
+def reset_device_credentials(
+    device_id: str, *, actor: str = "platform", ip: str | None = None
+) -> tuple[Device, str]:
+    """Issue a new secret to a charger that lost its own (A17); old tokens stop working.
+    Audited as `reset_credentials` by `actor` in the trail of the device's operator."""
     device = Device.objects.select_for_update().filter(device_id=device_id).first()
     if device is None:
         raise NotFound(f"Device '{device_id}' not found")
+    before = audit.snapshot(device)
     secret = new_secret()
     device.secret_hash = hash_secret(secret)
     device.secret_expires_at = timezone.now() + timedelta(
@@ -208,5 +220,17 @@ def reset_device_credentials(device_id: str) -> tuple[Device, str]:
         lambda: publish_credential_version(
             tokens.DEVICE, device.device_id, device.credential_version
         )
+    )
+    old, new = audit.changes(before, audit.snapshot(device))
+    audit.record(
+        actor=actor,
+        action="reset_credentials",
+        resource_type="device",
+        resource_id=device.device_id,
+        operator_id=audit.operator_id_of(device),
+        details={"credential_version": device.credential_version},
+        ip=ip,
+        before=old,
+        after=new,
     )
     return device, secret
