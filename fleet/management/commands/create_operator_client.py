@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from fleet.management.commands._output import run_provisioning
+from fleet.management.commands._output import audit_cli_change, run_provisioning
 from fleet.services.provisioning import create_operator_client
 
 
@@ -25,6 +25,7 @@ class Command(BaseCommand):
                 options["legacy_callback_url"],
                 options["require_signed_writes"],
             )
+            audit_cli_change("create_operator_client", client, None)
             return {
                 "operator": client.operator.name,
                 "client_id": client.client_id,

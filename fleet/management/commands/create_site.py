@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from fleet.management.commands._output import run_provisioning
+from fleet.management.commands._output import audit_cli_change, run_provisioning
 from fleet.services.provisioning import create_site
 
 
@@ -25,6 +25,7 @@ class Command(BaseCommand):
                 lng=options["lng"],
                 power_capacity=options["power_capacity"],
             )
+            audit_cli_change("create_site", site, None)
             return {"site_id": site.site_id}
 
         run_provisioning(self, create)
