@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from diagnostics.models import FaultCode, Runbook, RunbookExecution, StepResult
+from fleet.admin import AuditedAdmin
 
 
 @admin.register(FaultCode)
-class FaultCodeAdmin(admin.ModelAdmin):
+class FaultCodeAdmin(AuditedAdmin):
     list_display = ["code", "title", "severity", "category", "source", "updated_at"]
     list_filter = ["severity", "category", "source"]
     search_fields = ["code", "title", "description"]
@@ -12,7 +13,7 @@ class FaultCodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Runbook)
-class RunbookAdmin(admin.ModelAdmin):
+class RunbookAdmin(AuditedAdmin):
     list_display = ["slug", "title", "escalation_target", "updated_at"]
     readonly_fields = ["loaded_digest", "updated_at"]
 
@@ -24,7 +25,7 @@ class StepResultInline(admin.TabularInline):
 
 
 @admin.register(RunbookExecution)
-class RunbookExecutionAdmin(admin.ModelAdmin):
+class RunbookExecutionAdmin(AuditedAdmin):
     list_display = ["id", "runbook", "device", "status", "current_step", "started_by", "created_at"]
     list_filter = ["status", "runbook"]
     raw_id_fields = ["device"]

@@ -1,19 +1,125 @@
+from typing import Any
+
 from django.contrib import admin, messages
 
 from fleet import models
 from fleet.credentials import hash_secret, new_secret
 from fleet.secrets_box import seal
-from fleet.services import provisioning
+from fleet.services import audit, provisioning
+
+_PENDING = "_tellus_audit_pending"
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Every save and delete made through this admin — inline rows included — goes to the
+    audit trail: the staff user as actor, the operator(s) the record belongs to, the
+    changed fields before → after (secrets redacted) and the request's address.
+
+    The entry is written in save_related, after many-to-many fields and inlines are
+    saved, so `after` is the record as the admin left it.
+    """
+
+    def audit_operator_id(self, obj) -> str | None:
+        return audit.operator_id_of(obj)
+
+    def _audit(self, request, subject, action: str, before, after, operators, **details: Any):
+        audit.record_change(
+            actor=audit.user_actor(request.user),
+            action=action,
+            subject=subject,
+            before=before,
+            after=after,
+            operator_ids=operators,
+            details={"via": "admin", **details},
+            ip=audit.request_ip(request),
+        )
+
+    def _stored(self, obj):
+        return type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk else None
+
+    def save_model(self, request, obj, form, change):
+        stored = self._stored(obj) if change else None
+        pending = getattr(request, _PENDING, {})
+        pending[id(obj)] = (
+            audit.snapshot(stored) if stored else None,
+            self.audit_operator_id(stored) if stored else None,
+        )
+        setattr(request, _PENDING, pending)
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        if (pending := getattr(request, _PENDING, {}).pop(id(obj), None)) is None:
+            return
+        before, operator_before = pending
+        self._audit(
+            request,
+            audit.subject_of(obj),
+            "update" if before is not None else "create",
+            before,
+            audit.snapshot(obj),
+            [operator_before, self.audit_operator_id(obj)],
+        )
+
+    def save_formset(self, request, form, formset, change):
+        model = formset.model
+        ids = [f.instance.pk for f in formset.initial_forms if f.instance.pk]
+        stored = {o.pk: o for o in model._default_manager.filter(pk__in=ids)}
+        # Deleted rows lose their pk on delete; remember them by the instance.
+        known = {
+            id(f.instance): (
+                audit.subject_of(f.instance),
+                audit.snapshot(stored[f.instance.pk]),
+                audit.operator_id_of(stored[f.instance.pk]),
+            )
+            for f in formset.initial_forms
+            if f.instance.pk in stored
+        }
+        super().save_formset(request, form, formset, change)
+        parent = "{}:{}".format(*audit.subject_of(form.instance))
+        for obj in formset.new_objects:
+            operators = [audit.operator_id_of(obj)]
+            after = audit.snapshot(obj)
+            self._audit(
+                request, audit.subject_of(obj), "create", None, after, operators, parent=parent
+            )
+        for obj, _fields in formset.changed_objects:
+            subject, before, operator_before = known[id(obj)]
+            operators = [operator_before, audit.operator_id_of(obj)]
+            after = audit.snapshot(obj)
+            self._audit(request, subject, "update", before, after, operators, parent=parent)
+        for obj in formset.deleted_objects:
+            subject, before, operator_before = known[id(obj)]
+            self._audit(request, subject, "delete", before, None, [operator_before], parent=parent)
+
+    def _before_delete(self, objs) -> list[tuple]:
+        # Taken before the delete: afterwards the rows, their pks and owners are gone.
+        return [(audit.subject_of(o), audit.snapshot(o), self.audit_operator_id(o)) for o in objs]
+
+    def _audit_deleted(self, request, gone: list[tuple]) -> None:
+        for subject, before, operator_id in gone:
+            self._audit(request, subject, "delete", before, None, [operator_id])
+
+    def delete_model(self, request, obj):
+        gone = self._before_delete([obj])
+        super().delete_model(request, obj)
+        self._audit_deleted(request, gone)
+
+    def delete_queryset(self, request, queryset):
+        gone = self._before_delete(queryset)
+        super().delete_queryset(request, queryset)
+        self._audit_deleted(request, gone)
 
 
 @admin.register(models.Operator)
-class OperatorAdmin(admin.ModelAdmin):
+class OperatorAdmin(AuditedAdmin):
     list_display = ["name", "operator_id", "created_at"]
     search_fields = ["name", "operator_id"]
 
 
 @admin.register(models.ApiClient)
-class ApiClientAdmin(admin.ModelAdmin):
+class ApiClientAdmin(AuditedAdmin):
     list_display = ["client_id", "operator", "name", "scopes", "is_active", "created_at"]
     list_filter = ["is_active", "operator"]
     search_fields = ["client_id", "name", "operator__name"]
@@ -40,7 +146,9 @@ class ApiClientAdmin(admin.ModelAdmin):
     @admin.action(description="Rotate the secret (earlier tokens stop working)")
     def rotate_secret(self, request, queryset):
         for client in queryset:
-            _, secret = provisioning.rotate_client_secret(client.client_id)
+            _, secret = provisioning.rotate_client_secret(
+                client.client_id, actor=audit.user_actor(request.user), ip=audit.request_ip(request)
+            )
             self.message_user(
                 request,
                 f"New secret for {client.client_id}, shown this once: {secret}",
@@ -49,7 +157,7 @@ class ApiClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(AuditedAdmin):
     list_display = ["name", "site_id", "operator", "status", "power_capacity", "created_at"]
     list_filter = ["status", "operator"]
     search_fields = ["name", "site_id", "address"]
@@ -63,7 +171,7 @@ class ConnectorInline(admin.TabularInline):
 
 
 @admin.register(models.Device)
-class DeviceAdmin(admin.ModelAdmin):
+class DeviceAdmin(AuditedAdmin):
     list_display = [
         "device_id",
         "sn",
@@ -97,7 +205,9 @@ class DeviceAdmin(admin.ModelAdmin):
     @admin.action(description="Reset credentials (issue a new device secret)")
     def reset_credentials(self, request, queryset):
         for device in queryset:
-            _, secret = provisioning.reset_device_credentials(device.device_id)
+            _, secret = provisioning.reset_device_credentials(
+                device.device_id, actor=audit.user_actor(request.user), ip=audit.request_ip(request)
+            )
             self.message_user(
                 request,
                 f"New secret for {device.device_id}, shown this once: {secret}",
@@ -106,7 +216,7 @@ class DeviceAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.TelemetrySample)
-class TelemetrySampleAdmin(admin.ModelAdmin):
+class TelemetrySampleAdmin(AuditedAdmin):
     list_display = ["device", "connector_id", "timestamp", "state", "power", "voltage", "soc"]
     list_filter = ["state"]
     search_fields = ["device__device_id"]
@@ -115,7 +225,7 @@ class TelemetrySampleAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.DeviceEvent)
-class DeviceEventAdmin(admin.ModelAdmin):
+class DeviceEventAdmin(AuditedAdmin):
     list_display = ["device", "connector_id", "event_type", "fault_code", "source", "timestamp"]
     list_filter = ["event_type", "source"]
     search_fields = ["device__device_id", "fault_code"]
@@ -124,7 +234,7 @@ class DeviceEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.ChargingRecord)
-class ChargingRecordAdmin(admin.ModelAdmin):
+class ChargingRecordAdmin(AuditedAdmin):
     list_display = ["record_id", "device", "connector_id", "start_time", "end_time", "energy"]
     search_fields = ["record_id", "device__device_id"]
     raw_id_fields = ["device"]
@@ -139,7 +249,7 @@ class CommandStatusChangeInline(admin.TabularInline):
 
 
 @admin.register(models.Command)
-class CommandAdmin(admin.ModelAdmin):
+class CommandAdmin(AuditedAdmin):
     list_display = ["command_id", "command", "device", "connector_id", "status", "created_at"]
     list_filter = ["status", "command"]
     search_fields = ["command_id", "device__device_id", "control_id"]
@@ -148,21 +258,21 @@ class CommandAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.FirmwareUpdate)
-class FirmwareUpdateAdmin(admin.ModelAdmin):
+class FirmwareUpdateAdmin(AuditedAdmin):
     list_display = ["device", "firmware_version", "status", "progress", "updated_at"]
     list_filter = ["status"]
     raw_id_fields = ["device"]
 
 
 @admin.register(models.Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(AuditedAdmin):
     list_display = ["schedule_id", "device", "connector_id", "type", "enabled", "updated_at"]
     list_filter = ["type", "enabled"]
     raw_id_fields = ["device"]
 
 
 @admin.register(models.Control)
-class ControlAdmin(admin.ModelAdmin):
+class ControlAdmin(AuditedAdmin):
     list_display = ["control_id", "operator", "command", "target_type", "created_at"]
     list_filter = ["command", "target_type"]
     raw_id_fields = ["issued_by_client", "issued_by_user"]
@@ -179,7 +289,7 @@ class LegacyPushAttemptInline(admin.TabularInline):
 
 
 @admin.register(models.LegacyPush)
-class LegacyPushAdmin(admin.ModelAdmin):
+class LegacyPushAdmin(AuditedAdmin):
     list_display = ["id", "kind", "client", "status", "attempts", "next_attempt_at", "created_at"]
     list_filter = ["status", "kind"]
     search_fields = ["url", "ordering_key"]
@@ -203,16 +313,25 @@ class LegacyPushAdmin(admin.ModelAdmin):
     def retry_dead(self, request, queryset):
         from fleet.services.legacy import retry_dead_push
 
-        dead = list(
-            queryset.filter(status=models.LegacyPush.Status.DEAD).values_list("pk", flat=True)
-        )
-        for push_id in dead:
-            retry_dead_push(push_id)
+        dead = list(queryset.filter(status=models.LegacyPush.Status.DEAD).select_related("client"))
+        for push in dead:
+            retry_dead_push(push.pk)
+            audit.record(
+                actor=audit.user_actor(request.user),
+                action="retry_push",
+                resource_type="legacy_push",
+                resource_id=str(push.pk),
+                operator_id=push.client.operator_id,
+                details={"via": "admin", "kind": push.kind, "attempts": push.attempts},
+                ip=audit.request_ip(request),
+                before={"status": push.status},
+                after={"status": models.LegacyPush.Status.PENDING},
+            )
         self.message_user(request, f"{len(dead)} dead push(es) queued for another attempt.")
 
 
 @admin.register(models.LegacyOrder)
-class LegacyOrderAdmin(admin.ModelAdmin):
+class LegacyOrderAdmin(AuditedAdmin):
     list_display = [
         "order_id",
         "vendor_order_id",
@@ -225,3 +344,23 @@ class LegacyOrderAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind"]
     search_fields = ["order_id", "vendor_order_id", "device__device_id"]
     raw_id_fields = ["device", "start_command"]
+
+
+@admin.register(models.AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the one place platform-wide entries (staff logins, dictionary edits,
+    deleted operators) can be read."""
+
+    list_display = ["at", "actor", "action", "resource_type", "resource_id", "operator", "ip"]
+    list_filter = ["action", "resource_type", "operator"]
+    search_fields = ["actor", "resource_id"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
