@@ -1,0 +1,31 @@
+from django.conf import settings
+from django.db import models
+
+
+class OperatorMember(models.Model):
+    """A console user who works for an operator. Users without one are platform staff.
+
+    Their logins and admin changes go to that operator's audit trail.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_member"
+    )
+    operator = models.ForeignKey(
+        "fleet.Operator", on_delete=models.CASCADE, related_name="console_members"
+    )
+
+    class Meta:
+        verbose_name = "operator membership"
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.operator}"
+
+
+def operator_id_for(user) -> str | None:
+    """The operator a console user works for; None for platform staff and strangers."""
+    if user is None or not getattr(user, "pk", None):
+        return None
+    return (
+        OperatorMember.objects.filter(user_id=user.pk).values_list("operator_id", flat=True).first()
+    )

@@ -1,0 +1,47 @@
+"""Console sign-ins and sign-outs in the audit trail, in the trail of the user's operator
+(platform staff, who have none, land in the platform-wide trail)."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+
+from console.models import operator_id_for
+from fleet.services import audit
+
+
+def _record(action: str, user, request, username: str) -> None:
+    audit.record(
+        actor=f"user:{username}",
+        action=action,
+        resource_type="user",
+        resource_id=str(user.pk) if user is not None else "",
+        operator_id=operator_id_for(user),
+        ip=audit.request_ip(request),
+    )
+
+
+def record_login(sender, request, user, **kwargs) -> None:
+    _record("login", user, request, user.get_username())
+
+
+def record_logout(sender, request, user, **kwargs) -> None:
+    if user is not None:  # signing out without being signed in changes nothing
+        _record("logout", user, request, user.get_username())
+
+
+def record_login_failure(sender, credentials, request=None, **kwargs) -> None:
+    # `credentials` comes already scrubbed by Django; only the username is kept. An
+    # attempt on a known user shows in that user's operator trail.
+    User = get_user_model()
+    username = str(credentials.get(User.USERNAME_FIELD) or credentials.get("username") or "")
+    user = (
+        User._default_manager.filter(**{User.USERNAME_FIELD: username}).first()
+        if username
+        else None
+    )
+    _record("login_failed", user, request, username)
+
+
+def connect() -> None:
+    user_logged_in.connect(record_login, dispatch_uid="tellus-audit-login")
+    user_logged_out.connect(record_logout, dispatch_uid="tellus-audit-logout")
+    user_login_failed.connect(record_login_failure, dispatch_uid="tellus-audit-login-failed")
