@@ -5,10 +5,17 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.auth import operator_read
-from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
+from api.operator.common import (
+    EXTENSION_TAG,
+    QUERY_ERRORS,
+    FilterText,
+    PageParams,
+    extension,
+    page_body,
+)
 from api.schemas.common import Envelope, Page, Timestamp
 from fleet.models import AuditEntry
 from fleet.services.paging import paginate
@@ -17,20 +24,27 @@ router = Router(tags=["Diagnostics", EXTENSION_TAG])
 
 
 class AuditFilters(PageParams):
-    actor: str | None = None
-    resource_type: str | None = None
-    resource_id: str | None = None
-    action: str | None = None
+    actor: str | None = Field(None, max_length=150)
+    resource_type: FilterText | None = None
+    resource_id: FilterText | None = None
+    action: FilterText | None = None
     since: Timestamp | None = None
 
 
 class AuditEntryOut(BaseModel):
-    actor: str
+    actor: str = Field(description="client:<id>, user:<name>, cli:<os user> or platform")
+    operator_id: str | None = Field(description="The operator whose trail holds the entry.")
     action: str
-    resource_type: str
+    resource_type: str = Field(description="The subject's kind: device, client, site, …")
     resource_id: str
     details: dict[str, Any]
-    ip: str | None = None
+    before: dict[str, Any] | None = Field(
+        None, description="The changed fields before the change; null for a creation."
+    )
+    after: dict[str, Any] | None = Field(
+        None, description="The changed fields after the change; null for a deletion."
+    )
+    ip: str | None = Field(None, description="The address the change came from.")
     at: datetime
 
 
