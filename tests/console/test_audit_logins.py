@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
 from console.models import OperatorMember
 from fleet.models import AuditEntry
@@ -87,3 +88,14 @@ def test_another_operator_never_sees_the_login(
     rival = operator_token(*make_client("Rival"))
     assert audit_list(api, rival) == []
     assert len(audit_list(api, acme[1], action="login")) == 1
+
+
+def test_the_first_superuser_is_recorded_without_its_password(capsys):
+    call_command("ensure_console_admin")
+    password = capsys.readouterr().out.split("admin / ")[1].split()[0]
+
+    entry = AuditEntry.objects.get(action="create", resource_type="user")
+    assert entry.actor.startswith("cli:") and entry.operator_id is None
+    assert entry.after["username"] == "admin" and entry.after["is_superuser"] is True
+    assert entry.after["password"] == "[redacted]"
+    assert password not in json.dumps(entry.after)

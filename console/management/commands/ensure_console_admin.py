@@ -2,6 +2,9 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from fleet.services import audit
 
 
 class Command(BaseCommand):
@@ -15,7 +18,16 @@ class Command(BaseCommand):
         if User.objects.filter(is_superuser=True).exists():
             return
         password = secrets.token_urlsafe(12)
-        User.objects.create_superuser("admin", "", password)
+        with transaction.atomic():
+            user = User.objects.create_superuser("admin", "", password)
+            audit.record_change(
+                actor=audit.cli_actor(),
+                action="create",
+                subject=audit.subject_of(user),
+                before=None,
+                after=audit.snapshot(user),
+                details={"via": "manage.py ensure_console_admin"},
+            )
         self.stdout.write(
             f"Console superuser created: admin / {password}  "
             "(shown once; change it with `python manage.py changepassword admin`)"
