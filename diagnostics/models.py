@@ -66,12 +66,18 @@ class Runbook(models.Model):
     escalation_target = models.CharField(max_length=32, default="L2")
     escalation_checklist = models.JSONField(default=list, blank=True)
     steps = models.JSONField(default=list)
+    suggest_when = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Ranking rules: [{device_status | connector_state | recent_command | "
+        "open_alert: [values], score}]; see diagnostics/data/runbooks.yaml.",
+    )
     loaded_digest = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     CONTENT_FIELDS = (
         "title", "applicable_models", "symptom", "linked_fault_codes", "triggers",
-        "escalation_target", "escalation_checklist", "steps",
+        "escalation_target", "escalation_checklist", "steps", "suggest_when",
     )  # fmt: skip
 
     class Meta:

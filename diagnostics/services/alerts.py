@@ -7,18 +7,11 @@ from typing import Any
 
 from django.db import transaction
 
-from diagnostics.models import Alert, AlertTransition, FaultCode, Runbook
+from diagnostics.models import Alert, AlertTransition, FaultCode
 from fleet.errors import Conflict, NotFound
 from fleet.models import Device
 
 SEVERITY_FOR_FAULT = {"error": Alert.Severity.HIGH, "warning": Alert.Severity.MEDIUM}
-
-
-def runbook_for_code(code: str) -> str:
-    for runbook in Runbook.objects.order_by("slug"):
-        if code in runbook.linked_fault_codes:
-            return runbook.slug
-    return ""
 
 
 def severity_for_code(code: str, default: str = Alert.Severity.MEDIUM) -> str:

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 
 from diagnostics.models import Alert
-from diagnostics.services.alerts import raise_alert, runbook_for_code, severity_for_code
+from diagnostics.services.alerts import raise_alert, severity_for_code
+from diagnostics.services.runbooks import suggest_for_alert
 from fleet.models import Command, Device, DeviceEvent, TelemetrySample
 
 REPEAT_THRESHOLD = 3
@@ -16,6 +17,15 @@ CLUSTER_WINDOW = timedelta(days=7)
 RECENT = timedelta(minutes=15)
 OVER_TEMPERATURE_C = {"AC": 65.0, "DC": 75.0}  # F-0203 warning temperatures
 DISCHARGE_GRACE = timedelta(minutes=2)
+# Every value Alert.detector takes (runbooks' suggest_when open_alert rules name these).
+ALERT_DETECTORS = (
+    "repeat_fault",
+    "firmware_cluster",
+    "heartbeat_lost",
+    "reconnect_storm",
+    "over_temperature",
+    "discharge_no_power",
+)
 
 
 def repeat_fault(now: datetime) -> int:
@@ -48,7 +58,7 @@ def repeat_fault(now: datetime) -> int:
                 "last": row["last"].isoformat(),
             },
             seen_at=row["last"],
-            suggested_runbook=runbook_for_code(code),
+            suggested_runbook=suggest_for_alert(device, "repeat_fault", code),
         )
     return len(rows)
 
@@ -84,7 +94,7 @@ def firmware_cluster(now: datetime) -> int:
                 "sites": row["sites"],
             },
             seen_at=row["last"],
-            suggested_runbook="charger-faulting-on-power-up",
+            suggested_runbook=suggest_for_alert(None, "firmware_cluster", code),
         )
     return len(rows)
 
@@ -107,6 +117,11 @@ def platform_faults(now: datetime) -> int:
             severity=severity_for_code(event.fault_code),
             evidence=event.data.get("details", {}),
             seen_at=event.timestamp,
+            suggested_runbook=suggest_for_alert(
+                event.device,
+                "heartbeat_lost" if event.fault_code == "F-0301" else "reconnect_storm",
+                event.fault_code,
+            ),
         )
     return len(events)
 
@@ -142,6 +157,7 @@ def over_temperature(now: datetime) -> int:
                 "timestamp": sample.timestamp.isoformat(),
             },
             seen_at=sample.timestamp,
+            suggested_runbook=suggest_for_alert(device, "over_temperature", "F-0203"),
         )
     return len(peaks)
 
@@ -182,7 +198,7 @@ def discharge_without_power(now: datetime) -> int:
                 "accepted_at": command.updated_at.isoformat(),
             },
             seen_at=now,
-            suggested_runbook="v2g-discharge-not-flowing",
+            suggested_runbook=suggest_for_alert(command.device, "discharge_no_power"),
         )
     return found
 

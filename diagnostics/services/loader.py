@@ -7,6 +7,7 @@ row still holds what the previous load wrote, and left alone when an admin edite
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,61 @@ def _upsert(model, key_field: str, key: str, content: dict[str, Any], report: Lo
 
 ACTIONS = {"next", "goto", "switch", "pause", "resolve", "close", "escalate"}
 ON_SITE = {"no", "yes", "optional"}
+MAX_RULE_SCORE = 10
+COMMAND_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def ranking_conditions() -> dict[str, set[str] | None]:
+    """What a suggest_when rule may test, and the values each accepts (None: any
+    command name, since commands have no closed list)."""
+    from diagnostics.services.detectors import ALERT_DETECTORS
+    from fleet.models import ConnectorState, Device
+
+    return {
+        "device_status": set(Device.Status.values),
+        "connector_state": set(ConnectorState.values),
+        "recent_command": None,
+        "open_alert": set(ALERT_DETECTORS),
+    }
+
+
+def _suggest_when(slug: str, rules: Any) -> list[dict[str, Any]]:
+    """Validate a runbook's ranking rules: each names exactly one condition with a
+    non-empty list of known values, and a score from 1 to MAX_RULE_SCORE."""
+    if rules is None:
+        return []
+    if not isinstance(rules, list):
+        raise DiagnosticsDataError(f"{slug}: suggest_when must be a list of rules")
+    conditions = ranking_conditions()
+    valid = []
+    for rule in rules:
+        if not isinstance(rule, dict):
+            raise DiagnosticsDataError(f"{slug}: a suggest_when rule must be a mapping")
+        named = [key for key in rule if key != "score"]
+        if len(named) != 1 or named[0] not in conditions:
+            raise DiagnosticsDataError(
+                f"{slug}: a suggest_when rule names exactly one of {sorted(conditions)} "
+                f"and a score, not {sorted(map(str, rule))}"
+            )
+        condition, values = named[0], rule[named[0]]
+        if not isinstance(values, list) or not values:
+            raise DiagnosticsDataError(f"{slug}: suggest_when {condition} needs a list of values")
+        allowed = conditions[condition]
+        for value in values:
+            if not isinstance(value, str) or not (
+                value in allowed if allowed is not None else COMMAND_NAME.match(value)
+            ):
+                raise DiagnosticsDataError(
+                    f"{slug}: suggest_when {condition} has unknown value {value!r}"
+                    + (f" (one of {sorted(allowed)})" if allowed is not None else "")
+                )
+        score = rule.get("score")
+        if type(score) is not int or not 1 <= score <= MAX_RULE_SCORE:
+            raise DiagnosticsDataError(
+                f"{slug}: suggest_when score must be an integer from 1 to {MAX_RULE_SCORE}"
+            )
+        valid.append({condition: list(values), "score": score})
+    return valid
 
 
 def _runbook_content(entry: dict[str, Any], slugs: set[str]) -> dict[str, Any]:
@@ -151,6 +207,7 @@ def _runbook_content(entry: dict[str, Any], slugs: set[str]) -> dict[str, Any]:
         "escalation_target": entry.get("escalation_target") or "L2",
         "escalation_checklist": list(entry.get("escalation_checklist") or []),
         "steps": entry["steps"],
+        "suggest_when": _suggest_when(slug, entry.get("suggest_when")),
     }
 
 

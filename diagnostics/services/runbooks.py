@@ -2,7 +2,9 @@
 move on by the step's branch rules (first match wins), and end resolved, closed, paused
 or escalated — with every step result and its evidence recorded."""
 
-from datetime import timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -324,40 +326,132 @@ def _audit(execution: RunbookExecution, by: str, action: str, details: dict[str,
     )  # fmt: skip
 
 
-# --- Suggestions --------------------------------------------------------------------------------
+# --- Ranking ----------------------------------------------------------------------------------
+# One ranking, driven by the runbook data (linked_fault_codes, suggest_when, applicable_models),
+# serves the suggestions endpoint and the runbook an alert suggests.
+
+FAULT_CODE_SCORE = 3
+MODEL_MISMATCH_PENALTY = 1
+SUGGESTION_DAYS = 7
+REASONS = {
+    "device_status": "the device is {}",
+    "connector_state": "a connector is in {}",
+    "recent_command": "a recent {} command has not completed",
+    "open_alert": "an open {} alert",
+}
 
 
-def suggest(device: Device, days: int = 7) -> list[dict[str, Any]]:
-    """Runbooks ranked for a device by its recent fault codes, its state and its model."""
-    since = timezone.now() - timedelta(days=days)
-    recent = set(
-        DeviceEvent.objects.filter(
-            device=device, event_type="fault", timestamp__gte=since
-        ).values_list("fault_code", flat=True)
-    )
-    preparing = device.connectors.filter(state="preparing").exists()
-    discharge_pending = Command.objects.filter(
-        device=device, command="discharge", created_at__gte=since
-    ).exists()
+@dataclass(frozen=True)
+class Signals:
+    """What the ranking looks at: recent fault codes, device and connector state,
+    unfinished commands and open alerts (by detector)."""
+
+    fault_codes: frozenset[str] = frozenset()
+    device_status: str | None = None
+    connector_states: frozenset[str] = frozenset()
+    recent_commands: frozenset[str] = frozenset()
+    open_alerts: frozenset[str] = frozenset()
+    model: str | None = None
+
+    def observed(self, condition: str) -> frozenset[str]:
+        return {
+            "device_status": frozenset({self.device_status} if self.device_status else ()),
+            "connector_state": self.connector_states,
+            "recent_command": self.recent_commands,
+            "open_alert": self.open_alerts,
+        }[condition]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    slug: str
+    title: str
+    score: int
+    reasons: tuple[str, ...]
+    matched: frozenset[str]  # "fault_code:F-0421", "open_alert:firmware_cluster", …
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"slug": self.slug, "title": self.title, "score": self.score,
+                "reasons": list(self.reasons)}  # fmt: skip
+
+
+def _fits_model(runbook: Runbook, model: str) -> bool:
+    return any(model.startswith(listed.split()[0]) for listed in runbook.applicable_models)
+
+
+def rank(runbooks: Iterable[Runbook], signals: Signals) -> list[Suggestion]:
+    """Score runbooks by their data against the signals; best first, ties by slug.
+    Runbooks that score nothing are left out."""
     ranked = []
-    for runbook in Runbook.objects.all():
-        score, reasons = 0, []
-        matched = sorted(recent & set(runbook.linked_fault_codes))
-        if matched:
-            score += 3 * len(matched)
-            reasons.append(f"recent fault codes: {', '.join(matched)}")
-        if runbook.slug == "connector-stuck-preparing" and preparing:
-            score, reasons = score + 4, [*reasons, "a connector is in preparing"]
-        if runbook.slug == "charger-faulting-on-power-up" and device.status != "online":
-            score, reasons = score + 2, [*reasons, "the device is not online"]
-        if runbook.slug == "v2g-discharge-not-flowing" and discharge_pending:
-            score, reasons = score + 3, [*reasons, "a discharge was requested recently"]
-        models = runbook.applicable_models
-        if score and models and not any(device.model.startswith(m.split()[0]) for m in models):
-            score -= 1
-            reasons.append(f"not listed for model {device.model}")
+    for runbook in runbooks:
+        score, reasons, matched = 0, [], set()
+        codes = sorted(signals.fault_codes & set(runbook.linked_fault_codes))
+        if codes:
+            score += FAULT_CODE_SCORE * len(codes)
+            reasons.append(f"recent fault codes: {', '.join(codes)}")
+            matched |= {f"fault_code:{code}" for code in codes}
+        for rule in runbook.suggest_when:
+            condition = next(key for key in rule if key != "score")
+            hits = sorted(signals.observed(condition) & set(rule[condition]))
+            if hits:
+                score += rule["score"]
+                reasons.append(REASONS[condition].format(" / ".join(hits)))
+                matched |= {f"{condition}:{hit}" for hit in hits}
+        if score and signals.model and runbook.applicable_models:
+            if not _fits_model(runbook, signals.model):
+                score -= MODEL_MISMATCH_PENALTY
+                reasons.append(f"not listed for model {signals.model}")
         if score > 0:
             ranked.append(
-                {"slug": runbook.slug, "title": runbook.title, "score": score, "reasons": reasons}
+                Suggestion(runbook.slug, runbook.title, score, tuple(reasons), frozenset(matched))
             )
-    return sorted(ranked, key=lambda r: (-r["score"], r["slug"]))
+    return sorted(ranked, key=lambda suggestion: (-suggestion.score, suggestion.slug))
+
+
+def device_signals(
+    device: Device, now: datetime | None = None, days: int = SUGGESTION_DAYS
+) -> Signals:
+    """A device's signals: fault codes and unfinished commands of the last `days`, its
+    status, its connectors' states and the detectors of its open alerts."""
+    from diagnostics.models import Alert
+
+    since = (now or timezone.now()) - timedelta(days=days)
+    codes = (
+        DeviceEvent.objects.filter(device=device, event_type="fault", timestamp__gte=since)
+        .exclude(fault_code="")
+        .values_list("fault_code", flat=True)
+    )
+    commands = (
+        Command.objects.filter(device=device, created_at__gte=since)
+        .exclude(status=Command.Status.COMPLETED)
+        .values_list("command", flat=True)
+    )
+    alerts = Alert.objects.filter(device=device, status__in=Alert.ACTIVE)
+    return Signals(
+        fault_codes=frozenset(codes),
+        device_status=device.status,
+        connector_states=frozenset(device.connectors.values_list("state", flat=True)),
+        recent_commands=frozenset(commands),
+        open_alerts=frozenset(alerts.values_list("detector", flat=True)),
+        model=device.model,
+    )
+
+
+def suggest(device: Device, days: int = SUGGESTION_DAYS) -> list[dict[str, Any]]:
+    """Runbooks ranked for a device by its recent fault codes, its state and its model."""
+    signals = device_signals(device, days=days)
+    return [suggestion.as_dict() for suggestion in rank(Runbook.objects.all(), signals)]
+
+
+def suggest_for_alert(device: Device | None, detector: str, fault_code: str = "") -> str:
+    """The runbook an alert suggests: the best-ranked one (the alert counting as an open
+    alert of its detector) that matches the alert's own fault code or detector."""
+    signals = device_signals(device) if device else Signals()
+    own = {f"open_alert:{detector}"} | ({f"fault_code:{fault_code}"} if fault_code else set())
+    signals = replace(
+        signals,
+        fault_codes=signals.fault_codes | ({fault_code} if fault_code else set()),
+        open_alerts=signals.open_alerts | {detector},
+    )
+    ranked = rank(Runbook.objects.all(), signals)
+    return next((suggestion.slug for suggestion in ranked if suggestion.matched & own), "")

@@ -318,11 +318,14 @@ def test_suggestions_rank_by_recent_codes_and_state(device):
     faults(device, "F-0421", "F-0421")
     device.connectors.create(connector_id=1, state="preparing")
     ranked = engine.suggest(device)
-    # A preparing connector (4) + F-0421 (3) ranks above offline (2) + F-0421 (3).
-    assert [r["slug"] for r in ranked][:2] == [
-        "connector-stuck-preparing",
-        "charger-faulting-on-power-up",
+    # By the runbooks' data: a preparing connector (4) + F-0421 (3) ranks above
+    # offline (2) + F-0421 (3).
+    assert [(r["slug"], r["score"]) for r in ranked][:2] == [
+        ("connector-stuck-preparing", 7),
+        ("charger-faulting-on-power-up", 5),
     ]
+    assert ranked[0]["reasons"] == ["recent fault codes: F-0421", "a connector is in preparing"]
+    assert ranked[1]["reasons"] == ["recent fault codes: F-0421", "the device is offline"]
     assert all(r["score"] > 0 and r["reasons"] for r in ranked)
 
 
