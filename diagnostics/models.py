@@ -160,7 +160,13 @@ class StepResult(models.Model):
 
 class Alert(models.Model):
     """A detection needing attention: opened or refreshed by a detector (one open alert
-    per detector and subject), then acknowledged, resolved or dismissed by people."""
+    per detector and subject), then acknowledged, resolved or dismissed by people.
+
+    An alert covers facts (fault events, telemetry samples, devices, commands: whatever
+    its detector counts) timed from `window_start` on and received after
+    `facts_received_after`. Closing it covers every fact received until `closed_at`; only
+    facts received later can open a new alert for the subject, and not before
+    `snoozed_until`."""
 
     class Severity(models.TextChoices):
         LOW = "low"
@@ -175,6 +181,7 @@ class Alert(models.Model):
         DISMISSED = "dismissed"
 
     ACTIVE = (Status.OPEN, Status.ACKNOWLEDGED)
+    CLOSED = (Status.RESOLVED, Status.DISMISSED)
     TRANSITIONS = {
         Status.OPEN: {Status.ACKNOWLEDGED, Status.RESOLVED, Status.DISMISSED},
         Status.ACKNOWLEDGED: {Status.RESOLVED, Status.DISMISSED},
@@ -198,9 +205,29 @@ class Alert(models.Model):
     title = models.CharField(max_length=200)
     evidence = models.JSONField(default=dict)
     suggested_runbook = models.CharField(max_length=80, blank=True)
-    detections = models.PositiveIntegerField(default=1)
-    first_seen = models.DateTimeField()
-    last_seen = models.DateTimeField()
+    fact_count = models.PositiveIntegerField(
+        default=1, help_text="Distinct facts covered (events, samples, devices, commands)."
+    )
+    first_seen = models.DateTimeField(help_text="Time of the oldest fact covered.")
+    last_seen = models.DateTimeField(help_text="Time of the newest fact covered.")
+    window_start = models.DateTimeField(help_text="Facts timed before this are not covered.")
+    facts_received_after = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Facts received up to this belong to the subject's previous, closed alert.",
+    )
+    previous = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="recurrences",
+        help_text="The subject's previous alert, closed before this one opened.",
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(
+        null=True, blank=True, help_text="Dismissed with a snooze: no new alert before this."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

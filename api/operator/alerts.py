@@ -5,14 +5,15 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router
-from pydantic import BaseModel, Field, StrictStr
+from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from api.auth import operator_read, operator_write
 from api.envelope import success_body
 from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
 from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema, Timestamp
 from diagnostics.models import Alert
-from diagnostics.services.alerts import get_alert, transition
+from diagnostics.services.alerts import MAX_SNOOZE_MINUTES, get_alert, transition
+from fleet.services import audit
 from fleet.services.paging import paginate
 
 router = Router(tags=["Diagnostics", EXTENSION_TAG])
@@ -37,15 +38,34 @@ class AlertOut(BaseModel):
     fault_code: str | None = None
     evidence: dict[str, Any]
     suggested_runbook: str | None = None
-    detections: int
-    first_seen: datetime
-    last_seen: datetime
+    count: int = Field(
+        description="Distinct facts the alert covers: fault events (repeat_fault, "
+        "heartbeat_lost, reconnect_storm), devices (firmware_cluster), telemetry samples "
+        "over the limit (over_temperature), the command (discharge_no_power)."
+    )
+    detections: int = Field(description="Deprecated: the same as count.")
+    first_seen: datetime = Field(description="Time of the oldest fact covered.")
+    last_seen: datetime = Field(description="Time of the newest fact covered.")
+    closed_at: datetime | None = Field(None, description="When it was resolved or dismissed.")
+    snoozed_until: datetime | None = Field(
+        None, description="Dismissed with a snooze: the subject gets no new alert before this."
+    )
+    previous_alert_id: str | None = Field(
+        None, description="The subject's previous alert, closed before this one opened."
+    )
     transitions: list[dict[str, Any]] | None = None
 
 
 class AlertUpdate(RequestSchema):
     status: Literal["acknowledged", "resolved", "dismissed"]
     note: StrictStr = Field("", max_length=2000)
+    snooze_minutes: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=MAX_SNOOZE_MINUTES,
+        description=f"Only with status dismissed: no new alert for the same detector and "
+        f"subject for this many minutes (1 to {MAX_SNOOZE_MINUTES}, i.e. 30 days).",
+    )
 
 
 def alert_out(alert: Alert, with_history: bool = False) -> dict[str, Any]:
@@ -60,9 +80,13 @@ def alert_out(alert: Alert, with_history: bool = False) -> dict[str, Any]:
         "fault_code": alert.fault_code or None,
         "evidence": alert.evidence,
         "suggested_runbook": alert.suggested_runbook or None,
-        "detections": alert.detections,
+        "count": alert.fact_count,
+        "detections": alert.fact_count,
         "first_seen": alert.first_seen,
         "last_seen": alert.last_seen,
+        "closed_at": alert.closed_at,
+        "snoozed_until": alert.snoozed_until,
+        "previous_alert_id": alert.previous_id,
     }
     if with_history:
         out["transitions"] = list(
@@ -113,12 +137,21 @@ def alert_detail(request: HttpRequest, alert_id: str):
 )
 def update_alert(request: HttpRequest, alert_id: str, payload: AlertUpdate):
     """open → acknowledged → resolved | dismissed (open may also go straight to resolved
-    or dismissed); anything else is 409/4001."""
+    or dismissed); anything else is 409/4001. Every move is recorded in the alert's
+    history (who, when, note).
+
+    Resolving or dismissing closes the alert for the facts it covers: the same detector
+    and subject get a new alert (pointing to this one in `previous_alert_id`) only when
+    facts received after the close meet the detector's rule again; a closed alert is
+    never reopened. A dismissal may add `snooze_minutes` (1 to 43200, i.e. 30 days): no
+    new alert for the subject before then, after which facts received since the
+    dismissal count. `snooze_minutes` with any other status is 400/1001."""
     alert = transition(
         request.auth.operator_id,
         alert_id,
         payload.status,
         payload.note,
-        f"client:{request.auth.client_id}",
+        audit.actor_label(client_id=request.auth.client_id),
+        snooze_minutes=payload.snooze_minutes,
     )
     return success_body(alert_out(alert, True))

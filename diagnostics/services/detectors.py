@@ -1,14 +1,33 @@
 """Detectors (proposed-extensions §10): rules over recent fleet data, run by the Celery
-sweep, each opening or refreshing one alert per subject."""
+sweep. Each finds its subjects and names the rows that are their facts; alerts.py opens
+or refreshes one alert per subject from those facts.
 
+Every detector, and every subject within a detector, runs on its own transaction or
+savepoint: a failure is logged with its traceback and reported, and the sweep goes on.
+"""
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q
+from django.db import transaction
+from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 
 from diagnostics.models import Alert
-from diagnostics.services.alerts import raise_alert, severity_for_code
-from diagnostics.services.runbooks import suggest_for_alert
+from diagnostics.services.alerts import (
+    OPENED,
+    REFRESHED,
+    Detection,
+    FactSummary,
+    number,
+    record_detection,
+)
 from fleet.models import Command, Device, DeviceEvent, TelemetrySample
+
+logger = logging.getLogger(__name__)
 
 REPEAT_THRESHOLD = 3
 REPEAT_WINDOW = timedelta(hours=24)
@@ -17,6 +36,11 @@ CLUSTER_WINDOW = timedelta(days=7)
 RECENT = timedelta(minutes=15)
 OVER_TEMPERATURE_C = {"AC": 65.0, "DC": 75.0}  # F-0203 warning temperatures
 DISCHARGE_GRACE = timedelta(minutes=2)
+DISCHARGE_LOOKBACK = timedelta(hours=6)
+PLATFORM_FAULTS = {
+    "F-0301": ("heartbeat_lost", "Heartbeat lost"),
+    "F-0302": ("reconnect_storm", "Reconnect storm"),
+}
 # Every value Alert.detector takes (runbooks' suggest_when open_alert rules name these).
 ALERT_DETECTORS = (
     "repeat_fault",
@@ -28,143 +52,249 @@ ALERT_DETECTORS = (
 )
 
 
-def repeat_fault(now: datetime) -> int:
-    """The same code reported at least REPEAT_THRESHOLD times by one device in 24 h."""
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _devices(device_ids: set[str]) -> dict[str, Device]:
+    """The devices still on a site (alerts belong to the site's operator)."""
+    found = Device.objects.select_related("site").in_bulk(device_ids, field_name="device_id")
+    return {device_id: device for device_id, device in found.items() if device.site_id}
+
+
+def _active(detector: str) -> QuerySet:
+    return Alert.objects.filter(detector=detector, status__in=Alert.ACTIVE)
+
+
+# --- Repeat fault -----------------------------------------------------------------------------
+
+
+def repeat_fault(now: datetime) -> list[Detection]:
+    """The same code reported at least REPEAT_THRESHOLD times by one device in 24 h. Facts:
+    those fault events. Subjects with an open alert are looked at on every sweep, so the
+    alert keeps counting new events even when the last 24 h hold fewer than three."""
     rows = (
         DeviceEvent.objects.filter(
             event_type="fault", timestamp__gte=now - REPEAT_WINDOW, device__site__isnull=False
         )
         .exclude(fault_code="")
-        .values("device_id", "fault_code", "device__site__operator_id")
-        .annotate(count=Count("id"), first=Min("timestamp"), last=Max("timestamp"))
+        .values("device_id", "fault_code")
+        .annotate(count=Count("id"))
         .filter(count__gte=REPEAT_THRESHOLD)
+        .order_by()
     )
-    rows = list(rows)
-    devices = Device.objects.in_bulk([row["device_id"] for row in rows], field_name="device_id")
-    for row in rows:
-        device = devices[row["device_id"]]
-        code = row["fault_code"]
-        raise_alert(
-            detector="repeat_fault",
-            subject=f"{device.device_id}:{code}",
-            operator_id=row["device__site__operator_id"],
-            device=device,
-            fault_code=code,
-            title=f"{code} reported {row['count']} times in 24 h",
-            severity=severity_for_code(code),
-            evidence={
-                "count": row["count"],
-                "first": row["first"].isoformat(),
-                "last": row["last"].isoformat(),
-            },
-            seen_at=row["last"],
-            suggested_runbook=suggest_for_alert(device, "repeat_fault", code),
-        )
-    return len(rows)
+    subjects = {(row["device_id"], row["fault_code"]) for row in rows}
+    subjects |= set(
+        _active("repeat_fault").exclude(device=None).values_list("device_id", "fault_code")
+    )
+    devices = _devices({device_id for device_id, _ in subjects})
+    return [
+        _repeat_fault(devices[device_id], code)
+        for device_id, code in sorted(subjects)
+        if device_id in devices
+    ]
 
 
-def firmware_cluster(now: datetime) -> int:
+def _repeat_fault(device: Device, code: str) -> Detection:
+    def describe(facts: QuerySet, summary: FactSummary) -> tuple[str, dict[str, Any]]:
+        return f"{code} reported {summary.count} times", {
+            "count": summary.count,
+            "first": _iso(summary.first),
+            "last": _iso(summary.last),
+        }
+
+    return Detection(
+        detector="repeat_fault",
+        subject=f"{device.device_id}:{code}",  # ≤ 32 + 1 + 32: fits Alert.subject
+        operator_id=device.site.operator_id,
+        device=device,
+        fault_code=code,
+        facts=DeviceEvent.objects.filter(device=device, event_type="fault", fault_code=code),
+        window=REPEAT_WINDOW,
+        threshold=REPEAT_THRESHOLD,
+        describe=describe,
+    )
+
+
+# --- Firmware cluster -------------------------------------------------------------------------
+
+
+def firmware_cluster(now: datetime) -> list[Detection]:
     """One code on CLUSTER_MIN_DEVICES or more devices on one firmware version in 7 days
-    (the F-0421 pattern), per operator."""
+    (the F-0421 pattern), per operator. Facts: the devices reporting the code (their
+    fault events, counted once per device)."""
     rows = (
         DeviceEvent.objects.filter(
             event_type="fault", timestamp__gte=now - CLUSTER_WINDOW, device__site__isnull=False
         )
         .exclude(fault_code="")
         .values("fault_code", "device__firmware_version", "device__site__operator_id")
-        .annotate(
-            devices=Count("device", distinct=True),
-            sites=Count("device__site", distinct=True),
-            last=Max("timestamp"),
-        )
+        .annotate(devices=Count("device", distinct=True))
         .filter(devices__gte=CLUSTER_MIN_DEVICES)
+        .order_by()
     )
-    for row in rows:
-        code, firmware = row["fault_code"], row["device__firmware_version"]
-        raise_alert(
-            detector="firmware_cluster",
-            subject=f"{code}@{firmware}",
-            operator_id=row["device__site__operator_id"],
+    subjects = {
+        (row["fault_code"], row["device__firmware_version"], row["device__site__operator_id"])
+        for row in rows
+    }
+    for code, subject, operator_id in _active("firmware_cluster").values_list(
+        "fault_code", "subject", "operator_id"
+    ):
+        subjects.add((code, subject[len(code) + 1 :], operator_id))  # subject: code@firmware
+    return [_firmware_cluster(*subject) for subject in sorted(subjects)]
+
+
+def _firmware_cluster(code: str, firmware: str, operator_id: str) -> Detection:
+    def describe(facts: QuerySet, summary: FactSummary) -> tuple[str, dict[str, Any]]:
+        sites = facts.order_by().aggregate(sites=Count("device__site", distinct=True))["sites"]
+        return f"{code} on {summary.count} chargers running firmware {firmware}", {
+            "firmware_version": firmware,
+            "devices": summary.count,
+            "sites": sites,
+            "first": _iso(summary.first),
+            "last": _iso(summary.last),
+        }
+
+    return Detection(
+        detector="firmware_cluster",
+        subject=f"{code}@{firmware}",  # ≤ 32 + 1 + 64: fits Alert.subject
+        operator_id=operator_id,
+        fault_code=code,
+        severity=Alert.Severity.HIGH,
+        facts=DeviceEvent.objects.filter(
+            event_type="fault",
             fault_code=code,
-            title=f"{code} on {row['devices']} chargers running firmware {firmware}",
-            severity=Alert.Severity.HIGH,
-            evidence={
-                "firmware_version": firmware,
-                "devices": row["devices"],
-                "sites": row["sites"],
-            },
-            seen_at=row["last"],
-            suggested_runbook=suggest_for_alert(None, "firmware_cluster", code),
-        )
-    return len(rows)
-
-
-def platform_faults(now: datetime) -> int:
-    """Heartbeat lost (F-0301) and reconnect storms (F-0302) derived by the platform."""
-    titles = {"F-0301": "Heartbeat lost", "F-0302": "Reconnect storm"}
-    events = DeviceEvent.objects.filter(
-        source=DeviceEvent.Source.PLATFORM, fault_code__in=titles, timestamp__gte=now - RECENT,
-        device__site__isnull=False,
-    ).select_related("device__site")  # fmt: skip
-    for event in events:
-        raise_alert(
-            detector="heartbeat_lost" if event.fault_code == "F-0301" else "reconnect_storm",
-            subject=event.device_id,
-            operator_id=event.device.site.operator_id,
-            device=event.device,
-            fault_code=event.fault_code,
-            title=titles[event.fault_code],
-            severity=severity_for_code(event.fault_code),
-            evidence=event.data.get("details", {}),
-            seen_at=event.timestamp,
-            suggested_runbook=suggest_for_alert(
-                event.device,
-                "heartbeat_lost" if event.fault_code == "F-0301" else "reconnect_storm",
-                event.fault_code,
-            ),
-        )
-    return len(events)
-
-
-def over_temperature(now: datetime) -> int:
-    """Connector temperature above 65 °C (AC) or 75 °C (DC) in recent telemetry."""
-    hot = (
-        TelemetrySample.objects.filter(timestamp__gte=now - RECENT, device__site__isnull=False)
-        .filter(Q(temperature__gt=min(OVER_TEMPERATURE_C.values())))
-        .select_related("device__site")
-        .order_by("timestamp")
+            device__firmware_version=firmware,
+            device__site__operator_id=operator_id,
+        ),
+        fact_key="device_id",
+        window=CLUSTER_WINDOW,
+        threshold=CLUSTER_MIN_DEVICES,
+        describe=describe,
     )
-    peaks: dict[tuple[str, int], TelemetrySample] = {}
-    for sample in hot:
-        if sample.temperature > OVER_TEMPERATURE_C[sample.device.kind]:
-            key = (sample.device_id, sample.connector_id)
-            if key not in peaks or sample.temperature > peaks[key].temperature:
-                peaks[key] = sample
-    for (device_id, connector_id), sample in peaks.items():
-        device = sample.device
-        raise_alert(
-            detector="over_temperature",
-            subject=f"{device_id}#{connector_id}",
-            operator_id=device.site.operator_id,
-            device=device,
-            fault_code="F-0203",
-            title=f"Connector {connector_id} at {sample.temperature:.1f} °C",
-            severity=Alert.Severity.MEDIUM,
-            evidence={
-                "connector_id": connector_id,
-                "temperature": sample.temperature,
-                "limit_c": OVER_TEMPERATURE_C[device.kind],
-                "timestamp": sample.timestamp.isoformat(),
-            },
-            seen_at=sample.timestamp,
-            suggested_runbook=suggest_for_alert(device, "over_temperature", "F-0203"),
+
+
+# --- Platform-derived connectivity faults -------------------------------------------------------
+
+
+def platform_faults(now: datetime) -> list[Detection]:
+    """Heartbeat lost (F-0301) and reconnect storms (F-0302) derived by the platform.
+    Facts: those platform events on the device."""
+    rows = (
+        DeviceEvent.objects.filter(
+            source=DeviceEvent.Source.PLATFORM,
+            fault_code__in=PLATFORM_FAULTS,
+            timestamp__gte=now - RECENT,
+            device__site__isnull=False,
         )
-    return len(peaks)
+        .values_list("device_id", "fault_code")
+        .order_by()
+        .distinct()
+    )
+    subjects = set(rows)
+    devices = _devices({device_id for device_id, _ in subjects})
+    return [
+        _platform_fault(devices[device_id], code)
+        for device_id, code in sorted(subjects)
+        if device_id in devices
+    ]
 
 
-def discharge_without_power(now: datetime) -> int:
+def _platform_fault(device: Device, code: str) -> Detection:
+    detector, title = PLATFORM_FAULTS[code]
+
+    def describe(facts: QuerySet, summary: FactSummary) -> tuple[str, dict[str, Any]]:
+        newest = facts.order_by("-timestamp", "-id").first()
+        data = newest.data if newest is not None and isinstance(newest.data, dict) else {}
+        times = "" if summary.count == 1 else f" ({summary.count} times)"
+        return f"{title}{times}", {
+            "count": summary.count,
+            "first": _iso(summary.first),
+            "last": _iso(summary.last),
+            "details": data.get("details", {}),
+        }
+
+    return Detection(
+        detector=detector,
+        subject=device.device_id,
+        operator_id=device.site.operator_id,
+        device=device,
+        fault_code=code,
+        facts=DeviceEvent.objects.filter(
+            device=device, source=DeviceEvent.Source.PLATFORM, fault_code=code
+        ),
+        window=RECENT,
+        describe=describe,
+    )
+
+
+# --- Over-temperature -------------------------------------------------------------------------
+
+
+def over_temperature(now: datetime) -> list[Detection]:
+    """Connector temperature above 65 °C (AC) or 75 °C (DC) in recent telemetry. Facts:
+    the samples over the limit. NaN and infinite readings are no temperature at all
+    (PostgreSQL sorts NaN above every number, hence the upper bound)."""
+    rows = (
+        TelemetrySample.objects.filter(
+            timestamp__gte=now - RECENT,
+            device__site__isnull=False,
+            temperature__gt=min(OVER_TEMPERATURE_C.values()),
+            temperature__lt=math.inf,
+        )
+        .values("device_id", "connector_id")
+        .annotate(peak=Max("temperature"))
+        .order_by()
+    )
+    rows = list(rows)
+    devices = _devices({row["device_id"] for row in rows})
+    detections = []
+    for row in sorted(rows, key=lambda row: (row["device_id"], row["connector_id"])):
+        device = devices.get(row["device_id"])
+        if device is not None and row["peak"] > OVER_TEMPERATURE_C[device.kind]:
+            detections.append(_over_temperature(device, row["connector_id"]))
+    return detections
+
+
+def _over_temperature(device: Device, connector_id: int) -> Detection:
+    limit = OVER_TEMPERATURE_C[device.kind]
+
+    def describe(facts: QuerySet, summary: FactSummary) -> tuple[str, dict[str, Any]]:
+        peak = facts.order_by("-temperature", "-timestamp").first()
+        return f"Connector {connector_id} at {number(peak.temperature)} °C", {
+            "connector_id": connector_id,
+            "temperature": peak.temperature,
+            "limit_c": limit,
+            "timestamp": _iso(peak.timestamp),
+            "samples": summary.count,
+            "first": _iso(summary.first),
+            "last": _iso(summary.last),
+        }
+
+    return Detection(
+        detector="over_temperature",
+        subject=f"{device.device_id}#{connector_id}",
+        operator_id=device.site.operator_id,
+        device=device,
+        fault_code="F-0203",
+        severity=Alert.Severity.MEDIUM,
+        facts=TelemetrySample.objects.filter(
+            device=device,
+            connector_id=connector_id,
+            temperature__gt=limit,
+            temperature__lt=math.inf,
+        ),
+        window=RECENT,
+        describe=describe,
+    )
+
+
+# --- Discharge without power ------------------------------------------------------------------
+
+
+def discharge_without_power(now: datetime) -> list[Detection]:
     """A discharge the charger accepted more than DISCHARGE_GRACE ago, with no negative
-    power on that connector since (the V2G runbook's symptom)."""
+    power on that connector since (the V2G runbook's symptom). Fact: the command."""
     power_flowed = TelemetrySample.objects.filter(
         device_id=OuterRef("device_id"),
         connector_id=OuterRef("connector_id"),
@@ -177,33 +307,41 @@ def discharge_without_power(now: datetime) -> int:
             device_status="accepted",
             status=Command.Status.ACCEPTED,
             updated_at__lte=now - DISCHARGE_GRACE,
-            updated_at__gte=now - timedelta(hours=6),
+            updated_at__gte=now - DISCHARGE_LOOKBACK,
             device__site__isnull=False,
         )
         .exclude(Exists(power_flowed))
         .select_related("device__site")
+        .order_by("command_id")
     )
-    found = 0
-    for command in stalled:
-        found += 1
-        raise_alert(
-            detector="discharge_no_power",
-            subject=command.command_id,
-            operator_id=command.device.site.operator_id,
-            device=command.device,
-            title=f"Discharge accepted, no power flowing (connector {command.connector_id})",
-            severity=Alert.Severity.HIGH,
-            evidence={
-                "command_id": command.command_id,
-                "accepted_at": command.updated_at.isoformat(),
-            },
-            seen_at=now,
-            suggested_runbook=suggest_for_alert(command.device, "discharge_no_power"),
-        )
-    return found
+    return [_discharge_without_power(command) for command in stalled]
 
 
-DETECTORS = (
+def _discharge_without_power(command: Command) -> Detection:
+    def describe(facts: QuerySet, summary: FactSummary) -> tuple[str, dict[str, Any]]:
+        return f"Discharge accepted, no power flowing (connector {command.connector_id})", {
+            "command_id": command.command_id,
+            "accepted_at": _iso(summary.last),
+        }
+
+    return Detection(
+        detector="discharge_no_power",
+        subject=command.command_id,
+        operator_id=command.device.site.operator_id,
+        device=command.device,
+        severity=Alert.Severity.HIGH,
+        facts=Command.objects.filter(command_id=command.command_id),
+        # A command's facts are its acceptance: when it was accepted, and when we learnt it.
+        time_field="updated_at",
+        received_field="updated_at",
+        window=DISCHARGE_LOOKBACK,
+        describe=describe,
+    )
+
+
+# --- The sweep --------------------------------------------------------------------------------
+
+DETECTORS: tuple[Callable[[datetime], list[Detection]], ...] = (
     repeat_fault,
     firmware_cluster,
     platform_faults,
@@ -212,5 +350,39 @@ DETECTORS = (
 )
 
 
-def run_detectors(now: datetime) -> dict[str, int]:
-    return {detector.__name__: detector(now) for detector in DETECTORS}
+@dataclass
+class DetectorReport:
+    opened: int = 0
+    refreshed: int = 0
+    failed: list[str] = field(default_factory=list)  # subjects whose detection failed
+    error: bool = False  # the detector itself failed: no subject was looked at
+
+
+def run_detector(detector: Callable[[datetime], list[Detection]], now: datetime) -> DetectorReport:
+    """One detector, isolated from the others and each subject from the rest: failures
+    are logged and reported, never raised."""
+    report = DetectorReport()
+    name = detector.__name__
+    try:
+        with transaction.atomic():  # a savepoint, so a failed read leaves the connection usable
+            detections = detector(now)
+    except Exception:
+        logger.exception("detector %s failed", name)
+        report.error = True
+        return report
+    for detection in detections:
+        try:
+            _, outcome = record_detection(detection, now)
+        except Exception:
+            logger.exception("detector %s failed on subject %s", name, detection.subject)
+            report.failed.append(detection.subject)
+            continue
+        report.opened += outcome == OPENED
+        report.refreshed += outcome == REFRESHED
+    return report
+
+
+def run_detectors(now: datetime) -> dict[str, dict[str, Any]]:
+    """Every detector, each isolated; per detector: alerts opened and refreshed, failed
+    subjects and whether the detector itself failed."""
+    return {detector.__name__: asdict(run_detector(detector, now)) for detector in DETECTORS}

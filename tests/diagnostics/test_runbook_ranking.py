@@ -68,7 +68,7 @@ def test_an_alert_suggests_what_the_suggestions_endpoint_ranks_first(api, acme, 
     # F-0421 is linked to two runbooks; the preparing connector decides, for both.
     device.connectors.create(connector_id=1, state="preparing")
     faults(device, "F-0421")
-    detectors.repeat_fault(timezone.now())
+    detectors.run_detector(detectors.repeat_fault, timezone.now())
     alert = Alert.objects.get()
     ranked = api.get(
         f"/v1/operator/devices/{device.device_id}/runbook-suggestions", acme[1]
@@ -81,7 +81,7 @@ def test_an_alert_suggests_only_a_runbook_about_its_own_code_or_detector(device)
     # The device is offline, which ranks the power-up runbook, but nothing in the data
     # relates a runbook to over-temperature (F-0203): the alert suggests none.
     hot(device)
-    detectors.over_temperature(timezone.now())
+    detectors.run_detector(detectors.over_temperature, timezone.now())
     assert engine.suggest(device)[0]["slug"] == "charger-faulting-on-power-up"
     assert Alert.objects.get().suggested_runbook == ""
 
@@ -92,7 +92,7 @@ def test_the_ranking_follows_the_data_not_the_code(device):
         suggest_when=[{"open_alert": ["over_temperature"], "score": 9}]
     )
     hot(device)
-    detectors.over_temperature(timezone.now())
+    detectors.run_detector(detectors.over_temperature, timezone.now())
     assert Alert.objects.get().suggested_runbook == "connector-stuck-preparing"
     first = engine.suggest(device)[0]
     assert (first["slug"], first["reasons"]) == (
