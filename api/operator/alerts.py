@@ -138,7 +138,7 @@ def alert_detail(request: HttpRequest, alert_id: str):
 def update_alert(request: HttpRequest, alert_id: str, payload: AlertUpdate):
     """open → acknowledged → resolved | dismissed (open may also go straight to resolved
     or dismissed); anything else is 409/4001. Every move is recorded in the alert's
-    history (who, when, note).
+    history and in the audit log (before, after, note, caller and address).
 
     Resolving or dismissing closes the alert for the facts it covers: the same detector
     and subject get a new alert (pointing to this one in `previous_alert_id`) only when
@@ -152,6 +152,7 @@ def update_alert(request: HttpRequest, alert_id: str, payload: AlertUpdate):
         payload.status,
         payload.note,
         audit.actor_label(client_id=request.auth.client_id),
+        ip=request.META.get("REMOTE_ADDR"),
         snooze_minutes=payload.snooze_minutes,
     )
     return success_body(alert_out(alert, True))

@@ -1,5 +1,5 @@
 """Alerts: opened or refreshed by detectors from the facts they find, moved by people
-(open → acknowledged → resolved | dismissed), every move recorded.
+(open → acknowledged → resolved | dismissed), every move recorded and audited.
 
 A detector names the rows that are the facts about a subject (fault events, telemetry
 samples, devices, a command). An alert counts distinct facts, never sweeps. Closing an
@@ -23,9 +23,15 @@ from diagnostics.models import Alert, AlertTransition, FaultCode
 from diagnostics.services.runbooks import suggest_for_alert
 from fleet.errors import Conflict, InvalidParameter, NotFound
 from fleet.models import Device
+from fleet.services import audit
 
 SEVERITY_FOR_FAULT = {"error": Alert.Severity.HIGH, "warning": Alert.Severity.MEDIUM}
 MAX_SNOOZE_MINUTES = 30 * 24 * 60
+AUDIT_ACTIONS = {
+    Alert.Status.ACKNOWLEDGED: "acknowledge_alert",
+    Alert.Status.RESOLVED: "resolve_alert",
+    Alert.Status.DISMISSED: "dismiss_alert",
+}
 TITLE_MAX = Alert._meta.get_field("title").max_length
 
 OPENED, REFRESHED, UNCHANGED = "opened", "refreshed", "unchanged"
@@ -211,10 +217,11 @@ def transition(
     note: str,
     by: str,
     *,
+    ip: str | None = None,
     snooze_minutes: int | None = None,
     now: datetime | None = None,
 ) -> Alert:
-    """Move an alert along its lifecycle and record the move. Resolving or
+    """Move an alert along its lifecycle, record the move and audit it. Resolving or
     dismissing closes it; a dismissal may also snooze the subject for snooze_minutes."""
     _check_snooze(status, snooze_minutes)
     alert = (
@@ -241,4 +248,16 @@ def transition(
         alert.snoozed_until = now + timedelta(minutes=snooze_minutes)
         fields.append("snoozed_until")
     alert.save(update_fields=fields)
+    details: dict[str, Any] = {"before": before, "after": status, "note": note}
+    if alert.snoozed_until is not None:
+        details["snoozed_until"] = alert.snoozed_until.isoformat()
+    audit.record(
+        actor=by,
+        action=AUDIT_ACTIONS[status],
+        resource_type="alert",
+        resource_id=alert.alert_id,
+        operator_id=alert.operator_id,
+        details=details,
+        ip=ip,
+    )
     return alert

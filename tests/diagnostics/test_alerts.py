@@ -1,6 +1,6 @@
 """Detectors open one alert per subject and count the distinct facts it covers; people
-move alerts through their lifecycle over the API; a closed alert stays closed, and only
-facts received after the close can open a new one."""
+move alerts through their lifecycle over the API, every move audited; a closed alert
+stays closed, and only facts received after the close can open a new one."""
 
 from datetime import timedelta
 
@@ -11,7 +11,7 @@ from diagnostics.models import Alert
 from diagnostics.services import detectors
 from diagnostics.services.alerts import transition
 from diagnostics.services.loader import load_faults, load_runbooks
-from fleet.models import DeviceEvent, TelemetrySample
+from fleet.models import AuditEntry, DeviceEvent, TelemetrySample
 from fleet.services.commands import queue_command, report_command_status
 
 pytestmark = pytest.mark.django_db
@@ -227,6 +227,32 @@ def test_alert_api_lifecycle(api, acme, alert):
     assert history[0]["by"].startswith("client:")
     again = api.patch(url, {"status": "acknowledged"}, token)
     assert again.status_code == 409 and again.json()["code"] == 4001
+
+
+def test_every_alert_move_is_audited_with_before_after_note_and_address(api, acme, alert):
+    url = f"/v1/operator/alerts/{alert.alert_id}"
+    api.patch(url, {"status": "acknowledged", "note": "on it"}, acme[1])
+    api.patch(url, {"status": "dismissed", "note": "known", "snooze_minutes": 90}, acme[1])
+    entries = AuditEntry.objects.filter(resource_type="alert", resource_id=alert.alert_id)
+    moves = sorted(entries, key=lambda entry: entry.id)
+    moved = [(e.action, e.details["before"], e.details["after"], e.details["note"]) for e in moves]
+    assert moved == [
+        ("acknowledge_alert", "open", "acknowledged", "on it"),
+        ("dismiss_alert", "acknowledged", "dismissed", "known"),
+    ]
+    assert {(e.actor, e.operator_id, e.ip) for e in moves} == {
+        (f"client:{acme[0].client_id}", acme[0].operator_id, "127.0.0.1")
+    }
+    alert.refresh_from_db()
+    assert moves[1].details["snoozed_until"] == alert.snoozed_until.isoformat()
+
+
+def test_a_refused_move_is_not_audited(api, acme, alert):
+    close(alert)
+    before = AuditEntry.objects.filter(resource_type="alert").count()
+    refused = api.patch(f"/v1/operator/alerts/{alert.alert_id}", {"status": "dismissed"}, acme[1])
+    assert refused.status_code == 409
+    assert AuditEntry.objects.filter(resource_type="alert").count() == before
 
 
 def test_dismissal_with_a_snooze_over_the_api(api, acme, alert):
