@@ -13,6 +13,8 @@ def v1_not_found(request, unmatched: str = ""):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Ninja's own root view would answer the bare prefix outside the envelope.
+    path("v1/", v1_not_found),
     path("v1/", api.urls),
     re_path(r"^v1/(?P<unmatched>.*)$", v1_not_found),
     path("", include("console.console_urls")),

@@ -9,7 +9,14 @@ from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from api.auth import operator_read, operator_write
 from api.envelope import success_body
-from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
+from api.operator.common import (
+    EXTENSION_TAG,
+    QUERY_ERRORS,
+    FilterText,
+    PageParams,
+    extension,
+    page_body,
+)
 from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema, Timestamp
 from diagnostics.models import Alert
 from diagnostics.services.alerts import MAX_SNOOZE_MINUTES, get_alert, transition
@@ -20,8 +27,8 @@ router = Router(tags=["Diagnostics", EXTENSION_TAG])
 
 
 class AlertFilters(PageParams):
-    device_id: str | None = None
-    site_id: str | None = None
+    device_id: FilterText | None = None
+    site_id: FilterText | None = None
     severity: Literal["low", "medium", "high", "critical"] | None = None
     status: Literal["open", "acknowledged", "resolved", "dismissed"] | None = None
     since: Timestamp | None = None

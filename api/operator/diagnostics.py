@@ -9,7 +9,14 @@ from pydantic import BaseModel, Field, StrictStr
 
 from api.auth import operator_read, operator_write
 from api.envelope import success_body
-from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
+from api.operator.common import (
+    EXTENSION_TAG,
+    QUERY_ERRORS,
+    FilterText,
+    PageParams,
+    extension,
+    page_body,
+)
 from api.operator.control import actor
 from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema
 from diagnostics.models import FaultCode, Runbook
@@ -56,8 +63,8 @@ class UndocumentedCode(BaseModel):
 
 
 class FaultFilters(PageParams):
-    severity: str | None = None
-    category: str | None = None
+    severity: FilterText | None = None
+    category: FilterText | None = None
 
 
 @router.get(
@@ -98,7 +105,7 @@ def undocumented(request: HttpRequest):
     summary="One fault dictionary entry",
     openapi_extra=extension(),
 )
-def fault_detail(request: HttpRequest, code: str, device_id: str | None = None):
+def fault_detail(request: HttpRequest, code: str, device_id: FilterText | None = None):
     """With `device_id`, also whether that device's firmware is inside a known issue of
     the code (`affected` is null when the versions cannot be compared) and the fix."""
     fault = get_fault(code)
@@ -167,7 +174,9 @@ def runbook_suggestions(request: HttpRequest, device_id: str):
 
 
 class DiagnosticCommandRequest(RequestSchema):
-    command: StrictStr = Field(description="reboot, soft_reset, fetch_logs, run_self_test, …")
+    command: StrictStr = Field(
+        max_length=64, description="reboot, soft_reset, fetch_logs, run_self_test, …"
+    )
     connector_id: int | None = Field(None, ge=1, le=255)
     params: dict[str, Any] | None = None
     confirm: bool = Field(False, description="Required true for medium-risk commands.")

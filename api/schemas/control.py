@@ -32,9 +32,16 @@ class RemoteDischargeRequest(RequestSchema):
 
 
 class TimeSlot(BaseModel):
-    day_of_week: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = None
-    start: str = Field(description="HH:MM in the schedule's timezone.")
-    end: str = Field(description="HH:MM; may be earlier than start (crosses midnight).")
+    day_of_week: (
+        Annotated[
+            list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]], Field(max_length=7)
+        ]
+        | None
+    ) = None
+    start: str = Field(max_length=5, description="HH:MM in the schedule's timezone.")
+    end: str = Field(
+        max_length=5, description="HH:MM; may be earlier than start (crosses midnight)."
+    )
     power_limit: Annotated[Number, Field(ge=0, le=10_000)] | None = Field(None, description="kW.")
     action: Literal["charge", "discharge", "idle"]
 

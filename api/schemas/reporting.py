@@ -123,7 +123,7 @@ class EventReport(RequestSchema):
 
 class VehicleInfo(BaseModel):
     model_config = ConfigDict(extra="allow")
-    vin: Annotated[StrictStr, Field(pattern=_VIN_RE.pattern)] | None = None
+    vin: Annotated[StrictStr, Field(max_length=17, pattern=_VIN_RE.pattern)] | None = None
     soc_start: Percent | None = None
     soc_end: Percent | None = None
 
