@@ -248,16 +248,18 @@ def transition(
         alert.snoozed_until = now + timedelta(minutes=snooze_minutes)
         fields.append("snoozed_until")
     alert.save(update_fields=fields)
-    details: dict[str, Any] = {"before": before, "after": status, "note": note}
-    if alert.snoozed_until is not None:
-        details["snoozed_until"] = alert.snoozed_until.isoformat()
+    after: dict[str, Any] = {"status": status}
+    if snooze_minutes is not None:
+        after["snoozed_until"] = alert.snoozed_until.isoformat()
     audit.record(
         actor=by,
         action=AUDIT_ACTIONS[status],
         resource_type="alert",
         resource_id=alert.alert_id,
         operator_id=alert.operator_id,
-        details=details,
+        details={"note": note},
+        before={"status": before},
+        after=after,
         ip=ip,
     )
     return alert
