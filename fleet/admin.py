@@ -1,9 +1,11 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 
 from fleet import models
 from fleet.credentials import hash_secret, new_secret
+from fleet.errors import TellusError
 from fleet.secrets_box import seal
 from fleet.services import audit, provisioning
 
@@ -118,8 +120,32 @@ class OperatorAdmin(AuditedAdmin):
     search_fields = ["name", "operator_id"]
 
 
+class ApiClientForm(forms.ModelForm):
+    legacy_callback_url = forms.URLField(
+        required=False, max_length=500, assume_scheme="https", label="Legacy callback URL"
+    )
+
+    class Meta:
+        model = models.ApiClient
+        fields = [
+            "operator", "name", "scopes", "legacy_callback_url", "require_signed_writes",
+            "is_active",
+        ]  # fmt: skip
+
+    def clean_scopes(self) -> list[str]:
+        # A form error, not a crash, for whatever JSON a staff member types here.
+        scopes = self.cleaned_data.get("scopes")
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise forms.ValidationError('Scopes are a list of names, e.g. ["read", "write"].')
+        try:
+            return provisioning.validate_scopes(scopes)
+        except TellusError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
 @admin.register(models.ApiClient)
 class ApiClientAdmin(AuditedAdmin):
+    form = ApiClientForm
     list_display = ["client_id", "operator", "name", "scopes", "is_active", "created_at"]
     list_filter = ["is_active", "operator"]
     search_fields = ["client_id", "name", "operator__name"]
@@ -128,7 +154,6 @@ class ApiClientAdmin(AuditedAdmin):
     actions = ["rotate_secret"]
 
     def save_model(self, request, obj, form, change):
-        obj.scopes = provisioning.validate_scopes(list(obj.scopes or []))
         if not change:
             secret = new_secret()
             obj.secret_hash = hash_secret(secret)

@@ -5,6 +5,7 @@ address it came from."""
 import json
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 from django.forms import MultiWidget
 from django.utils import timezone
@@ -31,8 +32,14 @@ def acme(make_client):
     return make_client("Acme Charging")
 
 
+def admin_url(app: str, model: str, pk, view: str) -> str:
+    """The admin's own link: it escapes "_" in ids, so a bare id may name another row."""
+    return f"/admin/{app}/{model}/{quote(str(pk))}/{view}/"
+
+
 def change_form_data(page) -> dict:
     """What the browser would post back unchanged from an admin change page."""
+    assert page.status_code == 200, (page.status_code, page.get("Location"), page.content[:300])
     data = {"_save": "Save"}
 
     def add(form) -> None:
@@ -79,7 +86,7 @@ def leaks(entry: AuditEntry, *secrets: str) -> bool:
 
 def test_a_scope_change_is_recorded_with_before_and_after(admin_client, acme):
     client, secret = acme
-    url = f"/admin/fleet/apiclient/{client.client_id}/change/"
+    url = admin_url("fleet", "apiclient", client.client_id, "change")
     post_change(admin_client, url, scopes='["read"]')
 
     entry = AuditEntry.objects.get(action="update", resource_type="client")
@@ -93,11 +100,27 @@ def test_a_scope_change_is_recorded_with_before_and_after(admin_client, acme):
     assert not leaks(entry, secret, client.secret_hash, client.secret_sealed)
 
 
+@pytest.mark.parametrize("scopes", ['["admin"]', '"read"', "[1, 2]", "[]", '{"read": 1}'])
+def test_bad_scopes_are_a_form_error_and_change_nothing(admin_client, acme, scopes):
+    client, _ = acme
+    url = admin_url("fleet", "apiclient", client.client_id, "change")
+    data = change_form_data(admin_client.get(url))
+    data["scopes"] = scopes
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert "scopes" in response.context["adminform"].form.errors
+    client.refresh_from_db()
+    assert client.scopes == ["read", "write"]
+    assert not AuditEntry.objects.filter(action="update").exists()
+
+
 def test_deactivating_a_client_is_recorded(admin_client, acme):
     client, _ = acme
-    data = change_form_data(admin_client.get(f"/admin/fleet/apiclient/{client.client_id}/change/"))
+    data = change_form_data(
+        admin_client.get(admin_url("fleet", "apiclient", client.client_id, "change"))
+    )
     del data["is_active"]  # an unticked checkbox is not posted
-    admin_client.post(f"/admin/fleet/apiclient/{client.client_id}/change/", data)
+    admin_client.post(admin_url("fleet", "apiclient", client.client_id, "change"), data)
 
     entry = AuditEntry.objects.get(action="update", resource_type="client")
     assert (entry.before, entry.after) == ({"is_active": True}, {"is_active": False})
@@ -105,7 +128,7 @@ def test_deactivating_a_client_is_recorded(admin_client, acme):
 
 def test_saving_without_changes_records_nothing(admin_client, acme):
     client, _ = acme
-    post_change(admin_client, f"/admin/fleet/apiclient/{client.client_id}/change/")
+    post_change(admin_client, admin_url("fleet", "apiclient", client.client_id, "change"))
     assert not AuditEntry.objects.filter(action="update").exists()
 
 
@@ -181,7 +204,9 @@ def test_moving_a_device_to_another_operator_shows_in_both_trails(
     old_site = device.site_id
     rival, _ = make_client("Rival")
     new_site = site_for(rival, "Rival Depot")
-    post_change(admin_client, f"/admin/fleet/device/{device.device_id}/change/", site=new_site.pk)
+    post_change(
+        admin_client, admin_url("fleet", "device", device.device_id, "change"), site=new_site.pk
+    )
 
     entries = AuditEntry.objects.filter(action="update", resource_type="device")
     assert sorted(entries.values_list("operator_id", flat=True)) == sorted(
@@ -197,7 +222,7 @@ def test_assigning_an_unassigned_device_shows_in_the_new_operators_trail(
 ):
     device_id = register_device()["device_id"]
     site = site_for(acme[0])
-    post_change(admin_client, f"/admin/fleet/device/{device_id}/change/", site=site.pk)
+    post_change(admin_client, admin_url("fleet", "device", device_id, "change"), site=site.pk)
 
     entry = AuditEntry.objects.get(action="update", resource_type="device")
     assert entry.operator_id == acme[0].operator_id
@@ -207,7 +232,7 @@ def test_assigning_an_unassigned_device_shows_in_the_new_operators_trail(
 def test_an_inline_connector_edit_is_recorded_with_its_parent(admin_client, acme, assigned_device):
     device = assigned_device(acme[0])
     connector = device.connectors.create(connector_id=1, state="idle")
-    url = f"/admin/fleet/device/{device.device_id}/change/"
+    url = admin_url("fleet", "device", device.device_id, "change")
     post_change(admin_client, url, **{"connectors-0-state": "unavailable"})
 
     entry = AuditEntry.objects.get(resource_type="connector")
@@ -251,7 +276,7 @@ def test_retrying_a_dead_push_is_recorded(admin_client, acme, monkeypatch):
 
 def test_deleting_a_site_keeps_what_it_was(admin_client, acme, site_for):
     site = site_for(acme[0], "Old Depot")
-    admin_client.post(f"/admin/fleet/site/{site.pk}/delete/", {"post": "yes"})
+    admin_client.post(admin_url("fleet", "site", site.pk, "delete"), {"post": "yes"})
     assert not Site.objects.filter(pk=site.pk).exists()
 
     entry = AuditEntry.objects.get(action="delete")
@@ -263,7 +288,7 @@ def test_deleting_a_site_keeps_what_it_was(admin_client, acme, site_for):
 
 def test_deleting_an_operator_leaves_a_platform_wide_entry(admin_client, acme):
     operator_id = acme[0].operator_id
-    admin_client.post(f"/admin/fleet/operator/{operator_id}/delete/", {"post": "yes"})
+    admin_client.post(admin_url("fleet", "operator", operator_id, "delete"), {"post": "yes"})
 
     entry = AuditEntry.objects.get(action="delete", resource_type="operator")
     assert (entry.resource_id, entry.operator_id) == (operator_id, None)
@@ -273,7 +298,7 @@ def test_deleting_an_operator_leaves_a_platform_wide_entry(admin_client, acme):
 def test_making_a_user_an_operators_member_and_setting_a_password(admin_client, acme):
     User = get_user_model()
     user = User.objects.create_user("engineer", password="pw-for-tests-1")
-    url = f"/admin/auth/user/{user.pk}/change/"
+    url = admin_url("auth", "user", user.pk, "change")
     data = change_form_data(admin_client.get(url))
     data.update({
         "operator_member-TOTAL_FORMS": "1",
@@ -290,7 +315,7 @@ def test_making_a_user_an_operators_member_and_setting_a_password(admin_client, 
 
     old_hash = user.password
     admin_client.post(
-        f"/admin/auth/user/{user.pk}/password/",
+        admin_url("auth", "user", user.pk, "password"),
         {"password1": "another-pw-for-tests-2", "password2": "another-pw-for-tests-2",
          "set_usable_password": "true"},
     )  # fmt: skip
@@ -304,11 +329,15 @@ def test_making_a_user_an_operators_member_and_setting_a_password(admin_client, 
 
 
 def test_the_trail_is_readable_in_the_admin_and_cannot_be_edited(admin_client, acme):
-    post_change(admin_client, f"/admin/fleet/apiclient/{acme[0].client_id}/change/", name="Renamed")
+    post_change(
+        admin_client, admin_url("fleet", "apiclient", acme[0].client_id, "change"), name="Renamed"
+    )
     entry = AuditEntry.objects.get(action="update")
 
     assert admin_client.get("/admin/fleet/auditentry/").status_code == 200
-    assert admin_client.get(f"/admin/fleet/auditentry/{entry.pk}/change/").status_code == 200
-    delete = admin_client.post(f"/admin/fleet/auditentry/{entry.pk}/delete/", {"post": "yes"})
+    assert admin_client.get(admin_url("fleet", "auditentry", entry.pk, "change")).status_code == 200
+    delete = admin_client.post(
+        admin_url("fleet", "auditentry", entry.pk, "delete"), {"post": "yes"}
+    )
     assert delete.status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
