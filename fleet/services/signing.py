@@ -24,7 +24,8 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 def _seconds(timestamp: str) -> float:
     text = timestamp.strip()
-    if text.isdigit():
+    # ASCII only: str.isdigit() is also true for "²" or "٣", which float() cannot read.
+    if text.isascii() and text.isdigit():
         return float(text)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
