@@ -124,9 +124,7 @@ async def _telemetry(scope: Scope, receive: Receive, principal) -> dict[str, Any
 
 
 async def _commands(scope: Scope, receive: Receive, principal) -> dict[str, Any]:
-    query_string = scope.get("query_string", b"").decode("latin-1")
-    check_query_string(query_string)
-    query = parse_qs(query_string)
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     await _read_body(scope, receive)
     gone = asyncio.Event()
 
@@ -171,6 +169,9 @@ class DeviceFastPath:
             return
         rate_class, handler = route
         try:
+            # The input gate first, as V1EnvelopeMiddleware does for the Django routes:
+            # a NUL anywhere in the query is refused on every route, before auth.
+            check_query_string(scope.get("query_string", b"").decode("latin-1"))
             principal = await authenticate_charger(_header(scope, b"authorization"), rate_class)
             body = await handler(scope, receive, principal)
             await _send_json(send, 200, body)
