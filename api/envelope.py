@@ -48,5 +48,24 @@ def error_response(code: int, message: str, details: dict[str, Any] | None = Non
     return response
 
 
+# The legacy start and stop endpoints answer every error as {"Status", "Reason", "Code"}
+# instead of the envelope (A9), whoever refuses the request: the Status each fails with.
+LEGACY_FAILURE_STATUS = {
+    "/v1/cp/start_charging": "START_FAILED",
+    "/v1/cp/start_discharging": "START_FAILED",
+    "/v1/cp/stop_charging": "Reject",
+    "/v1/cp/stop_discharging": "Reject",
+}
+
+
+def legacy_failure_body(
+    failure_status: str, code: int, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"Status": failure_status, "Reason": message, "Code": code}
+    if details:
+        body["Details"] = details
+    return body
+
+
 def tellus_error_response(exc: TellusError) -> JsonResponse:
     return error_response(exc.code, exc.message, exc.details)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from pydantic import ValidationError as PydanticValidationError
 
 from api.auth import bearer_token
-from api.envelope import HTTP_STATUS, error_response
+from api.envelope import HTTP_STATUS, error_response, legacy_failure_body
 from api.errors import validation_failure
 from api.input_guard import load_json
 from api.operator.common import MAX_PAGE
@@ -106,9 +106,7 @@ def _with_status(failure_status: str, handler: Callable[[HttpRequest], dict]):
         try:
             return JsonResponse(handler(request))
         except (_Refusal, TellusError) as exc:
-            body = {"Status": failure_status, "Reason": exc.message, "Code": exc.code}
-            if exc.details:
-                body["Details"] = exc.details
+            body = legacy_failure_body(failure_status, exc.code, exc.message, exc.details)
             return JsonResponse(body, status=HTTP_STATUS[exc.code])
 
     return view

@@ -2,15 +2,24 @@
 
 Before the view: refuse oversized bodies and non-JSON content types. After it: any
 404, 405 or 500 that did not come out of our API code as an envelope (unknown path,
-wrong method, a crash outside a view) becomes one. Works sync and async, so it never
-forces a thread hop on the async hot path.
+wrong method, a crash outside a view) becomes one; on the legacy
+start/stop endpoints, whose errors are `{"Status", "Reason", "Code"}` (A9), such a
+refusal takes that shape instead. Works sync and async, so it never forces a thread hop
+on the async hot path.
 """
+
+import json
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from api.envelope import error_response, tellus_error_response
+from api.envelope import (
+    LEGACY_FAILURE_STATUS,
+    error_response,
+    legacy_failure_body,
+    tellus_error_response,
+)
 from api.input_guard import check_path, check_query_string
 from fleet.errors import InvalidParameter
 
@@ -70,6 +79,28 @@ def _check_response(request: HttpRequest, response: HttpResponse) -> HttpRespons
     return enveloped
 
 
+def _legacy_shape(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """On the legacy start/stop endpoints, an envelope refusal made here (or by Django
+    before the view) becomes the {"Status", "Reason", "Code"} those endpoints answer."""
+    failure_status = LEGACY_FAILURE_STATUS.get(request.path)
+    if failure_status is None or response.status_code < 400 or response.streaming:
+        return response
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return response
+    if not isinstance(body, dict) or "code" not in body or "Status" in body:
+        return response
+    reshaped = JsonResponse(
+        legacy_failure_body(failure_status, body["code"], body["message"], body.get("details")),
+        status=response.status_code,
+    )
+    for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+        if response.has_header(header):
+            reshaped[header] = response[header]
+    return reshaped
+
+
 # HEAD answers like GET without a body, except where a GET changes state: the long poll
 # claims commands, and a HEAD would swallow them.
 _NO_HEAD = {"/v1/device/commands"}
@@ -109,6 +140,9 @@ class V1EnvelopeMiddleware:
             return self._acall(request)
         if not request.path.startswith("/v1/"):
             return self.get_response(request)
+        return _legacy_shape(request, self._call(request))
+
+    def _call(self, request: HttpRequest) -> HttpResponse:
         refused = _check_request(request)
         if refused is not None:
             return refused
@@ -122,6 +156,9 @@ class V1EnvelopeMiddleware:
     async def _acall(self, request: HttpRequest):
         if not request.path.startswith("/v1/"):
             return await self.get_response(request)
+        return _legacy_shape(request, await self._acall_v1(request))
+
+    async def _acall_v1(self, request: HttpRequest) -> HttpResponse:
         refused = _check_request(request)
         if refused is not None:
             return refused
