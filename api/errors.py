@@ -3,7 +3,8 @@
 import logging
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -92,6 +93,18 @@ def install(api: NinjaAPI) -> None:
         RequestDataTooBig,
         lambda request, exc: error_response(
             1001, "Request body too large", {"field": "body", "reason": "too_large"}
+        ),
+    )
+    api.add_exception_handler(
+        TooManyFieldsSent,
+        lambda request, exc: error_response(
+            1001,
+            f"Too many parameters (limit {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS})",
+            {
+                "field": "query",
+                "reason": "too_many",
+                "max_fields": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
+            },
         ),
     )
     api.add_exception_handler(Exception, unhandled)

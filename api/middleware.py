@@ -1,8 +1,8 @@
 """Guarantees for everything under /v1 that no single view can give on its own.
 
 Before the view: refuse oversized bodies and non-JSON content types. After it: any
-404, 405 or 500 that did not come out of our API code as an envelope (unknown path,
-wrong method, a crash outside a view) becomes one; on the legacy
+400, 404, 405 or 500 that did not come out of our API code as an envelope (a Host not
+allowed, unknown path, wrong method, a crash outside a view) becomes one; on the legacy
 start/stop endpoints, whose errors are `{"Status", "Reason", "Code"}` (A9), such a
 refusal takes that shape instead. Works sync and async, so it never forces a thread hop
 on the async hot path.
@@ -27,6 +27,7 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _FORM_ALLOWED = {"/v1/operator/oauth/token", "/v1/device/token"}
 _JSON_TYPES = {"application/json"}
 _CONVERTED = {
+    400: (1001, "Bad request"),  # Django's own refusals, e.g. a Host not in ALLOWED_HOSTS
     404: (3001, "Resource not found"),
     405: (1001, "Method not allowed"),
     500: (9001, "Internal server error"),
