@@ -9,6 +9,7 @@ to Django.
 """
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -43,8 +44,18 @@ class _Refused(Exception):
         self.status = HTTP_STATUS[code]
 
 
+def _dumps(body: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        # jsonb keeps numbers as numeric and gives 1e308 back as a 309-digit integer,
+        # more than orjson's 64 bits: a command's params read from the database may hold
+        # one. The standard library writes integers of any size.
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
-    payload = orjson.dumps(body)
+    payload = _dumps(body)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
