@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import time
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -143,8 +142,9 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "replacement_group", ""):
             await self.channel_layer.group_discard(self.replacement_group, self.channel_name)
 
-    async def receive_json(self, content: Any, **kwargs) -> None:
-        """The client sends nothing; anything it does send is ignored."""
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """The client sends nothing; anything it does send is ignored, undecoded: text
+        that is not JSON (or nested too deep to decode) and binary frames included."""
 
     # --- frames ------------------------------------------------------------------------
 
