@@ -1,0 +1,159 @@
+"""The real ASGI application, served by uvicorn in a subprocess, on the test database.
+
+The fuzz suite talks HTTP to a server started exactly as production starts it
+(`uvicorn console.asgi:application`, charger fast path included), with the test settings
+(`tests.settings`), the pytest-django test database and the test Redis database. Only the
+rate limits are raised: thousands of requests from one client in a minute are the point
+of a fuzz run, and 429 answers would keep them from ever reaching a handler.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+# High enough never to trip during a run; the rate limiter itself still runs on every call.
+UNLIMITED_RATES = {
+    "TELLUS_RATE_OPERATOR_QUERY": "1000000/minute",
+    "TELLUS_RATE_OPERATOR_CONTROL": "1000000/minute",
+    "TELLUS_RATE_TOKEN": "1000000/minute",
+    "TELLUS_RATE_DEVICE_HIGH_FREQUENCY": "1000000/second",
+    "TELLUS_RATE_DEVICE_OTHER": "1000000/minute",
+}
+
+
+def database_url(settings_dict: dict) -> str:
+    """A DATABASE_URL naming the database Django is connected to (the test database once
+    pytest-django has created it)."""
+    user = quote(settings_dict.get("USER") or "", safe="")
+    password = quote(settings_dict.get("PASSWORD") or "", safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"postgres://{credentials}{host}{port}/{quote(settings_dict['NAME'], safe='')}"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LiveServer:
+    """`uvicorn console.asgi:application` on 127.0.0.1 and a free port."""
+
+    def __init__(self, database: str, secret_key: str, log_path: Path):
+        self.database = database
+        self.secret_key = secret_key
+        self.log_path = log_path
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(UNLIMITED_RATES)
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "tests.settings",
+                "DATABASE_URL": self.database,
+                # Tokens are signed with a key derived from SECRET_KEY; the test process
+                # issues some of them, so both sides must share it.
+                "SECRET_KEY": self.secret_key,
+                "LOG_LEVEL": "WARNING",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def start(self, attempts: int = 3) -> None:
+        for attempt in range(attempts):
+            self.port = free_port()
+            self._log = self.log_path.open("ab")
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "console.asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--lifespan",
+                    "off",
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                    "--timeout-graceful-shutdown",
+                    "2",
+                ],
+                cwd=REPO,
+                env=self.environment(),
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            if self._wait_ready():
+                return
+            self.stop()
+            if attempt == attempts - 1:
+                raise RuntimeError(f"live server did not start; log:\n{self.log_tail()}")
+
+    def _wait_ready(self, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                return False
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines: int = 80) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, offset: int) -> str:
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(offset)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
