@@ -1,6 +1,8 @@
 """Charger reporting and command endpoints (all async; the hot three also have a lean
 ASGI fast path in api.device.fastpath that calls the same code)."""
 
+from datetime import UTC
+
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 from ninja import Router
@@ -8,7 +10,7 @@ from ninja import Router
 from api.auth import device_high_frequency, device_other
 from api.device import endpoints
 from api.envelope import success_body
-from api.schemas.common import Envelope, ErrorEnvelope
+from api.schemas.common import Envelope, ErrorEnvelope, within_device_window
 from api.schemas.reporting import (
     ChargingRecordUpload,
     DeviceCommandStatus,
@@ -64,12 +66,14 @@ async def telemetry(request: HttpRequest, payload: TelemetryUpload):
 async def events(request: HttpRequest, payload: EventReport):
     """Unknown event types are stored (A4); `data.fault_code` may be an integer or a
     string such as `F-0421` (A6); connector 0 means the whole device (A33)."""
+    trusted = within_device_window(payload.timestamp)
     event = await sync_to_async(record_event)(
         request.auth.device_id,
         payload.event_type,
         payload.connector_id,
-        payload.timestamp,
+        payload.timestamp.astimezone(UTC) if trusted else None,
         payload.data,
+        claimed_timestamp=None if trusted else payload.timestamp.isoformat(),
     )
     await publish_device_message(request.auth.device_id, event_message(event))
     return success_body(None)

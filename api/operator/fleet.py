@@ -198,6 +198,7 @@ def device_events(request: HttpRequest, device_id: str, filters: Query[EventFilt
                 "timestamp": e.timestamp,
                 "fault_code": e.fault_code or None,
                 "source": e.source,
+                "claimed_timestamp": e.claimed_timestamp or None,
                 "data": e.data,
             }
             for e in items

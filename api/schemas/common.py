@@ -57,6 +57,19 @@ def _not_ahead_of_server_clock(value: datetime) -> datetime:
     return value
 
 
+def within_device_window(value: datetime) -> bool:
+    """Whether a charger's time can be kept as it is: representable in UTC, not before
+    2000 and not further ahead of our clock than the clock-skew allowance."""
+    try:
+        _not_ahead_of_server_clock(_in_supported_range(value))
+    except ValueError:
+        return False
+    return True
+
+
+# Any ISO 8601 time with a zone the parser accepts, converted nowhere: for times a
+# charger reports that are never stored or are checked by within_device_window.
+ClaimedTimestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_must_be_text)]
 # ISO 8601 with a zone, e.g. 2025-03-15T11:00:00Z, normalised to UTC.
 Timestamp = Annotated[
     AwareDatetime,

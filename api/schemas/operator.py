@@ -104,6 +104,11 @@ class DeviceEventOut(BaseModel):
         None, description="Extension: the dictionary title; absent for undocumented codes."
     )
     source: Literal["charger", "platform"]
+    claimed_timestamp: str | None = Field(
+        None,
+        description="Extension: the charger's own time when its clock was not trusted "
+        "(`timestamp` is then when the platform received the event).",
+    )
     data: dict
 
 

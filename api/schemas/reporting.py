@@ -13,8 +13,8 @@ from pydantic import (
     field_validator,
 )
 
+from api.schemas.common import ClaimedTimestamp, Int32, Measure, RequestSchema, Text
 from api.schemas.common import DeviceTimestamp as Timestamp
-from api.schemas.common import Int32, Measure, RequestSchema, Text
 
 ConnectorId = Annotated[StrictInt, Field(ge=1, le=255)]
 Percent = Annotated[StrictInt, Field(ge=0, le=100)]
@@ -39,7 +39,9 @@ _VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
 
 
 class HeartbeatRequest(RequestSchema):
-    timestamp: Timestamp
+    # Liveness is the server's receive time and this time is not stored, so a charger
+    # whose clock is wrong (a dead RTC battery) still counts as alive.
+    timestamp: ClaimedTimestamp
     status: Literal["online", "offline", "fault"]
     fault_code: Annotated[Int32, Field(ge=0)]
 
@@ -108,7 +110,9 @@ class EventReport(RequestSchema):
     """Unknown event types (e.g. `auth_ok`, A4) are stored, not refused. Connector 0
     stands for the whole device (A33)."""
 
-    timestamp: Timestamp
+    # An event is evidence: one stamped outside the device window is kept at the server's
+    # receive time, with the charger's claimed time beside it (record_event).
+    timestamp: ClaimedTimestamp
     event_type: Text(32)
     connector_id: Annotated[StrictInt, Field(ge=0, le=255)]
     data: dict[str, Any]

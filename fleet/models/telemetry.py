@@ -48,6 +48,9 @@ class DeviceEvent(models.Model):
     event_type = models.CharField(max_length=32)
     timestamp = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
+    # The charger's own time, as sent, when it was outside the window we can trust
+    # (a wrong clock); `timestamp` is then the receive time.
+    claimed_timestamp = models.CharField(max_length=40, blank=True)
     data = models.JSONField(default=dict, blank=True)
     # The fault code as text ("1001" or "F-0421"); data keeps the value as it was sent.
     fault_code = models.CharField(max_length=32, blank=True, db_index=True)

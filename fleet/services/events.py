@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from fleet.errors import InvalidParameter
 from fleet.models import Connector, ConnectorState, DeviceEvent
@@ -35,17 +36,27 @@ def fault_code_text(data: dict[str, Any]) -> str:
 
 
 def record_event(
-    device_id: str, event_type: str, connector_id: int, timestamp: datetime, data: dict[str, Any]
+    device_id: str,
+    event_type: str,
+    connector_id: int,
+    timestamp: datetime | None,
+    data: dict[str, Any],
+    *,
+    claimed_timestamp: str | None = None,
 ) -> DeviceEvent:
     """Store the event and move the connector's state where the event implies it. A
-    discharge session's `start` keeps the connector discharging if telemetry said so."""
+    discharge session's `start` keeps the connector discharging if telemetry said so.
+    Without a trustworthy timestamp the event takes the receive time, and the charger's
+    own claim is kept in claimed_timestamp."""
     code = fault_code_text(data)
+    timestamp = timestamp or timezone.now()
     with transaction.atomic():
         event = DeviceEvent.objects.create(
             device_id=device_id,
             connector_id=connector_id,
             event_type=event_type,
             timestamp=timestamp,
+            claimed_timestamp=claimed_timestamp or "",
             data=data,
             fault_code=code,
         )

@@ -3,7 +3,7 @@ deep nesting, and unknown paths. Each answer is a 4xx in the route's own shape, 
 stored, and every later read still works."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from api.input_guard import MAX_JSON_DEPTH
+from api.schemas.common import EARLIEST
 from api.schemas.reporting import TelemetryUpload
 from fleet.models import (
     ChargingRecord,
@@ -350,7 +351,7 @@ offsets = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59)
 def iso(moment: datetime, offset_minutes: int) -> str:
     sign = "+" if offset_minutes >= 0 else "-"
     hours, minutes = divmod(abs(offset_minutes), 60)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f"{sign}{hours:02d}:{minutes:02d}"
+    return moment.isoformat()[:19] + f"{sign}{hours:02d}:{minutes:02d}"
 
 
 def utc_of(moment: datetime, offset_minutes: int) -> datetime | None:
@@ -360,41 +361,69 @@ def utc_of(moment: datetime, offset_minutes: int) -> datetime | None:
         return None
 
 
-@HYPOTHESIS
-@given(
-    moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30))
-    | st.sampled_from([datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59, 59)]),
-    offset=offsets | st.sampled_from([-(16 * 60), 16 * 60, 23 * 60 + 59, -(23 * 60 + 59)]),
+moments = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)) | (
+    st.sampled_from([datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59, 59), datetime(1970, 1, 1)])
 )
-def test_charger_timestamps_are_kept_only_inside_the_window_and_reads_never_break(
-    world, moment, offset
-):
+offsets_and_extremes = offsets | st.sampled_from([-(16 * 60), 16 * 60, 1439, -1439])
+
+
+def trusted(utc: datetime | None) -> bool:
+    # Inside the documented window, with a second of slack on the future edge either way.
+    return utc is not None and EARLIEST <= utc <= datetime.now(UTC) + timedelta(seconds=299)
+
+
+def untrusted(utc: datetime | None) -> bool:
+    return utc is None or utc < EARLIEST or utc > datetime.now(UTC) + timedelta(seconds=301)
+
+
+@HYPOTHESIS
+@given(moment=moments, offset=offsets_and_extremes)
+def test_records_are_kept_only_inside_the_time_window_and_reads_never_break(world, moment, offset):
     cache.clear()  # rate-limit counters: each example is a fresh request burst
     moment = moment.replace(microsecond=0)
-    sent = iso(moment, offset)
-    utc = utc_of(moment, offset)
-    body = {"timestamp": sent, "event_type": "plug_in", "connector_id": 1, "data": {}}
-    response = world.send("POST", "/v1/device/events", body)
-    inside = utc is not None and datetime(2000, 1, 1, tzinfo=UTC) <= utc <= datetime.now(
-        UTC
-    ) + timedelta(seconds=299)
-    if inside:
+    sent, utc = iso(moment, offset), utc_of(moment, offset)
+    before = ChargingRecord.objects.count()
+    body = record(record_id=f"rec_{moment.isoformat()}_{offset}", start_time=sent, end_time=sent)
+    response = world.send("POST", "/v1/device/charging-records", body)
+    if trusted(utc):
         assert response.status_code == 200, response.content
-    elif (
-        utc is None
-        or utc < datetime(2000, 1, 1, tzinfo=UTC)
-        or utc > datetime.now(UTC) + timedelta(seconds=301)
-    ):
-        assert refusal(response)["details"]["field"] == "timestamp"
-    events = world.send("GET", f"/v1/operator/devices/{world.device.device_id}/events")
-    assert events.status_code == 200, events.content
+    elif untrusted(utc):
+        assert refusal(response)["details"]["field"] == "start_time"
+        assert ChargingRecord.objects.count() == before
+    listed = world.send("GET", "/v1/operator/charging-records")
+    assert listed.status_code == 200, listed.content
     # The same moment as a query time: answered or refused, never a crash.
     filtered = world.api.client.get(
-        f"/v1/operator/devices/{world.device.device_id}/events",
-        {"since": sent},
+        "/v1/operator/charging-records",
+        {"start_time": sent},
         HTTP_AUTHORIZATION=f"Bearer {world.operator}",
     )
     assert filtered.status_code in (200, 400), filtered.content
+
+
+@HYPOTHESIS
+@given(moment=moments, offset=offsets_and_extremes)
+def test_events_are_never_lost_to_a_wrong_clock(world, moment, offset):
+    cache.clear()
+    moment = moment.replace(microsecond=0)
+    sent, utc = iso(moment, offset), utc_of(moment, offset)
+    body = {"timestamp": sent, "event_type": "fault", "connector_id": 1,
+            "data": {"fault_code": "F-0421"}}  # fmt: skip
+    sent_at = datetime.now(UTC)
+    response = world.send("POST", "/v1/device/events", body)
+    assert response.status_code == 200, response.content
+    event = DeviceEvent.objects.latest("pk")
+    if trusted(utc):
+        assert (event.timestamp, event.claimed_timestamp) == (utc, "")
+    elif untrusted(utc):
+        # Kept at the receive time, with the charger's claim beside it.
+        assert sent_at <= event.timestamp <= event.received_at
+        assert (
+            event.claimed_timestamp
+            == moment.replace(tzinfo=timezone(timedelta(minutes=offset))).isoformat()
+        )
+    events = world.send("GET", f"/v1/operator/devices/{world.device.device_id}/events")
+    assert events.status_code == 200, events.content
 
 
 def test_a_timestamp_ahead_of_the_clock_is_refused(world):

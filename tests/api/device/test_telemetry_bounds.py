@@ -1,9 +1,10 @@
-"""Absurd readings are refused on every transport, and nothing of them is stored."""
+"""Absurd readings are refused on every transport, and nothing of them is stored; a
+charger's wrong clock never costs it its liveness."""
 
 import pytest
 from asgiref.sync import sync_to_async
 
-from fleet.models import TelemetrySample
+from fleet.models import Device, TelemetrySample
 from tests.conftest import TRANSPORTS
 
 pytestmark = [
@@ -53,3 +54,18 @@ async def test_the_long_poll_takes_only_ascii_digits(charger, connector_id):
     )  # fmt: skip
     assert response.status_code == 400, response.text
     assert response.json()["code"] == 1001
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "1970-01-01T00:00:00Z",
+     "2025-06-01T12:00:00+23:59", "2099-01-01T00:00:00-16:00"],
+)  # fmt: skip
+async def test_a_heartbeat_keeps_a_charger_alive_whatever_its_clock_says(charger, stamp):
+    unit = await charger()
+    response = await unit.post(
+        "heartbeat", {"timestamp": stamp, "status": "online", "fault_code": 0}
+    )
+    assert response.status_code == 200, response.text
+    device = await sync_to_async(Device.objects.get)(device_id=unit.device_id)
+    assert device.status == "online"
