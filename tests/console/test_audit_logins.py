@@ -99,3 +99,21 @@ def test_the_first_superuser_is_recorded_without_its_password(capsys):
     assert entry.after["username"] == "admin" and entry.after["is_superuser"] is True
     assert entry.after["password"] == "[redacted]"
     assert password not in json.dumps(entry.after)
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        ("engi\x00neer", "pw-for-tests-1"),
+        ("engineer", "pw\x00"),
+        ("\x00", "\x00"),
+        ("x" * 10_000, "y"),
+    ],
+)
+def test_hostile_sign_in_input_is_a_form_error_not_a_crash(
+    client, engineer, username, password
+):
+    response = client.post("/login/", {"username": username, "password": password})
+    assert response.status_code == 200  # the form again, with its errors
+    assert response.context["form"].errors
+    assert "_auth_user_id" not in client.session
