@@ -110,9 +110,7 @@ def test_the_first_superuser_is_recorded_without_its_password(capsys):
         ("x" * 10_000, "y"),
     ],
 )
-def test_hostile_sign_in_input_is_a_form_error_not_a_crash(
-    client, engineer, username, password
-):
+def test_hostile_sign_in_input_is_a_form_error_not_a_crash(client, engineer, username, password):
     response = client.post("/login/", {"username": username, "password": password})
     assert response.status_code == 200  # the form again, with its errors
     assert response.context["form"].errors
