@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
+from fleet.models import LegacyPush
 from fleet.services import legacy, lifecycle, liveness
 
 logger = logging.getLogger(__name__)
@@ -35,8 +36,6 @@ def sweep() -> dict[str, int]:
 def deliver_legacy_push(push_id: int) -> str:
     """One attempt at an outbox push; a retry is scheduled for exactly when it is due
     (the sweep re-dispatches it too, should this worker die first)."""
-    from fleet.models import LegacyPush
-
     result = legacy.deliver_push(push_id)
     if result == "retry":
         push = LegacyPush.objects.get(pk=push_id)

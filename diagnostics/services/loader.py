@@ -15,7 +15,10 @@ from typing import Any
 import yaml
 from django.db import transaction
 
-from diagnostics.models import FaultCode
+from diagnostics.checks import CHECKS
+from diagnostics.models import FaultCode, Runbook
+from diagnostics.services.detectors import ALERT_DETECTORS
+from fleet.models import ConnectorState, Device
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SEVERITIES = {choice for choice, _ in FaultCode.Severity.choices}
@@ -122,8 +125,6 @@ COMMAND_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 def ranking_conditions() -> dict[str, set[str] | None]:
     """What a suggest_when rule may test, and the values each accepts (None: any
     command name, since commands have no closed list)."""
-    from diagnostics.services.detectors import ALERT_DETECTORS
-    from fleet.models import ConnectorState, Device
 
     return {
         "device_status": set(Device.Status.values),
@@ -173,7 +174,6 @@ def _suggest_when(slug: str, rules: Any) -> list[dict[str, Any]]:
 
 
 def _runbook_content(entry: dict[str, Any], slugs: set[str]) -> dict[str, Any]:
-    from diagnostics.checks import CHECKS
 
     slug = entry.get("slug")
     if not slug or not entry.get("title") or not entry.get("steps"):
@@ -213,7 +213,6 @@ def _runbook_content(entry: dict[str, Any], slugs: set[str]) -> dict[str, Any]:
 
 @transaction.atomic
 def load_runbooks(path: Path = DATA_DIR / "runbooks.yaml") -> LoadReport:
-    from diagnostics.models import Runbook
 
     entries = yaml.safe_load(path.read_text()) or []
     if not isinstance(entries, list):

@@ -11,11 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from diagnostics.checks import run_check
-from diagnostics.models import FaultCode, Runbook, RunbookExecution, StepResult
+from diagnostics.models import Alert, FaultCode, Runbook, RunbookExecution, StepResult
 from diagnostics.services.faults import firmware_assessment
 from fleet.errors import Conflict, InvalidParameter, NotFound
 from fleet.models import ChargingRecord, Command, Device, DeviceEvent, TelemetrySample
 from fleet.services import audit
+from fleet.services.commands import queue_command
 
 OUTCOME_TO_RESULT = {
     "pass": StepResult.Outcome.VERIFIED,
@@ -180,8 +181,6 @@ def send_step_command(
 ) -> Command:
     """The current step's one-click remote command; the run then follows that command
     (its `$command_id`), so the step's check can read its outcome."""
-    from fleet.services.commands import queue_command
-
     step = _open(execution)
     spec = step.get("command")
     if not spec:
@@ -413,8 +412,6 @@ def device_signals(
 ) -> Signals:
     """A device's signals: fault codes and unfinished commands of the last `days`, its
     status, its connectors' states and the detectors of its open alerts."""
-    from diagnostics.models import Alert
-
     since = (now or timezone.now()) - timedelta(days=days)
     codes = (
         DeviceEvent.objects.filter(device=device, event_type="fault", timestamp__gte=since)
