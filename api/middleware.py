@@ -126,6 +126,18 @@ def _strip_body(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _before(request: HttpRequest) -> HttpResponse | None:
+    refused = _check_request(request)
+    if refused is None and request.method == "HEAD":
+        refused = _prepare_head(request)
+    return refused
+
+
+def _after(request: HttpRequest, response: HttpResponse, head: bool) -> HttpResponse:
+    response = _check_response(request, response)
+    return _strip_body(response) if head else response
+
+
 class V1EnvelopeMiddleware:
     sync_capable = True
     async_capable = True
@@ -141,31 +153,17 @@ class V1EnvelopeMiddleware:
             return self._acall(request)
         if not request.path.startswith("/v1/"):
             return self.get_response(request)
-        return _legacy_shape(request, self._call(request))
-
-    def _call(self, request: HttpRequest) -> HttpResponse:
-        refused = _check_request(request)
-        if refused is not None:
-            return refused
-        if request.method == "HEAD":
-            refused = _prepare_head(request)
-            if refused is not None:
-                return refused
-            return _strip_body(_check_response(request, self.get_response(request)))
-        return _check_response(request, self.get_response(request))
+        head = request.method == "HEAD"
+        response = _before(request)
+        if response is None:
+            response = _after(request, self.get_response(request), head)
+        return _legacy_shape(request, response)
 
     async def _acall(self, request: HttpRequest):
         if not request.path.startswith("/v1/"):
             return await self.get_response(request)
-        return _legacy_shape(request, await self._acall_v1(request))
-
-    async def _acall_v1(self, request: HttpRequest) -> HttpResponse:
-        refused = _check_request(request)
-        if refused is not None:
-            return refused
-        if request.method == "HEAD":
-            refused = _prepare_head(request)
-            if refused is not None:
-                return refused
-            return _strip_body(_check_response(request, await self.get_response(request)))
-        return _check_response(request, await self.get_response(request))
+        head = request.method == "HEAD"
+        response = _before(request)
+        if response is None:
+            response = _after(request, await self.get_response(request), head)
+        return _legacy_shape(request, response)

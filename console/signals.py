@@ -10,7 +10,7 @@ from fleet.services import audit
 
 def _record(action: str, user, request, username: str) -> None:
     audit.record(
-        actor=f"user:{username}",
+        actor=audit.actor_label(user=username),
         action=action,
         resource_type="user",
         resource_id=str(user.pk) if user is not None else "",

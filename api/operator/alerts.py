@@ -159,7 +159,7 @@ def update_alert(request: HttpRequest, alert_id: str, payload: AlertUpdate):
         payload.status,
         payload.note,
         audit.actor_label(client_id=request.auth.client_id),
-        ip=request.META.get("REMOTE_ADDR"),
+        ip=audit.request_ip(request),
         snooze_minutes=payload.snooze_minutes,
     )
     return success_body(alert_out(alert, True))

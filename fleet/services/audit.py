@@ -59,28 +59,17 @@ def record(
     after: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Write one entry. `before`/`after` are the changed fields; secrets are redacted."""
-    details = details or {}
-    if before is None and after is None:
-        # Callers that predate the columns put the change in details; show it there too.
-        before, after = details.get("before"), details.get("after")
     return AuditEntry.objects.create(
         operator_id=operator_id,
         actor=actor[:150],
         action=action,
         resource_type=resource_type,
         resource_id=resource_id[:80],
-        details=redact(details),
-        before=redact(_as_fields(before)),
-        after=redact(_as_fields(after)),
+        details=redact(details or {}),
+        before=redact(before),
+        after=redact(after),
         ip=ip,
     )
-
-
-def _as_fields(value: Any) -> dict[str, Any] | None:
-    # The trail promises field → value maps; a bare value (a status) becomes {"value": …}.
-    if value is None or isinstance(value, dict):
-        return value
-    return {"value": value}
 
 
 def actor_label(client_id: str | None = None, user: str | None = None) -> str:

@@ -45,24 +45,6 @@ def test_the_original_keywords_still_write_an_entry(acme):
     assert (entry.before, entry.after, entry.ip) == (None, None, "192.0.2.1")
 
 
-def test_a_change_given_in_details_also_fills_before_and_after():
-    entry = audit.record(
-        actor="client:c1", action="alert_transition", resource_type="alert", resource_id="alt_1",
-        details={"before": {"status": "open"}, "after": {"status": "acknowledged"}, "note": "x"},
-    )  # fmt: skip
-    assert entry.before == {"status": "open"}
-    assert entry.after == {"status": "acknowledged"}
-    assert entry.details["note"] == "x"
-
-
-def test_a_bare_before_and_after_become_field_maps():
-    entry = audit.record(
-        actor="user:ann", action="alert_transition", resource_type="alert", resource_id="alt_1",
-        details={"before": "open", "after": "resolved"},
-    )  # fmt: skip
-    assert (entry.before, entry.after) == ({"value": "open"}, {"value": "resolved"})
-
-
 def test_secrets_are_redacted_at_any_depth_but_facts_about_them_are_kept():
     entry = audit.record(
         actor="platform", action="update", resource_type="client", resource_id="c1",
