@@ -2,6 +2,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminURLFieldWidget
 
 from fleet import models
 from fleet.credentials import hash_secret, new_secret
@@ -121,8 +122,9 @@ class OperatorAdmin(AuditedAdmin):
 
 
 class ApiClientForm(forms.ModelForm):
-    legacy_callback_url = forms.URLField(
-        required=False, max_length=500, assume_scheme="https", label="Legacy callback URL"
+    # The model's own form field (length, help text), with https as the assumed scheme.
+    legacy_callback_url = models.ApiClient._meta.get_field("legacy_callback_url").formfield(
+        assume_scheme="https", widget=AdminURLFieldWidget
     )
 
     class Meta:

@@ -114,6 +114,16 @@ def test_bad_scopes_are_a_form_error_and_change_nothing(admin_client, acme, scop
     assert not AuditEntry.objects.filter(action="update").exists()
 
 
+def test_an_overlong_callback_url_is_a_form_error(admin_client, acme):
+    client, _ = acme
+    url = admin_url("fleet", "apiclient", client.client_id, "change")
+    data = change_form_data(admin_client.get(url))
+    data["legacy_callback_url"] = "https://peer.example/" + "a" * 300
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert "legacy_callback_url" in response.context["adminform"].form.errors
+
+
 def test_deactivating_a_client_is_recorded(admin_client, acme):
     client, _ = acme
     data = change_form_data(
