@@ -1,6 +1,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from console.models import OperatorMember
+
 pytestmark = pytest.mark.django_db
 
 
@@ -47,3 +49,22 @@ def test_ensure_console_admin_creates_one_superuser_once(capsys):
     User = get_user_model()
     assert User.objects.filter(is_superuser=True).count() == 1
     assert "admin /" in capsys.readouterr().out
+
+
+def test_a_user_of_an_operator_sees_that_operators_fleet_only(
+    client, make_client, assigned_device, register_device
+):
+    acme, _ = make_client("Acme Charging")
+    rival, _ = make_client("Rival Energy")
+    ours = assigned_device(acme)
+    theirs = assigned_device(rival)
+    unassigned = register_device()
+    user = get_user_model().objects.create_user("anna", password="s3cret-pass")
+    OperatorMember.objects.create(user=user, operator=acme.operator)
+    assert client.login(username="anna", password="s3cret-pass")
+    page = client.get("/").content
+    assert ours.device_id.encode() in page
+    assert theirs.device_id.encode() not in page
+    assert unassigned["device_id"].encode() not in page
+    assert b"Rival Energy" not in page
+    assert b"operators</span>" not in page
