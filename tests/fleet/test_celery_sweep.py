@@ -17,12 +17,15 @@ WORKER_SETTINGS = {
 }
 
 
-@pytest.fixture(scope="module")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """`celery -A console worker --beat` as its own process, on the test database."""
-    with django_db_blocker.unblock():
-        url = worker_database_url()
-    worker = WorkerProcess(tmp_path_factory.mktemp("celery"), url, WORKER_SETTINGS)
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path):
+    """`celery -A console worker --beat` as its own process, on the test database.
+
+    One worker per test, and it asks for the database first so that it stops
+    before the database is flushed: a sweep still running during the flush's
+    TRUNCATE deadlocks with it (seen in CI).
+    """
+    worker = WorkerProcess(tmp_path, worker_database_url(), WORKER_SETTINGS)
     worker.start()
     yield worker
     worker.stop()
