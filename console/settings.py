@@ -45,7 +45,7 @@ INSTALLED_APPS = [
     "fleet",
     "api",
     "diagnostics",
-    "console",
+    "console.web",
 ]
 
 MIDDLEWARE = [

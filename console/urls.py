@@ -17,5 +17,5 @@ urlpatterns = [
     path("v1/", v1_not_found),
     path("v1/", api.urls),
     re_path(r"^v1/(?P<unmatched>.*)$", v1_not_found),
-    path("", include("console.console_urls")),
+    path("", include("console.web.urls")),
 ]

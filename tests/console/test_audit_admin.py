@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.forms import MultiWidget
 from django.utils import timezone
 
-from console.models import OperatorMember
+from console.web.models import OperatorMember
 from diagnostics.models import FaultCode
 from fleet.models import ApiClient, AuditEntry, LegacyPush, Site
 

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from console.models import OperatorMember
+from console.web.models import OperatorMember
 from fleet.models import AuditEntry
 
 pytestmark = pytest.mark.django_db

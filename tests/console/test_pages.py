@@ -1,7 +1,8 @@
 import pytest
+from django.apps import apps
 from django.contrib.auth import get_user_model
 
-from console.models import OperatorMember
+from console.web.models import OperatorMember
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +69,10 @@ def test_a_user_of_an_operator_sees_that_operators_fleet_only(
     assert unassigned["device_id"].encode() not in page
     assert b"Rival Energy" not in page
     assert b"operators</span>" not in page
+
+
+def test_the_console_app_keeps_its_label_and_table():
+    # The app moved to console.web; its label, and so its migrations and table, did not.
+    config = apps.get_app_config("console")
+    assert config.name == "console.web"
+    assert OperatorMember._meta.db_table == "console_operatormember"

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
-from console.models import OperatorMember, operator_id_for
+from console.web.models import OperatorMember, operator_id_for
 from fleet.admin import AuditedAdmin
 from fleet.services import audit
 

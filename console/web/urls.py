@@ -1,17 +1,17 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console import views
+from console.web.views import fleet, health
 
 app_name = "console"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", fleet.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="console/login.html"),
+        auth_views.LoginView.as_view(template_name="console/account/login.html"),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
 ]

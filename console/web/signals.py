@@ -4,7 +4,7 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
-from console.models import operator_id_for
+from console.web.models import operator_id_for
 from fleet.services import audit
 
 

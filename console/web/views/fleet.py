@@ -1,9 +1,10 @@
+"""The fleet area: the overview page a signed-in user lands on."""
+
 from django.contrib.auth.decorators import login_required
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from console.models import operator_id_for
+from console.web.models import operator_id_for
 from fleet.models import Device, Operator, Site
 from fleet.services.tenancy import devices_of, sites_of
 
@@ -28,11 +29,4 @@ def home(request: HttpRequest) -> HttpResponse:
         online_count=devices.filter(status=Device.Status.ONLINE).count(),
         recent_devices=devices.select_related("site").order_by("-registered_at")[:10],
     )
-    return render(request, "console/home.html", context)
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers and `make run`: answers once the database does."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok", "database": connection.vendor})
+    return render(request, "console/fleet/overview.html", context)
