@@ -4,6 +4,7 @@ from typing import Any
 
 from django.http import JsonResponse
 
+from api.edge import error_headers
 from fleet.errors import TellusError
 from fleet.services.auth import IssuedToken
 
@@ -41,10 +42,8 @@ def error_body(code: int, message: str, details: dict[str, Any] | None = None) -
 
 def error_response(code: int, message: str, details: dict[str, Any] | None = None) -> JsonResponse:
     response = JsonResponse(error_body(code, message, details), status=HTTP_STATUS[code])
-    if code in (2001, 2002):
-        response["WWW-Authenticate"] = 'Bearer realm="tellus"'
-    if code == 5001 and details and "retry_after_seconds" in details:
-        response["Retry-After"] = str(details["retry_after_seconds"])
+    for name, value in error_headers(code, details).items():
+        response[name] = value
     return response
 
 

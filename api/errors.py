@@ -1,7 +1,6 @@
 """Turning every failure under /v1 into the envelope with the right code (§4, A12)."""
 
 import logging
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
@@ -9,56 +8,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from api.edge import body_too_large, validation_failure
 from api.envelope import error_response, tellus_error_response
 from fleet.errors import TellusError
 
 logger = logging.getLogger("tellus.api")
 
-_NON_FIELD_LOCS = {"body", "query", "path", "header"}
-
-
-def _field_name(loc: tuple[Any, ...]) -> str:
-    """('body', 'payload', 'vehicle_info', 'vin') -> 'vehicle_info.vin'."""
-    parts = list(loc)
-    if parts and parts[0] in _NON_FIELD_LOCS:
-        source = parts.pop(0)
-        # Body schemas are read from one named parameter that is not part of the wire format.
-        if source == "body" and parts:
-            parts.pop(0)
-        if not parts:
-            return "body" if source == "body" else source
-    return ".".join(str(p) for p in parts)
-
-
-def _reason(error: dict[str, Any]) -> str:
-    msg = str(error.get("msg", "invalid"))
-    return msg.removeprefix("Value error, ")
-
-
-def _json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool, list, dict)):
-        return value
-    return str(value)
-
-
-def validation_failure(errors: list[dict[str, Any]]) -> tuple[int, str, dict[str, Any]]:
-    """Code, message and details for a list of pydantic errors: the first missing field
-    is 1002, otherwise the first bad value is 1001 with its field and value."""
-    missing = [e for e in errors if e.get("type") == "missing"]
-    if missing:
-        field = _field_name(tuple(missing[0]["loc"]))
-        return 1002, f"Parameter '{field}' is required", {"field": field}
-    first = errors[0] if errors else {"loc": ("body",), "msg": "invalid"}
-    field = _field_name(tuple(first["loc"]))
-    reason = _reason(first)
-    if field == "body" and not isinstance(first.get("input"), dict):
-        return 1001, "Request body must be a JSON object", {"field": "body", "reason": reason}
-    details = {"field": field, "value": _json_safe(first.get("input")), "reason": reason}
-    return 1001, f"Parameter '{field}' is invalid: {reason}", details
-
 
 def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    return error_response(*validation_failure(list(exc.errors)))
+    return tellus_error_response(validation_failure(list(exc.errors)))
 
 
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
@@ -90,10 +48,7 @@ def install(api: NinjaAPI) -> None:
         Http404, lambda request, exc: error_response(3001, "Resource not found")
     )
     api.add_exception_handler(
-        RequestDataTooBig,
-        lambda request, exc: error_response(
-            1001, "Request body too large", {"field": "body", "reason": "too_large"}
-        ),
+        RequestDataTooBig, lambda request, exc: tellus_error_response(body_too_large())
     )
     api.add_exception_handler(
         TooManyFieldsSent,

@@ -13,15 +13,19 @@ from typing import Annotated, Any
 from django.http import HttpRequest, JsonResponse
 from ninja import Router
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
-from pydantic import ValidationError as PydanticValidationError
 
 from api.auth import bearer_token
-from api.envelope import HTTP_STATUS, error_response, legacy_failure_body
-from api.errors import validation_failure
+from api.edge import Refusal, validate_body
+from api.envelope import (
+    HTTP_STATUS,
+    LEGACY_FAILURE_STATUS,
+    legacy_failure_body,
+    tellus_error_response,
+)
 from api.input_guard import load_json
 from api.operator.common import MAX_PAGE
 from api.ratelimit import enforce
-from fleet.errors import InvalidParameter, TellusError
+from fleet.errors import InvalidParameter, MissingParameter, TellusError
 from fleet.models import ApiClient, LegacyOrder
 from fleet.services import control, legacy
 from fleet.services.auth import authenticate_operator
@@ -59,11 +63,6 @@ class StopRequest(Strict):
     ConnectorId: ConnectorNo
 
 
-class _Refusal(Exception):
-    def __init__(self, code: int, message: str, details: dict | None = None):
-        self.code, self.message, self.details = code, message, details
-
-
 def _actor(request: HttpRequest, principal) -> control.Actor:
     return control.Actor(
         operator_id=principal.operator_id,
@@ -73,39 +72,28 @@ def _actor(request: HttpRequest, principal) -> control.Actor:
 
 
 def _principal(request: HttpRequest, scope: str):
-    try:
-        principal = authenticate_operator(bearer_token(request))
-        principal.require_scope(scope)
-        enforce("operator_query", principal.client_id)
-    except TellusError as exc:
-        raise _Refusal(exc.code, exc.message, exc.details) from None
+    principal = authenticate_operator(bearer_token(request))
+    principal.require_scope(scope)
+    enforce("operator_query", principal.client_id)
     return principal
 
 
 def _body(request: HttpRequest, model: type[BaseModel] | None = None) -> Any:
-    try:
-        data = load_json(request.body or b"null")
-    except TellusError as exc:
-        raise _Refusal(exc.code, exc.message, exc.details) from None
+    data = load_json(request.body or b"null")
     if model is None:
         return data
-    try:
-        return model.model_validate(data if data is not None else {})
-    except PydanticValidationError as exc:
-        errors = [
-            {**e, "loc": ("body", "payload", *e["loc"])}
-            for e in exc.errors(include_url=False, include_context=False)
-        ]
-        raise _Refusal(*validation_failure(errors)) from None
+    return validate_body(model, data if data is not None else {})
 
 
-def _with_status(failure_status: str, handler: Callable[[HttpRequest], dict]):
-    """Run a Status-typed endpoint; failures keep the Status shape."""
+def _with_status(handler: Callable[[HttpRequest], dict]):
+    """Run a Status-typed endpoint; failures keep the Status shape, with the Status the
+    middleware uses for this path (LEGACY_FAILURE_STATUS)."""
 
     def view(request: HttpRequest):
         try:
             return JsonResponse(handler(request))
-        except (_Refusal, TellusError) as exc:
+        except TellusError as exc:
+            failure_status = LEGACY_FAILURE_STATUS[request.path]
             body = legacy_failure_body(failure_status, exc.code, exc.message, exc.details)
             return JsonResponse(body, status=HTTP_STATUS[exc.code])
 
@@ -116,8 +104,8 @@ def _enveloped(handler: Callable[[HttpRequest], Any]):
     def view(request: HttpRequest):
         try:
             return JsonResponse(handler(request), safe=False)
-        except (_Refusal, TellusError) as exc:
-            return error_response(exc.code, exc.message, exc.details)
+        except TellusError as exc:
+            return tellus_error_response(exc)
 
     return view
 
@@ -138,9 +126,9 @@ def _query_station_status(request: HttpRequest) -> list:
     principal = _principal(request, "read")
     ids = _body(request)
     if not isinstance(ids, list) or not all(isinstance(i, str) and 0 < len(i) <= 64 for i in ids):
-        raise _Refusal(1001, "Body must be an array of charge point ids", {"field": "body"})
+        raise Refusal(1001, "Body must be an array of charge point ids", {"field": "body"})
     if not ids:
-        raise _Refusal(1002, "At least one charge point id is required", {"field": "body"})
+        raise MissingParameter("body", "At least one charge point id is required")
     if len(ids) > 50:
         raise InvalidParameter("body", len(ids), "At most 50 charge point ids per query")
     return legacy.query_station_status(principal.operator_id, ids)
@@ -187,25 +175,25 @@ router.add_api_operation(
 )  # fmt: skip
 router.add_api_operation(
     "/cp/start_charging", ["POST"],
-    _with_status("START_FAILED", _start(LegacyOrder.Kind.CHARGE, StartCharging)),
+    _with_status(_start(LegacyOrder.Kind.CHARGE, StartCharging)),
     operation_id="legacy_start_charging",
     summary="Start charging for a peer order",
 )  # fmt: skip
 router.add_api_operation(
     "/cp/stop_charging", ["POST"],
-    _with_status("Reject", _stop("peer_stop_charging")),
+    _with_status(_stop("peer_stop_charging")),
     operation_id="legacy_stop_charging",
     summary="Stop charging",
 )  # fmt: skip
 router.add_api_operation(
     "/cp/start_discharging", ["POST"],
-    _with_status("START_FAILED", _start(LegacyOrder.Kind.DISCHARGE, StartDischarging)),
+    _with_status(_start(LegacyOrder.Kind.DISCHARGE, StartDischarging)),
     operation_id="legacy_start_discharging",
     summary="Start a V2G discharge for a peer order",
 )  # fmt: skip
 router.add_api_operation(
     "/cp/stop_discharging", ["POST"],
-    _with_status("Reject", _stop("peer_stop_discharging")),
+    _with_status(_stop("peer_stop_discharging")),
     operation_id="legacy_stop_discharging",
     summary="Stop a V2G discharge",
 )  # fmt: skip

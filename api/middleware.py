@@ -1,19 +1,19 @@
 """Guarantees for everything under /v1 that no single view can give on its own.
 
-Before the view: refuse oversized bodies and non-JSON content types. After it: any
-400, 404, 405 or 500 that did not come out of our API code as an envelope (a Host not
-allowed, unknown path, wrong method, a crash outside a view) becomes one; on the legacy
-start/stop endpoints, whose errors are `{"Status", "Reason", "Code"}` (A9), such a
-refusal takes that shape instead. Works sync and async, so it never forces a thread hop
-on the async hot path.
+Before the view: refuse oversized bodies and non-JSON content types, by the rules of
+api.edge that the charger fast path applies too. After it: any 400, 404, 405 or 500
+that did not come out of our API code as an envelope (a Host not allowed, unknown path,
+wrong method, a crash outside a view) becomes one; on the legacy start/stop endpoints,
+whose errors are `{"Status", "Reason", "Code"}` (A9), such a refusal takes that shape
+instead. Works sync and async, so it never forces a thread hop on the async hot path.
 """
 
 import json
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from api.edge import ERROR_HEADERS, check_body_size, check_content_type
 from api.envelope import (
     LEGACY_FAILURE_STATUS,
     error_response,
@@ -24,12 +24,9 @@ from api.input_guard import check_path, check_query_string
 from fleet.errors import InvalidParameter
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
-_FORM_ALLOWED = {"/v1/operator/oauth/token", "/v1/device/token"}
-_JSON_TYPES = {"application/json"}
 _CONVERTED = {
     400: (1001, "Bad request"),  # Django's own refusals, e.g. a Host not in ALLOWED_HOSTS
     404: (3001, "Resource not found"),
-    405: (1001, "Method not allowed"),
     500: (9001, "Internal server error"),
 }
 
@@ -46,38 +43,30 @@ def _check_request(request: HttpRequest) -> HttpResponse | None:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return error_response(1001, "Invalid Content-Length header", {"field": "Content-Length"})
-    limit = settings.TELLUS_MAX_BODY_BYTES
-    if length > limit:
-        return error_response(
-            1001,
-            f"Request body too large (limit {limit} bytes)",
-            {"field": "body", "value": length, "reason": "too_large", "max_bytes": limit},
-        )
     if length == 0:
         return None
-    content_type = request.content_type or ""
-    if content_type in _JSON_TYPES or content_type.endswith("+json"):
-        return None
-    if content_type == "application/x-www-form-urlencoded" and request.path in _FORM_ALLOWED:
-        return None
-    return error_response(
-        1001,
-        "Unsupported content type; send application/json",
-        {"field": "Content-Type", "value": content_type or None},
+    refused = check_body_size(length) or check_content_type(
+        request.content_type or "", request.path
     )
+    return None if refused is None else tellus_error_response(refused)
+
+
+def _method_not_allowed(allow: str | None) -> HttpResponse:
+    """1001 in the envelope, with the 405 status and Allow header HTTP requires."""
+    refused = error_response(1001, "Method not allowed")
+    refused.status_code = 405
+    if allow is not None:
+        refused["Allow"] = allow
+    return refused
 
 
 def _check_response(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    converted = _CONVERTED.get(response.status_code)
-    if converted is None or response.get("Content-Type", "").startswith("application/json"):
+    if response.get("Content-Type", "").startswith("application/json"):
         return response
-    code, message = converted
-    enveloped = error_response(code, message)
     if response.status_code == 405:
-        enveloped.status_code = 405
-        if response.has_header("Allow"):
-            enveloped["Allow"] = response["Allow"]
-    return enveloped
+        return _method_not_allowed(response.get("Allow"))
+    converted = _CONVERTED.get(response.status_code)
+    return response if converted is None else error_response(*converted)
 
 
 def _legacy_shape(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -96,7 +85,7 @@ def _legacy_shape(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         legacy_failure_body(failure_status, body["code"], body["message"], body.get("details")),
         status=response.status_code,
     )
-    for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+    for header in ERROR_HEADERS:
         if response.has_header(header):
             reshaped[header] = response[header]
     return reshaped
@@ -109,10 +98,7 @@ _NO_HEAD = {"/v1/device/commands"}
 
 def _prepare_head(request: HttpRequest) -> HttpResponse | None:
     if request.path in _NO_HEAD:
-        refused = error_response(1001, "Method not allowed")
-        refused.status_code = 405
-        refused["Allow"] = "GET"
-        return refused
+        return _method_not_allowed("GET")
     request.method = "GET"
     return None
 

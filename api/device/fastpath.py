@@ -3,9 +3,9 @@
 Django's ASGI handler costs a thread hop and its full request machinery on every
 request; thousands of chargers reporting every few seconds, and thousands more holding
 long polls, are better served straight on the event loop. This handler does only what
-those three endpoints need — auth, rate limit, body checks, validation — and calls the
-same endpoint code as the Ninja routes, so both answer identically. Everything else goes
-to Django.
+those three endpoints need — auth, rate limit, body checks, validation (the rules of
+api.edge, as on the Django routes) — and calls the same endpoint code as the Ninja
+routes, so both answer identically. Everything else goes to Django.
 """
 
 import asyncio
@@ -16,16 +16,15 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
-from django.conf import settings
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from api.auth import authenticate_charger
 from api.device import endpoints
+from api.edge import check_body_size, check_content_type, error_headers, validate_body
 from api.envelope import HTTP_STATUS, error_body
-from api.errors import validation_failure
 from api.input_guard import check_query_string, load_json
 from api.schemas.reporting import HeartbeatRequest, TelemetryUpload
-from fleet.errors import TellusError
+from fleet.errors import MissingParameter, TellusError
 
 logger = logging.getLogger("tellus.api")
 
@@ -38,12 +37,6 @@ class _Disconnected(Exception):
     """The charger went away before its request was read."""
 
 
-class _Refused(Exception):
-    def __init__(self, code: int, message: str, details: dict[str, Any] | None = None):
-        self.body = error_body(code, message, details)
-        self.status = HTTP_STATUS[code]
-
-
 def _dumps(body: dict[str, Any]) -> bytes:
     try:
         return orjson.dumps(body)
@@ -54,17 +47,16 @@ def _dumps(body: dict[str, Any]) -> bytes:
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], extra: dict[str, str] | None = None
+) -> None:
     payload = _dumps(body)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
     ]
-    if status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="tellus"'))
-    if status == 429:
-        retry = body.get("details", {}).get("retry_after_seconds")
-        headers.append((b"retry-after", str(retry).encode()))
+    for name, value in (extra or {}).items():
+        headers.append((name.lower().encode(), value.encode("latin-1")))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
@@ -77,14 +69,9 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes:
-    limit = settings.TELLUS_MAX_BODY_BYTES
     declared = _header(scope, b"content-length")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise _Refused(
-            1001,
-            f"Request body too large (limit {limit} bytes)",
-            {"field": "body", "value": int(declared), "reason": "too_large", "max_bytes": limit},
-        )
+    if declared.isascii() and declared.isdigit() and (refused := check_body_size(int(declared))):
+        raise refused
     chunks, size, more = [], 0, True
     while more:
         message = await receive()
@@ -92,12 +79,8 @@ async def _read_body(scope: Scope, receive: Receive) -> bytes:
             raise _Disconnected
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > limit:
-            raise _Refused(
-                1001,
-                f"Request body too large (limit {limit} bytes)",
-                {"field": "body", "reason": "too_large", "max_bytes": limit},
-            )
+        if refused := check_body_size(size, declared=False):
+            raise refused
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
@@ -105,23 +88,11 @@ async def _read_body(scope: Scope, receive: Receive) -> bytes:
 
 def _parse(model: type[BaseModel], scope: Scope, body: bytes) -> BaseModel:
     if not body:
-        raise _Refused(1002, "Parameter 'body' is required", {"field": "body"})
+        raise MissingParameter("body")
     content_type = _header(scope, b"content-type").split(";")[0].strip().lower()
-    if content_type != "application/json" and not content_type.endswith("+json"):
-        raise _Refused(
-            1001,
-            "Unsupported content type; send application/json",
-            {"field": "Content-Type", "value": content_type or None},
-        )
-    data = load_json(body)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = [
-            {**error, "loc": ("body", "payload", *error["loc"])}
-            for error in exc.errors(include_url=False, include_context=False)
-        ]
-        raise _Refused(*validation_failure(errors)) from None
+    if refused := check_content_type(content_type, scope["path"]):
+        raise refused
+    return validate_body(model, load_json(body))
 
 
 async def _heartbeat(scope: Scope, receive: Receive, principal) -> dict[str, Any]:
@@ -186,11 +157,12 @@ class DeviceFastPath:
             principal = await authenticate_charger(_header(scope, b"authorization"), rate_class)
             body = await handler(scope, receive, principal)
             await _send_json(send, 200, body)
-        except _Refused as refused:
-            await _send_json(send, refused.status, refused.body)
         except TellusError as exc:
             await _send_json(
-                send, HTTP_STATUS[exc.code], error_body(exc.code, exc.message, exc.details)
+                send,
+                HTTP_STATUS[exc.code],
+                error_body(exc.code, exc.message, exc.details),
+                error_headers(exc.code, exc.details),
             )
         except _Disconnected:
             return
