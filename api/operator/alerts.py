@@ -19,9 +19,10 @@ from api.operator.common import (
 )
 from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema, Timestamp
 from diagnostics.models import Alert
+from diagnostics.queries import alerts as alert_queries
 from diagnostics.services.alerts import MAX_SNOOZE_MINUTES, get_alert, transition
+from fleet.queries.paging import paginate
 from fleet.services import audit
-from fleet.services.paging import paginate
 
 router = Router(tags=["Diagnostics", EXTENSION_TAG])
 
@@ -112,14 +113,9 @@ def alert_out(alert: Alert, with_history: bool = False) -> dict[str, Any]:
 )
 def alerts(request: HttpRequest, filters: Query[AlertFilters]):
     """Newest first; `since` filters on the last detection."""
-    queryset = Alert.objects.filter(operator_id=request.auth.operator_id)
-    for name in ("device_id", "site_id", "severity", "status"):
-        if value := getattr(filters, name):
-            queryset = queryset.filter(**{name: value})
-    if filters.since:
-        queryset = queryset.filter(last_seen__gte=filters.since)
-    items, total = paginate(queryset.order_by("-last_seen", "alert_id"), filters.page, filters.size)
-    return page_body([alert_out(a) for a in items], total, filters)
+    queryset = alert_queries.alerts(request.auth.operator_id, **filters.filter_values())
+    page = paginate(queryset, filters.page, filters.size)
+    return page_body(page, [alert_out(a) for a in page.items])
 
 
 @router.get(

@@ -17,8 +17,8 @@ from api.operator.common import (
     page_body,
 )
 from api.schemas.common import Envelope, Page, Timestamp
-from fleet.models import AuditEntry
-from fleet.services.paging import paginate
+from fleet.queries import audit as audit_queries
+from fleet.queries.paging import paginate
 
 router = Router(tags=["Diagnostics", EXTENSION_TAG])
 
@@ -56,12 +56,7 @@ class AuditEntryOut(BaseModel):
     openapi_extra=extension(),
 )
 def audit_logs(request: HttpRequest, filters: Query[AuditFilters]):
-    queryset = AuditEntry.objects.filter(operator_id=request.auth.operator_id)
-    for name in ("actor", "resource_type", "resource_id", "action"):
-        if value := getattr(filters, name):
-            queryset = queryset.filter(**{name: value})
-    if filters.since:
-        queryset = queryset.filter(at__gte=filters.since)
-    items, total = paginate(queryset.order_by("-at", "-id"), filters.page, filters.size)
+    queryset = audit_queries.audit_entries(request.auth.operator_id, **filters.filter_values())
+    page = paginate(queryset, filters.page, filters.size)
     fields = AuditEntryOut.model_fields
-    return page_body([{name: getattr(e, name) for name in fields} for e in items], total, filters)
+    return page_body(page, [{name: getattr(e, name) for name in fields} for e in page.items])

@@ -7,7 +7,7 @@ from api.operator.common import QUERY_ERRORS
 from api.schemas.common import Envelope, ErrorEnvelope
 from api.schemas.operator import CommandStatusOut
 from fleet.models import Command
-from fleet.services import fleet_queries
+from fleet.queries import commands as command_queries
 from fleet.services.control import control_summary
 
 router = Router(tags=["Operator — Commands"])
@@ -41,5 +41,5 @@ def command_status(request: HttpRequest, command_id: str):
     summary = control_summary(request.auth.operator_id, command_id)
     if summary is not None:  # a flexibility control, read as one command (A22)
         return success_body(summary)
-    command = fleet_queries.command_for_operator(request.auth.operator_id, command_id)
+    command = command_queries.command_for_operator(request.auth.operator_id, command_id)
     return success_body(command_out(command))

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from api.envelope import success_body
 from api.schemas.common import ErrorEnvelope
+from fleet.queries.paging import Page
 
 # Marks operations that go beyond the published v1.3 specification: the flag, and the
 # "Extensions" tag beside the operation's own (pass as `tags=`).
@@ -31,6 +32,11 @@ class PageParams(BaseModel):
     page: int = Field(1, ge=1, le=MAX_PAGE, description="1-based page number.")
     size: int = Field(20, ge=1, le=100, description="Page size, at most 100.")
 
+    def filter_values(self) -> dict[str, Any]:
+        """The listing's filters, named as its query function's keyword arguments."""
+        return self.model_dump(exclude={"page", "size"})
 
-def page_body(items: list[Any], total: int, params: PageParams) -> dict[str, Any]:
-    return success_body({"items": items, "total": total, "page": params.page, "size": params.size})
+
+def page_body(page: Page, items: list[Any]) -> dict[str, Any]:
+    """The envelope of one page, with its items already shaped for the API."""
+    return success_body({"items": items, "total": page.total, "page": page.page, "size": page.size})

@@ -19,7 +19,9 @@ from api.operator.common import (
 )
 from api.operator.control import actor
 from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema
-from diagnostics.models import FaultCode, Runbook
+from diagnostics.models import Runbook
+from diagnostics.queries import faults as fault_queries
+from diagnostics.queries import runbooks as runbook_queries
 from diagnostics.services.faults import (
     fault_out,
     firmware_assessment,
@@ -28,7 +30,7 @@ from diagnostics.services.faults import (
 )
 from diagnostics.services.remote_commands import send_diagnostic_command
 from diagnostics.services.runbooks import get_runbook, suggest
-from fleet.services.paging import paginate
+from fleet.queries.paging import paginate
 from fleet.services.tenancy import get_device_for_operator
 
 TAG = "Diagnostics"
@@ -76,13 +78,10 @@ class FaultFilters(PageParams):
     openapi_extra=extension(),
 )
 def faults(request: HttpRequest, filters: Query[FaultFilters]):
-    queryset = FaultCode.objects.order_by("code")
-    if filters.severity:
-        queryset = queryset.filter(severity=filters.severity)
-    if filters.category:
-        queryset = queryset.filter(category=filters.category)
-    items, total = paginate(queryset, filters.page, filters.size)
-    return page_body([fault_out(f) for f in items], total, filters)
+    page = paginate(
+        fault_queries.fault_codes(**filters.filter_values()), filters.page, filters.size
+    )
+    return page_body(page, [fault_out(f) for f in page.items])
 
 
 @router.get(
@@ -147,7 +146,7 @@ def runbook_out(runbook: Runbook) -> dict[str, Any]:
     openapi_extra=extension(),
 )
 def runbooks(request: HttpRequest):
-    return success_body([runbook_out(r) for r in Runbook.objects.order_by("slug")])
+    return success_body([runbook_out(r) for r in runbook_queries.runbooks()])
 
 
 @router.get(

@@ -21,10 +21,11 @@ from api.schemas.operator import (
     SiteOut,
     TelemetrySampleOut,
 )
-from diagnostics.models import FaultCode
-from fleet.services import fleet_queries
-from fleet.services.paging import paginate
-from fleet.services.sites import list_sites, summarise_sites
+from diagnostics.queries import faults as fault_queries
+from fleet.models import DeviceEvent
+from fleet.queries import devices as device_queries
+from fleet.queries import sites as site_queries
+from fleet.queries.paging import paginate
 from fleet.services.tenancy import get_device_for_operator, get_site_for_operator
 
 TAG = "Operator — Sites & Devices"
@@ -55,7 +56,7 @@ class TelemetryFilters(PageParams):
     until: Timestamp | None = None
 
 
-def site_out(summary) -> dict:
+def site_out(summary: site_queries.SiteSummary) -> dict:
     site = summary.site
     out = {
         "site_id": site.site_id,
@@ -100,6 +101,21 @@ def device_out(device) -> dict:
     }
 
 
+def event_out(event: DeviceEvent, fault_title: str | None) -> dict:
+    return {
+        "event_id": event.pk,
+        "fault_title": fault_title,
+        "device_id": event.device_id,
+        "connector_id": event.connector_id,
+        "event_type": event.event_type,
+        "timestamp": event.timestamp,
+        "fault_code": event.fault_code or None,
+        "source": event.source,
+        "claimed_timestamp": event.claimed_timestamp or None,
+        "data": event.data,
+    }
+
+
 @router.get(
     "/sites",
     auth=operator_read,
@@ -109,10 +125,9 @@ def device_out(device) -> dict:
 )
 def sites(request: HttpRequest, filters: Query[SiteFilters]):
     """The caller's sites with live connector aggregates, oldest first."""
-    summaries, total = list_sites(
-        request.auth.operator_id, filters.page, filters.size, filters.status
-    )
-    return page_body([site_out(s) for s in summaries], total, filters)
+    queryset = site_queries.sites(request.auth.operator_id, **filters.filter_values())
+    page = paginate(queryset, filters.page, filters.size)
+    return page_body(page, [site_out(s) for s in site_queries.summarise_sites(page.items)])
 
 
 @router.get(
@@ -138,7 +153,7 @@ def device_detail(request: HttpRequest, device_id: str):
 )
 def site_detail(request: HttpRequest, site_id: str):
     site = get_site_for_operator(request.auth.operator_id, site_id)
-    return success_body(site_out(summarise_sites([site])[0]))
+    return success_body(site_out(site_queries.summarise_sites([site])[0]))
 
 
 @router.get(
@@ -152,15 +167,9 @@ def site_detail(request: HttpRequest, site_id: str):
 )
 def device_list(request: HttpRequest, filters: Query[DeviceFilters]):
     """The caller's devices, oldest registration first; `site_id` must be the caller's."""
-    queryset = fleet_queries.devices(
-        request.auth.operator_id,
-        site_id=filters.site_id,
-        status=filters.status,
-        model=filters.model,
-        firmware_version=filters.firmware_version,
-    )
-    items, total = paginate(queryset, filters.page, filters.size)
-    return page_body([device_out(d) for d in items], total, filters)
+    queryset = device_queries.devices(request.auth.operator_id, **filters.filter_values())
+    page = paginate(queryset, filters.page, filters.size)
+    return page_body(page, [device_out(d) for d in page.items])
 
 
 @router.get(
@@ -173,39 +182,12 @@ def device_list(request: HttpRequest, filters: Query[DeviceFilters]):
 )
 def device_events(request: HttpRequest, device_id: str, filters: Query[EventFilters]):
     """Newest first. `since` is inclusive, `until` exclusive."""
-    queryset = fleet_queries.device_events(
-        request.auth.operator_id,
-        device_id,
-        event_type=filters.event_type,
-        fault_code=filters.fault_code,
-        since=filters.since,
-        until=filters.until,
+    queryset = device_queries.device_events(
+        request.auth.operator_id, device_id, **filters.filter_values()
     )
-    items, total = paginate(queryset, filters.page, filters.size)
-    titles = dict(
-        FaultCode.objects.filter(
-            code__in={e.fault_code for e in items if e.fault_code}
-        ).values_list("code", "title")
-    )
-    return page_body(
-        [
-            {
-                "event_id": e.pk,
-                "fault_title": titles.get(e.fault_code),
-                "device_id": e.device_id,
-                "connector_id": e.connector_id,
-                "event_type": e.event_type,
-                "timestamp": e.timestamp,
-                "fault_code": e.fault_code or None,
-                "source": e.source,
-                "claimed_timestamp": e.claimed_timestamp or None,
-                "data": e.data,
-            }
-            for e in items
-        ],
-        total,
-        filters,
-    )
+    page = paginate(queryset, filters.page, filters.size)
+    titles = fault_queries.fault_titles(page.items)
+    return page_body(page, [event_out(e, titles.get(e.fault_code)) for e in page.items])
 
 
 @router.get(
@@ -218,15 +200,9 @@ def device_events(request: HttpRequest, device_id: str, filters: Query[EventFilt
 )
 def device_telemetry(request: HttpRequest, device_id: str, filters: Query[TelemetryFilters]):
     """Raw samples as received, newest first, for power curves and post-incident work."""
-    queryset = fleet_queries.device_telemetry(
-        request.auth.operator_id,
-        device_id,
-        connector_id=filters.connector_id,
-        since=filters.since,
-        until=filters.until,
+    queryset = device_queries.device_telemetry(
+        request.auth.operator_id, device_id, **filters.filter_values()
     )
-    items, total = paginate(queryset, filters.page, filters.size)
+    page = paginate(queryset, filters.page, filters.size)
     fields = TelemetrySampleOut.model_fields
-    return page_body(
-        [{name: getattr(sample, name) for name in fields} for sample in items], total, filters
-    )
+    return page_body(page, [{name: getattr(s, name) for name in fields} for s in page.items])

@@ -10,8 +10,9 @@ from api.operator.common import QUERY_ERRORS, FilterText, PageParams, page_body
 from api.schemas.common import Envelope, ErrorEnvelope, Page, Timestamp
 from api.schemas.operator import AggregatedEnergyOut, ChargingRecordOut
 from fleet.models import ChargingRecord
-from fleet.services import energy, fleet_queries
-from fleet.services.paging import paginate
+from fleet.queries import records as record_queries
+from fleet.queries.paging import paginate
+from fleet.services import energy
 
 router = Router(tags=["Operator — Charging Records"])
 
@@ -52,15 +53,9 @@ def record_out(record: ChargingRecord) -> dict:
 def charging_records(request: HttpRequest, filters: Query[RecordFilters]):
     """Newest first. The time filters select records whose start_time lies in
     [start_time, end_time) (A38); an inverted range is 1001."""
-    queryset = fleet_queries.charging_records(
-        request.auth.operator_id,
-        device_id=filters.device_id,
-        connector_id=filters.connector_id,
-        start_time=filters.start_time,
-        end_time=filters.end_time,
-    )
-    items, total = paginate(queryset, filters.page, filters.size)
-    return page_body([record_out(r) for r in items], total, filters)
+    queryset = record_queries.charging_records(request.auth.operator_id, **filters.filter_values())
+    page = paginate(queryset, filters.page, filters.size)
+    return page_body(page, [record_out(r) for r in page.items])
 
 
 class EnergyQuery(BaseModel):

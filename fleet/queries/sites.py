@@ -1,9 +1,9 @@
-"""Site listings with their live connector aggregates."""
+"""An operator's sites, with their live connector aggregates."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
 from fleet.models import Connector, ConnectorState, Site
 from fleet.services.tenancy import sites_of
@@ -34,6 +34,14 @@ class SiteSummary:
         return summary
 
 
+def sites(operator_id: str, *, status: str | None = None) -> QuerySet[Site]:
+    """The operator's sites, oldest first."""
+    queryset = sites_of(operator_id)
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.order_by("created_at", "site_id")
+
+
 def summarise_sites(sites: list[Site]) -> list[SiteSummary]:
     """Attach connector counts to sites with one aggregate query for all of them."""
     counts: dict[str, dict[str, int]] = defaultdict(dict)
@@ -49,16 +57,3 @@ def summarise_sites(sites: list[Site]) -> list[SiteSummary]:
         SiteSummary(site, sum(counts[site.site_id].values()), dict(counts[site.site_id]))
         for site in sites
     ]
-
-
-def list_sites(
-    operator_id: str, page: int, size: int, status: str | None = None
-) -> tuple[list[SiteSummary], int]:
-    """One page of the operator's sites, oldest first, with the total count."""
-    queryset = sites_of(operator_id)
-    if status:
-        queryset = queryset.filter(status=status)
-    total = queryset.count()
-    offset = (page - 1) * size
-    sites = list(queryset.order_by("created_at", "site_id")[offset : offset + size])
-    return summarise_sites(sites), total

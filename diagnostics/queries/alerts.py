@@ -1,0 +1,32 @@
+"""An operator's alerts."""
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from diagnostics.models import Alert
+
+
+def alerts(
+    operator_id: str,
+    *,
+    device_id: str | None = None,
+    site_id: str | None = None,
+    severity: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+) -> QuerySet[Alert]:
+    """The operator's alerts, newest detection first; `since` filters on the last
+    detection. Device and site ids only narrow: a foreign one matches nothing."""
+    queryset = Alert.objects.filter(operator_id=operator_id)
+    if device_id:
+        queryset = queryset.filter(device_id=device_id)
+    if site_id:
+        queryset = queryset.filter(site_id=site_id)
+    if severity:
+        queryset = queryset.filter(severity=severity)
+    if status:
+        queryset = queryset.filter(status=status)
+    if since:
+        queryset = queryset.filter(last_seen__gte=since)
+    return queryset.order_by("-last_seen", "alert_id")

@@ -1,0 +1,66 @@
+"""An operator's devices: the list, and each device's event log and stored telemetry.
+Everything is scoped to the operator; foreign ids are 3001."""
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from fleet.models import Device, DeviceEvent, TelemetrySample
+from fleet.queries.windows import in_window
+from fleet.services.tenancy import devices_of, get_device_for_operator, get_site_for_operator
+
+
+def devices(
+    operator_id: str,
+    *,
+    site_id: str | None = None,
+    status: str | None = None,
+    model: str | None = None,
+    firmware_version: str | None = None,
+) -> QuerySet[Device]:
+    """The operator's devices with their connectors, oldest registration first."""
+    queryset = devices_of(operator_id)
+    if site_id:
+        queryset = queryset.filter(site=get_site_for_operator(operator_id, site_id))
+    if status:
+        queryset = queryset.filter(status=status)
+    if model:
+        queryset = queryset.filter(model=model)
+    if firmware_version:
+        queryset = queryset.filter(firmware_version=firmware_version)
+    return queryset.prefetch_related("connectors").order_by("registered_at", "device_id")
+
+
+def device_events(
+    operator_id: str,
+    device_id: str,
+    *,
+    event_type: str | None = None,
+    fault_code: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[DeviceEvent]:
+    """The device's event log, newest first; `since` inclusive, `until` exclusive."""
+    device = get_device_for_operator(operator_id, device_id)
+    queryset = in_window(DeviceEvent.objects.filter(device=device), "timestamp", since, until)
+    if event_type:
+        queryset = queryset.filter(event_type=event_type)
+    if fault_code:
+        queryset = queryset.filter(fault_code=fault_code)
+    return queryset.order_by("-timestamp", "-id")
+
+
+def device_telemetry(
+    operator_id: str,
+    device_id: str,
+    *,
+    connector_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[TelemetrySample]:
+    """Stored samples, newest first; `since` inclusive, `until` exclusive."""
+    device = get_device_for_operator(operator_id, device_id)
+    queryset = in_window(TelemetrySample.objects.filter(device=device), "timestamp", since, until)
+    if connector_id is not None:
+        queryset = queryset.filter(connector_id=connector_id)
+    return queryset.order_by("-timestamp", "-id")

@@ -1,0 +1,23 @@
+"""The one paginator behind every listing."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+
+@dataclass(frozen=True)
+class Page:
+    """One 1-based page of a listing and the count of all its matches."""
+
+    items: list[Any]
+    total: int
+    page: int
+    size: int
+
+
+def paginate(queryset: QuerySet, page: int, size: int) -> Page:
+    """One page of an ordered queryset; page and size are validated by the caller."""
+    total = queryset.count()
+    offset = (page - 1) * size
+    return Page(list(queryset[offset : offset + size]), total, page, size)

@@ -1,0 +1,32 @@
+"""An operator's charging records; foreign device ids are 3001."""
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from fleet.models import ChargingRecord
+from fleet.queries.windows import in_window
+from fleet.services.tenancy import get_device_for_operator
+
+
+def charging_records(
+    operator_id: str,
+    *,
+    device_id: str | None = None,
+    connector_id: int | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+) -> QuerySet[ChargingRecord]:
+    """Records whose start_time lies in [start_time, end_time) (A38), newest first."""
+    queryset = in_window(
+        ChargingRecord.objects.filter(device__site__operator_id=operator_id),
+        "start_time",
+        start_time,
+        end_time,
+        ("start_time", "end_time"),
+    )
+    if device_id:
+        queryset = queryset.filter(device=get_device_for_operator(operator_id, device_id))
+    if connector_id is not None:
+        queryset = queryset.filter(connector_id=connector_id)
+    return queryset.order_by("-start_time", "-id")
