@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import time
 from datetime import UTC, datetime
+from typing import Literal, TypedDict
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -31,12 +32,26 @@ from fleet.errors import (
     TellusError,
     TokenExpired,
 )
+from fleet.live.messages import (
+    CommandStatusMessage,
+    DeviceEventMessage,
+    DeviceStatusMessage,
+    TelemetrySampleMessage,
+)
+from fleet.live.publish import device_group
 from fleet.models import Connector
 from fleet.services.auth import OperatorPrincipal, authenticate_operator
-from fleet.services.live import device_group
 from fleet.services.tenancy import devices_of
 
 FRAME_FIELDS = ("state", "power", "energy_delivered", "soc")
+
+
+class StreamReplacedMessage(TypedDict):
+    """Sent on the stream's own replacement group, not a device group: the newest
+    connection of a client for a set of devices closes the older ones."""
+
+    type: Literal["stream.replaced"]
+    by: str  # the channel name of the newest connection
 
 
 def _now() -> str:
@@ -111,9 +126,8 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         # One connection per client and subscription set: the newest replaces the older.
         digest = hashlib.sha256(",".join(device_ids).encode()).hexdigest()[:24]
         self.replacement_group = f"stream.{principal.client_id}.{digest}"
-        await self.channel_layer.group_send(
-            self.replacement_group, {"type": "stream.replaced", "by": self.channel_name}
-        )
+        replaced: StreamReplacedMessage = {"type": "stream.replaced", "by": self.channel_name}
+        await self.channel_layer.group_send(self.replacement_group, replaced)
         await self.channel_layer.group_add(self.replacement_group, self.channel_name)
         for device_id in device_ids:
             await self.channel_layer.group_add(device_group(device_id), self.channel_name)
@@ -193,8 +207,10 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         await self._send_frame(device_id)
 
     # --- channel-layer messages ----------------------------------------------------------
+    # Channels calls the method named after a message's type (`telemetry.sample` →
+    # telemetry_sample); every type of fleet.live.messages has one here.
 
-    async def telemetry_sample(self, message: dict) -> None:
+    async def telemetry_sample(self, message: TelemetrySampleMessage) -> None:
         device_id = message["device_id"]
         if device_id not in self.state:
             return
@@ -205,15 +221,15 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         }
         await self._frame_soon(device_id)
 
-    async def device_event(self, message: dict) -> None:
+    async def device_event(self, message: DeviceEventMessage) -> None:
         """Events change connector states through telemetry; nothing to send here."""
 
-    async def device_status(self, message: dict) -> None:
+    async def device_status(self, message: DeviceStatusMessage) -> None:
         """Online/offline is not part of a TelemetryFrame."""
 
-    async def command_status(self, message: dict) -> None:
+    async def command_status(self, message: CommandStatusMessage) -> None:
         """Command progress is not part of a TelemetryFrame."""
 
-    async def stream_replaced(self, message: dict) -> None:
+    async def stream_replaced(self, message: StreamReplacedMessage) -> None:
         if message.get("by") != self.channel_name:
             await self.close(4409, "replaced by a newer connection for the same devices")

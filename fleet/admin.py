@@ -9,6 +9,7 @@ from fleet.credentials import hash_secret, new_secret
 from fleet.errors import TellusError
 from fleet.secrets_box import seal
 from fleet.services import audit, provisioning
+from fleet.services.legacy import retry_dead_push
 
 _PENDING = "_tellus_audit_pending"
 
@@ -338,8 +339,6 @@ class LegacyPushAdmin(AuditedAdmin):
 
     @admin.action(description="Retry the selected dead pushes now")
     def retry_dead(self, request, queryset):
-        from fleet.services.legacy import retry_dead_push
-
         dead = list(queryset.filter(status=models.LegacyPush.Status.DEAD).select_related("client"))
         for push in dead:
             retry_dead_push(push.pk)

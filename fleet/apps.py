@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete
 
 
 class FleetConfig(AppConfig):
@@ -6,4 +7,13 @@ class FleetConfig(AppConfig):
     verbose_name = "Fleet"
 
     def ready(self) -> None:
-        from fleet import signals  # noqa: F401 - connects the receivers
+        """Connect the event flow here, the one place that knows both ends of it."""
+        from fleet import signals, tasks
+        from fleet.models import ApiClient, Device
+        from fleet.services import auth, legacy
+
+        signals.command_changed.connect(legacy.on_command_change)
+        signals.session_ended.connect(legacy.on_session_end)
+        signals.legacy_push_due.connect(tasks.enqueue_legacy_push)
+        post_delete.connect(auth.revoke_deleted_client, sender=ApiClient)
+        post_delete.connect(auth.revoke_deleted_device, sender=Device)

@@ -1,19 +1,18 @@
-"""Revoke tokens when their subject disappears: a deleted API client or device must not
-keep working on tokens it was issued."""
+"""The domain's event flow, declared once: what happens in the fleet that other parts
+react to. Senders call `signal.send(sender=..., **arguments)`; the receivers are
+connected in FleetConfig.ready(), so the services sending them need not import (and
+cycle through) the services reacting."""
 
-from django.db.models.signals import post_delete
-from django.dispatch import receiver
+from django.dispatch import Signal
 
-from fleet import tokens
-from fleet.models import ApiClient, Device
-from fleet.services.auth import publish_credential_version
+# A command's status changed (a charger's report, or the platform failing it). Sent
+# inside the transaction that changed it. Arguments: command (fleet.models.Command).
+command_changed = Signal()
 
+# A charging session ended on a connector (a `stop` event or a charging record). Sent
+# inside the transaction recording it. Arguments: device_id (str), connector_id (int).
+session_ended = Signal()
 
-@receiver(post_delete, sender=ApiClient)
-def revoke_deleted_client(sender, instance: ApiClient, **kwargs) -> None:
-    publish_credential_version(tokens.OPERATOR, instance.client_id, 0)
-
-
-@receiver(post_delete, sender=Device)
-def revoke_deleted_device(sender, instance: Device, **kwargs) -> None:
-    publish_credential_version(tokens.DEVICE, instance.device_id, 0)
+# An outbox push to a legacy peer should be attempted now. Sent once the push (or its
+# revival) is committed. Arguments: push_id (int, a fleet.models.LegacyPush pk).
+legacy_push_due = Signal()

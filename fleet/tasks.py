@@ -1,4 +1,5 @@
-"""Celery tasks: the periodic sweep over commands and device liveness."""
+"""Celery tasks: the periodic sweep over commands and device liveness, and the legacy
+outbox deliveries."""
 
 import logging
 
@@ -51,3 +52,9 @@ def deliver_legacy_push(push_id: int) -> str:
         if following is not None:  # it was waiting for this one
             deliver_legacy_push.delay(following)
     return result
+
+
+def enqueue_legacy_push(sender: object, push_id: int, **kwargs: object) -> None:
+    """legacy_push_due receiver: hand the push to a worker (the outbox row is already
+    committed, so a lost task is re-dispatched by the sweep)."""
+    deliver_legacy_push.delay(push_id)

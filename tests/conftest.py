@@ -161,7 +161,7 @@ async def http(request, monkeypatch):
 
     from fleet import db
     from fleet.db import close_pools
-    from fleet.services.live import stop_listeners
+    from fleet.live.publish import stop_listeners
 
     transport = getattr(request, "param", "fastpath")
     if transport == "orm":

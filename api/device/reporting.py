@@ -21,10 +21,11 @@ from api.schemas.reporting import (
     PendingCommand,
     TelemetryUpload,
 )
+from fleet.live import messages
+from fleet.live.publish import publish_device_message
 from fleet.services.commands import publish_command_change, report_command_status
-from fleet.services.events import event_message, record_event
+from fleet.services.events import record_event
 from fleet.services.firmware import report_firmware_status
-from fleet.services.live import publish_device_message
 from fleet.services.records import store_charging_record
 
 router = Router()
@@ -75,7 +76,7 @@ async def events(request: HttpRequest, payload: EventReport):
         payload.data,
         claimed_timestamp=None if trusted else payload.timestamp.isoformat(),
     )
-    await publish_device_message(request.auth.device_id, event_message(event))
+    await publish_device_message(request.auth.device_id, messages.device_event(event))
     return success_body(None)
 
 

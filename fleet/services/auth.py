@@ -53,6 +53,16 @@ def publish_credential_version(kind: str, subject: str, version: int) -> None:
     credential_versions.publish(kind, subject, version)
 
 
+def revoke_deleted_client(sender, instance: ApiClient, **kwargs) -> None:
+    """post_delete receiver: a deleted API client must not keep working on its tokens."""
+    publish_credential_version(tokens.OPERATOR, instance.client_id, _REVOKED)
+
+
+def revoke_deleted_device(sender, instance: Device, **kwargs) -> None:
+    """post_delete receiver: a deleted device must not keep working on its tokens."""
+    publish_credential_version(tokens.DEVICE, instance.device_id, _REVOKED)
+
+
 def _current_version(kind: str, subject: str) -> int:
     version = credential_versions.cached(kind, subject)
     if version is None:

@@ -13,9 +13,11 @@ from django.utils import timezone
 
 from fleet import db
 from fleet.errors import Conflict, NotFound
+from fleet.live import messages
+from fleet.live.publish import announce_command, publish_device_message
 from fleet.models import Command, CommandStatusChange, Device
 from fleet.services import audit
-from fleet.services.live import announce_command, publish_device_message
+from fleet.signals import command_changed
 
 # Which charger reports may follow which; a repeat of the current report is accepted as a
 # retry and changes nothing.
@@ -233,20 +235,9 @@ def report_command_status(
             details=details,
             reported_at=reported_at,
         )
-        from fleet.services.legacy import on_command_change  # legacy builds on commands
-
-        on_command_change(command)
+        command_changed.send(sender=Command, command=command)
     return command
 
 
 async def publish_command_change(command: Command) -> None:
-    await publish_device_message(
-        command.device_id,
-        {
-            "type": "command.status",
-            "command_id": command.command_id,
-            "command": command.command,
-            "status": command.status,
-            "device_status": command.device_status,
-        },
-    )
+    await publish_device_message(command.device_id, messages.command_status(command))

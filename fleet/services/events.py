@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from fleet.errors import InvalidParameter
 from fleet.models import Connector, ConnectorState, DeviceEvent
+from fleet.signals import session_ended
 
 # The connector state an event implies, where it implies one.
 IMPLIED_STATE = {
@@ -71,20 +72,5 @@ def record_event(
             ):
                 Connector.objects.filter(pk=connector.pk).filter(newer).update(state=state)
         if event_type == "stop" and connector_id >= 1:
-            from fleet.services.legacy import on_session_end
-
-            on_session_end(device_id, connector_id)
+            session_ended.send(sender=DeviceEvent, device_id=device_id, connector_id=connector_id)
     return event
-
-
-def event_message(event: DeviceEvent) -> dict[str, Any]:
-    return {
-        "type": "device.event",
-        "device_id": event.device_id,
-        "event_id": event.pk,
-        "event_type": event.event_type,
-        "connector_id": event.connector_id,
-        "fault_code": event.fault_code or None,
-        "timestamp": event.timestamp.isoformat(),
-        "data": event.data,
-    }

@@ -8,9 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from fleet import db
+from fleet.live import messages
+from fleet.live.publish import publish_device_message
 from fleet.models import ConnectivityChange, Device
 from fleet.services.commands import Delivery, claim_commands
-from fleet.services.live import publish_device_message
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,5 @@ async def record_heartbeat(device_id: str, beat: Heartbeat) -> list[Delivery]:
     else:
         came_online = await sync_to_async(record_heartbeat_orm)(device_id, beat, now)
     if came_online:
-        await publish_device_message(
-            device_id, {"type": "device.status", "device_id": device_id, "status": "online"}
-        )
+        await publish_device_message(device_id, messages.device_status(device_id, "online"))
     return await claim_commands(device_id, via="heartbeat")

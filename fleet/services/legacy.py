@@ -20,6 +20,7 @@ from fleet.ids import new_id
 from fleet.models import ApiClient, Command, Connector, Device, LegacyOrder, LegacyPush
 from fleet.services import control
 from fleet.services.tenancy import devices_of
+from fleet.signals import legacy_push_due
 
 LEGACY_TIME = "%Y-%m-%d %H:%M:%S"
 LEGACY_STATUS = {
@@ -155,8 +156,9 @@ def _running_status(order: LegacyOrder) -> str:
     return "CHARGING" if order.kind == LegacyOrder.Kind.CHARGE else "DISCHARGING"
 
 
-def on_command_change(command: Command) -> None:
-    """Inside the transaction that changed the command: move orders started by it."""
+def on_command_change(sender: object, command: Command, **kwargs: object) -> None:
+    """command_changed receiver, inside the transaction that changed the command: move
+    orders started by it."""
     for order in LegacyOrder.objects.select_for_update().filter(start_command=command):
         if order.status in FINAL_ORDER_STATUSES:
             continue
@@ -167,8 +169,9 @@ def on_command_change(command: Command) -> None:
                 _set_order_status(order, _running_status(order))
 
 
-def on_session_end(device_id: str, connector_id: int) -> None:
-    """Inside the transaction recording a `stop` event or a charging record."""
+def on_session_end(sender: object, device_id: str, connector_id: int, **kwargs: object) -> None:
+    """session_ended receiver, inside the transaction recording a `stop` event or a
+    charging record: complete the orders running on the connector."""
     running = LegacyOrder.objects.select_for_update().filter(
         device_id=device_id, connector_id=connector_id, status__in=["CHARGING", "DISCHARGING"]
     )
@@ -265,13 +268,7 @@ def enqueue_push(
         ordering_key=ordering_key,
         next_attempt_at=timezone.now(),
     )
-
-    def dispatch() -> None:
-        from fleet.tasks import deliver_legacy_push
-
-        deliver_legacy_push.delay(push.pk)
-
-    transaction.on_commit(dispatch)
+    transaction.on_commit(lambda: legacy_push_due.send(sender=LegacyPush, push_id=push.pk))
     return push
 
 
@@ -349,10 +346,4 @@ def retry_dead_push(push_id: int) -> None:
         )
         if not updated:
             raise NotFound(f"No dead push {push_id}")
-
-        def dispatch() -> None:
-            from fleet.tasks import deliver_legacy_push
-
-            deliver_legacy_push.delay(push_id)
-
-        transaction.on_commit(dispatch)
+        transaction.on_commit(lambda: legacy_push_due.send(sender=LegacyPush, push_id=push_id))

@@ -9,9 +9,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from fleet.live import messages
+from fleet.live.publish import publish_device_message_sync
 from fleet.models import Command, CommandStatusChange
-from fleet.services import legacy
-from fleet.services.live import publish_device_message_sync
+from fleet.signals import command_changed
 
 BATCH = 500
 
@@ -32,19 +33,9 @@ def _fail(queryset: QuerySet[Command], reason: str, message: str, now: datetime)
                 message=message,
                 details={"reason": reason},
             )
-            legacy.on_command_change(command)
+            command_changed.send(sender=Command, command=command)
     for command in commands:
-        publish_device_message_sync(
-            command.device_id,
-            {
-                "type": "command.status",
-                "command_id": command.command_id,
-                "command": command.command,
-                "status": command.status,
-                "device_status": command.device_status,
-                "reason": reason,
-            },
-        )
+        publish_device_message_sync(command.device_id, messages.command_status(command, reason))
     return commands
 
 

@@ -7,8 +7,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 
+from fleet.live import messages
+from fleet.live.publish import publish_device_message_sync
 from fleet.models import ConnectivityChange, Device, DeviceEvent
-from fleet.services.live import publish_device_message_sync
 
 HEARTBEAT_LOST = "F-0301"
 RECONNECT_STORM = "F-0302"
@@ -56,9 +57,7 @@ def mark_offline(now: datetime) -> list[str]:
                 },
             )
     for device_id, _ in stale:
-        publish_device_message_sync(
-            device_id, {"type": "device.status", "device_id": device_id, "status": "offline"}
-        )
+        publish_device_message_sync(device_id, messages.device_status(device_id, "offline"))
     return [device_id for device_id, _ in stale]
 
 

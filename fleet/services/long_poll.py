@@ -2,8 +2,8 @@
 
 import asyncio
 
+from fleet.live.publish import command_waiter
 from fleet.services.commands import Delivery, claim_commands
-from fleet.services.live import command_waiter
 
 
 async def next_command(

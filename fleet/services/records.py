@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from fleet.errors import Conflict
 from fleet.models import ChargingRecord
+from fleet.signals import session_ended
 
 
 def upload_digest(upload: dict[str, Any]) -> str:
@@ -27,9 +28,9 @@ def store_charging_record(device_id: str, upload: dict[str, Any]) -> tuple[Charg
                 record = ChargingRecord.objects.create(
                     device_id=device_id, upload_digest=digest, **upload
                 )
-                from fleet.services.legacy import on_session_end
-
-                on_session_end(device_id, record.connector_id)
+                session_ended.send(
+                    sender=ChargingRecord, device_id=device_id, connector_id=record.connector_id
+                )
                 return record, True
         except IntegrityError:
             found = existing.first()  # a concurrent upload of the same record won

@@ -16,8 +16,9 @@ from psycopg.types.json import Jsonb
 
 from fleet import db
 from fleet.errors import InvalidParameter
+from fleet.live import messages
+from fleet.live.publish import publish_device_message
 from fleet.models import Connector, TelemetrySample
-from fleet.services.live import publish_device_message
 
 
 @dataclass(frozen=True)
@@ -220,19 +221,16 @@ async def record_telemetry(device_id: str, reading: TelemetryReading) -> None:
         await sync_to_async(record_telemetry_orm)(device_id, reading, now)
     await publish_device_message(
         device_id,
-        {
-            "type": "telemetry.sample",
-            "device_id": device_id,
-            "timestamp": reading.timestamp.isoformat(),
-            "connector": {
-                "connector_id": reading.connector_id,
-                "state": reading.state,
-                "power": reading.power,
-                "energy_delivered": reading.energy_delivered,
-                "soc": reading.soc,
-                "voltage": reading.voltage,
-                "current": reading.current,
-                "temperature": reading.temperature,
-            },
-        },
+        messages.telemetry_sample(
+            device_id,
+            reading.timestamp,
+            connector_id=reading.connector_id,
+            state=reading.state,
+            power=reading.power,
+            energy_delivered=reading.energy_delivered,
+            soc=reading.soc,
+            voltage=reading.voltage,
+            current=reading.current,
+            temperature=reading.temperature,
+        ),
     )

@@ -6,8 +6,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
+from fleet.live import messages
+from fleet.live.publish import device_group
 from fleet.models import Connector, DeviceEvent
-from fleet.services.live import device_group
 from tests.conftest import now_iso
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -163,6 +164,8 @@ async def test_events_are_published_to_the_device_group(charger):
         message = await asyncio.wait_for(layer.receive(channel), 5)
     finally:
         await layer.group_discard(device_group(unit.device_id), channel)
+    (stored,) = await events(unit.device_id)
+    assert message == messages.device_event(stored)
     assert (message["type"], message["event_type"], message["fault_code"]) == (
         "device.event",
         "fault",

@@ -1,13 +1,15 @@
 """POST /v1/device/telemetry."""
 
 import asyncio
+from datetime import datetime
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
+from fleet.live import messages
+from fleet.live.publish import device_group
 from fleet.models import Connector, TelemetrySample
-from fleet.services.live import device_group
 from tests.conftest import TRANSPORTS, now_iso
 
 pytestmark = [
@@ -166,15 +168,24 @@ async def test_each_sample_is_published_to_the_device_group(charger):
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(device_group(unit.device_id), channel)
+    timestamp = now_iso()
     try:
-        await unit.telemetry(connector_id=1, state="charging", power=6.9, soc=58)
+        await unit.telemetry(timestamp=timestamp, connector_id=1, power=6.9, soc=58)
         message = await asyncio.wait_for(layer.receive(channel), 5)
     finally:
         await layer.group_discard(device_group(unit.device_id), channel)
-    assert message["type"] == "telemetry.sample"
-    assert message["device_id"] == unit.device_id
-    assert message["connector"]["power"] == 6.9
-    assert message["connector"]["soc"] == 58
+    assert message == messages.telemetry_sample(
+        unit.device_id,
+        datetime.fromisoformat(timestamp),
+        connector_id=1,
+        state="charging",
+        power=6.9,
+        energy_delivered=1.2,
+        soc=58,
+        voltage=230.0,
+        current=16.0,
+        temperature=None,
+    )
 
 
 async def test_body_must_be_json(charger):

@@ -5,9 +5,15 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 
-from fleet.models import Connector
+from api.stream import TelemetryStreamConsumer
+from fleet.live import messages
+from fleet.live.messages import DEVICE_MESSAGE_TYPES
+from fleet.live.publish import publish_device_message
+from fleet.models import Command, Connector, DeviceEvent
 from fleet.services.provisioning import assign_device
 from tests.spec import assert_matches, component
 
@@ -186,3 +192,35 @@ async def test_the_stream_closes_when_the_token_expires(http, operator, placed, 
     received = await frames(communicator, 5)
     assert received[-1]["closed"] == 4401
     assert "expired" in received[-1]["reason"]
+
+
+def test_the_consumer_handles_every_device_message_type():
+    """A type without a handler would end every stream of the device with an error."""
+    for message_type in DEVICE_MESSAGE_TYPES:
+        handler = get_handler_name({"type": message_type})
+        assert callable(getattr(TelemetryStreamConsumer, handler, None)), message_type
+
+
+async def test_other_device_messages_send_no_frame(http, operator, placed, settings):
+    settings.TELLUS_STREAM_MIN_INTERVAL_SECONDS = 0.05
+    _, token, site = await operator()
+    unit = await placed(site)
+    communicator = stream(unit.device_id, token)
+    assert (await communicator.connect())[0]
+    assert len(await frames(communicator, 0.5)) == 1  # the initial frame
+    now = timezone.now()
+    command = Command(command_id="cmd_x", command="reboot", status="failed", device_status="")
+    event = DeviceEvent(
+        pk=1, device_id=unit.device_id, connector_id=1, event_type="stop", timestamp=now, data={}
+    )
+    for message in (
+        messages.device_status(unit.device_id, "offline"),
+        messages.command_status(command, "expired"),
+        messages.device_event(event),
+    ):
+        await publish_device_message(unit.device_id, message)
+    assert await frames(communicator, 1) == []
+    assert (await unit.telemetry(power=7.4)).status_code == 200  # and the stream lives on
+    (frame,) = await frames(communicator, 3)
+    assert frame["connectors"][0]["power"] == 7.4
+    await communicator.disconnect()

@@ -1,10 +1,10 @@
-"""Live signals: device messages on the Channels layer, and command wake-ups.
+"""Publishing device messages on the Channels layer, and command wake-ups.
 
-Every device has a channel-layer group (`device.<device_id>`) on which telemetry,
-events, status and command changes are published for the operator stream and the
-console. Separately, a long poll waiting for a device's next command is woken through
-Redis pub/sub (one subscription per process, fanned out in memory), or directly in
-memory on the embedded default.
+Every device has a channel-layer group (`device.<device_id>`) on which the messages of
+fleet.live.messages are published for the operator stream and the console. Separately,
+a long poll waiting for a device's next command is woken through Redis pub/sub (one
+subscription per process, fanned out in memory), or directly in memory on the embedded
+default.
 """
 
 import asyncio
@@ -13,14 +13,15 @@ import weakref
 from collections import defaultdict
 from contextlib import asynccontextmanager, suppress
 from functools import cache
-from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
+
+from fleet.live import redis_batch
+from fleet.live.messages import DeviceMessage
 
 logger = logging.getLogger(__name__)
 
@@ -31,75 +32,22 @@ def device_group(device_id: str) -> str:
     return f"device.{device_id}"
 
 
-async def publish_device_message(device_id: str, message: dict[str, Any]) -> None:
+async def publish_device_message(device_id: str, message: DeviceMessage) -> None:
     """Send a message to everyone watching the device; never fails or delays the caller
     for long. On Redis the message joins the process's next pipelined batch."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        if isinstance(layer, RedisPubSubChannelLayer):
-            _batch_publisher().add(layer, device_group(device_id), message)
+        if redis_batch.batches(layer):
+            redis_batch.publish(layer, device_group(device_id), message)
         else:
             await layer.group_send(device_group(device_id), message)
     except Exception:  # a live view missing one frame must not fail an ingest
         logger.warning("Could not publish %s for %s", message.get("type"), device_id, exc_info=True)
 
 
-class _BatchPublisher:
-    """Group sends for the Redis pub/sub layer, pipelined.
-
-    The layer's own group_send takes a per-connection lock for every PUBLISH, so under
-    ingest load all of a process's publishes queue behind each other, one round trip
-    each. Here messages published while a batch is in flight go out together in the
-    next one, in order. The wire format is the layer's own (its group channel name and
-    serializer), so its consumers receive them unchanged.
-    """
-
-    def __init__(self) -> None:
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=4, timeout=10
-        )
-        self._client = aioredis.Redis(connection_pool=pool)
-        self._pending: list[tuple[str, bytes]] = []
-        self._flushing: asyncio.Task | None = None
-
-    def add(self, layer: RedisPubSubChannelLayer, group: str, message: dict[str, Any]) -> None:
-        channel = layer._get_layer()._get_group_channel_name(group)
-        self._pending.append((channel, layer.serialize(message)))
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.get_running_loop().create_task(self._flush())
-
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                pipe = self._client.pipeline(transaction=False)
-                for channel, payload in batch:
-                    pipe.publish(channel, payload)
-                await pipe.execute()
-            except redis.RedisError:
-                logger.warning("Dropped %d live messages: Redis unavailable", len(batch))
-
-    async def drain(self) -> None:
-        while self._flushing is not None and not self._flushing.done():
-            await asyncio.shield(self._flushing)
-
-
-_publishers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _BatchPublisher]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _batch_publisher() -> _BatchPublisher:
-    loop = asyncio.get_running_loop()
-    publisher = _publishers.get(loop)
-    if publisher is None:
-        publisher = _publishers[loop] = _BatchPublisher()
-    return publisher
-
-
-def publish_device_message_sync(device_id: str, message: dict[str, Any]) -> None:
+def publish_device_message_sync(device_id: str, message: DeviceMessage) -> None:
     """For sync callers (Celery tasks, the console): a plain group_send, since a batch
     would not outlive the short-lived event loop of async_to_sync."""
     layer = get_channel_layer()
@@ -212,11 +160,8 @@ async def command_waiter(device_id: str):
 
 
 async def stop_listeners() -> None:
-    loop = asyncio.get_running_loop()
-    publisher = _publishers.pop(loop, None)
-    if publisher is not None:
-        await publisher.drain()
-    task = _listeners.pop(loop, None)
+    await redis_batch.drain()
+    task = _listeners.pop(asyncio.get_running_loop(), None)
     if task is not None:
         task.cancel()
         with suppress(asyncio.CancelledError):

@@ -1,0 +1,132 @@
+"""The messages published on a device's channel-layer group, declared once.
+
+Each type has one builder, used by every publisher, so the stream consumer and the
+console can rely on the shape. The `type` doubles as the consumer's handler name
+(Channels dispatches `telemetry.sample` to `telemetry_sample`).
+"""
+
+from datetime import datetime
+from typing import Any, Literal, NotRequired, TypedDict
+
+from fleet.models import Command, DeviceEvent
+
+
+class ConnectorReading(TypedDict):
+    connector_id: int
+    state: str
+    power: float
+    energy_delivered: float
+    soc: int | None
+    voltage: float
+    current: float
+    temperature: float | None
+
+
+class TelemetrySampleMessage(TypedDict):
+    type: Literal["telemetry.sample"]
+    device_id: str
+    timestamp: str
+    connector: ConnectorReading
+
+
+class DeviceEventMessage(TypedDict):
+    type: Literal["device.event"]
+    device_id: str
+    event_id: int
+    event_type: str
+    connector_id: int
+    fault_code: str | None
+    timestamp: str
+    data: dict[str, Any]
+
+
+class DeviceStatusMessage(TypedDict):
+    type: Literal["device.status"]
+    device_id: str
+    status: Literal["online", "offline"]
+
+
+class CommandStatusMessage(TypedDict):
+    type: Literal["command.status"]
+    command_id: str
+    command: str
+    status: str
+    device_status: str
+    reason: NotRequired[str]  # only when the platform failed the command
+
+
+DeviceMessage = (
+    TelemetrySampleMessage | DeviceEventMessage | DeviceStatusMessage | CommandStatusMessage
+)
+
+# Every type a device group carries, for consumers that must handle them all.
+DEVICE_MESSAGE_TYPES: dict[str, type] = {
+    "telemetry.sample": TelemetrySampleMessage,
+    "device.event": DeviceEventMessage,
+    "device.status": DeviceStatusMessage,
+    "command.status": CommandStatusMessage,
+}
+
+
+def telemetry_sample(
+    device_id: str,
+    timestamp: datetime,
+    *,
+    connector_id: int,
+    state: str,
+    power: float,
+    energy_delivered: float,
+    soc: int | None,
+    voltage: float,
+    current: float,
+    temperature: float | None,
+) -> TelemetrySampleMessage:
+    """One stored telemetry sample (the stream's prompt frames are made from these)."""
+    return {
+        "type": "telemetry.sample",
+        "device_id": device_id,
+        "timestamp": timestamp.isoformat(),
+        "connector": {
+            "connector_id": connector_id,
+            "state": state,
+            "power": power,
+            "energy_delivered": energy_delivered,
+            "soc": soc,
+            "voltage": voltage,
+            "current": current,
+            "temperature": temperature,
+        },
+    }
+
+
+def device_event(event: DeviceEvent) -> DeviceEventMessage:
+    """A stored event, whether the charger reported it or the platform derived it."""
+    return {
+        "type": "device.event",
+        "device_id": event.device_id,
+        "event_id": event.pk,
+        "event_type": event.event_type,
+        "connector_id": event.connector_id,
+        "fault_code": event.fault_code or None,
+        "timestamp": event.timestamp.isoformat(),
+        "data": event.data,
+    }
+
+
+def device_status(device_id: str, status: Literal["online", "offline"]) -> DeviceStatusMessage:
+    """The platform's judgement of the device's connectivity changed."""
+    return {"type": "device.status", "device_id": device_id, "status": status}
+
+
+def command_status(command: Command, reason: str | None = None) -> CommandStatusMessage:
+    """A command's status changed; `reason` when the platform failed it (expiry, silence)."""
+    message: CommandStatusMessage = {
+        "type": "command.status",
+        "command_id": command.command_id,
+        "command": command.command,
+        "status": command.status,
+        "device_status": command.device_status,
+    }
+    if reason is not None:
+        message["reason"] = reason
+    return message
