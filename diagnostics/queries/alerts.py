@@ -5,6 +5,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from diagnostics.models import Alert
+from fleet.queries.filters import narrow
 
 
 def alerts(
@@ -18,15 +19,12 @@ def alerts(
 ) -> QuerySet[Alert]:
     """The operator's alerts, newest detection first; `since` filters on the last
     detection. Device and site ids only narrow: a foreign one matches nothing."""
-    queryset = Alert.objects.filter(operator_id=operator_id)
-    if device_id:
-        queryset = queryset.filter(device_id=device_id)
-    if site_id:
-        queryset = queryset.filter(site_id=site_id)
-    if severity:
-        queryset = queryset.filter(severity=severity)
-    if status:
-        queryset = queryset.filter(status=status)
-    if since:
-        queryset = queryset.filter(last_seen__gte=since)
+    queryset = narrow(
+        Alert.objects.filter(operator_id=operator_id),
+        device_id=device_id,
+        site_id=site_id,
+        severity=severity,
+        status=status,
+        last_seen__gte=since,
+    )
     return queryset.order_by("-last_seen", "alert_id")

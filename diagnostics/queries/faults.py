@@ -6,16 +6,12 @@ from django.db.models import QuerySet
 
 from diagnostics.models import FaultCode
 from fleet.models import DeviceEvent
+from fleet.queries.filters import narrow
 
 
 def fault_codes(*, severity: str | None = None, category: str | None = None) -> QuerySet[FaultCode]:
     """Dictionary entries by code."""
-    queryset = FaultCode.objects.order_by("code")
-    if severity:
-        queryset = queryset.filter(severity=severity)
-    if category:
-        queryset = queryset.filter(category=category)
-    return queryset
+    return narrow(FaultCode.objects.order_by("code"), severity=severity, category=category)
 
 
 def fault_titles(events: Iterable[DeviceEvent]) -> dict[str, str]:

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from fleet.models import AuditEntry
+from fleet.queries.filters import narrow
 
 
 def audit_entries(
@@ -17,15 +18,12 @@ def audit_entries(
     since: datetime | None = None,
 ) -> QuerySet[AuditEntry]:
     """Entries in the operator's trail, newest first; `since` is inclusive."""
-    queryset = AuditEntry.objects.filter(operator_id=operator_id)
-    if actor:
-        queryset = queryset.filter(actor=actor)
-    if resource_type:
-        queryset = queryset.filter(resource_type=resource_type)
-    if resource_id:
-        queryset = queryset.filter(resource_id=resource_id)
-    if action:
-        queryset = queryset.filter(action=action)
-    if since:
-        queryset = queryset.filter(at__gte=since)
+    queryset = narrow(
+        AuditEntry.objects.filter(operator_id=operator_id),
+        actor=actor,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        action=action,
+        at__gte=since,
+    )
     return queryset.order_by("-at", "-id")

@@ -6,7 +6,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from fleet.models import Device, DeviceEvent, TelemetrySample
-from fleet.queries.windows import in_window
+from fleet.queries.filters import in_window, narrow
 from fleet.services.tenancy import devices_of, get_device_for_operator, get_site_for_operator
 
 
@@ -22,12 +22,7 @@ def devices(
     queryset = devices_of(operator_id)
     if site_id:
         queryset = queryset.filter(site=get_site_for_operator(operator_id, site_id))
-    if status:
-        queryset = queryset.filter(status=status)
-    if model:
-        queryset = queryset.filter(model=model)
-    if firmware_version:
-        queryset = queryset.filter(firmware_version=firmware_version)
+    queryset = narrow(queryset, status=status, model=model, firmware_version=firmware_version)
     return queryset.prefetch_related("connectors").order_by("registered_at", "device_id")
 
 
@@ -43,10 +38,7 @@ def device_events(
     """The device's event log, newest first; `since` inclusive, `until` exclusive."""
     device = get_device_for_operator(operator_id, device_id)
     queryset = in_window(DeviceEvent.objects.filter(device=device), "timestamp", since, until)
-    if event_type:
-        queryset = queryset.filter(event_type=event_type)
-    if fault_code:
-        queryset = queryset.filter(fault_code=fault_code)
+    queryset = narrow(queryset, event_type=event_type, fault_code=fault_code)
     return queryset.order_by("-timestamp", "-id")
 
 
@@ -61,6 +53,4 @@ def device_telemetry(
     """Stored samples, newest first; `since` inclusive, `until` exclusive."""
     device = get_device_for_operator(operator_id, device_id)
     queryset = in_window(TelemetrySample.objects.filter(device=device), "timestamp", since, until)
-    if connector_id is not None:
-        queryset = queryset.filter(connector_id=connector_id)
-    return queryset.order_by("-timestamp", "-id")
+    return narrow(queryset, connector_id=connector_id).order_by("-timestamp", "-id")

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from fleet.models import ChargingRecord
-from fleet.queries.windows import in_window
+from fleet.queries.filters import in_window, narrow
 from fleet.services.tenancy import get_device_for_operator
 
 
@@ -27,6 +27,4 @@ def charging_records(
     )
     if device_id:
         queryset = queryset.filter(device=get_device_for_operator(operator_id, device_id))
-    if connector_id is not None:
-        queryset = queryset.filter(connector_id=connector_id)
-    return queryset.order_by("-start_time", "-id")
+    return narrow(queryset, connector_id=connector_id).order_by("-start_time", "-id")

@@ -19,6 +19,7 @@ from fleet.models import (
 from fleet.queries.audit import audit_entries
 from fleet.queries.commands import command_for_operator
 from fleet.queries.devices import device_events, device_telemetry, devices
+from fleet.queries.filters import narrow
 from fleet.queries.paging import paginate
 from fleet.queries.records import charging_records
 from fleet.queries.sites import sites, summarise_sites
@@ -199,6 +200,13 @@ def test_telemetry_is_newest_first_and_each_filter_narrows(acme, device):
         ({"until": minutes(10)}, [old]),
     ):
         assert list(device_telemetry(acme.operator_id, device.device_id, **filters)) == expected
+
+
+def test_connector_zero_is_a_filter_value_and_empty_text_is_no_filter(acme, device):
+    whole_device, first = sample(device, 0, 0), sample(device, 10, 1)
+    queryset = TelemetrySample.objects.order_by("timestamp")
+    assert list(narrow(queryset, connector_id=0)) == [whole_device]
+    assert list(narrow(queryset, connector_id=None, state="")) == [whole_device, first]
 
 
 # --- Charging records -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""Time-window filters shared by the listings."""
+"""The filters every listing is built from: exact matches and time windows."""
 
 from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -31,3 +32,9 @@ def in_window(
     if until:
         queryset = queryset.filter(**{f"{field}__lt": until})
     return queryset
+
+
+def narrow(queryset: QuerySet, **lookups: Any) -> QuerySet:
+    """Apply each lookup that was given; None and "" mean "not filtered" (0 is a value)."""
+    given = {name: value for name, value in lookups.items() if value is not None and value != ""}
+    return queryset.filter(**given) if given else queryset
