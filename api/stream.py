@@ -42,8 +42,7 @@ from fleet.live.publish import device_group
 from fleet.models import Connector
 from fleet.services.auth import OperatorPrincipal, authenticate_operator
 from fleet.services.tenancy import devices_of
-
-FRAME_FIELDS = ("state", "power", "energy_delivered", "soc")
+from fleet.telemetry_fields import FRAME
 
 
 class StreamReplacedMessage(TypedDict):
@@ -75,11 +74,11 @@ def _snapshots(operator_id: str, device_ids: list[str]) -> dict[str, dict[int, d
         return None
     state: dict[str, dict[int, dict]] = {device_id: {} for device_id in device_ids}
     for row in Connector.objects.filter(device_id__in=device_ids).values(
-        "device_id", "connector_id", *FRAME_FIELDS
+        "device_id", "connector_id", *FRAME
     ):
         state[row["device_id"]][row["connector_id"]] = {
             "connector_id": row["connector_id"],
-            **{field: row[field] for field in FRAME_FIELDS},
+            **{field: row[field] for field in FRAME},
         }
     return state
 
@@ -217,7 +216,7 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         connector = message["connector"]
         self.state[device_id][connector["connector_id"]] = {
             "connector_id": connector["connector_id"],
-            **{field: connector.get(field) for field in FRAME_FIELDS},
+            **{field: connector.get(field) for field in FRAME},
         }
         await self._frame_soon(device_id)
 

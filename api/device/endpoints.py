@@ -9,11 +9,13 @@ from django.conf import settings
 
 from api.envelope import success_body
 from api.schemas.reporting import HeartbeatRequest, TelemetryUpload
+from fleet import telemetry_fields
 from fleet.errors import InvalidParameter, MissingParameter
 from fleet.services.auth import DevicePrincipal
 from fleet.services.heartbeat import Heartbeat, record_heartbeat
 from fleet.services.long_poll import next_command
-from fleet.services.telemetry import TelemetryReading, record_telemetry
+from fleet.services.telemetry import record_telemetry
+from fleet.telemetry_fields import TelemetryReading
 
 # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
 _DIGITS = re.compile(r"[0-9]{1,6}")
@@ -28,26 +30,19 @@ async def heartbeat(principal: DevicePrincipal, payload: HeartbeatRequest) -> di
 
 
 async def telemetry(principal: DevicePrincipal, payload: TelemetryUpload) -> dict[str, Any]:
-    reading = TelemetryReading(
-        timestamp=payload.timestamp,
-        connector_id=payload.connector_id,
-        state=payload.state,
-        voltage=payload.voltage,
-        current=payload.current,
-        power=payload.power,
-        energy_delivered=payload.energy_delivered,
-        soc=payload.soc,
-        temperature=payload.temperature,
-        phase_details=_dump(payload.phase_details),
-        component_health=_dump(payload.component_health),
-        extra=payload.extra_fields(),
-    )
-    await record_telemetry(principal.device_id, reading)
+    await record_telemetry(principal.device_id, _reading(payload))
     return success_body(None)
 
 
-def _dump(block) -> dict[str, Any] | None:
-    return None if block is None else block.model_dump(mode="json", exclude_none=True)
+def _reading(payload: TelemetryUpload) -> TelemetryReading:
+    """The sample's values by field name: the JSON blocks as plain data, the fields the
+    spec does not define kept in `extra`."""
+    reading = {name: getattr(payload, name) for name in telemetry_fields.NAMES}
+    for name in telemetry_fields.JSON_NAMES:
+        if reading[name] is not None:
+            reading[name] = reading[name].model_dump(mode="json", exclude_none=True)
+    reading["extra"] = payload.extra_fields()
+    return reading
 
 
 def long_poll_params(connector_id: str | None, wait: str | None) -> tuple[int, int]:

@@ -22,7 +22,8 @@ from api.schemas.operator import (
     TelemetrySampleOut,
 )
 from diagnostics.queries import faults as fault_queries
-from fleet.models import DeviceEvent
+from fleet import telemetry_fields
+from fleet.models import Connector, DeviceEvent
 from fleet.queries import devices as device_queries
 from fleet.queries import sites as site_queries
 from fleet.queries.paging import paginate
@@ -84,21 +85,14 @@ def device_out(device) -> dict:
         "last_heartbeat": device.last_heartbeat,
         "site_id": device.site_id,
         "v2g_capable": device.v2g_capable,
-        "connectors": [
-            {
-                "connector_id": c.connector_id,
-                "status": c.state,
-                "power": c.power,
-                "voltage": c.voltage,
-                "current": c.current,
-                "energy_delivered": c.energy_delivered,
-                "soc": c.soc,
-                "temperature": c.temperature,
-                "last_telemetry_time": c.last_telemetry_time,
-            }
-            for c in device.connectors.all()
-        ],
+        "connectors": [connector_out(c) for c in device.connectors.all()],
     }
+
+
+def connector_out(connector: Connector) -> dict:
+    """The connector's live state: its snapshot columns, `state` called `status` (spec)."""
+    live = {column: getattr(connector, column) for column in telemetry_fields.SNAPSHOT.values()}
+    return {"connector_id": connector.connector_id, "status": live.pop("state"), **live}
 
 
 def event_out(event: DeviceEvent, fault_title: str | None) -> dict:

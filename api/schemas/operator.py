@@ -34,6 +34,7 @@ class SiteOut(BaseModel):
 
 
 class ConnectorOut(BaseModel):
+    # The Connector columns of fleet.telemetry_fields.SNAPSHOT, in the answer's order (tested).
     connector_id: int
     status: str = Field(description="ConnectorState; `preparing` is an extension value (A2).")
     power: float | None = None
@@ -113,6 +114,7 @@ class DeviceEventOut(BaseModel):
 
 
 class TelemetrySampleOut(BaseModel):
+    # The fields of fleet.telemetry_fields, in the answer's order (tested).
     device_id: str
     connector_id: int
     timestamp: datetime

@@ -90,6 +90,7 @@ class TelemetryUpload(BaseModel):
     """One connector's snapshot. Fields the spec does not define are kept, not refused."""
 
     model_config = ConfigDict(extra="allow")
+    # The fields of fleet.telemetry_fields in its order, each with its bounds (tested).
     timestamp: Timestamp
     connector_id: ConnectorId
     state: Literal["idle", "preparing", "charging", "discharging", "fault"]

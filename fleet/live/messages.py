@@ -5,20 +5,22 @@ console can rely on the shape. The `type` doubles as the consumer's handler name
 (Channels dispatches `telemetry.sample` to `telemetry_sample`).
 """
 
-from datetime import datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
 from fleet.models import Command, DeviceEvent
+from fleet.telemetry_fields import PUBLISHED, TelemetryReading
 
 
 class ConnectorReading(TypedDict):
+    """The published fields of fleet.telemetry_fields (a test keeps the two in step)."""
+
     connector_id: int
     state: str
+    voltage: float
+    current: float
     power: float
     energy_delivered: float
     soc: int | None
-    voltage: float
-    current: float
     temperature: float | None
 
 
@@ -68,34 +70,14 @@ DEVICE_MESSAGE_TYPES: dict[str, type] = {
 }
 
 
-def telemetry_sample(
-    device_id: str,
-    timestamp: datetime,
-    *,
-    connector_id: int,
-    state: str,
-    power: float,
-    energy_delivered: float,
-    soc: int | None,
-    voltage: float,
-    current: float,
-    temperature: float | None,
-) -> TelemetrySampleMessage:
-    """One stored telemetry sample (the stream's prompt frames are made from these)."""
+def telemetry_sample(device_id: str, reading: TelemetryReading) -> TelemetrySampleMessage:
+    """One stored telemetry sample (the stream's prompt frames are made from these); the
+    connector carries the published fields of fleet.telemetry_fields."""
     return {
         "type": "telemetry.sample",
         "device_id": device_id,
-        "timestamp": timestamp.isoformat(),
-        "connector": {
-            "connector_id": connector_id,
-            "state": state,
-            "power": power,
-            "energy_delivered": energy_delivered,
-            "soc": soc,
-            "voltage": voltage,
-            "current": current,
-            "temperature": temperature,
-        },
+        "timestamp": reading["timestamp"].isoformat(),
+        "connector": {name: reading[name] for name in PUBLISHED},
     }
 
 

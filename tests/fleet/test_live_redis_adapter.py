@@ -64,18 +64,21 @@ async def test_the_configured_layer_is_the_one_batched():
 
 
 def _sample(device_id: str) -> messages.TelemetrySampleMessage:
-    return messages.telemetry_sample(
-        device_id,
-        datetime(2025, 3, 15, 11, 0, tzinfo=UTC),
-        connector_id=1,
-        state="charging",
-        power=6.9,
-        energy_delivered=12.3,
-        soc=58,
-        voltage=230.0,
-        current=30.0,
-        temperature=None,
-    )
+    reading = {
+        "timestamp": datetime(2025, 3, 15, 11, 0, tzinfo=UTC),
+        "connector_id": 1,
+        "state": "charging",
+        "voltage": 230.0,
+        "current": 30.0,
+        "power": 6.9,
+        "energy_delivered": 12.3,
+        "soc": 58,
+        "temperature": None,
+        "phase_details": None,
+        "component_health": None,
+        "extra": None,
+    }
+    return messages.telemetry_sample(device_id, reading)
 
 
 async def _next_data(subscription: aioredis.client.PubSub) -> bytes:

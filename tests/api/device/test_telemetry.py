@@ -7,7 +7,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from fleet.live import messages
 from fleet.live.publish import device_group
 from fleet.models import Connector, TelemetrySample
 from tests.conftest import TRANSPORTS, now_iso
@@ -174,18 +173,21 @@ async def test_each_sample_is_published_to_the_device_group(charger):
         message = await asyncio.wait_for(layer.receive(channel), 5)
     finally:
         await layer.group_discard(device_group(unit.device_id), channel)
-    assert message == messages.telemetry_sample(
-        unit.device_id,
-        datetime.fromisoformat(timestamp),
-        connector_id=1,
-        state="charging",
-        power=6.9,
-        energy_delivered=1.2,
-        soc=58,
-        voltage=230.0,
-        current=16.0,
-        temperature=None,
-    )
+    assert message == {
+        "type": "telemetry.sample",
+        "device_id": unit.device_id,
+        "timestamp": datetime.fromisoformat(timestamp).isoformat(),
+        "connector": {
+            "connector_id": 1,
+            "state": "charging",
+            "voltage": 230.0,
+            "current": 16.0,
+            "power": 6.9,
+            "energy_delivered": 1.2,
+            "soc": 58,
+            "temperature": None,
+        },
+    }
 
 
 async def test_body_must_be_json(charger):
