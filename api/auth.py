@@ -86,8 +86,8 @@ async def authenticate_charger(authorization: str, rate_class: str) -> DevicePri
 
 
 operator_read = OperatorAuth("read", "operator_query")
-# Single-connector controls share the query bucket (A40: a depot starting fifty sessions
-# at shift change should not be throttled at thirty); batch controls have their own.
+# Single-connector controls share the query bucket (decision: rate-buckets: a depot starting fifty
+# sessions at shift change should not be throttled at thirty); batch controls have their own.
 operator_write = OperatorAuth("write", "operator_query")
 operator_batch = OperatorAuth("write", "operator_control")
 device_high_frequency = DeviceAuth("device_high_frequency")

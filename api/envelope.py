@@ -27,8 +27,9 @@ def success_body(data: Any = None) -> dict[str, Any]:
 
 
 def token_body(issued: IssuedToken) -> dict[str, Any]:
-    """Token endpoints: the spec's bare AccessTokenResponse fields at the top level, and
-    the same token inside the envelope's `data` (A8), so either way of reading works."""
+    """Token endpoints: the spec's bare AccessTokenResponse fields at the top level, and the same
+    token inside the envelope's `data` (decision: token-response), so either way of reading
+    works."""
     token = issued.as_dict()
     return {**token, **success_body(token)}
 
@@ -47,8 +48,9 @@ def error_response(code: int, message: str, details: dict[str, Any] | None = Non
     return response
 
 
-# The legacy start and stop endpoints answer every error as {"Status", "Reason", "Code"}
-# instead of the envelope (A9), whoever refuses the request: the Status each fails with.
+# The legacy start and stop endpoints answer every error as {"Status", "Reason", "Code"} instead
+# of the envelope (decision: legacy-errors), whoever refuses the request: the Status each fails
+# with.
 LEGACY_FAILURE_STATUS = {
     "/v1/cp/start_charging": "START_FAILED",
     "/v1/cp/start_discharging": "START_FAILED",

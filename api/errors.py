@@ -1,4 +1,5 @@
-"""Turning every failure under /v1 into the envelope with the right code (§4, A12)."""
+"""Turning every failure under /v1 into the envelope with the code table's code and HTTP status
+(README: Decisions, decision: unlisted-errors)."""
 
 import logging
 

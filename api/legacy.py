@@ -1,8 +1,9 @@
-"""The legacy operator-to-operator endpoints we serve (platform.md §10, A42): PascalCase,
-no envelope. The spec declares no security; we require an operator bearer token anyway
-(A13): `read` for the two queries, `write` for start/stop, scoped to the caller's fleet.
+"""The legacy operator-to-operator endpoints we serve (decision: legacy-roles): PascalCase, no
+envelope. The spec declares no security; we require an operator bearer token anyway (decision:
+legacy-auth): `read` for the two queries, `write` for start/stop, scoped to the caller's fleet.
 
-Errors (A9): the matching HTTP status with `{"Status": "Reject"}` (start endpoints:
+Errors (decision: legacy-errors): the matching HTTP status with `{"Status": "Reject"}` (start
+endpoints:
 `START_FAILED`) plus `Reason` and `Code` where the answer has a Status; the standard
 envelope on the query endpoints.
 """
@@ -25,9 +26,10 @@ from api.envelope import (
 from api.input_guard import load_json
 from api.operator.common import MAX_PAGE
 from api.ratelimit import enforce
+from fleet.actors import Actor, request_ip
 from fleet.errors import InvalidParameter, MissingParameter, TellusError
 from fleet.models import ApiClient, LegacyOrder
-from fleet.services import control, legacy
+from fleet.services import legacy
 from fleet.services.auth import authenticate_operator
 
 router = Router(tags=["Operator-to-operator (legacy interop)"])
@@ -55,20 +57,14 @@ class StartCharging(Strict):
 
 class StartDischarging(StartCharging):
     LimitMinSOC: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
-    LimitMaxEnergy: Annotated[StrictInt, Field(ge=1)] | None = Field(None, description="kWh (A47).")
+    LimitMaxEnergy: Annotated[StrictInt, Field(ge=1)] | None = Field(
+        None, description="kWh (decision: legacy-units)."
+    )
 
 
 class StopRequest(Strict):
     ChargePointId: Id64
     ConnectorId: ConnectorNo
-
-
-def _actor(request: HttpRequest, principal) -> control.Actor:
-    return control.Actor(
-        operator_id=principal.operator_id,
-        client_id=principal.client_id,
-        ip=request.META.get("REMOTE_ADDR"),
-    )
 
 
 def _principal(request: HttpRequest, scope: str):
@@ -145,8 +141,8 @@ def _start(kind: str, model: type[StartCharging]):
             if body.LimitMaxEnergy is not None:
                 params["max_energy_kwh"] = body.LimitMaxEnergy
         order = legacy.start_order(
-            _client(principal), _actor(request, principal), kind, body.OrderId, body.ChargePointId,
-            body.ConnectorId, params, body.Note or "",
+            Actor.for_client(principal, request_ip(request)), _client(principal), kind,
+            body.OrderId, body.ChargePointId, body.ConnectorId, params, body.Note or "",
         )  # fmt: skip
         return {"Status": order.status, "DeviceVendorOrderId": order.vendor_order_id}
 
@@ -157,7 +153,8 @@ def _stop(reason: str):
     def handler(request: HttpRequest) -> dict:
         principal = _principal(request, "write")
         body = _body(request, StopRequest)
-        legacy.stop_order(_actor(request, principal), body.ChargePointId, body.ConnectorId, reason)
+        actor = Actor.for_client(principal, request_ip(request))
+        legacy.stop_order(actor, body.ChargePointId, body.ConnectorId, reason)
         return {"Status": "Accept"}
 
     return handler

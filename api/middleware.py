@@ -1,11 +1,11 @@
 """Guarantees for everything under /v1 that no single view can give on its own.
 
-Before the view: refuse oversized bodies and non-JSON content types, by the rules of
-api.edge that the charger fast path applies too. After it: any 400, 404, 405 or 500
-that did not come out of our API code as an envelope (a Host not allowed, unknown path,
-wrong method, a crash outside a view) becomes one; on the legacy start/stop endpoints,
-whose errors are `{"Status", "Reason", "Code"}` (A9), such a refusal takes that shape
-instead. Works sync and async, so it never forces a thread hop on the async hot path.
+Before the view: refuse oversized bodies and non-JSON content types, by the rules of api.edge that
+the charger fast path applies too. After it: any 400, 404, 405 or 500 that did not come out of our
+API code as an envelope (a Host not allowed, unknown path, wrong method, a crash outside a view)
+becomes one; on the legacy start/stop endpoints, whose errors are `{"Status", "Reason", "Code"}`
+(decision: legacy-errors), such a refusal takes that shape instead. Works sync and async, so it
+never forces a thread hop on the async hot path.
 """
 
 import json

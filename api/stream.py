@@ -1,15 +1,15 @@
 """The operator telemetry stream: `wss://…/v1/operator/stream?devices=dvc_1,dvc_2`.
 
-Auth by `Authorization: Bearer …` on the handshake or `?token=` (A14), `read` scope.
-Frames (TelemetryFrame, not enveloped) go out for each subscribed device once per
-cadence (idle devices too, A41e) and promptly after fresh telemetry, at most one per
-device per minimum interval. Refusals accept the socket and then close it with a code
-and a reason, so clients can tell why:
+Auth by `Authorization: Bearer …` on the handshake or `?token=` (decision: stream-auth), `read`
+scope. Frames (TelemetryFrame, not enveloped) go out for each subscribed device once per cadence
+(idle devices too, decision: stream-rules) and promptly after fresh telemetry, at most one per
+device per minimum interval. Refusals accept the socket and then close it with a code and a reason,
+so clients can tell why:
 
-4400 no or too many device ids · 4401 missing, invalid or expired token (also when the
-token expires during the stream) · 4403 token lacks the `read` scope · 4404 a device
-that is unknown or not the caller's · 4409 replaced by a newer connection of the same
-client for the same set of devices (A41a: the newest wins, the older is closed).
+4400 no or too many device ids · 4401 missing, invalid or expired token (also when the token expires
+during the stream) · 4403 token lacks the `read` scope · 4404 a device that is unknown or not the
+caller's · 4409 replaced by a newer connection of the same client for the same set of devices
+(decision: stream-rules: the newest wins, the older is closed).
 """
 
 import asyncio

@@ -251,6 +251,7 @@ async def long_poll_scenario(tokens: list[str], device_ids: list[str], server) -
     from asgiref.sync import sync_to_async
 
     from bench.long_poll_client import Poller
+    from fleet.actors import Actor
     from fleet.models import Device
     from fleet.services.commands import queue_command
 
@@ -278,7 +279,11 @@ async def long_poll_scenario(tokens: list[str], device_ids: list[str], server) -
         poller = pollers[index]
         started = time.perf_counter()
         command = await sync_to_async(queue_command)(
-            devices[device_ids[index]], "start_charging", {"charge_power": 7}, connector_id=1
+            devices[device_ids[index]],
+            "start_charging",
+            {"charge_power": 7},
+            actor=Actor.platform(),
+            connector_id=1,
         )
         while poller.received_at is None and poller.error is None:
             await asyncio.sleep(0.0005)

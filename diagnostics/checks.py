@@ -1,8 +1,8 @@
 """Auto-verify checks for runbook steps: small named functions over fleet data.
 
-Each returns a CheckResult: `pass`, `fail` or `unknown` (the data needed to decide is
-missing — never a guess) and the evidence it looked at, so an engineer can see why.
-Parameters that the vendor leaves open (platform.md A55) are arguments with defaults.
+Each returns a CheckResult: `pass`, `fail` or `unknown` (the data needed to decide is missing —
+never a guess) and the evidence it looked at, so an engineer can see why. Parameters that the vendor
+leaves open (decision: open-thresholds) are arguments with defaults.
 """
 
 from collections.abc import Callable
@@ -121,8 +121,8 @@ def heartbeat_fresh(
 
 @check("fault_pattern")
 def fault_pattern(device: Device, last: int = 10, cluster_min: int = 2) -> CheckResult:
-    """Classify the device's newest fault events. Priority when several apply (A55):
-    F-0204 (safety) > V2G codes > F-0421 cluster > a single F-0411 > none."""
+    """Classify the device's newest fault events. Priority when several apply (decision:
+    open-thresholds): F-0204 (safety) > V2G codes > F-0421 cluster > a single F-0411 > none."""
     events = list(
         DeviceEvent.objects.filter(device=device, event_type="fault")
         .order_by("-timestamp", "-id")

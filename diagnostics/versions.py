@@ -1,5 +1,5 @@
-"""Firmware version comparison across the two numbering schemes in use (A50): dotted
-versions per model (3.0.2 < 3.0.10) and date/build versions (260420.0107). Versions of
+"""Firmware version comparison across the two numbering schemes in use (decision: firmware-schemes):
+dotted versions per model (3.0.2 < 3.0.10) and date/build versions (260420.0107). Versions of
 different schemes are not comparable: the answer is then None (unknown), never a guess."""
 
 import re

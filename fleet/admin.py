@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminURLFieldWidget
 
+from console.web.actors import actor_from_console_request
 from fleet import models
 from fleet.credentials import hash_secret, new_secret
 from fleet.errors import TellusError
@@ -28,14 +29,13 @@ class AuditedAdmin(admin.ModelAdmin):
 
     def _audit(self, request, subject, action: str, before, after, operators, **details: Any):
         audit.record_change(
-            actor=audit.user_actor(request.user),
+            actor=actor_from_console_request(request),
             action=action,
             subject=subject,
             before=before,
             after=after,
             operator_ids=operators,
             details={"via": "admin", **details},
-            ip=audit.request_ip(request),
         )
 
     def _stored(self, obj):
@@ -175,7 +175,7 @@ class ApiClientAdmin(AuditedAdmin):
     def rotate_secret(self, request, queryset):
         for client in queryset:
             _, secret = provisioning.rotate_client_secret(
-                client.client_id, actor=audit.user_actor(request.user), ip=audit.request_ip(request)
+                client.client_id, actor=actor_from_console_request(request)
             )
             self.message_user(
                 request,
@@ -234,7 +234,7 @@ class DeviceAdmin(AuditedAdmin):
     def reset_credentials(self, request, queryset):
         for device in queryset:
             _, secret = provisioning.reset_device_credentials(
-                device.device_id, actor=audit.user_actor(request.user), ip=audit.request_ip(request)
+                device.device_id, actor=actor_from_console_request(request)
             )
             self.message_user(
                 request,
@@ -340,16 +340,16 @@ class LegacyPushAdmin(AuditedAdmin):
     @admin.action(description="Retry the selected dead pushes now")
     def retry_dead(self, request, queryset):
         dead = list(queryset.filter(status=models.LegacyPush.Status.DEAD).select_related("client"))
+        actor = actor_from_console_request(request)
         for push in dead:
             retry_dead_push(push.pk)
             audit.record(
-                actor=audit.user_actor(request.user),
+                actor=actor,
                 action="retry_push",
                 resource_type="legacy_push",
                 resource_id=str(push.pk),
                 operator_id=push.client.operator_id,
                 details={"via": "admin", "kind": push.kind, "attempts": push.attempts},
-                ip=audit.request_ip(request),
                 before={"status": push.status},
                 after={"status": models.LegacyPush.Status.PENDING},
             )

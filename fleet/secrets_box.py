@@ -1,7 +1,7 @@
-"""Reversible encryption for the one secret we must be able to read back: an API
-client's secret, which is the HMAC key of request signing (platform.md §5.3). Fernet
-(AES-128-CBC + HMAC-SHA256) with a key derived from SECRET_KEY, or TELLUS_ENCRYPTION_KEY
-when set; changing that key makes stored copies unreadable until the next rotation."""
+"""Reversible encryption for the one secret we must be able to read back: an API client's secret,
+which is the HMAC key of request signing (decision: signing). Fernet (AES-128-CBC + HMAC-SHA256)
+with a key derived from SECRET_KEY, or TELLUS_ENCRYPTION_KEY when set; changing that key makes
+stored copies unreadable until the next rotation."""
 
 import base64
 import hashlib

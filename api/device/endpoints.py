@@ -46,7 +46,8 @@ def _reading(payload: TelemetryUpload) -> TelemetryReading:
 
 
 def long_poll_params(connector_id: str | None, wait: str | None) -> tuple[int, int]:
-    """Validate the query of GET /v1/device/commands (A10: out of range is 1001)."""
+    """Validate the query of GET /v1/device/commands (decision: out-of-range: out of range is
+    1001)."""
     if connector_id is None or connector_id == "":
         raise MissingParameter("connector_id")
     if not _DIGITS.fullmatch(connector_id) or not 1 <= int(connector_id) <= 255:

@@ -19,8 +19,8 @@ router = Router(tags=["Charger — Provisioning"])
     summary="Register a charger",
 )
 def register(request: HttpRequest, payload: DeviceRegisterRequest):
-    """First contact of a charger. The device is visible to no operator until it is
-    assigned to a site. Unauthenticated, so limited per source address (A40)."""
+    """First contact of a charger. The device is visible to no operator until it is assigned to a
+    site. Unauthenticated, so limited per source address (decision: rate-buckets)."""
     enforce("device_register", request.META.get("REMOTE_ADDR") or "unknown")
     device, secret = register_device(
         sn=payload.sn,
@@ -44,6 +44,6 @@ def register(request: HttpRequest, payload: DeviceRegisterRequest):
     summary="Obtain a charger access token",
 )
 def device_token(request: HttpRequest, payload: DeviceTokenRequest):
-    """Limited per device id, failed attempts included (A40)."""
+    """Limited per device id, failed attempts included (decision: rate-buckets)."""
     enforce("device_token", payload.device_id)
     return token_body(issue_device_token(payload.device_id, payload.device_secret))

@@ -40,7 +40,8 @@ ERRORS = {400: ErrorEnvelope, 401: ErrorEnvelope, 429: ErrorEnvelope}
     summary="Liveness report; the answer carries pending commands",
 )
 async def heartbeat(request: HttpRequest, payload: HeartbeatRequest):
-    """Commands handed out here are not handed out again by the long poll (A26)."""
+    """Commands handed out here are not handed out again by the long poll (decision:
+    single-delivery)."""
     return await endpoints.heartbeat(request.auth, payload)
 
 
@@ -52,8 +53,8 @@ async def heartbeat(request: HttpRequest, payload: HeartbeatRequest):
     summary="One connector's electrical snapshot",
 )
 async def telemetry(request: HttpRequest, payload: TelemetryUpload):
-    """Also accepts `state: preparing` (A2), the proposed `component_health` block, and
-    keeps fields it does not know."""
+    """Also accepts `state: preparing` (decision: preparing-state), the proposed `component_health`
+    block, and keeps fields it does not know."""
     return await endpoints.telemetry(request.auth, payload)
 
 
@@ -65,8 +66,9 @@ async def telemetry(request: HttpRequest, payload: TelemetryUpload):
     summary="Report an event",
 )
 async def events(request: HttpRequest, payload: EventReport):
-    """Unknown event types are stored (A4); `data.fault_code` may be an integer or a
-    string such as `F-0421` (A6); connector 0 means the whole device (A33)."""
+    """Unknown event types are stored (decision: unknown-event-types); `data.fault_code` may be an
+    integer or a string such as `F-0421` (decision: fault-code-text); connector 0 means the whole
+    device (decision: connector-zero-events)."""
     trusted = within_device_window(payload.timestamp)
     event = await sync_to_async(record_event)(
         request.auth.device_id,
@@ -88,8 +90,8 @@ async def events(request: HttpRequest, payload: EventReport):
     summary="Upload a finished session's charging record",
 )
 async def charging_records(request: HttpRequest, payload: ChargingRecordUpload):
-    """Uploading the same record again succeeds and stores nothing new; the same
-    record_id with different content is 409/4001 (A32)."""
+    """Uploading the same record again succeeds and stores nothing new; the same record_id with
+    different content is 409/4001 (decision: idempotent-records)."""
     await sync_to_async(store_charging_record)(
         request.auth.device_id, payload.model_dump(exclude_none=True)
     )

@@ -1,4 +1,4 @@
-"""Alerts with state management (proposed-extensions §10)."""
+"""Alerts with state management (README: Diagnostics, Detectors and alerts)."""
 
 from datetime import datetime
 from typing import Any, Literal
@@ -21,8 +21,8 @@ from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema, Tim
 from diagnostics.models import Alert
 from diagnostics.queries import alerts as alert_queries
 from diagnostics.services.alerts import MAX_SNOOZE_MINUTES, get_alert, transition
+from fleet.actors import actor_from_request
 from fleet.queries.paging import paginate
-from fleet.services import audit
 
 router = Router(tags=["Diagnostics", EXTENSION_TAG])
 
@@ -150,12 +150,10 @@ def update_alert(request: HttpRequest, alert_id: str, payload: AlertUpdate):
     new alert for the subject before then, after which facts received since the
     dismissal count. `snooze_minutes` with any other status is 400/1001."""
     alert = transition(
-        request.auth.operator_id,
+        actor_from_request(request),
         alert_id,
         payload.status,
         payload.note,
-        audit.actor_label(client_id=request.auth.client_id),
-        ip=audit.request_ip(request),
         snooze_minutes=payload.snooze_minutes,
     )
     return success_body(alert_out(alert, True))

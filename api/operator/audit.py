@@ -1,4 +1,4 @@
-"""The audit log (proposed-extensions §11)."""
+"""The audit log (README: Diagnostics, Audit log)."""
 
 from datetime import datetime
 from typing import Any

@@ -36,10 +36,12 @@ def command_out(command: Command) -> dict:
 )
 def command_status(request: HttpRequest, command_id: str):
     """`queued` until the charger reports (delivery is in `delivered_at`); a charger's
-    `rejected` shows as `failed` with its reason in `result` (A24, A25). A flexibility
-    `control_id` is accepted too: its status summarises its chargers' commands (A22)."""
+    `rejected` shows as `failed` with its reason in `result` (decisions: rejected-is-failed,
+    queued-until-answer). A flexibility
+    `control_id` is accepted too: its status summarises its chargers' commands (decision:
+    control-status)."""
     summary = control_summary(request.auth.operator_id, command_id)
-    if summary is not None:  # a flexibility control, read as one command (A22)
+    if summary is not None:  # a flexibility control, read as one command (decision: control-status)
         return success_body(summary)
     command = command_queries.command_for_operator(request.auth.operator_id, command_id)
     return success_body(command_out(command))

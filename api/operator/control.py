@@ -21,21 +21,12 @@ from api.schemas.control import (
     ScheduleRequest,
     SetPowerLimitParams,
 )
+from fleet.actors import actor_from_request
 from fleet.services import control
-from fleet.services.auth import OperatorPrincipal
 
 router = Router(tags=["Operator — Remote Control"])
 ERRORS = {404: ErrorEnvelope, 409: ErrorEnvelope, **QUERY_ERRORS}
 CONNECTOR = "/devices/{device_id}/connectors/{connector_id}"
-
-
-def actor(request: HttpRequest) -> control.Actor:
-    principal: OperatorPrincipal = request.auth
-    return control.Actor(
-        operator_id=principal.operator_id,
-        client_id=principal.client_id,
-        ip=request.META.get("REMOTE_ADDR"),
-    )
 
 
 def queued(command) -> dict:
@@ -68,7 +59,7 @@ def start(
     params = payload.model_dump(exclude_none=True) if payload else {}
     return queued(
         control.start_charging(
-            actor(request), device_id, connector_id_checked(connector_id), params
+            actor_from_request(request), device_id, connector_id_checked(connector_id), params
         )
     )
 
@@ -87,7 +78,9 @@ def stop(
 ):
     params = payload.model_dump(exclude_none=True) if payload else {}
     return queued(
-        control.stop_charging(actor(request), device_id, connector_id_checked(connector_id), params)
+        control.stop_charging(
+            actor_from_request(request), device_id, connector_id_checked(connector_id), params
+        )
     )
 
 
@@ -103,7 +96,7 @@ def discharge(
     """Only for V2G-capable devices (otherwise 400/1001 with `details.field = device_id`)."""
     return queued(
         control.discharge(
-            actor(request), device_id, connector_id_checked(connector_id),
+            actor_from_request(request), device_id, connector_id_checked(connector_id),
             payload.model_dump(exclude_none=True),
         )
     )  # fmt: skip
@@ -116,11 +109,13 @@ def discharge(
     summary="Store a charge plan on the connector",
 )
 def schedule(request: HttpRequest, device_id: str, connector_id: int, payload: ScheduleRequest):
-    """Upserts by schedule_id (`enabled: false` turns a plan off) and sends it to the
-    charger as `set_schedule`; the answer carries that command (A21)."""
+    """Upserts by schedule_id (`enabled: false` turns a plan off) and sends it to the charger as
+    `set_schedule`; the answer carries that command (decision: schedule-answer)."""
     plan = payload.model_dump(mode="json", exclude_none=True)
     return queued(
-        control.set_schedule(actor(request), device_id, connector_id_checked(connector_id), plan)
+        control.set_schedule(
+            actor_from_request(request), device_id, connector_id_checked(connector_id), plan
+        )
     )
 
 
@@ -135,9 +130,10 @@ _PARAMS = {"set_power_limit": SetPowerLimitParams, "pause_charging": PauseChargi
     summary="Limit or pause charging across sites or the whole fleet",
 )
 def flexibility(request: HttpRequest, payload: FlexibilityRequest):
-    """One control, one command per affected charger. `all` means every charger the caller
-    can see (A20). `pause_charging` reaches chargers as a 0 % power limit (A23). The
-    control's progress: `GET /v1/operator/commands/{control_id}` (A22)."""
+    """One control, one command per affected charger. `all` means every charger the caller can see
+    (decision: tenancy). `pause_charging` reaches chargers as a 0 % power limit (decision:
+    pause-as-limit). The control's progress: `GET /v1/operator/commands/{control_id}` (decision:
+    control-status)."""
     try:
         params = _PARAMS[payload.command].model_validate(payload.params)
     except pydantic.ValidationError as exc:
@@ -148,7 +144,7 @@ def flexibility(request: HttpRequest, payload: FlexibilityRequest):
             ]
         ) from None
     created, commands = control.flexibility(
-        actor(request),
+        actor_from_request(request),
         payload.target_type,
         payload.target_ids or [],
         payload.command,

@@ -17,7 +17,6 @@ from api.operator.common import (
     extension,
     page_body,
 )
-from api.operator.control import actor
 from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema
 from diagnostics.models import Runbook
 from diagnostics.queries import faults as fault_queries
@@ -30,6 +29,7 @@ from diagnostics.services.faults import (
 )
 from diagnostics.services.remote_commands import send_diagnostic_command
 from diagnostics.services.runbooks import get_runbook, suggest
+from fleet.actors import actor_from_request
 from fleet.queries.paging import paginate
 from fleet.services.tenancy import get_device_for_operator
 
@@ -198,7 +198,7 @@ def diagnostic_command(request: HttpRequest, device_id: str, payload: Diagnostic
     types (run_self_test, calibrate_sensor, reset_power_module, unlock_connector) need
     `confirm: true`; unlock_connector is refused while the connector is in a session."""
     command = send_diagnostic_command(
-        actor(request),
+        actor_from_request(request),
         device_id,
         payload.command,
         payload.connector_id,

@@ -155,7 +155,7 @@ def site_detail(request: HttpRequest, site_id: str):
     auth=operator_read,
     response={200: Envelope[Page[DeviceOut]], 404: ErrorEnvelope, **QUERY_ERRORS},
     exclude_none=True,
-    summary="List devices (extension, A35)",
+    summary="List devices (extension, decision: discovery-extensions)",
     openapi_extra=extension(),
     tags=[TAG, EXTENSION_TAG],
 )
@@ -170,7 +170,7 @@ def device_list(request: HttpRequest, filters: Query[DeviceFilters]):
     "/devices/{device_id}/events",
     auth=operator_read,
     response={200: Envelope[Page[DeviceEventOut]], 404: ErrorEnvelope, **QUERY_ERRORS},
-    summary="A device's event log (extension, A49)",
+    summary="A device's event log (extension, decision: events-extension)",
     openapi_extra=extension(),
     tags=[TAG, EXTENSION_TAG],
 )

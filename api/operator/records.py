@@ -51,8 +51,8 @@ def record_out(record: ChargingRecord) -> dict:
     summary="List charging records",
 )
 def charging_records(request: HttpRequest, filters: Query[RecordFilters]):
-    """Newest first. The time filters select records whose start_time lies in
-    [start_time, end_time) (A38); an inverted range is 1001."""
+    """Newest first. The time filters select records whose start_time lies in [start_time, end_time)
+    (decision: record-window); an inverted range is 1001."""
     queryset = record_queries.charging_records(request.auth.operator_id, **filters.filter_values())
     page = paginate(queryset, filters.page, filters.size)
     return page_body(page, [record_out(r) for r in page.items])
@@ -77,7 +77,8 @@ class EnergyQuery(BaseModel):
 def aggregated_energy(request: HttpRequest, query: Query[EnergyQuery]):
     """UTC buckets. A session spanning several buckets is split in proportion to its time
     in each; records with negative average power count as V2G discharge. With group_by,
-    each point carries its site_id or operator_id (A37). Foreign site ids are 3001."""
+    each point carries its site_id or operator_id (decision: energy-groups). Foreign site ids are
+    3001."""
     site_ids = [s.strip() for s in (query.site_ids or "").split(",") if s.strip()] or None
     return success_body(
         energy.aggregated_energy(

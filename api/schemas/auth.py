@@ -24,8 +24,8 @@ class AccessToken(BaseModel):
 
 
 class AccessTokenResponse(AccessToken):
-    """The spec's bare AccessTokenResponse, also carrying the envelope (A8): clients
-    reading `access_token` at the top level and clients reading `data` both work."""
+    """The spec's bare AccessTokenResponse, also carrying the envelope (decision: token-response):
+    clients reading `access_token` at the top level and clients reading `data` both work."""
 
     code: int = 0
     message: str = "success"

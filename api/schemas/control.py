@@ -27,7 +27,7 @@ class RemoteStopRequest(RequestSchema):
 
 class RemoteDischargeRequest(RequestSchema):
     discharge_power: PositiveKw = Field(description="Discharge power (kW).")
-    duration: Seconds | None = Field(None, description="Seconds (A36).")
+    duration: Seconds | None = Field(None, description="Seconds (decision: units).")
     min_soc: Percent | None = None
 
 

@@ -11,7 +11,8 @@ class Location(BaseModel):
 
 class SiteStatusSummary(BaseModel):
     """Connector counts by live state. `charging` includes discharging and preparing,
-    `fault` includes unavailable; the unfolded counts are in the extension keys (A5)."""
+    `fault` includes unavailable; the unfolded counts are in the extension keys (decision:
+    site-status)."""
 
     idle: int = 0
     charging: int = 0
@@ -30,13 +31,17 @@ class SiteOut(BaseModel):
     status_summary: SiteStatusSummary
     power_capacity: float | None = None
     created_at: datetime
-    status: Literal["active", "inactive"] = Field(description="Extension: site status (A5).")
+    status: Literal["active", "inactive"] = Field(
+        description="Extension: site status (decision: site-status)."
+    )
 
 
 class ConnectorOut(BaseModel):
     # The Connector columns of fleet.telemetry_fields.SNAPSHOT, in the answer's order (tested).
     connector_id: int
-    status: str = Field(description="ConnectorState; `preparing` is an extension value (A2).")
+    status: str = Field(
+        description="ConnectorState; `preparing` is an extension value (decision: preparing-state)."
+    )
     power: float | None = None
     voltage: float | None = None
     current: float | None = None
@@ -56,7 +61,9 @@ class DeviceOut(BaseModel):
     connectors: list[ConnectorOut]
     last_heartbeat: datetime | None = None
     site_id: str | None = None
-    v2g_capable: bool = Field(description="Extension: the charger can discharge (A29).")
+    v2g_capable: bool = Field(
+        description="Extension: the charger can discharge (decision: v2g-only-discharge)."
+    )
 
 
 class VehicleInfoOut(BaseModel):
@@ -78,8 +85,8 @@ class ChargingRecordOut(BaseModel):
     meter_start: float
     meter_end: float
     vehicle_info: VehicleInfoOut | None = None
-    stop_reason: str | None = Field(None, description="Extension (A30).")
-    details: dict | None = Field(None, description="Extension (A30).")
+    stop_reason: str | None = Field(None, description="Extension (decision: record-extras).")
+    details: dict | None = Field(None, description="Extension (decision: record-extras).")
 
 
 class CommandStatusOut(BaseModel):
@@ -91,7 +98,9 @@ class CommandStatusOut(BaseModel):
     command: str = Field(description="Extension: the command type.")
     device_id: str | None = Field(None, description="Extension.")
     connector_id: int | None = Field(None, description="Extension.")
-    delivered_at: datetime | None = Field(None, description="Extension (A25).")
+    delivered_at: datetime | None = Field(
+        None, description="Extension (decision: queued-until-answer)."
+    )
 
 
 class DeviceEventOut(BaseModel):
@@ -137,7 +146,9 @@ class EnergyPoint(BaseModel):
     discharge_energy: float
     max_power: float
     avg_power: float
-    site_id: str | None = Field(None, description="Extension: with group_by=site (A37).")
+    site_id: str | None = Field(
+        None, description="Extension: with group_by=site (decision: energy-groups)."
+    )
     operator_id: str | None = Field(None, description="Extension: with group_by=operator.")
 
 

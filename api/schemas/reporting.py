@@ -68,7 +68,7 @@ class InternalTemps(BaseModel):
 
 
 class ComponentHealth(BaseModel):
-    """Proposed-extensions §1. Every field is optional here: a charger sending part of
+    """The proposed component health block. Every field is optional here: a charger sending part of
     the block keeps its telemetry; wrong types are still refused."""
 
     model_config = ConfigDict(extra="allow")
@@ -108,8 +108,8 @@ class TelemetryUpload(BaseModel):
 
 
 class EventReport(RequestSchema):
-    """Unknown event types (e.g. `auth_ok`, A4) are stored, not refused. Connector 0
-    stands for the whole device (A33)."""
+    """Unknown event types (e.g. `auth_ok`, decision: unknown-event-types) are stored, not refused.
+    Connector 0 stands for the whole device (decision: connector-zero-events)."""
 
     # An event is evidence: one stamped outside the device window is kept at the server's
     # receive time, with the charger's claimed time beside it (record_event).
@@ -145,8 +145,8 @@ class ChargingRecordUpload(RequestSchema):
     meter_start: MeterKwh
     meter_end: MeterKwh
     vehicle_info: VehicleInfo | None = None
-    stop_reason: Text(64) | None = Field(None, description="Extension (A30).")
-    details: dict[str, Any] | None = Field(None, description="Extension (A30).")
+    stop_reason: Text(64) | None = Field(None, description="Extension (decision: record-extras).")
+    details: dict[str, Any] | None = Field(None, description="Extension (decision: record-extras).")
 
     @field_validator("end_time")
     @classmethod

@@ -5,17 +5,24 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
 from console.web.models import operator_id_for
+from fleet.actors import Actor, request_ip
 from fleet.services import audit
 
 
 def _record(action: str, user, request, username: str) -> None:
+    # Not the request's user: on a failed sign-in there is none, only the name typed.
+    actor = Actor(
+        "user",
+        operator_id=operator_id_for(user),
+        user_id=user.pk if user is not None else None,
+        username=username,
+        ip=request_ip(request),
+    )
     audit.record(
-        actor=audit.actor_label(user=username),
+        actor=actor,
         action=action,
         resource_type="user",
         resource_id=str(user.pk) if user is not None else "",
-        operator_id=operator_id_for(user),
-        ip=audit.request_ip(request),
     )
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from diagnostics.models import Alert, AlertTransition, FaultCode
 from diagnostics.services.runbooks import suggest_for_alert
+from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, NotFound
 from fleet.models import Device
 from fleet.services import audit
@@ -211,21 +212,22 @@ def _check_snooze(status: str, snooze_minutes: Any) -> None:
 
 @transaction.atomic
 def transition(
-    operator_id: str,
+    actor: Actor,
     alert_id: str,
     status: str,
     note: str,
-    by: str,
     *,
-    ip: str | None = None,
     snooze_minutes: int | None = None,
     now: datetime | None = None,
 ) -> Alert:
-    """Move an alert along its lifecycle, record the move and audit it. Resolving or
-    dismissing closes it; a dismissal may also snooze the subject for snooze_minutes."""
+    """Move one of the actor's operator's alerts along its lifecycle, record the move and
+    audit it. Resolving or dismissing closes it; a dismissal may also snooze the subject
+    for snooze_minutes."""
     _check_snooze(status, snooze_minutes)
     alert = (
-        Alert.objects.select_for_update().filter(alert_id=alert_id, operator_id=operator_id).first()
+        Alert.objects.select_for_update()
+        .filter(alert_id=alert_id, operator_id=actor.operator_id)
+        .first()
     )
     if alert is None:
         raise NotFound(f"Alert '{alert_id}' not found")
@@ -237,7 +239,7 @@ def transition(
     now = now or timezone.now()
     before = alert.status
     AlertTransition.objects.create(
-        alert=alert, from_status=before, to_status=status, note=note, by=by
+        alert=alert, from_status=before, to_status=status, note=note, by=actor.label
     )
     alert.status = status
     fields = ["status", "updated_at"]
@@ -252,7 +254,7 @@ def transition(
     if snooze_minutes is not None:
         after["snoozed_until"] = alert.snoozed_until.isoformat()
     audit.record(
-        actor=by,
+        actor=actor,
         action=AUDIT_ACTIONS[status],
         resource_type="alert",
         resource_id=alert.alert_id,
@@ -260,6 +262,5 @@ def transition(
         details={"note": note},
         before={"status": before},
         after=after,
-        ip=ip,
     )
     return alert

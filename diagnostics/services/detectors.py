@@ -1,4 +1,5 @@
-"""Detectors (proposed-extensions §10): rules over recent fleet data, run by the Celery
+"""Detectors (README: Diagnostics, Detectors and alerts): rules over recent fleet data, run by the
+Celery
 sweep. Each finds its subjects and names the rows that are their facts; alerts.py opens
 or refreshes one alert per subject from those facts.
 

@@ -1,13 +1,13 @@
-"""Remote diagnostic commands (proposed-extensions §2, plus `reset_connector` which the
+"""Remote diagnostic commands (the proposed command table, plus `reset_connector` which the
 runbooks use): validated, risk-gated, and sent through the same queue, delivery, status
 reporting and timeouts as every other command."""
 
 from typing import Any
 
+from fleet.actors import Actor
 from fleet.errors import InvalidParameter, MissingParameter, NotFound
 from fleet.models import Command, Connector
 from fleet.services.commands import queue_command
-from fleet.services.control import Actor
 from fleet.services.tenancy import get_device_for_operator
 
 SENSORS = ("temperature", "current", "voltage")
@@ -94,6 +94,6 @@ def send_diagnostic_command(
                 reason="session_active",
             )  # fmt: skip
     return queue_command(
-        device, command, _params(command, dict(params or {})), connector_id=connector_id,
-        **actor.command_fields(),
+        device, command, _params(command, dict(params or {})), actor=actor,
+        connector_id=connector_id,
     )  # fmt: skip

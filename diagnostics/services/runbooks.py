@@ -13,6 +13,7 @@ from django.utils import timezone
 from diagnostics.checks import run_check
 from diagnostics.models import Alert, FaultCode, Runbook, RunbookExecution, StepResult
 from diagnostics.services.faults import firmware_assessment
+from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, NotFound
 from fleet.models import ChargingRecord, Command, Device, DeviceEvent, TelemetrySample
 from fleet.services import audit
@@ -39,9 +40,9 @@ def get_runbook(slug: str) -> Runbook:
 
 
 def start(
+    actor: Actor,
     device: Device,
     slug: str,
-    started_by: str,
     connector_id: int | None = None,
     command_id: str = "",
 ) -> RunbookExecution:
@@ -52,7 +53,7 @@ def start(
         connector_id=connector_id,
         command_id=command_id,
         current_step=runbook.steps[0]["key"],
-        started_by=started_by,
+        started_by=actor.label,
     )
 
 
@@ -72,7 +73,7 @@ def _params(step: dict[str, Any], execution: RunbookExecution) -> dict[str, Any]
     return resolved
 
 
-def verify(execution: RunbookExecution, by: str) -> StepResult:
+def verify(actor: Actor, execution: RunbookExecution) -> StepResult:
     """Run the current step's automatic check and record what it found."""
     step = _open(execution)
     check = step.get("check")
@@ -80,13 +81,13 @@ def verify(execution: RunbookExecution, by: str) -> StepResult:
         raise InvalidParameter("step", step["key"], "This step has no automatic check")
     execution.device.refresh_from_db()  # checks judge the device as it is now
     result = run_check(check["name"], execution.device, **_params(step, execution))
-    _audit(execution, by, "step_result", {"step": step["key"], "outcome": result.outcome})
+    _audit(actor, execution, "step_result", {"step": step["key"], "outcome": result.outcome})
     return StepResult.objects.create(
         execution=execution,
         step_key=step["key"],
         outcome=OUTCOME_TO_RESULT[result.outcome],
         evidence={"check": check["name"], "summary": result.summary, **result.evidence},
-        by=by,
+        by=actor.label,
     )
 
 
@@ -107,8 +108,8 @@ def _matches(when: dict[str, Any], last: StepResult | None, choice: str | None) 
 
 @transaction.atomic
 def advance(
+    actor: Actor,
     execution: RunbookExecution,
-    by: str,
     choice: str | None = None,
     note: str = "",
     done_manually: bool = False,
@@ -121,10 +122,12 @@ def advance(
     if choice is not None and choice not in choices:
         raise InvalidParameter("choice", choice, f"Choose one of: {', '.join(choices) or 'none'}")
     if choice is not None or done_manually:
-        _audit(execution, by, "step_result", {"step": step["key"], "choice": choice, "note": note})
+        _audit(
+            actor, execution, "step_result", {"step": step["key"], "choice": choice, "note": note}
+        )
         StepResult.objects.create(
             execution=execution, step_key=step["key"], outcome=StepResult.Outcome.MANUAL,
-            choice=choice or "", note=note, by=by,
+            choice=choice or "", note=note, by=actor.label,
         )  # fmt: skip
     last = (
         execution.results.filter(step_key=step["key"])
@@ -137,11 +140,11 @@ def advance(
         if _matches(branch["when"], last, choice):
             then = branch["then"]
             break
-    return _apply(execution, then, by, note)
+    return _apply(actor, execution, then, note)
 
 
 def _apply(
-    execution: RunbookExecution, then: dict[str, Any], by: str, note: str
+    actor: Actor, execution: RunbookExecution, then: dict[str, Any], note: str
 ) -> RunbookExecution:
     action = then["action"]
     note = note or then.get("note", "")
@@ -164,23 +167,22 @@ def _apply(
         execution.outcome_note = f"{then.get('reason', 'closed')}: {note}".strip(": ")
     elif action == "escalate":
         execution.save()
-        return escalate(execution, by, target=then.get("target"), note=note)
+        return escalate(actor, execution, target=then.get("target"), note=note)
     elif action == "switch":
         execution.status = RunbookExecution.Status.CLOSED
         execution.outcome_note = f"switched to {then['runbook']}"
         execution.save()
         return start(
-            execution.device, then["runbook"], by, execution.connector_id, execution.command_id
+            actor, execution.device, then["runbook"], execution.connector_id, execution.command_id
         )
     execution.save()
     return execution
 
 
-def send_step_command(
-    execution: RunbookExecution, issued_by_operator: str | None = None
-) -> Command:
-    """The current step's one-click remote command; the run then follows that command
-    (its `$command_id`), so the step's check can read its outcome."""
+def send_step_command(actor: Actor, execution: RunbookExecution) -> Command:
+    """The current step's one-click remote command, issued by whoever runs the step; the
+    run then follows that command (its `$command_id`), so the step's check can read its
+    outcome."""
     step = _open(execution)
     spec = step.get("command")
     if not spec:
@@ -189,8 +191,8 @@ def send_step_command(
         execution.device,
         spec["type"],
         dict(spec.get("params") or {}),
+        actor=actor,
         connector_id=execution.connector_id if spec["type"] not in ("reboot",) else None,
-        operator_id=issued_by_operator,
     )
     execution.command_id = command.command_id
     execution.save(update_fields=["command_id", "updated_at"])
@@ -293,7 +295,7 @@ def _checklist_item(item: str, execution: RunbookExecution) -> Any:
 
 @transaction.atomic
 def escalate(
-    execution: RunbookExecution, by: str, target: str | None = None, note: str = ""
+    actor: Actor, execution: RunbookExecution, target: str | None = None, note: str = ""
 ) -> RunbookExecution:
     """Close the run as escalated, with the runbook's checklist assembled from live data."""
     if execution.status in FINISHED:
@@ -302,7 +304,7 @@ def escalate(
     execution.escalation = {
         "target": target or runbook.escalation_target,
         "note": note,
-        "by": by,
+        "by": actor.label,
         "at": timezone.now().isoformat(),
         "device": {"device_id": execution.device_id, "model": execution.device.model},
         "checklist": {
@@ -312,14 +314,14 @@ def escalate(
     execution.status = RunbookExecution.Status.ESCALATED
     execution.outcome_note = note
     execution.save()
-    _audit(execution, by, "escalate", {"target": execution.escalation["target"], "note": note})
+    _audit(actor, execution, "escalate", {"target": execution.escalation["target"], "note": note})
     return execution
 
 
-def _audit(execution: RunbookExecution, by: str, action: str, details: dict[str, Any]) -> None:
+def _audit(actor: Actor, execution: RunbookExecution, action: str, details: dict[str, Any]) -> None:
     site = execution.device.site
     audit.record(
-        actor=by, action=action, resource_type="runbook_run", resource_id=str(execution.pk),
+        actor=actor, action=action, resource_type="runbook_run", resource_id=str(execution.pk),
         operator_id=site.operator_id if site else None,
         details={"runbook": execution.runbook_id, "device_id": execution.device_id, **details},
     )  # fmt: skip

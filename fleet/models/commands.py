@@ -11,7 +11,8 @@ class Command(models.Model):
 
     `status` is what operators see (queued / accepted / completed / failed). The
     charger's own last report, which may be `rejected`, is kept in `device_status`
-    (A24). Delivery is recorded apart from status (A25).
+    (decision: rejected-is-failed). Delivery is recorded apart from status (decision:
+    queued-until-answer).
     """
 
     class Status(models.TextChoices):
@@ -22,7 +23,8 @@ class Command(models.Model):
 
     command_id = models.CharField(max_length=40, primary_key=True, default=new_command_id)
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="commands")
-    # Null for device-wide commands (firmware upgrade, power limits; A27).
+    # Null for device-wide commands (firmware upgrade, power limits; decision:
+    # device-wide-commands).
     connector_id = models.PositiveSmallIntegerField(null=True, blank=True)
     command = models.CharField(max_length=40)
     params = models.JSONField(default=dict, blank=True)

@@ -7,7 +7,8 @@ from fleet.models.operators import ApiClient, Operator
 
 
 class Schedule(models.Model):
-    """A charge plan stored on a connector; the charger runs it on its own (A21)."""
+    """A charge plan stored on a connector; the charger runs it on its own (decision:
+    schedule-answer)."""
 
     class Type(models.TextChoices):
         ONCE = "once"

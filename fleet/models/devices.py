@@ -9,7 +9,8 @@ from fleet.models.sites import Site
 
 
 class ConnectorState(models.TextChoices):
-    """The spec's ConnectorState plus `preparing`, which the runbooks rely on (A2)."""
+    """The spec's ConnectorState plus `preparing`, which the runbooks rely on (decision:
+    preparing-state)."""
 
     IDLE = "idle"
     PREPARING = "preparing"
@@ -20,8 +21,8 @@ class ConnectorState(models.TextChoices):
 
 
 class Device(models.Model):
-    """A charger. `status` is derived from heartbeat freshness (A1); what the charger
-    itself last claimed in a heartbeat is kept apart in `reported_status`."""
+    """A charger. `status` is derived from heartbeat freshness (decision: device-status); what the
+    charger itself last claimed in a heartbeat is kept apart in `reported_status`."""
 
     class Status(models.TextChoices):
         ONLINE = "online"
@@ -46,7 +47,8 @@ class Device(models.Model):
         Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="devices"
     )
     v2g_capable = models.BooleanField("V2G capable", default=False)
-    # Hardware facts the legacy interface needs (A46); guessed from the model name when unset.
+    # Hardware facts the legacy interface needs (decision: legacy-ids); guessed from the model name
+    # when unset.
     current_type = models.CharField(max_length=2, choices=[("AC", "AC"), ("DC", "DC")], blank=True)
     rated_power_kw = models.PositiveIntegerField(null=True, blank=True)
     # Connector statuses last announced to legacy peers ({"1": "Available", ...}).
@@ -115,7 +117,7 @@ class Connector(models.Model):
 
 
 class ConnectivityChange(models.Model):
-    """A device going online or offline, for reconnect-storm detection (A51)."""
+    """A device going online or offline, for reconnect-storm detection (decision: reconnects)."""
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="connectivity")
     status = models.CharField(max_length=8, choices=Device.Status.choices)

@@ -6,7 +6,7 @@ from fleet.models.operators import ApiClient
 
 
 class LegacyOrder(models.Model):
-    """A peer platform's charge or discharge order on the legacy interface (§10)."""
+    """A peer platform's charge or discharge order on the legacy interface."""
 
     class Kind(models.TextChoices):
         CHARGE = "charge"

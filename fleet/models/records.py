@@ -20,7 +20,8 @@ class ChargingRecord(models.Model):
     vehicle_info = models.JSONField(null=True, blank=True)
     stop_reason = models.CharField(max_length=64, blank=True)
     details = models.JSONField(null=True, blank=True)
-    # Digest of the upload as received: a retried upload is recognised by it (A32).
+    # Digest of the upload as received: a retried upload is recognised by it (decision:
+    # idempotent-records).
     upload_digest = models.CharField(max_length=64)
     received_at = models.DateTimeField(auto_now_add=True)
 

@@ -43,7 +43,7 @@ class DeviceEvent(models.Model):
         PLATFORM = "platform"
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events")
-    # 0 is tolerated for whole-device events (A33).
+    # 0 is tolerated for whole-device events (decision: connector-zero-events).
     connector_id = models.PositiveSmallIntegerField()
     event_type = models.CharField(max_length=32)
     timestamp = models.DateTimeField()

@@ -17,7 +17,8 @@ def charging_records(
     start_time: datetime | None = None,
     end_time: datetime | None = None,
 ) -> QuerySet[ChargingRecord]:
-    """Records whose start_time lies in [start_time, end_time) (A38), newest first."""
+    """Records whose start_time lies in [start_time, end_time) (decision: record-window), newest
+    first."""
     queryset = in_window(
         ChargingRecord.objects.filter(device__site__operator_id=operator_id),
         "start_time",

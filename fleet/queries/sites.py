@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet
 from fleet.models import Connector, ConnectorState, Site
 from fleet.services.tenancy import sites_of
 
-# How detailed connector states fold into the spec's three summary keys (A5).
+# How detailed connector states fold into the spec's three summary keys (decision: site-status).
 SUMMARY_FOLD = {
     ConnectorState.IDLE: "idle",
     ConnectorState.PREPARING: "charging",

@@ -7,7 +7,7 @@ key that names one is written as "[redacted]", so a rotation shows that the secr
 changed, never what it is.
 """
 
-import getpass
+import enum
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -15,8 +15,8 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.http import HttpRequest
 
+from fleet.actors import Actor
 from fleet.models import AuditEntry, Operator
 
 REDACTED = "[redacted]"
@@ -46,58 +46,40 @@ _RESOURCE_TYPES = {
 _OWNER_LINKS = ("operator", "client", "site", "device", "execution", "command", "push", "alert")
 
 
+class _Default(enum.Enum):
+    ACTORS_OPERATOR = enum.auto()
+
+
+# `operator_id` left out: the actor's operator. An explicit None stays platform-wide.
+ACTORS_OPERATOR = _Default.ACTORS_OPERATOR
+
+
 def record(
     *,
-    actor: str,
+    actor: Actor,
     action: str,
     resource_type: str,
     resource_id: str,
-    operator_id: str | None = None,
+    operator_id: str | _Default | None = ACTORS_OPERATOR,
     details: dict[str, Any] | None = None,
-    ip: str | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Write one entry. `before`/`after` are the changed fields; secrets are redacted."""
+    """Write one entry by `actor` from its address, in the trail of `operator_id` (by
+    default the actor's). `before`/`after` are the changed fields; secrets are redacted."""
+    if operator_id is ACTORS_OPERATOR:
+        operator_id = actor.operator_id
     return AuditEntry.objects.create(
         operator_id=operator_id,
-        actor=actor[:150],
+        actor=actor.label[:150],
         action=action,
         resource_type=resource_type,
         resource_id=resource_id[:80],
         details=redact(details or {}),
         before=redact(before),
         after=redact(after),
-        ip=ip,
+        ip=actor.ip,
     )
-
-
-def actor_label(client_id: str | None = None, user: str | None = None) -> str:
-    if client_id:
-        return f"client:{client_id}"
-    if user:
-        return f"user:{user}"
-    return "platform"
-
-
-def user_actor(user) -> str:
-    """The label of a signed-in person: `user:<username>`."""
-    return actor_label(user=user.get_username())
-
-
-def cli_actor() -> str:
-    """The label of whoever runs a management command: `cli:<os user>`."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no login name in a bare container
-        return "cli:unknown"
-
-
-def request_ip(request: HttpRequest | None) -> str | None:
-    """The address a request came from, as every other audited path reads it."""
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def is_secret(name: str) -> bool:
@@ -173,14 +155,13 @@ def operator_id_of(obj: models.Model | None) -> str | None:
 
 def record_change(
     *,
-    actor: str,
+    actor: Actor,
     action: str,
     subject: tuple[str, str],
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     operator_ids: Iterable[str | None] = (None,),
     details: dict[str, Any] | None = None,
-    ip: str | None = None,
 ) -> list[AuditEntry]:
     """Record a change of one record as its changed fields, once in the trail of every
     operator it concerns (a device moved between operators shows in both). An update
@@ -200,7 +181,6 @@ def record_change(
             resource_id=subject[1],
             operator_id=operator_id,
             details=details,
-            ip=ip,
             before=old,
             after=new,
         )

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from fleet import db
+from fleet.actors import Actor
 from fleet.errors import Conflict, NotFound
 from fleet.live import messages
 from fleet.live.publish import announce_command, publish_device_message
@@ -60,15 +61,13 @@ def queue_command(
     command: str,
     params: dict[str, Any] | None = None,
     *,
+    actor: Actor,
     connector_id: int | None = None,
-    operator_id: str | None = None,
-    issued_by_client_id: str | None = None,
-    issued_by_user_id: int | None = None,
-    issued_from: str | None = None,
     control_id: str = "",
     expires_in: int | None = None,
 ) -> Command:
-    """Queue a command and wake the charger's long poll once it is committed."""
+    """Queue a command issued by `actor` and wake the charger's long poll once it is
+    committed. Commands issued for an operator go to that operator's audit trail."""
     lifetime = expires_in if expires_in is not None else settings.TELLUS_COMMAND_EXPIRY_SECONDS
     with transaction.atomic():
         queued = Command.objects.create(
@@ -77,29 +76,24 @@ def queue_command(
             command=command,
             params=params or {},
             expires_at=timezone.now() + timedelta(seconds=lifetime),
-            operator_id=operator_id,
-            issued_by_client_id=issued_by_client_id,
-            issued_by_user_id=issued_by_user_id,
-            issued_from=issued_from,
             control_id=control_id,
+            **actor.command_fields(),
         )
         CommandStatusChange.objects.create(
             command=queued, status=Command.Status.QUEUED, source=CommandStatusChange.Source.OPERATOR
         )
-        if operator_id:
+        if actor.operator_id:
             audit.record(
-                actor=audit.actor_label(issued_by_client_id, str(issued_by_user_id or "") or None),
+                actor=actor,
                 action="execute_command",
                 resource_type="device",
                 resource_id=device.device_id,
-                operator_id=operator_id,
                 details={
                     "command_id": queued.command_id,
                     "command": command,
                     "params": params or {},
                     "connector_id": connector_id,
                 },
-                ip=issued_from,
             )
         transaction.on_commit(lambda: announce_command(device.device_id))
     return queued

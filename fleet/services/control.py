@@ -4,35 +4,17 @@ The operator API and the console both call these; every command records who issu
 and from where (the start of the audit trail).
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from fleet.models import Command, Connector, Control, Device, Schedule
 from fleet.services.commands import queue_command
 from fleet.services.tenancy import devices_of, get_device_for_operator, sites_of
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who asks: an API client or a console user of an operator, and from where."""
-
-    operator_id: str
-    client_id: str | None = None
-    user_id: int | None = None
-    ip: str | None = None
-
-    def command_fields(self) -> dict[str, Any]:
-        return {
-            "operator_id": self.operator_id,
-            "issued_by_client_id": self.client_id,
-            "issued_by_user_id": self.user_id,
-            "issued_from": self.ip,
-        }
 
 
 def _connector(actor: Actor, device_id: str, connector_id: int) -> tuple[Device, Connector]:
@@ -62,32 +44,29 @@ def start_charging(actor: Actor, device_id: str, connector_id: int, params: dict
                 {"field": "connector_id", "value": connector_id, "command_id": pending.command_id},
             )
         return queue_command(
-            device, "start_charging", params, connector_id=connector_id, **actor.command_fields()
+            device, "start_charging", params, connector_id=connector_id, actor=actor
         )
 
 
 def stop_charging(actor: Actor, device_id: str, connector_id: int, params: dict) -> Command:
     device, _ = _connector(actor, device_id, connector_id)
-    return queue_command(
-        device, "stop_charging", params, connector_id=connector_id, **actor.command_fields()
-    )
+    return queue_command(device, "stop_charging", params, connector_id=connector_id, actor=actor)
 
 
 def discharge(actor: Actor, device_id: str, connector_id: int, params: dict) -> Command:
-    """V2G discharge; refused (1001) on hardware not known to be V2G-capable (A29)."""
+    """V2G discharge; refused (1001) on hardware not known to be V2G-capable (decision:
+    v2g-only-discharge)."""
     device, _ = _connector(actor, device_id, connector_id)
     if not device.v2g_capable:
         raise InvalidParameter(
             "device_id", device_id, "Device is not V2G-capable; discharge is not possible"
         )
-    return queue_command(
-        device, "discharge", params, connector_id=connector_id, **actor.command_fields()
-    )
+    return queue_command(device, "discharge", params, connector_id=connector_id, actor=actor)
 
 
 def set_schedule(actor: Actor, device_id: str, connector_id: int, plan: dict) -> Command:
-    """Store the plan on the connector (upsert by schedule_id; `enabled: false` turns it
-    off) and send it to the charger as `set_schedule` (A21)."""
+    """Store the plan on the connector (upsert by schedule_id; `enabled: false` turns it off) and
+    send it to the charger as `set_schedule` (decision: schedule-answer)."""
     if plan["type"] == "weekly":
         for index, slot in enumerate(plan["time_slots"]):
             if not slot.get("day_of_week"):
@@ -101,7 +80,7 @@ def set_schedule(actor: Actor, device_id: str, connector_id: int, plan: dict) ->
         )
     with transaction.atomic():
         command = queue_command(
-            device, "set_schedule", plan, connector_id=connector_id, **actor.command_fields()
+            device, "set_schedule", plan, connector_id=connector_id, actor=actor
         )
         Schedule.objects.update_or_create(
             device=device,
@@ -130,7 +109,7 @@ def _parse(value: str | None) -> datetime | None:
 
 def _flexibility_targets(actor: Actor, target_type: str, target_ids: list[str]):
     if target_type == "all":
-        return devices_of(actor.operator_id)  # everything the caller can see (A20)
+        return devices_of(actor.operator_id)  # everything the caller can see (decision: tenancy)
     if not target_ids:
         raise MissingParameter("target_ids")
     if target_type == "site":
@@ -153,7 +132,8 @@ def _flexibility_targets(actor: Actor, target_type: str, target_ids: list[str]):
 
 def device_command_for(command: str, params: dict) -> tuple[str, dict]:
     """Flexibility command → what the charger receives. `pause_charging` has no v1.3 device
-    command, so it goes out as a 0 % power limit every v1.3 charger understands (A23)."""
+    command, so it goes out as a 0 % power limit every v1.3 charger understands (decision:
+    pause-as-limit)."""
     if command == "pause_charging":
         return "set_power_limit", {
             "power_limit_percent": 0,
@@ -173,22 +153,19 @@ def flexibility(
     device_command, device_params = device_command_for(command, params)
     with transaction.atomic():
         control = Control.objects.create(
-            operator_id=actor.operator_id,
             target_type=target_type,
             target_ids=target_ids,
             command=command,
             params=params,
-            issued_by_client_id=actor.client_id,
-            issued_by_user_id=actor.user_id,
-            issued_from=actor.ip,
+            **actor.command_fields(),
         )
         commands = [
             queue_command(
                 device,
                 device_command,
                 {**device_params, "control_id": control.control_id},
+                actor=actor,
                 control_id=control.control_id,
-                **actor.command_fields(),
             )
             for device in devices
         ]
@@ -196,7 +173,8 @@ def flexibility(
 
 
 def control_summary(operator_id: str, control_id: str) -> dict[str, Any] | None:
-    """A control read as a command (A22): its status summarises its per-charger commands."""
+    """A control read as a command (decision: control-status): its status summarises its
+    per-charger commands."""
     control = Control.objects.filter(control_id=control_id, operator_id=operator_id).first()
     if control is None:
         return None

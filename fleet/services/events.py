@@ -22,7 +22,8 @@ IMPLIED_STATE = {
 
 
 def fault_code_text(data: dict[str, Any]) -> str:
-    """The fault code as text (`1001`, `F-0421`); the event keeps the value as sent (A6)."""
+    """The fault code as text (`1001`, `F-0421`); the event keeps the value as sent (decision:
+    fault-code-text)."""
     code = data.get("fault_code")
     if code is None:
         return ""

@@ -1,10 +1,11 @@
-"""The legacy operator-to-operator interface (platform.md §10): charge points in the
-PascalCase shapes, peer orders on top of our commands, and the outbox of pushes to the
+"""The legacy operator-to-operator interface (README: Legacy operator-to-operator interface): charge
+points in the PascalCase shapes, peer orders on top of our commands, and the outbox of pushes to the
 peer's callback (notify_work_status, notification_stationStatus).
 
-Decisions: ChargePointId/ChargeBoxId is our device_id (A46); times are UTC (A43);
-connector statuses map idle → Available, preparing/charging/discharging → Working,
-fault/unavailable (and every connector of an offline device) → Fault (A45).
+Decisions: ChargePointId/ChargeBoxId is our device_id (decision: legacy-ids); times are UTC
+(decision: legacy-utc); connector statuses map idle → Available, preparing/charging/discharging →
+Working, fault/unavailable (and every connector of an offline device) → Fault (decision:
+legacy-status-map).
 """
 
 import math
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, NotFound
 from fleet.ids import new_id
 from fleet.models import ApiClient, Command, Connector, Device, LegacyOrder, LegacyPush
@@ -113,8 +115,8 @@ def query_station_status(operator_id: str, charge_point_ids: list[str]) -> list[
 
 
 def start_order(
+    actor: Actor,
     client: ApiClient,
-    actor: control.Actor,
     kind: str,
     order_id: str,
     device_id: str,
@@ -148,7 +150,7 @@ def start_order(
         )
 
 
-def stop_order(actor: control.Actor, device_id: str, connector_id: int, reason: str) -> Command:
+def stop_order(actor: Actor, device_id: str, connector_id: int, reason: str) -> Command:
     return control.stop_charging(actor, device_id, connector_id, {"reason": reason})
 
 

@@ -40,7 +40,8 @@ def _fail(queryset: QuerySet[Command], reason: str, message: str, now: datetime)
 
 
 def expire_undelivered(now: datetime) -> list[Command]:
-    """Queued and never handed out before its expiry → failed, reason `expired` (A28)."""
+    """Queued and never handed out before its expiry → failed, reason `expired` (decision:
+    command-expiry)."""
     return _fail(
         Command.objects.filter(
             status=Command.Status.QUEUED, delivered_at__isnull=True, expires_at__lte=now

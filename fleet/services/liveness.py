@@ -1,5 +1,5 @@
-"""Device liveness judged by the platform: heartbeat loss (F-0301) and reconnect storms
-(F-0302), recorded as platform-derived fault events (A34, A51)."""
+"""Device liveness judged by the platform: heartbeat loss (F-0301) and reconnect storms (F-0302),
+recorded as platform-derived fault events (decisions: platform-faults, reconnects)."""
 
 from datetime import datetime, timedelta
 

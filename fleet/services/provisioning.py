@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fleet import tokens
+from fleet.actors import Actor
 from fleet.credentials import hash_secret, new_secret
 from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from fleet.models import ApiClient, Device, Operator, Site
@@ -19,6 +20,9 @@ from fleet.models.operators import SCOPES
 from fleet.secrets_box import seal
 from fleet.services import audit
 from fleet.services.auth import publish_credential_version
+
+# Secrets replaced from code (not a person, client or shell) are audited as the platform's.
+PLATFORM = Actor.platform()
 
 
 def _require_text(field: str, value: str | None, max_length: int) -> str:
@@ -78,9 +82,7 @@ def create_operator_client(
 
 
 @transaction.atomic
-def rotate_client_secret(
-    client_id: str, *, actor: str = "platform", ip: str | None = None
-) -> tuple[ApiClient, str]:
+def rotate_client_secret(client_id: str, *, actor: Actor = PLATFORM) -> tuple[ApiClient, str]:
     """Replace a client's secret; every token issued before stops working. Audited as
     `rotate_secret` by `actor` (the secret itself shows only as changed)."""
     client = ApiClient.objects.select_for_update().filter(client_id=client_id).first()
@@ -106,7 +108,6 @@ def rotate_client_secret(
         resource_id=client.client_id,
         operator_id=client.operator_id,
         details={"secret_version": client.secret_version},
-        ip=ip,
         before=old,
         after=new,
     )
@@ -198,11 +199,10 @@ def register_device(
 
 
 @transaction.atomic
-def reset_device_credentials(
-    device_id: str, *, actor: str = "platform", ip: str | None = None
-) -> tuple[Device, str]:
-    """Issue a new secret to a charger that lost its own (A17); old tokens stop working.
-    Audited as `reset_credentials` by `actor` in the trail of the device's operator."""
+def reset_device_credentials(device_id: str, *, actor: Actor = PLATFORM) -> tuple[Device, str]:
+    """Issue a new secret to a charger that lost its own (decision: credential-reset); old tokens
+    stop working. Audited as `reset_credentials` by `actor` in the trail of the device's
+    operator."""
     device = Device.objects.select_for_update().filter(device_id=device_id).first()
     if device is None:
         raise NotFound(f"Device '{device_id}' not found")
@@ -229,7 +229,6 @@ def reset_device_credentials(
         resource_id=device.device_id,
         operator_id=audit.operator_id_of(device),
         details={"credential_version": device.credential_version},
-        ip=ip,
         before=old,
         after=new,
     )

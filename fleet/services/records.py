@@ -17,8 +17,9 @@ def upload_digest(upload: dict[str, Any]) -> str:
 
 
 def store_charging_record(device_id: str, upload: dict[str, Any]) -> tuple[ChargingRecord, bool]:
-    """Store a CDR. The same record again is a retry: success, nothing new stored. The
-    same record_id with other content is a conflict (A32). Returns (record, created)."""
+    """Store a CDR. The same record again is a retry: success, nothing new stored. The same
+    record_id with other content is a conflict (decision: idempotent-records). Returns (record,
+    created)."""
     digest = upload_digest(upload)
     existing = ChargingRecord.objects.filter(device_id=device_id, record_id=upload["record_id"])
     found = existing.first()

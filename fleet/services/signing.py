@@ -1,4 +1,4 @@
-"""Optional HMAC-SHA256 request signing for operator clients (platform.md §5.3, A18).
+"""Optional HMAC-SHA256 request signing for operator clients (decision: signing).
 
 `X-Signature` is the lowercase hex HMAC-SHA256, keyed with the client secret, of
 METHOD + PATH (with `/v1` and the query string) + TIMESTAMP + BODY, concatenated with no

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from diagnostics.models import Alert
 from diagnostics.services import detectors
 from diagnostics.services.alerts import transition
+from fleet.actors import Actor
 from fleet.models import DeviceEvent
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +66,8 @@ def test_an_alert_counts_the_fault_events_it_covers(device, steps):
                 open_alert = Alert.objects.filter(status__in=Alert.ACTIVE).first()
                 if open_alert is not None:
                     status = "resolved" if step == "resolve" else "dismissed"
-                    transition(open_alert.operator_id, open_alert.alert_id, status, "", "test")
+                    actor = Actor.platform(open_alert.operator_id)
+                    transition(actor, open_alert.alert_id, status, "")
                 expected.close()
 
             open_counts = list(

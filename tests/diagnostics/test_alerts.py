@@ -11,11 +11,11 @@ from diagnostics.models import Alert
 from diagnostics.services import detectors
 from diagnostics.services.alerts import transition
 from diagnostics.services.loader import load_faults, load_runbooks
+from fleet.actors import Actor
 from fleet.models import AuditEntry, DeviceEvent, TelemetrySample
 from fleet.services.commands import queue_command, report_command_status
 
 pytestmark = pytest.mark.django_db
-ENGINEER = "user:field.engineer"
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +47,8 @@ def sweep(detector, now=None):
 
 
 def close(alert, status="resolved", **kwargs):
-    return transition(alert.operator_id, alert.alert_id, status, "", ENGINEER, **kwargs)
+    engineer = Actor("user", operator_id=alert.operator_id, username="field.engineer")
+    return transition(engineer, alert.alert_id, status, "", **kwargs)
 
 
 # --- Facts, not sweeps ------------------------------------------------------------------------
@@ -171,7 +172,9 @@ def test_over_temperature_uses_the_ac_and_dc_limits(device, acme, assigned_devic
 
 
 def test_discharge_without_power(device):
-    command = queue_command(device, "discharge", {"discharge_power": 11}, connector_id=1)
+    command = queue_command(
+        device, "discharge", {"discharge_power": 11}, actor=Actor.platform(), connector_id=1
+    )
     report_command_status(device.device_id, command.command_id, "accepted", timezone.now())
     later = timezone.now() + timedelta(minutes=3)
     sweep(detectors.discharge_without_power, later)

@@ -6,9 +6,10 @@ import pytest
 from diagnostics.models import Runbook, RunbookExecution, StepResult
 from diagnostics.services import runbooks as engine
 from diagnostics.services.loader import DATA_DIR, load_faults, load_runbooks
+from fleet.actors import Actor
 
 pytestmark = pytest.mark.django_db
-ENGINEER = "field.engineer"
+ENGINEER = Actor("user", username="field.engineer")
 
 
 def all_branches():
@@ -38,7 +39,7 @@ def test_branch(device, slug, step_key, index):
     step = runbook.step(step_key)
     branch = step["branches"][index]
     when, then = branch["when"], branch["then"]
-    execution = engine.start(device, slug, ENGINEER, connector_id=1)
+    execution = engine.start(ENGINEER, device, slug, connector_id=1)
     execution.current_step = step_key
     execution.save()
 
@@ -51,7 +52,7 @@ def test_branch(device, slug, step_key, index):
         ]
         StepResult.objects.create(
             execution=execution, step_key=step_key, outcome=outcome,
-            evidence=dict(when.get("evidence") or {}), by=ENGINEER,
+            evidence=dict(when.get("evidence") or {}), by=ENGINEER.label,
         )  # fmt: skip
     else:  # default: make sure no earlier rule matches — nothing recorded, no choice
         earlier = step["branches"][:index]
@@ -60,7 +61,7 @@ def test_branch(device, slug, step_key, index):
             for b in earlier
         )
 
-    result = engine.advance(execution, ENGINEER, choice=choice)
+    result = engine.advance(ENGINEER, execution, choice=choice)
     execution.refresh_from_db()
     action = then["action"]
     if action == "goto":

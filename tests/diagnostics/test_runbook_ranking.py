@@ -24,6 +24,7 @@ from diagnostics.services.loader import (
     load_runbooks,
 )
 from diagnostics.services.runbooks import Signals, rank
+from fleet.actors import Actor
 from fleet.models import DeviceEvent, TelemetrySample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +105,9 @@ def test_the_ranking_follows_the_data_not_the_code(device):
 def test_an_unfinished_discharge_ranks_the_v2g_runbook_and_a_completed_one_does_not(device):
     from fleet.services.commands import queue_command, report_command_status
 
-    command = queue_command(device, "discharge", {"discharge_power": 11}, connector_id=1)
+    command = queue_command(
+        device, "discharge", {"discharge_power": 11}, actor=Actor.platform(), connector_id=1
+    )
     assert "v2g-discharge-not-flowing" in [s["slug"] for s in engine.suggest(device)]
     report_command_status(device.device_id, command.command_id, "completed", timezone.now())
     assert "v2g-discharge-not-flowing" not in [s["slug"] for s in engine.suggest(device)]

@@ -4,17 +4,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from diagnostics.models import Runbook, RunbookExecution
 from diagnostics.services import runbooks as engine
 from diagnostics.services.loader import DiagnosticsDataError, load_faults, load_runbooks
+from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter
-from fleet.models import Device, DeviceEvent, TelemetrySample
+from fleet.models import AuditEntry, Device, DeviceEvent, TelemetrySample
 from fleet.services.commands import queue_command, report_command_status
 
 pytestmark = pytest.mark.django_db
-ENGINEER = "field.engineer"
+ENGINEER = Actor("user", username="field.engineer")
 
 
 @pytest.fixture(autouse=True)
@@ -43,14 +45,14 @@ def faults(device, *codes, connector_id=1):
 
 
 def run(device, slug, **context) -> RunbookExecution:
-    return engine.start(device, slug, ENGINEER, **context)
+    return engine.start(ENGINEER, device, slug, **context)
 
 
 def step(execution, choice=None, verify=True):
     """Verify the current step if it has a check, then move on (with a choice)."""
     if verify and execution.runbook.step(execution.current_step).get("check"):
-        engine.verify(execution, ENGINEER)
-    return engine.advance(execution, ENGINEER, choice=choice)
+        engine.verify(ENGINEER, execution)
+    return engine.advance(ENGINEER, execution, choice=choice)
 
 
 # --- Charger faulting on power-up ------------------------------------------------------------
@@ -59,9 +61,9 @@ def step(execution, choice=None, verify=True):
 def at_fault_log(device) -> RunbookExecution:
     execution = run(device, "charger-faulting-on-power-up")
     assert execution.current_step == "supply-power"
-    result = engine.verify(execution, ENGINEER)
+    result = engine.verify(ENGINEER, execution)
     assert result.outcome == "unknown"  # no envelope is shipped: the engineer measures
-    execution = engine.advance(execution, ENGINEER, choice="supply-ok")
+    execution = engine.advance(ENGINEER, execution, choice="supply-ok")
     assert execution.current_step == "fault-log"
     return execution
 
@@ -102,11 +104,53 @@ def test_power_up_single_f0411_then_firmware_then_reboot_resolves(device):
     assert execution.current_step == "firmware"
     execution = step(execution)  # 3.1.0 is the latest stable
     assert execution.current_step == "reboot"
-    command = engine.send_step_command(execution)
+    command = engine.send_step_command(ENGINEER, execution)
     assert command.command == "reboot" and command.connector_id is None
     Device.objects.filter(pk=device.pk).update(status="online", last_heartbeat=timezone.now())
     execution = step(execution)
     assert execution.status == "resolved"
+
+
+def at_reboot(device) -> RunbookExecution:
+    faults(device, "F-0411")
+    execution = step(step(at_fault_log(device)))
+    assert execution.current_step == "reboot"
+    return execution
+
+
+def test_a_step_command_is_issued_by_the_client_who_runs_the_step(device):
+    client = device.site.operator.clients.get()
+    runner = Actor.for_client(client, "192.0.2.44")
+    command = engine.send_step_command(runner, at_reboot(device))
+
+    assert (command.operator_id, command.issued_by_client_id, command.issued_from) == (
+        client.operator_id,
+        client.client_id,
+        "192.0.2.44",
+    )
+    assert command.issued_by_user_id is None
+    entry = AuditEntry.objects.get(action="execute_command", details__command_id=command.command_id)
+    assert (entry.actor, entry.operator_id, entry.ip) == (
+        f"client:{client.client_id}",
+        client.operator_id,
+        "192.0.2.44",
+    )
+
+
+def test_a_step_command_is_issued_by_the_console_user_who_runs_the_step(device):
+    operator_id = device.site.operator_id
+    engineer = get_user_model().objects.create_user("engineer", password="pw-for-tests-1")
+    runner = Actor.for_user(engineer, operator_id, "203.0.113.9")
+    command = engine.send_step_command(runner, at_reboot(device))
+
+    assert (command.operator_id, command.issued_by_user_id, command.issued_from) == (
+        operator_id,
+        engineer.pk,
+        "203.0.113.9",
+    )
+    assert command.issued_by_client_id is None
+    entry = AuditEntry.objects.get(action="execute_command", details__command_id=command.command_id)
+    assert (entry.actor, entry.operator_id) == ("user:engineer", operator_id)
 
 
 def test_power_up_old_firmware_pauses(device):
@@ -134,13 +178,13 @@ def test_power_up_escalates_with_the_checklist(device):
     assert escalation["checklist"]["event_log"][0]["fault_code"] == "F-0411"
     assert escalation["checklist"]["thermal_anomalies"]["samples"][0]["temperature"] == 82.0
     with pytest.raises(Conflict):
-        engine.advance(execution, ENGINEER)
+        engine.advance(ENGINEER, execution)
 
 
 def test_choices_must_be_offered_by_the_step(device):
     execution = run(device, "charger-faulting-on-power-up")
     with pytest.raises(InvalidParameter):
-        engine.advance(execution, ENGINEER, choice="made-up")
+        engine.advance(ENGINEER, execution, choice="made-up")
 
 
 # --- Connector stuck in Preparing --------------------------------------------------------------
@@ -191,13 +235,13 @@ def test_preparing_retry_then_inspection_then_reset_escalates(device):
     )
     execution = step(execution)  # auth passes
     assert execution.current_step == "remote-stop"
-    engine.send_step_command(execution)
+    engine.send_step_command(ENGINEER, execution)
     execution = step(execution)
     assert execution.current_step == "remote-start"
-    command = engine.send_step_command(execution)
+    command = engine.send_step_command(ENGINEER, execution)
     report_command_status(device.device_id, command.command_id, "accepted", timezone.now())
-    engine.verify(execution, ENGINEER)
-    execution = engine.advance(execution, ENGINEER, choice="still-preparing")
+    engine.verify(ENGINEER, execution)
+    execution = engine.advance(ENGINEER, execution, choice="still-preparing")
     assert execution.current_step == "inspect-connector"
     execution = step(execution, choice="inspection-ok")
     assert execution.current_step == "reset-connector"
@@ -226,7 +270,11 @@ def test_preparing_retry_that_charges_resolves(device):
 def discharge(device):
     Device.objects.filter(pk=device.pk).update(v2g_capable=True, firmware_version="4.1.0")
     return queue_command(
-        Device.objects.get(pk=device.pk), "discharge", {"discharge_power": 11}, connector_id=1
+        Device.objects.get(pk=device.pk),
+        "discharge",
+        {"discharge_power": 11},
+        actor=Actor.platform(),
+        connector_id=1,
     )
 
 

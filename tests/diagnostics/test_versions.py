@@ -1,4 +1,4 @@
-"""Firmware version comparison (A50)."""
+"""Firmware version comparison (decision: firmware-schemes)."""
 
 import pytest
 

@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from fleet.actors import Actor
 from fleet.models import ApiClient, AuditEntry, Device
 from fleet.services import audit, provisioning
 
@@ -21,7 +22,7 @@ def acme(make_client):
 @pytest.fixture
 def ops_shell(monkeypatch):
     """Management commands run by the OS user `ops`."""
-    monkeypatch.setattr("fleet.services.audit.getpass.getuser", lambda: "ops")
+    monkeypatch.setattr("fleet.actors.getpass.getuser", lambda: "ops")
 
 
 def run(*args: str) -> dict:
@@ -35,10 +36,10 @@ def stored_text(entry: AuditEntry) -> str:
 
 
 def test_the_original_keywords_still_write_an_entry(acme):
+    actor = Actor("client", operator_id=acme[0].operator_id, client_id="c1", ip="192.0.2.1")
     entry = audit.record(
-        actor="client:c1", action="execute_command", resource_type="device",
-        resource_id="dvc_1", operator_id=acme[0].operator_id, details={"command": "reboot"},
-        ip="192.0.2.1",
+        actor=actor, action="execute_command", resource_type="device", resource_id="dvc_1",
+        details={"command": "reboot"},
     )  # fmt: skip
     entry.refresh_from_db()
     assert entry.details == {"command": "reboot"}
@@ -47,7 +48,7 @@ def test_the_original_keywords_still_write_an_entry(acme):
 
 def test_secrets_are_redacted_at_any_depth_but_facts_about_them_are_kept():
     entry = audit.record(
-        actor="platform", action="update", resource_type="client", resource_id="c1",
+        actor=Actor.platform(), action="update", resource_type="client", resource_id="c1",
         details={"request": {"client_secret": "sk_live", "scopes": ["read"]}},
         before={"secret_hash": "h1", "secret_version": 1, "password": "p"},
         after={"secret_hash": "h2", "secret_version": 2, "token": "t"},
@@ -65,7 +66,7 @@ def test_a_change_that_changes_nothing_is_not_recorded(acme):
     client = acme[0]
     snapshot = audit.snapshot(client)
     assert audit.record_change(
-        actor="platform", action="update", subject=audit.subject_of(client),
+        actor=Actor.platform(), action="update", subject=audit.subject_of(client),
         before=snapshot, after=snapshot, operator_ids=[client.operator_id],
     ) == []  # fmt: skip
     assert not AuditEntry.objects.exists()

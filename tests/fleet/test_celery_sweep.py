@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from fleet.actors import Actor
 from fleet.models import Command, Device, DeviceEvent
 from fleet.services.commands import claim_commands_orm, queue_command
 from tests.celery_worker import WorkerProcess, eventually, worker_database_url
@@ -37,7 +38,9 @@ def device(transactional_db, make_client, assigned_device):
 
 
 def test_worker_expires_undelivered_commands(celery_worker, device):
-    command = queue_command(device, "start_charging", {}, connector_id=1, expires_in=1)
+    command = queue_command(
+        device, "start_charging", {}, actor=Actor.platform(), connector_id=1, expires_in=1
+    )
 
     def expired():
         command.refresh_from_db()
@@ -47,7 +50,7 @@ def test_worker_expires_undelivered_commands(celery_worker, device):
 
 
 def test_worker_fails_delivered_commands_without_an_answer(celery_worker, device):
-    command = queue_command(device, "stop_charging", {}, connector_id=1)
+    command = queue_command(device, "stop_charging", {}, actor=Actor.platform(), connector_id=1)
     claim_commands_orm(device.device_id, 1, 1, "heartbeat")
 
     def unanswered():

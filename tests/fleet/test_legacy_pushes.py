@@ -7,8 +7,9 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
+from fleet.actors import Actor
 from fleet.models import Connector, Device, LegacyOrder, LegacyPush
-from fleet.services import control, legacy, lifecycle
+from fleet.services import legacy, lifecycle
 from fleet.services.commands import report_command_status
 from fleet.services.events import record_event
 from fleet.services.provisioning import create_operator_client
@@ -40,8 +41,9 @@ def station(peer, site_for, assigned_device):
 
 
 def order(peer, station, order_id="ORD-1") -> LegacyOrder:
-    actor = control.Actor(operator_id=peer.operator_id, client_id=peer.client_id)
-    return legacy.start_order(peer, actor, "charge", order_id, station.device_id, 1, {})
+    return legacy.start_order(
+        Actor.for_client(peer), peer, "charge", order_id, station.device_id, 1, {}
+    )
 
 
 def work_statuses() -> list[str]:

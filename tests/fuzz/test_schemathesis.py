@@ -48,10 +48,11 @@ def _clamp_long_poll(context, query):
     return query
 
 
-# Where our answers knowingly go beyond the official document: the decisions recorded in
-# the README ("API behaviour and decisions"). Anything else not conforming is a finding.
+# Where our answers knowingly go beyond the official document: the decisions recorded in the README
+# ("Decisions"). Anything else not conforming is a finding.
 def _preparing_is_a_connector_state(failure) -> bool:
-    """A2: `preparing` is stored and shown as is, a superset of the spec's enum."""
+    """decision: preparing-state: `preparing` is stored and shown as is, a superset of the spec's
+    enum."""
     return failure.instance == "preparing" and list(failure.schema_path)[-1:] == ["enum"]
 
 

@@ -108,6 +108,7 @@ class Provisioner:
     def build(self) -> World:
         from diagnostics.models import Alert, FaultCode, Runbook
         from diagnostics.services.detectors import run_detectors
+        from fleet.actors import Actor
         from fleet.models import Device
         from fleet.services import provisioning
         from fleet.services.commands import queue_command
@@ -254,7 +255,11 @@ class Provisioner:
         polled = Device.objects.get(device_id=poll.device_id)
         for _ in range(POLL_POOL):
             queue_command(
-                polled, "trigger_message", {"message": "StatusNotification"}, expires_in=3600
+                polled,
+                "trigger_message",
+                {"message": "StatusNotification"},
+                actor=Actor.platform(),
+                expires_in=3600,
             )
         self.http.close()
         return world

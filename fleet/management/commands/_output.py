@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.db import models, transaction
 
+from fleet.actors import Actor
 from fleet.errors import TellusError
 from fleet.services import audit
 
@@ -28,7 +29,7 @@ def audit_cli_change(
     """Record what a provisioning command changed, by `cli:<os user>`, in the trail of
     the operator(s) the record belonged to and belongs to now."""
     audit.record_change(
-        actor=audit.cli_actor(),
+        actor=Actor.cli(),
         action="create" if before is None else "update",
         subject=audit.subject_of(obj),
         before=before,

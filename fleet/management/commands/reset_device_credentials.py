@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from fleet.actors import Actor
 from fleet.management.commands._output import run_provisioning
-from fleet.services import audit
 from fleet.services.provisioning import reset_device_credentials
 
 
@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         def reset():
-            device, secret = reset_device_credentials(options["device_id"], actor=audit.cli_actor())
+            device, secret = reset_device_credentials(options["device_id"], actor=Actor.cli())
             return {"device_id": device.device_id, "device_secret": secret}
 
         run_provisioning(self, reset)

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from fleet.actors import Actor
 from fleet.management.commands._output import run_provisioning
-from fleet.services import audit
 from fleet.services.provisioning import rotate_client_secret
 
 
@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         def rotate():
-            client, secret = rotate_client_secret(options["client_id"], actor=audit.cli_actor())
+            client, secret = rotate_client_secret(options["client_id"], actor=Actor.cli())
             return {"client_id": client.client_id, "client_secret": secret}
 
         run_provisioning(self, rotate)

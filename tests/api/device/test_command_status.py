@@ -3,6 +3,7 @@
 import pytest
 from asgiref.sync import sync_to_async
 
+from fleet.actors import Actor
 from fleet.models import Command, Device
 from fleet.services.commands import queue_command
 from tests.conftest import now_iso
@@ -13,7 +14,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @sync_to_async
 def queue(device_id: str) -> Command:
     return queue_command(
-        Device.objects.get(device_id=device_id), "start_charging", {}, connector_id=1
+        Device.objects.get(device_id=device_id),
+        "start_charging",
+        {},
+        actor=Actor.platform(),
+        connector_id=1,
     )
 
 

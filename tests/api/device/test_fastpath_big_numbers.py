@@ -10,6 +10,7 @@ with a 500, so the charger never received it. Every transport must hand it over.
 import pytest
 from asgiref.sync import sync_to_async
 
+from fleet.actors import Actor
 from fleet.models import Command, Device
 from fleet.services.commands import queue_command
 from tests.conftest import TRANSPORTS
@@ -24,7 +25,9 @@ PARAMS = {"sensor": "temperature", "reference": 1e308, "readings": [2.5e300, -1e
 
 async def queued(unit) -> Command:
     device = await sync_to_async(Device.objects.get)(device_id=unit.device_id)
-    return await sync_to_async(queue_command)(device, "calibrate_sensor", PARAMS)
+    return await sync_to_async(queue_command)(
+        device, "calibrate_sensor", PARAMS, actor=Actor.platform()
+    )
 
 
 def assert_same_numbers(params: dict) -> None:

@@ -3,6 +3,7 @@
 import pytest
 from asgiref.sync import sync_to_async
 
+from fleet.actors import Actor
 from fleet.models import ConnectivityChange, Device
 from fleet.services.commands import queue_command
 from tests.conftest import TRANSPORTS
@@ -55,9 +56,11 @@ async def test_heartbeat_hands_over_queued_commands_once(charger):
     unit = await charger()
     stored = await device(unit.device_id)
     first = await sync_to_async(queue_command)(
-        stored, "start_charging", {"charge_power": 7}, connector_id=1
+        stored, "start_charging", {"charge_power": 7}, actor=Actor.platform(), connector_id=1
     )
-    second = await sync_to_async(queue_command)(stored, "firmware_upgrade", {"url": "https://fw"})
+    second = await sync_to_async(queue_command)(
+        stored, "firmware_upgrade", {"url": "https://fw"}, actor=Actor.platform()
+    )
 
     commands = (await unit.heartbeat()).json()["data"]["commands"]
     assert [c["command_id"] for c in commands] == [first.command_id, second.command_id]

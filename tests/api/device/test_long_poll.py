@@ -6,6 +6,7 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 
+from fleet.actors import Actor
 from fleet.models import Command, Device
 from fleet.services.commands import queue_command
 from tests.conftest import TRANSPORTS
@@ -19,7 +20,12 @@ pytestmark = [
 @sync_to_async
 def queue(device_id: str, command: str = "start_charging", connector_id: int | None = 1, **kw):
     return queue_command(
-        Device.objects.get(device_id=device_id), command, {}, connector_id=connector_id, **kw
+        Device.objects.get(device_id=device_id),
+        command,
+        {},
+        actor=Actor.platform(),
+        connector_id=connector_id,
+        **kw,
     )
 
 
@@ -40,7 +46,8 @@ async def test_a_pending_command_is_returned_at_once(charger):
     assert data["params"] == {}
     stored = await reload(queued)
     assert stored.delivered_via == "long_poll"
-    assert stored.status == "queued"  # stays queued until the charger accepts (A25)
+    # It stays queued until the charger accepts (decision: queued-until-answer).
+    assert stored.status == "queued"
 
 
 async def test_one_command_per_answer_oldest_first(charger):

@@ -1,7 +1,7 @@
 """Regression (fuzzing, issue 9): refusals made before the legacy start/stop views run
 (NUL in the query or path, a non-JSON content type, an oversized body, a wrong method)
 came back in the v1 envelope; those four endpoints answer every error as
-`{"Status", "Reason", "Code"}` (A9). The two query endpoints keep the envelope.
+`{"Status", "Reason", "Code"}` (decision: legacy-errors). The two query endpoints keep the envelope.
 """
 
 import json

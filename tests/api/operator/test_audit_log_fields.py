@@ -3,6 +3,7 @@
 
 import pytest
 
+from fleet.actors import Actor
 from fleet.models import Connector
 from fleet.services import audit, provisioning
 
@@ -16,10 +17,10 @@ def listed(api, token: str, **filters) -> dict:
 
 
 def test_an_entry_lists_actor_operator_subject_before_after_and_address(api, acme):
+    ann = Actor("user", operator_id=acme[0].operator_id, username="ann", ip="198.51.100.4")
     audit.record(
-        actor="user:ann", action="update", resource_type="site", resource_id="site_1",
-        operator_id=acme[0].operator_id, details={"via": "admin"}, ip="198.51.100.4",
-        before={"name": "Depot"}, after={"name": "North Depot"},
+        actor=ann, action="update", resource_type="site", resource_id="site_1",
+        details={"via": "admin"}, before={"name": "Depot"}, after={"name": "North Depot"},
     )  # fmt: skip
 
     [entry] = listed(api, acme[1])["items"]
@@ -52,7 +53,9 @@ def test_a_secret_rotation_lists_the_version_change_and_no_secret(
     api, acme, operator_token, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        client, secret = provisioning.rotate_client_secret(acme[0].client_id, ip="192.0.2.9")
+        client, secret = provisioning.rotate_client_secret(
+            acme[0].client_id, actor=Actor("platform", ip="192.0.2.9")
+        )
     token = operator_token(client, secret)
 
     response = api.get("/v1/operator/audit-logs", token, action="rotate_secret")
@@ -67,8 +70,9 @@ def test_a_secret_rotation_lists_the_version_change_and_no_secret(
 def test_another_operator_never_sees_the_entries(api, acme, rival):
     for operator_id in (acme[0].operator_id, None):  # acme's own and platform-wide
         audit.record(
-            actor="user:ann", action="update", resource_type="site", resource_id="site_1",
-            operator_id=operator_id, before={"name": "a"}, after={"name": "b"},
+            actor=Actor("user", username="ann"), action="update", resource_type="site",
+            resource_id="site_1", operator_id=operator_id,
+            before={"name": "a"}, after={"name": "b"},
         )  # fmt: skip
 
     assert listed(api, rival[1])["total"] == 0

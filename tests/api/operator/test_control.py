@@ -216,6 +216,7 @@ def test_control_responses_match_the_spec(api, acme, charger_on_site, action, bo
     response = api.post(url(charger_on_site, action), body, acme[1])
     assert response.status_code == 200, response.content
     assert response.json()["data"]["status"] == "queued"
-    if action != "schedule":  # the spec gives the schedule answer no schema (A21)
+    # The spec gives the schedule answer no schema (decision: schedule-answer).
+    if action != "schedule":
         path = "/operator/devices/{device_id}/connectors/{connector_id}/" + action
         assert_matches(response.json(), response_schema("post", path))

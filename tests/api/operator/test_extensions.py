@@ -1,5 +1,5 @@
-"""Operator extensions the spec lacks (A35, A49): device discovery, one site, a device's
-events and stored telemetry."""
+"""Operator extensions the spec lacks (decisions: discovery-extensions, events-extension): device
+discovery, one site, a device's events and stored telemetry."""
 
 from datetime import UTC, datetime, timedelta
 

@@ -1,4 +1,4 @@
-"""Per-client rate classes on the operator side (platform.md §6, A40)."""
+"""Per-client rate classes on the operator side (decision: rate-buckets)."""
 
 import pytest
 

@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from fleet.actors import Actor
 from fleet.services import audit
 
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             user = User.objects.create_superuser("admin", "", password)
             audit.record_change(
-                actor=audit.cli_actor(),
+                actor=Actor.cli(),
                 action="create",
                 subject=audit.subject_of(user),
                 before=None,
