@@ -25,6 +25,7 @@ from fleet.models import (
     Schedule,
     TelemetrySample,
 )
+from fleet.services import provisioning
 
 pytestmark = pytest.mark.django_db
 
@@ -41,8 +42,6 @@ class World:
     """One operator with a site, a V2G charger with two connectors, and both tokens."""
 
     def __init__(self, api, make_client, operator_token, site_for, register_device, device_token):
-        from fleet.services import provisioning
-
         self.api = api
         self.client, secret = make_client("Acme", scopes=["read", "write"])
         self.operator = operator_token(self.client, secret)

@@ -13,6 +13,13 @@ from typing import Any
 import httpx
 from django.core.management import call_command
 
+from diagnostics.models import Alert, FaultCode, Runbook
+from diagnostics.services.detectors import run_detectors
+from fleet.actors import Actor
+from fleet.models import Device
+from fleet.services import provisioning
+from fleet.services.commands import queue_command
+
 DEVICE_PREFIXES = ("/v1/device/",)
 UNAUTHENTICATED = {"/v1/device/register", "/v1/device/token", "/v1/operator/oauth/token"}
 POLL_PATH = "/v1/device/commands"
@@ -106,13 +113,6 @@ class Provisioner:
         return charger
 
     def build(self) -> World:
-        from diagnostics.models import Alert, FaultCode, Runbook
-        from diagnostics.services.detectors import run_detectors
-        from fleet.actors import Actor
-        from fleet.models import Device
-        from fleet.services import provisioning
-        from fleet.services.commands import queue_command
-
         world = self.world
         call_command("load_diagnostics", stdout=_Discard())
         client, secret = provisioning.create_operator_client("Fuzz Charging", ["read", "write"])

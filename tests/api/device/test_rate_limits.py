@@ -1,7 +1,9 @@
 """Per-device rate classes: heartbeat and telemetry share one bucket, the rest another."""
 
 import pytest
+from asgiref.sync import sync_to_async
 
+from fleet.models import TelemetrySample
 from tests.conftest import TRANSPORTS, now_iso
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,10 +48,6 @@ async def test_other_endpoints_share_the_other_bucket(charger, settings):
 
 
 async def test_refused_requests_store_nothing(charger, settings):
-    from asgiref.sync import sync_to_async
-
-    from fleet.models import TelemetrySample
-
     settings.TELLUS_RATE_DEVICE_HIGH_FREQUENCY = (1, 60)
     unit = await charger()
     await unit.telemetry()
