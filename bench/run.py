@@ -326,14 +326,15 @@ def long_poll_bench() -> dict:
 def stream_bench() -> dict:
     """1,000 chargers on one operator's site, watched over 10 streams of 100 devices."""
     from bench.stream_client import run
+    from fleet.actors import Actor
     from fleet.models import Device
     from fleet.services.auth import issue_operator_token
     from fleet.services.provisioning import create_operator_client, create_site
 
     tokens = seed_devices(STREAM_DEVICES, "s")
     device_ids = [f"dvc_s{n:07d}" for n in range(STREAM_DEVICES)]
-    client, secret = create_operator_client("Bench Operator", ["read"])
-    site = create_site(client.client_id, "Bench Depot")
+    client, secret = create_operator_client("Bench Operator", ["read"], actor=Actor.platform())
+    site = create_site(client.client_id, "Bench Depot", actor=Actor.platform())
     Device.objects.filter(device_id__in=device_ids).update(site=site)
     operator_token = issue_operator_token(client.client_id, secret).access_token
     server = start_server("console.asgi:application", 2)

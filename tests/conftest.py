@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.db import connections
 from django.test import Client
 
+from fleet.actors import Actor
 from fleet.models import ApiClient, Device, Site
 from fleet.services import provisioning
 
@@ -54,7 +55,9 @@ def make_client(db) -> Callable[..., tuple[ApiClient, str]]:
     """Create an operator API client: make_client("Acme", scopes=["read"])."""
 
     def make(operator: str = "Acme Charging", scopes: list[str] | None = None):
-        return provisioning.create_operator_client(operator, scopes or ["read", "write"])
+        return provisioning.create_operator_client(
+            operator, scopes or ["read", "write"], actor=Actor.platform()
+        )
 
     return make
 
@@ -116,7 +119,7 @@ def device_token(api) -> Callable[[dict], str]:
 @pytest.fixture
 def site_for(db) -> Callable[..., Site]:
     def make(client: ApiClient, name: str = "Depot", **kwargs: Any) -> Site:
-        return provisioning.create_site(client.client_id, name, **kwargs)
+        return provisioning.create_site(client.client_id, name, **kwargs, actor=Actor.platform())
 
     return make
 
@@ -128,7 +131,9 @@ def assigned_device(register_device, site_for) -> Callable[..., Device]:
     def make(client: ApiClient, site: Site | None = None, **overrides: Any) -> Device:
         registration = register_device(**overrides)
         site = site or site_for(client)
-        return provisioning.assign_device(registration["device_id"], site.site_id)
+        return provisioning.assign_device(
+            registration["device_id"], site.site_id, actor=Actor.platform()
+        )
 
     return make
 

@@ -8,8 +8,9 @@ class AuditEntry(models.Model):
     `before`, a deletion no `after`); secrets and hashes never appear in either.
     """
 
+    # The trail outlives its operator: deleting one leaves its entries platform-wide.
     operator = models.ForeignKey(
-        "fleet.Operator", on_delete=models.CASCADE, null=True, blank=True, related_name="audit"
+        "fleet.Operator", on_delete=models.SET_NULL, null=True, blank=True, related_name="audit"
     )
     actor = models.CharField(
         max_length=150, help_text="client:<id>, user:<name>, cli:<os user> or platform"

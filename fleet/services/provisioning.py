@@ -4,6 +4,7 @@ The management commands, the admin and the registration endpoint all come here.
 """
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -21,9 +22,6 @@ from fleet.secrets_box import seal
 from fleet.services import audit
 from fleet.services.auth import publish_credential_version
 
-# Secrets replaced from code (not a person, client or shell) are audited as the platform's.
-PLATFORM = Actor.platform()
-
 
 def _require_text(field: str, value: str | None, max_length: int) -> str:
     value = (value or "").strip()
@@ -32,6 +30,19 @@ def _require_text(field: str, value: str | None, max_length: int) -> str:
     if len(value) > max_length:
         raise InvalidParameter(field, value, f"Parameter '{field}' exceeds {max_length} characters")
     return value
+
+
+def _record_creation(actor: Actor, obj: Site | ApiClient, details: dict[str, Any] | None) -> None:
+    """The `create` entry of a new client or site, in the trail of its operator."""
+    audit.record_change(
+        actor=actor,
+        action="create",
+        subject=audit.subject_of(obj),
+        before=None,
+        after=audit.snapshot(obj),
+        operator_ids=[audit.operator_id_of(obj)],
+        details=details,
+    )
 
 
 def validate_scopes(scopes: list[str]) -> list[str]:
@@ -61,9 +72,12 @@ def create_operator_client(
     scopes: list[str],
     legacy_callback_url: str = "",
     require_signed_writes: bool = False,
+    *,
+    actor: Actor,
+    details: dict[str, Any] | None = None,
 ) -> tuple[ApiClient, str]:
-    """Create an API client (and its operator if new). Returns the client and its secret,
-    which is shown this once and never stored."""
+    """Create an API client (and its operator if new), audited as `create` by `actor`.
+    Returns the client and its secret, which is shown this once and never stored."""
     name = _require_text("operator", operator_name, 200)
     scopes = validate_scopes(scopes)
     callback = validate_callback_url(legacy_callback_url)
@@ -78,11 +92,12 @@ def create_operator_client(
         legacy_callback_url=callback,
         require_signed_writes=require_signed_writes,
     )
+    _record_creation(actor, client, details)
     return client, secret
 
 
 @transaction.atomic
-def rotate_client_secret(client_id: str, *, actor: Actor = PLATFORM) -> tuple[ApiClient, str]:
+def rotate_client_secret(client_id: str, *, actor: Actor) -> tuple[ApiClient, str]:
     """Replace a client's secret; every token issued before stops working. Audited as
     `rotate_secret` by `actor` (the secret itself shows only as changed)."""
     client = ApiClient.objects.select_for_update().filter(client_id=client_id).first()
@@ -122,6 +137,7 @@ def set_client_active(client: ApiClient, active: bool) -> None:
     )
 
 
+@transaction.atomic
 def create_site(
     client_id: str,
     name: str,
@@ -129,8 +145,12 @@ def create_site(
     lat: float | None = None,
     lng: float | None = None,
     power_capacity: float | None = None,
+    *,
+    actor: Actor,
+    details: dict[str, Any] | None = None,
 ) -> Site:
-    """Create a site owned by the operator of the given API client."""
+    """Create a site owned by the operator of the given API client, audited as `create`
+    by `actor`."""
     client = ApiClient.objects.filter(client_id=client_id).select_related("operator").first()
     if client is None:
         raise NotFound(f"API client '{client_id}' not found")
@@ -145,7 +165,7 @@ def create_site(
         raise InvalidParameter("power_capacity", power_capacity, "power_capacity must be ≥ 0 kW")
     if len(address) > 500:
         raise InvalidParameter("address", address, "address exceeds 500 characters")
-    return Site.objects.create(
+    site = Site.objects.create(
         operator=client.operator,
         name=name,
         address=address.strip(),
@@ -153,22 +173,45 @@ def create_site(
         lng=lng,
         power_capacity=power_capacity,
     )
+    _record_creation(actor, site, details)
+    return site
 
 
-def assign_device(device_id: str, site_id: str, v2g_capable: bool | None = None) -> Device:
-    """Put a registered device on a site, which makes it visible to the site's operator."""
+@transaction.atomic
+def assign_device(
+    device_id: str,
+    site_id: str,
+    v2g_capable: bool | None = None,
+    *,
+    actor: Actor,
+    details: dict[str, Any] | None = None,
+) -> Device:
+    """Put a registered device on a site, which makes it visible to the site's operator.
+    Audited as `update` by `actor` in the trails of the operators before and after, so a
+    device moving between operators shows in both."""
     device = Device.objects.filter(device_id=device_id).first()
     if device is None:
         raise NotFound(f"Device '{device_id}' not found")
     site = Site.objects.filter(site_id=site_id).first()
     if site is None:
         raise NotFound(f"Site '{site_id}' not found")
+    before = audit.snapshot(device)
+    operator_before = audit.operator_id_of(device)
     device.site = site
     fields = ["site", "updated_at"]
     if v2g_capable is not None:
         device.v2g_capable = v2g_capable
         fields.append("v2g_capable")
     device.save(update_fields=fields)
+    audit.record_change(
+        actor=actor,
+        action="update",
+        subject=audit.subject_of(device),
+        before=before,
+        after=audit.snapshot(device),
+        operator_ids=[operator_before, audit.operator_id_of(device)],
+        details=details,
+    )
     return device
 
 
@@ -199,7 +242,7 @@ def register_device(
 
 
 @transaction.atomic
-def reset_device_credentials(device_id: str, *, actor: Actor = PLATFORM) -> tuple[Device, str]:
+def reset_device_credentials(device_id: str, *, actor: Actor) -> tuple[Device, str]:
     """Issue a new secret to a charger that lost its own (decision: credential-reset); old tokens
     stop working. Audited as `reset_credentials` by `actor` in the trail of the device's
     operator."""

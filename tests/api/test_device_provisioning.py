@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from fleet.actors import Actor
 from fleet.models import Device
 from fleet.services import provisioning
 
@@ -140,7 +141,9 @@ def test_credential_reset_issues_a_working_secret_and_revokes_the_old(
     api, register_device, device_token
 ):
     registration = register_device()
-    _device, new_secret = provisioning.reset_device_credentials(registration["device_id"])
+    _device, new_secret = provisioning.reset_device_credentials(
+        registration["device_id"], actor=Actor.platform()
+    )
     assert api.post(TOKEN, token_request(registration)).status_code == 401
     response = api.post(TOKEN, token_request(registration, device_secret=new_secret))
     assert response.status_code == 200

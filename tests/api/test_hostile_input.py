@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from api.input_guard import MAX_JSON_DEPTH
 from api.schemas.common import EARLIEST
 from api.schemas.reporting import TelemetryUpload
+from fleet.actors import Actor
 from fleet.models import (
     ChargingRecord,
     Command,
@@ -47,7 +48,9 @@ class World:
         self.operator = operator_token(self.client, secret)
         self.site = site_for(self.client)
         registration = register_device(model="TP-DC360", firmware_version="4.1.0")
-        self.device = provisioning.assign_device(registration["device_id"], self.site.site_id)
+        self.device = provisioning.assign_device(
+            registration["device_id"], self.site.site_id, actor=Actor.platform()
+        )
         Device.objects.filter(pk=self.device.pk).update(status="online")
         for connector_id in (1, 2):
             Connector.objects.create(device=self.device, connector_id=connector_id, state="idle")

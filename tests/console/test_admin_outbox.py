@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from fleet.actors import Actor
 from fleet.models import LegacyPush
 from fleet.services.provisioning import create_operator_client
 
@@ -13,7 +14,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def dead_push(monkeypatch):
     monkeypatch.setattr("fleet.tasks.deliver_legacy_push.delay", lambda *a, **k: None)
-    client, _ = create_operator_client("Acme", ["read"], legacy_callback_url="http://peer.test")
+    client, _ = create_operator_client(
+        "Acme", ["read"], legacy_callback_url="http://peer.test", actor=Actor.platform()
+    )
     push = LegacyPush.objects.create(
         client=client, kind="notify_work_status", method="POST",
         url="http://peer.test/customer/notify_work_status", payload={"OrderId": "O-1"},

@@ -1,7 +1,10 @@
 """Remote diagnostic commands and the audit log."""
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from fleet.actors import Actor
 from fleet.models import AuditEntry, Command, Connector
 from fleet.services import provisioning
 
@@ -88,10 +91,11 @@ def test_unknown_connector_and_foreign_device_are_404(
 
 
 def test_the_audit_log_records_commands_alerts_rotations_and_logins(api, acme, device, client):
+    provisioned = list(AuditEntry.objects.values_list("id", flat=True))  # the fixtures' own
     send(api, acme[1], device, command="fetch_logs")
     api.post(f"/v1/operator/devices/{device.device_id}/connectors/1/start", {}, acme[1])
-    provisioning.rotate_client_secret(acme[0].client_id)
-    entries = AuditEntry.objects.filter(operator_id=acme[0].operator_id)
+    provisioning.rotate_client_secret(acme[0].client_id, actor=Actor.platform())
+    entries = AuditEntry.objects.filter(operator_id=acme[0].operator_id).exclude(id__in=provisioned)
     actions = sorted(entries.values_list("action", "resource_type"))
     assert actions == [
         ("execute_command", "device"),
@@ -103,8 +107,6 @@ def test_the_audit_log_records_commands_alerts_rotations_and_logins(api, acme, d
     assert command_entry.details["command"] == "fetch_logs"
     assert command_entry.ip == "127.0.0.1"
 
-    from django.contrib.auth import get_user_model
-
     get_user_model().objects.create_user("engineer", password="pw-for-tests-1")
     client.post("/login/", {"username": "engineer", "password": "pw-for-tests-1"})
     assert AuditEntry.objects.filter(action="login", actor="user:engineer").exists()
@@ -113,19 +115,23 @@ def test_the_audit_log_records_commands_alerts_rotations_and_logins(api, acme, d
 def test_audit_log_api_with_filters(
     api, acme, device, make_client, operator_token, django_capture_on_commit_callbacks
 ):
+    started = timezone.now()  # after the fixtures' own entries
     send(api, acme[1], device, command="reboot")
     send(api, acme[1], device, command="clear_cache")
     with django_capture_on_commit_callbacks(execute=True):  # publishes the new secret version
-        rotated = provisioning.rotate_client_secret(acme[0].client_id)
+        rotated = provisioning.rotate_client_secret(acme[0].client_id, actor=Actor.platform())
     token = operator_token(*rotated)
-    listed = api.get("/v1/operator/audit-logs", token).json()["data"]
+    since = started.isoformat()
+    listed = api.get("/v1/operator/audit-logs", token, since=since).json()["data"]
     assert listed["total"] == 3
     assert listed["items"][0]["action"] == "rotate_secret"  # newest first
     commands = api.get("/v1/operator/audit-logs", token, action="execute_command").json()["data"]
     assert [e["details"]["command"] for e in commands["items"]] == ["clear_cache", "reboot"]
     by_resource = api.get(
-        "/v1/operator/audit-logs", token, resource_type="device", resource_id=device.device_id
-    )
+        "/v1/operator/audit-logs", token, resource_type="device", resource_id=device.device_id,
+        since=since,
+    )  # fmt: skip
     assert by_resource.json()["data"]["total"] == 2
     rival = operator_token(*make_client("Rival"))
-    assert api.get("/v1/operator/audit-logs", rival).json()["data"]["total"] == 0
+    rivals = api.get("/v1/operator/audit-logs", rival, resource_type="device").json()["data"]
+    assert rivals["total"] == 0

@@ -8,7 +8,8 @@ import pytest
 from django.core.management import call_command
 
 from fleet.actors import Actor
-from fleet.models import ApiClient, AuditEntry, Device
+from fleet.errors import TellusError
+from fleet.models import ApiClient, AuditEntry, Device, Site
 from fleet.services import audit, provisioning
 
 pytestmark = pytest.mark.django_db
@@ -64,12 +65,13 @@ def test_secrets_are_redacted_at_any_depth_but_facts_about_them_are_kept():
 
 def test_a_change_that_changes_nothing_is_not_recorded(acme):
     client = acme[0]
+    entries_before = AuditEntry.objects.count()
     snapshot = audit.snapshot(client)
     assert audit.record_change(
         actor=Actor.platform(), action="update", subject=audit.subject_of(client),
         before=snapshot, after=snapshot, operator_ids=[client.operator_id],
     ) == []  # fmt: skip
-    assert not AuditEntry.objects.exists()
+    assert AuditEntry.objects.count() == entries_before
 
 
 def test_the_operator_of_a_record_is_found_through_its_owners(acme, assigned_device):
@@ -93,7 +95,7 @@ def test_rotating_a_secret_from_the_shell_is_recorded_by_the_os_user(ops_shell, 
 
 
 def test_rotating_a_secret_in_code_is_recorded_by_the_platform(acme):
-    provisioning.rotate_client_secret(acme[0].client_id)
+    provisioning.rotate_client_secret(acme[0].client_id, actor=Actor.platform())
     assert AuditEntry.objects.get(action="rotate_secret").actor == "platform"
 
 
@@ -144,3 +146,17 @@ def test_creating_a_site_and_assigning_a_device_from_the_shell_are_recorded(
     assert (assigned.actor, assigned.operator_id) == ("cli:ops", acme[0].operator_id)
     assert assigned.before == {"site": None, "v2g_capable": False}
     assert assigned.after == {"site": site_id, "v2g_capable": True}
+
+
+def test_a_refused_provisioning_change_stores_nothing_and_audits_nothing(acme, register_device):
+    entries_before = AuditEntry.objects.count()
+    with pytest.raises(TellusError):
+        provisioning.create_site(
+            acme[0].client_id, "Depot", power_capacity=-1, actor=Actor.platform()
+        )
+    with pytest.raises(TellusError):
+        provisioning.assign_device(
+            register_device()["device_id"], "site_missing", actor=Actor.platform()
+        )
+    assert AuditEntry.objects.count() == entries_before
+    assert not Site.objects.filter(name="Depot").exists()

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
+from fleet.actors import Actor
 from fleet.models import Connector, Device, LegacyPush
 from fleet.services.provisioning import create_operator_client
 from tests.celery_worker import WorkerProcess, eventually, worker_database_url
@@ -80,7 +81,7 @@ def worker_factory(django_db_blocker, tmp_path):
 @pytest.fixture
 def station(peer, site_for, assigned_device):
     client, _ = create_operator_client(
-        "Acme Charging", ["read", "write"], legacy_callback_url=peer.url
+        "Acme Charging", ["read", "write"], legacy_callback_url=peer.url, actor=Actor.platform()
     )
     device = assigned_device(client, site_for(client, "Depot"))
     Device.objects.filter(pk=device.pk).update(status="online")

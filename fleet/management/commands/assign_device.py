@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from fleet.management.commands._output import audit_cli_change, run_provisioning
-from fleet.models import Device
-from fleet.services import audit
+from fleet.actors import Actor
+from fleet.management.commands._output import run_provisioning
 from fleet.services.provisioning import assign_device
 
 
@@ -16,13 +15,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         def assign():
-            stored = Device.objects.filter(device_id=options["device_id"]).first()
-            before = audit.snapshot(stored) if stored else None
-            operator_before = audit.operator_id_of(stored)
             device = assign_device(
-                options["device_id"], options["site_id"], True if options["v2g"] else None
+                options["device_id"],
+                options["site_id"],
+                True if options["v2g"] else None,
+                actor=Actor.cli(),
+                details={"via": "manage.py assign_device"},
             )
-            audit_cli_change("assign_device", device, before, operator_before)
             return {"device_id": device.device_id, "site_id": device.site_id}
 
         run_provisioning(self, assign)

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from fleet.management.commands._output import audit_cli_change, run_provisioning
+from fleet.actors import Actor
+from fleet.management.commands._output import run_provisioning
 from fleet.services.provisioning import create_operator_client
 
 
@@ -24,8 +25,9 @@ class Command(BaseCommand):
                 options["scopes"].split(","),
                 options["legacy_callback_url"],
                 options["require_signed_writes"],
+                actor=Actor.cli(),
+                details={"via": "manage.py create_operator_client"},
             )
-            audit_cli_change("create_operator_client", client, None)
             return {
                 "operator": client.operator.name,
                 "client_id": client.client_id,

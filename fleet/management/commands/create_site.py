@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from fleet.management.commands._output import audit_cli_change, run_provisioning
+from fleet.actors import Actor
+from fleet.management.commands._output import run_provisioning
 from fleet.services.provisioning import create_site
 
 
@@ -24,8 +25,9 @@ class Command(BaseCommand):
                 lat=options["lat"],
                 lng=options["lng"],
                 power_capacity=options["power_capacity"],
+                actor=Actor.cli(),
+                details={"via": "manage.py create_site"},
             )
-            audit_cli_change("create_site", site, None)
             return {"site_id": site.site_id}
 
         run_provisioning(self, create)

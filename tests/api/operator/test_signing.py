@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from fleet.actors import Actor
 from fleet.models import Command, Connector
 from fleet.services import provisioning
 from fleet.services.signing import signature_for
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def signer(api, operator_token, assigned_device):
     client, secret = provisioning.create_operator_client(
-        "Signed Charging", ["read", "write"], require_signed_writes=True
+        "Signed Charging", ["read", "write"], require_signed_writes=True, actor=Actor.platform()
     )
     token = operator_token(client, secret)
     device = assigned_device(client)
@@ -128,7 +129,7 @@ def test_signed_get_with_query_string(api, signer):
 
 def test_rotation_moves_signing_to_the_new_secret(api, signer, operator_token):
     client, old_secret, _, device = signer
-    _, new_secret = provisioning.rotate_client_secret(client.client_id)
+    _, new_secret = provisioning.rotate_client_secret(client.client_id, actor=Actor.platform())
     token = operator_token(client, new_secret)
     assert signed_post(api, start_path(device), {}, token, old_secret).status_code == 401
     assert signed_post(api, start_path(device), {}, token, new_secret).status_code == 200

@@ -10,6 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from api.stream import TelemetryStreamConsumer
+from fleet.actors import Actor
 from fleet.live import messages
 from fleet.live.messages import DEVICE_MESSAGE_TYPES
 from fleet.live.publish import publish_device_message
@@ -73,7 +74,7 @@ def operator(make_client, operator_token, site_for):
 def placed(charger):
     async def make(site):
         unit = await charger()
-        await sync_to_async(assign_device)(unit.device_id, site.site_id)
+        await sync_to_async(assign_device)(unit.device_id, site.site_id, actor=Actor.platform())
         return unit
 
     return make

@@ -11,6 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from fleet.actors import Actor
 from fleet.services.provisioning import assign_device
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,7 +36,7 @@ async def test_client_frames_are_ignored_and_the_stream_goes_on(
     token = await sync_to_async(operator_token)(client, secret)
     site = await sync_to_async(site_for)(client)
     unit = await charger()
-    await sync_to_async(assign_device)(unit.device_id, site.site_id)
+    await sync_to_async(assign_device)(unit.device_id, site.site_id, actor=Actor.platform())
 
     communicator = WebsocketCommunicator(
         application,
