@@ -28,10 +28,47 @@ def bearer_token(request: HttpRequest) -> str:
     return parse_bearer(request.headers.get("Authorization", ""))
 
 
+def authenticate_operator_call(
+    token: str,
+    scope: str,
+    rate_class: str,
+    *,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    signature: str | None = None,
+    timestamp: str | None = None,
+) -> OperatorPrincipal:
+    """The one way an operator call is let in, on every surface (REST, legacy, stream):
+    the token (with its credential version), the scope, the signature (required on
+    writes of clients that must sign), and only then the rate class, so neither
+    anonymous nor unsigned noise spends a client's quota."""
+    principal = authenticate_operator(token)
+    principal.require_scope(scope)
+    verify_signature(principal.client_id, method, path, body, signature, timestamp)
+    enforce(rate_class, principal.client_id)
+    return principal
+
+
+def authenticate_operator_request(
+    request: HttpRequest, scope: str, rate_class: str
+) -> OperatorPrincipal:
+    """authenticate_operator_call for a Django request."""
+    return authenticate_operator_call(
+        bearer_token(request),
+        scope,
+        rate_class,
+        method=request.method or "",
+        path=request.get_full_path(),
+        body=request.body,
+        signature=request.headers.get("X-Signature"),
+        timestamp=request.headers.get("X-Timestamp"),
+    )
+
+
 class OperatorAuth:
-    """An operator token carrying `scope`, counted against the client's rate class (after
-    authentication, so anonymous floods cannot use up a client's quota). `openapi_*`
-    attributes feed our OpenAPI document."""
+    """A Ninja `auth=` for operator routes: authenticate_operator_request with the
+    route's scope and rate class. `openapi_*` attributes feed our OpenAPI document."""
 
     openapi_type = "oauth2"
 
@@ -49,18 +86,7 @@ class OperatorAuth:
         }
 
     def __call__(self, request: HttpRequest) -> OperatorPrincipal:
-        principal = authenticate_operator(bearer_token(request))
-        principal.require_scope(self.scope)
-        enforce(self.rate_class, principal.client_id)
-        verify_signature(
-            principal.client_id,
-            request.method or "",
-            request.get_full_path(),
-            request.body,
-            request.headers.get("X-Signature"),
-            request.headers.get("X-Timestamp"),
-        )
-        return principal
+        return authenticate_operator_request(request, self.scope, self.rate_class)
 
 
 class DeviceAuth:

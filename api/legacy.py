@@ -15,7 +15,7 @@ from django.http import HttpRequest, JsonResponse
 from ninja import Router
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from api.auth import bearer_token
+from api.auth import authenticate_operator_request
 from api.edge import Refusal, validate_body
 from api.envelope import (
     HTTP_STATUS,
@@ -25,12 +25,10 @@ from api.envelope import (
 )
 from api.input_guard import load_json
 from api.operator.common import MAX_PAGE
-from api.ratelimit import enforce
 from fleet.actors import Actor, request_ip
 from fleet.errors import InvalidParameter, MissingParameter, TellusError
 from fleet.models import ApiClient, LegacyOrder
 from fleet.services import legacy
-from fleet.services.auth import authenticate_operator
 
 router = Router(tags=["Operator-to-operator (legacy interop)"])
 
@@ -68,10 +66,7 @@ class StopRequest(Strict):
 
 
 def _principal(request: HttpRequest, scope: str):
-    principal = authenticate_operator(bearer_token(request))
-    principal.require_scope(scope)
-    enforce("operator_query", principal.client_id)
-    return principal
+    return authenticate_operator_request(request, scope, "operator_query")
 
 
 def _body(request: HttpRequest, model: type[BaseModel] | None = None) -> Any:

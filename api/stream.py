@@ -9,7 +9,8 @@ so clients can tell why:
 4400 no or too many device ids · 4401 missing, invalid or expired token (also when the token expires
 during the stream) · 4403 token lacks the `read` scope · 4404 a device that is unknown or not the
 caller's · 4409 replaced by a newer connection of the same client for the same set of devices
-(decision: stream-rules: the newest wins, the older is closed).
+(decision: stream-rules: the newest wins, the older is closed) · 4429 the client's
+operator_query rate class is exhausted (the handshake counts as one read).
 """
 
 import asyncio
@@ -23,7 +24,7 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from api.auth import parse_bearer
+from api.auth import authenticate_operator_call, parse_bearer
 from api.input_guard import check_query_string
 from fleet.errors import (
     InvalidParameter,
@@ -31,6 +32,7 @@ from fleet.errors import (
     PermissionDenied,
     TellusError,
     TokenExpired,
+    TooManyRequests,
 )
 from fleet.live.messages import (
     CommandStatusMessage,
@@ -40,7 +42,7 @@ from fleet.live.messages import (
 )
 from fleet.live.publish import device_group
 from fleet.models import Connector
-from fleet.services.auth import OperatorPrincipal, authenticate_operator
+from fleet.services.auth import OperatorPrincipal
 from fleet.services.tenancy import devices_of
 from fleet.telemetry_fields import FRAME
 
@@ -58,10 +60,21 @@ def _now() -> str:
 
 
 @sync_to_async
-def _authenticate(token: str) -> OperatorPrincipal:
-    principal = authenticate_operator(token)
-    principal.require_scope("read")
-    return principal
+def _authenticate(token: str, path: str, headers: dict[bytes, bytes]) -> OperatorPrincipal:
+    """The handshake is a GET of the stream URL, let in like any operator read."""
+    return authenticate_operator_call(
+        token,
+        "read",
+        "operator_query",
+        method="GET",
+        path=path,
+        signature=_text(headers.get(b"x-signature")),
+        timestamp=_text(headers.get(b"x-timestamp")),
+    )
+
+
+def _text(raw: bytes | None) -> str | None:
+    return raw.decode("latin-1") if raw is not None else None
 
 
 @sync_to_async
@@ -95,8 +108,13 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         except InvalidParameter:
             return await self.close(4400, "the query string contains a NUL character")
         query = parse_qs(query_string)
+        headers = dict(self.scope.get("headers", []))
+        path = self.scope.get("path", "") + (f"?{query_string}" if query_string else "")
         try:
-            principal = await _authenticate(self._token(query))
+            principal = await _authenticate(self._token(query), path, headers)
+        except TooManyRequests as exc:
+            retry = exc.details["retry_after_seconds"]
+            return await self.close(4429, f"rate limit exceeded; retry after {retry} s")
         except TokenExpired:
             return await self.close(4401, "token expired")
         except NotAuthenticated:
