@@ -168,8 +168,8 @@ class ApiClientAdmin(AuditedAdmin):
                 messages.WARNING,
             )
             return
+        # A change of scopes, activation or operator revokes earlier tokens (fleet.services.auth).
         super().save_model(request, obj, form, change)
-        provisioning.set_client_active(obj, obj.is_active)
 
     @admin.action(description="Rotate the secret (earlier tokens stop working)")
     def rotate_secret(self, request, queryset):

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, post_save, pre_save
 
 
 class FleetConfig(AppConfig):
@@ -15,5 +15,7 @@ class FleetConfig(AppConfig):
         signals.command_changed.connect(legacy.on_command_change)
         signals.session_ended.connect(legacy.on_session_end)
         signals.legacy_push_due.connect(tasks.enqueue_legacy_push)
+        pre_save.connect(auth.note_token_field_changes, sender=ApiClient)
+        post_save.connect(auth.revoke_on_token_field_change, sender=ApiClient)
         post_delete.connect(auth.revoke_deleted_client, sender=ApiClient)
         post_delete.connect(auth.revoke_deleted_device, sender=Device)

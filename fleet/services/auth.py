@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from fleet import tokens
@@ -51,6 +53,38 @@ class DevicePrincipal:
 def publish_credential_version(kind: str, subject: str, version: int) -> None:
     """Tell every verifier the subject's current credential version (0 = revoked)."""
     credential_versions.publish(kind, subject, version)
+
+
+# What a token is issued on: changing any of these revokes the client's earlier tokens.
+TOKEN_FIELDS = ("scopes", "is_active", "operator_id")
+
+
+def note_token_field_changes(sender, instance: ApiClient, raw: bool = False, **kwargs) -> None:
+    """pre_save receiver: remember whether this save changes what the client's tokens
+    were issued on (scopes, activation, operator), whichever code path saves it."""
+    instance._revokes_tokens = False
+    if raw or instance._state.adding:
+        return
+    stored = ApiClient.objects.filter(pk=instance.pk).values(*TOKEN_FIELDS).first()
+    instance._revokes_tokens = stored is not None and any(
+        stored[field] != getattr(instance, field) for field in TOKEN_FIELDS
+    )
+
+
+def revoke_on_token_field_change(sender, instance: ApiClient, **kwargs) -> None:
+    """post_save receiver: bump the credential version after such a change, so tokens
+    carrying the old scopes or operator stop working (also on reactivation: tokens from
+    before a deactivation never come back)."""
+    if not getattr(instance, "_revokes_tokens", False):
+        return
+    instance._revokes_tokens = False
+    ApiClient.objects.filter(pk=instance.pk).update(secret_version=F("secret_version") + 1)
+    instance.secret_version = (
+        ApiClient.objects.filter(pk=instance.pk).values_list("secret_version", flat=True).get()
+    )
+    version = instance.secret_version if instance.is_active else _REVOKED
+    client_id = instance.client_id
+    transaction.on_commit(lambda: publish_credential_version(tokens.OPERATOR, client_id, version))
 
 
 def revoke_deleted_client(sender, instance: ApiClient, **kwargs) -> None:

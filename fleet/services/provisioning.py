@@ -129,14 +129,6 @@ def rotate_client_secret(client_id: str, *, actor: Actor) -> tuple[ApiClient, st
     return client, secret
 
 
-def set_client_active(client: ApiClient, active: bool) -> None:
-    client.is_active = active
-    client.save(update_fields=["is_active"])
-    publish_credential_version(
-        tokens.OPERATOR, client.client_id, client.secret_version if active else 0
-    )
-
-
 @transaction.atomic
 def create_site(
     client_id: str,

@@ -48,7 +48,7 @@ def signed(secret: str, path: str, body: dict) -> dict:
 @pytest.mark.parametrize(("path", "body"), LEGACY_WRITES)
 @pytest.mark.parametrize("signature", ["none", "garbage"])
 def test_legacy_writes_of_a_signing_client_are_refused_unsigned(api, signer, path, body, signature):
-    secret, token, device = signer
+    _, token, device = signer
     body = {**body, "ChargePointId": device.device_id}
     headers = {}
     if signature == "garbage":

@@ -68,10 +68,14 @@ def test_bad_credentials_are_401_2001(api, make_client, wrong):
     assert "access_token" not in response.json()
 
 
-def test_inactive_client_gets_no_token_and_its_tokens_stop_working(api, make_client):
+def test_inactive_client_gets_no_token_and_its_tokens_stop_working(
+    api, make_client, django_capture_on_commit_callbacks
+):
     client, secret = make_client()
     token = api.post(TOKEN, grant(client, secret)).json()["access_token"]
-    provisioning.set_client_active(client, False)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.is_active = False
+        client.save()
     assert api.post(TOKEN, grant(client, secret)).json()["code"] == 2001
     assert api.get("/v1/operator/sites", token).json()["code"] == 2001
 
@@ -146,3 +150,44 @@ def test_deleting_a_client_revokes_its_tokens(api, make_client):
     assert api.get("/v1/operator/sites", token).status_code == 200
     ApiClient.objects.filter(pk=client.pk).delete()
     assert api.get("/v1/operator/sites", token).json()["code"] == 2001
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"scopes": ["read"]}, {"scopes": ["read", "write", "admin"]}, {"is_active": False}],
+)
+def test_a_change_of_what_tokens_carry_revokes_them(
+    api, make_client, django_capture_on_commit_callbacks, change
+):
+    client, secret = make_client()
+    token = api.post(TOKEN, grant(client, secret)).json()["access_token"]
+    with django_capture_on_commit_callbacks(execute=True):
+        for field, value in change.items():
+            setattr(client, field, value)
+        client.save()
+    assert api.get("/v1/operator/sites", token).json()["code"] == 2001
+
+
+def test_reactivating_a_client_does_not_revive_its_old_tokens(
+    api, make_client, django_capture_on_commit_callbacks
+):
+    client, secret = make_client()
+    token = api.post(TOKEN, grant(client, secret)).json()["access_token"]
+    for active in (False, True):
+        with django_capture_on_commit_callbacks(execute=True):
+            client.is_active = active
+            client.save()
+    assert api.get("/v1/operator/sites", token).json()["code"] == 2001
+    fresh = api.post(TOKEN, grant(client, secret)).json()["access_token"]
+    assert api.get("/v1/operator/sites", fresh).status_code == 200
+
+
+def test_a_save_that_changes_nothing_tokens_carry_keeps_them(
+    api, make_client, django_capture_on_commit_callbacks
+):
+    client, secret = make_client()
+    token = api.post(TOKEN, grant(client, secret)).json()["access_token"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.name = "Renamed"
+        client.save()
+    assert api.get("/v1/operator/sites", token).status_code == 200

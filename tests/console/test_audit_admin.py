@@ -94,8 +94,8 @@ def test_a_scope_change_is_recorded_with_before_and_after(admin_client, acme):
     assert entry.actor == "user:root"
     assert entry.operator_id == client.operator_id
     assert entry.ip == STAFF_ADDRESS
-    assert entry.before == {"scopes": ["read", "write"]}
-    assert entry.after == {"scopes": ["read"]}
+    assert entry.before == {"scopes": ["read", "write"], "secret_version": 1}
+    assert entry.after == {"scopes": ["read"], "secret_version": 2}  # tokens revoked
     assert entry.details["via"] == "admin"
     assert not leaks(entry, secret, client.secret_hash, client.secret_sealed)
 
@@ -133,7 +133,11 @@ def test_deactivating_a_client_is_recorded(admin_client, acme):
     admin_client.post(admin_url("fleet", "apiclient", client.client_id, "change"), data)
 
     entry = AuditEntry.objects.get(action="update", resource_type="client")
-    assert (entry.before, entry.after) == ({"is_active": True}, {"is_active": False})
+    # The credential version goes up with it: the client's earlier tokens are revoked.
+    assert (entry.before, entry.after) == (
+        {"is_active": True, "secret_version": 1},
+        {"is_active": False, "secret_version": 2},
+    )
 
 
 def test_saving_without_changes_records_nothing(admin_client, acme):
@@ -353,3 +357,18 @@ def test_the_trail_is_readable_in_the_admin_and_cannot_be_edited(admin_client, a
     )
     assert delete.status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_narrowing_scopes_in_the_admin_revokes_the_clients_tokens(
+    admin_client, acme, api, operator_token, assigned_device, django_capture_on_commit_callbacks
+):
+    client, secret = acme
+    token = operator_token(client, secret)
+    device = assigned_device(client)
+    url = admin_url("fleet", "apiclient", client.client_id, "change")
+    with django_capture_on_commit_callbacks(execute=True):
+        post_change(admin_client, url, scopes='["read"]')
+
+    start = f"/v1/operator/devices/{device.device_id}/connectors/1/start"
+    assert api.post(start, {}, token).json()["code"] == 2001
+    assert api.get("/v1/operator/sites", operator_token(client, secret)).status_code == 200
