@@ -6,11 +6,15 @@ scope. Frames (TelemetryFrame, not enveloped) go out for each subscribed device 
 device per minimum interval. Refusals accept the socket and then close it with a code and a reason,
 so clients can tell why:
 
-4400 no or too many device ids · 4401 missing, invalid or expired token (also when the token expires
-during the stream) · 4403 token lacks the `read` scope · 4404 a device that is unknown or not the
-caller's · 4409 replaced by a newer connection of the same client for the same set of devices
-(decision: stream-rules: the newest wins, the older is closed) · 4429 the client's
-operator_query rate class is exhausted (the handshake counts as one read).
+- 4400 no or too many device ids
+- 4401 missing, invalid or expired token; also when the token expires or is revoked
+  (secret rotated, scopes or activation changed, client deleted) during the stream
+- 4403 the token lacks the `read` scope
+- 4404 a device that is unknown or not the caller's; also when one leaves the caller's
+  fleet during the stream
+- 4409 replaced by a newer connection of the same client for the same set of devices
+  (decision: stream-rules: the newest wins, the older is closed)
+- 4429 the client's operator_query rate class is exhausted (the handshake is one read)
 """
 
 import asyncio
@@ -26,6 +30,7 @@ from django.conf import settings
 
 from api.auth import authenticate_operator_call, parse_bearer
 from api.input_guard import check_query_string
+from fleet import tokens
 from fleet.errors import (
     InvalidParameter,
     NotAuthenticated,
@@ -37,11 +42,13 @@ from fleet.errors import (
 from fleet.live.messages import (
     CommandStatusMessage,
     DeviceEventMessage,
+    DeviceReassignedMessage,
     DeviceStatusMessage,
     TelemetrySampleMessage,
 )
 from fleet.live.publish import device_group
 from fleet.models import Connector
+from fleet.services import credential_versions
 from fleet.services.auth import OperatorPrincipal
 from fleet.services.tenancy import devices_of
 from fleet.telemetry_fields import FRAME
@@ -137,6 +144,13 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         if snapshots is None:
             return await self.close(4404, "unknown device in devices")
 
+        self.operator_id, self.token_version = principal.operator_id, principal.version
+        loop = asyncio.get_running_loop()
+        self.stop_watching = credential_versions.watch(
+            tokens.OPERATOR,
+            principal.client_id,
+            lambda version: loop.call_soon_threadsafe(self._credentials_changed, version),
+        )
         self.device_ids, self.state = device_ids, snapshots
         self.last_sent: dict[str, float] = {}
         self.pending: dict[str, asyncio.Task] = {}
@@ -148,7 +162,6 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.replacement_group, self.channel_name)
         for device_id in device_ids:
             await self.channel_layer.group_add(device_group(device_id), self.channel_name)
-        loop = asyncio.get_running_loop()
         self.tasks.append(loop.create_task(self._cadence()))
         self.tasks.append(loop.create_task(self._expire_at(principal.expires_at)))
         for device_id in device_ids:
@@ -164,6 +177,8 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         return tokens[0]
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "stop_watching", None):
+            self.stop_watching()
         for task in getattr(self, "tasks", []):
             task.cancel()
         for pending in getattr(self, "pending", {}).values():
@@ -198,6 +213,12 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
                 # A device that just had a prompt frame is not sent again right away.
                 if now - self.last_sent.get(device_id, 0) >= cadence / 2:
                     await self._send_frame(device_id)
+
+    def _credentials_changed(self, version: int) -> None:
+        """The client's secret, scopes or activation changed (or it was deleted), in any
+        process: a stream on a token of the old version closes at once."""
+        if version != self.token_version:
+            self.tasks.append(asyncio.ensure_future(self.close(4401, "token revoked")))
 
     async def _expire_at(self, expires_at: int) -> None:
         await asyncio.sleep(max(0.0, expires_at - time.time()))
@@ -246,6 +267,12 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def command_status(self, message: CommandStatusMessage) -> None:
         """Command progress is not part of a TelemetryFrame."""
+
+    async def device_reassigned(self, message: DeviceReassignedMessage) -> None:
+        """A device that left the caller's fleet ends the stream, as it would refuse it."""
+        device_id = message["device_id"]
+        if device_id in self.state and message["operator_id"] != self.operator_id:
+            await self.close(4404, f"device {device_id} left your fleet")
 
     async def stream_replaced(self, message: StreamReplacedMessage) -> None:
         if message.get("by") != self.channel_name:

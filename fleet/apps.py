@@ -9,8 +9,8 @@ class FleetConfig(AppConfig):
     def ready(self) -> None:
         """Connect the event flow here, the one place that knows both ends of it."""
         from fleet import signals, tasks
-        from fleet.models import ApiClient, Device
-        from fleet.services import auth, legacy
+        from fleet.models import ApiClient, Device, Site
+        from fleet.services import auth, legacy, tenancy
 
         signals.command_changed.connect(legacy.on_command_change)
         signals.session_ended.connect(legacy.on_session_end)
@@ -19,3 +19,6 @@ class FleetConfig(AppConfig):
         post_save.connect(auth.revoke_on_token_field_change, sender=ApiClient)
         post_delete.connect(auth.revoke_deleted_client, sender=ApiClient)
         post_delete.connect(auth.revoke_deleted_device, sender=Device)
+        for owned in (Device, Site):
+            pre_save.connect(tenancy.note_owner, sender=owned)
+            post_save.connect(tenancy.announce_owner_change, sender=owned)

@@ -57,8 +57,21 @@ class CommandStatusMessage(TypedDict):
     reason: NotRequired[str]  # only when the platform failed the command
 
 
+class DeviceReassignedMessage(TypedDict):
+    """The device now belongs to another operator (or none): watchers of the old one
+    must stop seeing it."""
+
+    type: Literal["device.reassigned"]
+    device_id: str
+    operator_id: str | None
+
+
 DeviceMessage = (
-    TelemetrySampleMessage | DeviceEventMessage | DeviceStatusMessage | CommandStatusMessage
+    TelemetrySampleMessage
+    | DeviceEventMessage
+    | DeviceStatusMessage
+    | CommandStatusMessage
+    | DeviceReassignedMessage
 )
 
 # Every type a device group carries, for consumers that must handle them all.
@@ -67,6 +80,7 @@ DEVICE_MESSAGE_TYPES: dict[str, type] = {
     "device.event": DeviceEventMessage,
     "device.status": DeviceStatusMessage,
     "command.status": CommandStatusMessage,
+    "device.reassigned": DeviceReassignedMessage,
 }
 
 
@@ -112,3 +126,8 @@ def command_status(command: Command, reason: str | None = None) -> CommandStatus
     if reason is not None:
         message["reason"] = reason
     return message
+
+
+def device_reassigned(device_id: str, operator_id: str | None) -> DeviceReassignedMessage:
+    """The device moved to `operator_id` (None: to no operator)."""
+    return {"type": "device.reassigned", "device_id": device_id, "operator_id": operator_id}

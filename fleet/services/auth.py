@@ -39,6 +39,7 @@ class OperatorPrincipal:
     operator_id: str
     scopes: tuple[str, ...]
     expires_at: int = 0
+    version: int = 0  # the credential version the token was issued under
 
     def require_scope(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -113,7 +114,8 @@ def _current_version(kind: str, subject: str) -> int:
                 .first()
             )
         version = row or _REVOKED
-        publish_credential_version(kind, subject, version)
+        # Remembered, not broadcast: a read racing a rotation must not spread the old value.
+        credential_versions.remember(kind, subject, version)
     return version
 
 
@@ -155,7 +157,9 @@ def authenticate_operator(access_token: str) -> OperatorPrincipal:
         or _current_version(tokens.OPERATOR, claims.subject) != claims.version
     ):
         raise NotAuthenticated("Token has been revoked")
-    return OperatorPrincipal(claims.subject, claims.operator_id, claims.scopes, claims.expires_at)
+    return OperatorPrincipal(
+        claims.subject, claims.operator_id, claims.scopes, claims.expires_at, claims.version
+    )
 
 
 def authenticate_device(access_token: str) -> DevicePrincipal:

@@ -1,23 +1,44 @@
 """The current credential version of each API client and device, as every server process
-sees it: a few seconds of process memory in front of Redis (or memory alone on the
-embedded default). Bumping a version revokes the tokens issued under the old one."""
+sees it. Bumping a version revokes the tokens issued under the old one.
+
+Steady state: process memory in front of Redis (a few seconds, jittered). A change is
+SET in Redis and PUBLISHed; a listener thread in every process applies it to memory at
+once and tells local watchers (open streams), so a revocation reaches every process
+well under a second. While that listener is not subscribed (Redis away, or not yet
+started) memory is not trusted and every check asks Redis, or the database behind it.
+On the embedded default (no Redis) there is one process and memory is the truth.
+"""
 
 import asyncio
+import logging
 import random
+import threading
 import time
 import weakref
+from collections import defaultdict
+from collections.abc import Callable
 from functools import cache
+from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
-# Other processes notice a rotation within this many seconds.
+logger = logging.getLogger(__name__)
+
 LOCAL_TTL_SECONDS = 5.0
 _local: dict[tuple[str, str], tuple[int, float]] = {}
+_watchers: dict[tuple[str, str], set[Callable[[int], None]]] = defaultdict(set)
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = (
     weakref.WeakKeyDictionary()
 )
+
+
+def _channel() -> str:
+    # Pub/sub ignores database numbers: name the database, so installations sharing one
+    # Redis server on different databases do not hear each other's changes.
+    database = urlsplit(settings.REDIS_URL).path.strip("/") or "0"
+    return f"tellus:{database}:credver:changes"
 
 
 def _key(kind: str, subject: str) -> str:
@@ -26,7 +47,7 @@ def _key(kind: str, subject: str) -> str:
 
 @cache
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
 def _async_client() -> aioredis.Redis:
@@ -40,6 +61,67 @@ def _async_client() -> aioredis.Redis:
     return client
 
 
+class _Listener:
+    """One thread per process subscribed to the changes; `live` while subscribed."""
+
+    def __init__(self) -> None:
+        self.live = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def ensure_started(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="tellus-credential-versions", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                subscription = redis.Redis.from_url(
+                    settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=10
+                ).pubsub(ignore_subscribe_messages=True)
+                subscription.subscribe(_channel())
+                # Changes made while unsubscribed were missed: start from an empty memory.
+                _local.clear()
+                self.live.set()
+                delay = 0.5
+                for message in subscription.listen():
+                    if message.get("type") == "message":
+                        _apply_change(message["data"])
+            except Exception:  # Redis away: check against Redis/the database until back
+                if self.live.is_set():
+                    logger.warning("Credential-version listener lost Redis; retrying")
+                self.live.clear()
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+_listener = _Listener()
+
+
+def _apply_change(raw: bytes) -> None:
+    try:
+        kind, subject, version = raw.decode().rsplit(":", 2)
+        _learn(kind, subject, int(version))
+    except (ValueError, UnicodeDecodeError):
+        logger.warning("Ignored a malformed credential-version change: %r", raw[:100])
+
+
+def _learn(kind: str, subject: str, version: int) -> None:
+    _remember(kind, subject, version)
+    for callback in list(_watchers.get((kind, subject), ())):
+        try:
+            callback(version)
+        except Exception:
+            logger.exception("A credential-version watcher failed")
+
+
 def _remember(kind: str, subject: str, version: int) -> int:
     # Jittered, so entries learnt together (a fleet reconnecting) do not expire together.
     ttl = LOCAL_TTL_SECONDS * (0.5 + random.random() / 2)  # noqa: S311 - not security
@@ -48,6 +130,10 @@ def _remember(kind: str, subject: str, version: int) -> int:
 
 
 def _local_version(kind: str, subject: str) -> int | None:
+    if settings.REDIS_URL:
+        _listener.ensure_started()
+        if not _listener.live.is_set():
+            return None
     entry = _local.get((kind, subject))
     if entry is not None and entry[1] > time.monotonic():
         return entry[0]
@@ -55,17 +141,40 @@ def _local_version(kind: str, subject: str) -> int | None:
 
 
 def publish(kind: str, subject: str, version: int) -> None:
+    """Make `version` current for the subject in every process (0 = revoked)."""
+    _learn(kind, subject, version)
+    if not settings.REDIS_URL:
+        return
+    try:
+        pipe = _client().pipeline(transaction=False)
+        # No expiry: the key is rewritten on every change, and a miss falls back to the
+        # database.
+        pipe.set(_key(kind, subject), version)
+        pipe.publish(_channel(), f"{kind}:{subject}:{version}")
+        pipe.execute()
+    except redis.RedisError:
+        # The database holds the version; other processes read it there while their
+        # listeners are down, and drop their memory when they resubscribe.
+        logger.warning("Redis unavailable: credential version of %s %s not shared", kind, subject)
+
+
+def remember(kind: str, subject: str, version: int) -> None:
+    """Keep a version read from the database in memory and in Redis (no broadcast)."""
     _remember(kind, subject, version)
     if settings.REDIS_URL:
-        # No expiry: the key is rewritten on every change, and a miss (Redis restarted)
-        # falls back to the database.
-        _client().set(_key(kind, subject), version)
+        try:
+            _client().set(_key(kind, subject), version, nx=True)
+        except redis.RedisError:
+            pass
 
 
 def cached(kind: str, subject: str) -> int | None:
     version = _local_version(kind, subject)
     if version is None and settings.REDIS_URL:
-        raw = _client().get(_key(kind, subject))
+        try:
+            raw = _client().get(_key(kind, subject))
+        except redis.RedisError:
+            return None  # the caller reads the database
         if raw is not None:
             version = _remember(kind, subject, int(raw))
     return version
@@ -74,10 +183,38 @@ def cached(kind: str, subject: str) -> int | None:
 async def acached(kind: str, subject: str) -> int | None:
     version = _local_version(kind, subject)
     if version is None and settings.REDIS_URL:
-        raw = await _async_client().get(_key(kind, subject))
+        try:
+            raw = await _async_client().get(_key(kind, subject))
+        except (redis.RedisError, OSError):
+            return None
         if raw is not None:
             version = _remember(kind, subject, int(raw))
     return version
+
+
+def watch(kind: str, subject: str, callback: Callable[[int], None]) -> Callable[[], None]:
+    """Call `callback(version)` (from any thread) whenever the subject's version changes
+    in any process; returns the function that stops watching."""
+    if settings.REDIS_URL:
+        _listener.ensure_started()
+    _watchers[(kind, subject)].add(callback)
+
+    def stop() -> None:
+        watching = _watchers.get((kind, subject))
+        if watching is not None:
+            watching.discard(callback)
+            if not watching:
+                _watchers.pop((kind, subject), None)
+
+    return stop
+
+
+def wait_until_listening(timeout: float = 5.0) -> bool:
+    """Start the listener and wait for its subscription (tests, and start-up checks)."""
+    if not settings.REDIS_URL:
+        return True
+    _listener.ensure_started()
+    return _listener.live.wait(timeout)
 
 
 def forget_local() -> None:

@@ -13,9 +13,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from tests.fuzz.server import LiveServer, database_url
 from tests.fuzz.stats import STATS
 from tests.fuzz.world import Provisioner, World, row_counts
+from tests.live_server import LiveServer, database_url
 
 
 @pytest.fixture(scope="package")

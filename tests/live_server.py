@@ -1,6 +1,6 @@
 """The real ASGI application, served by uvicorn in a subprocess, on the test database.
 
-The fuzz suite talks HTTP to a server started exactly as production starts it
+The fuzz suite and the multi-process tests talk to servers started exactly as production starts it
 (`uvicorn console.asgi:application`, charger fast path included), with the test settings
 (`tests.settings`), the pytest-django test database and the test Redis database. Only the
 rate limits are raised: thousands of requests from one client in a minute are the point
@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 # High enough never to trip during a run; the rate limiter itself still runs on every call.
 UNLIMITED_RATES = {
@@ -49,8 +49,15 @@ def free_port() -> int:
 class LiveServer:
     """`uvicorn console.asgi:application` on 127.0.0.1 and a free port."""
 
-    def __init__(self, database: str, secret_key: str, log_path: Path):
+    def __init__(
+        self,
+        database: str,
+        secret_key: str,
+        log_path: Path,
+        extra_env: dict[str, str] | None = None,
+    ):
         self.database = database
+        self.extra_env = extra_env or {}
         self.secret_key = secret_key
         self.log_path = log_path
         self.port = 0
@@ -75,6 +82,7 @@ class LiveServer:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(self.extra_env)
         return env
 
     def start(self, attempts: int = 3) -> None:
