@@ -93,6 +93,10 @@ def parse_database_url(url: str) -> dict:
             # Under ASGI each request's sync work runs on its own thread, so persistent
             # per-thread connections would pile up; psycopg's pool is shared instead.
             "CONN_MAX_AGE": 0,
+            # With the pool, Django passes psycopg_pool's check_connection: a pooled
+            # connection is tested before it is handed out, so connections that died with a
+            # database restart are replaced instead of failing a request.
+            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {"pool": {"min_size": 2, "max_size": 20}, **dict(parse_qsl(parts.query))},
         }
         return config

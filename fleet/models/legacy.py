@@ -70,6 +70,12 @@ class LegacyPush(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} → {self.url} ({self.status})"
 
+    @property
+    def idempotency_key(self) -> str:
+        """Sent with every attempt of this push (header and body), the same each time, so
+        a peer can drop a second delivery after a worker died mid-push."""
+        return f"tellus-push-{self.pk}"
+
 
 class LegacyPushAttempt(models.Model):
     push = models.ForeignKey(LegacyPush, on_delete=models.CASCADE, related_name="attempt_log")

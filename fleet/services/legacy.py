@@ -304,7 +304,8 @@ def deliver_push(push_id: int, post=None) -> str:
             response = (post or httpx.request)(
                 push.method,
                 push.url,
-                json=push.payload,
+                json={**push.payload, "PushId": push.idempotency_key},
+                headers={"Idempotency-Key": push.idempotency_key},
                 timeout=settings.TELLUS_LEGACY_PUSH_TIMEOUT_SECONDS,
             )
             status_code = response.status_code

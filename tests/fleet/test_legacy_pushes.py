@@ -155,3 +155,21 @@ def test_connection_errors_count_as_failures(peer, station):
     broken = mock.Mock(side_effect=httpx.ConnectError("refused"))
     assert legacy.deliver_push(push.pk, post=broken) == "retry"
     assert push.attempt_log.get().outcome == "error"
+
+
+def test_every_attempt_of_a_push_carries_the_same_idempotency_key(peer, station, settings):
+    settings.TELLUS_LEGACY_RETRY_SCHEDULE = [60]
+    order(peer, station)
+    report_command_status(
+        station.device_id, LegacyOrder.objects.get().start_command_id, "accepted", timezone.now()
+    )
+    push = LegacyPush.objects.get()
+    failing, ok = mock.Mock(return_value=Answer(500)), mock.Mock(return_value=Answer())
+    legacy.deliver_push(push.pk, post=failing)
+    LegacyPush.objects.filter(pk=push.pk).update(next_attempt_at=timezone.now())
+    legacy.deliver_push(push.pk, post=ok)
+
+    sent = [failing.call_args.kwargs, ok.call_args.kwargs]
+    keys = {call["headers"]["Idempotency-Key"] for call in sent}
+    assert keys == {call["json"]["PushId"] for call in sent} == {f"tellus-push-{push.pk}"}
+    assert {k: v for k, v in sent[1]["json"].items() if k != "PushId"} == push.payload
