@@ -1,35 +1,52 @@
 """Per-client and per-device rate limits (platform rate classes), with the `limits`
-library: fixed windows in Redis when configured, so every server process counts into
-the same buckets, and in process memory on the embedded default."""
+library's moving window: a limit of N per period holds over *every* period-long span,
+so a burst straddling a window boundary cannot pass twice the rate.
+
+Counters live in Redis when configured, so every server process counts into the same
+buckets, and in process memory on the embedded default. Should Redis fail, limits fail
+open to this process's memory (still limiting, per process) and say so once in the log;
+Redis is tried again every second and used as soon as it answers.
+"""
 
 import asyncio
 import math
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 from django.conf import settings
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio import storage as aio_storage
-from limits.aio.strategies import FixedWindowRateLimiter as AsyncFixedWindow
+from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindow
+from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage
-from limits.strategies import FixedWindowRateLimiter
+from limits.strategies import MovingWindowRateLimiter
 from redis.asyncio import BlockingConnectionPool
 
-from fleet.errors import TooManyRequests
+from fleet.errors import NotAuthenticated, TooManyRequests
+from fleet.outage import REDIS_ERRORS, Breaker
 
 # Rate class -> the setting that holds its (requests, seconds).
 RATE_CLASSES = {
     "device_high_frequency": "TELLUS_RATE_DEVICE_HIGH_FREQUENCY",
     "device_other": "TELLUS_RATE_DEVICE_OTHER",
     "device_token": "TELLUS_RATE_TOKEN",
+    "device_token_failures": "TELLUS_RATE_TOKEN_FAILURES",
     "device_register": "TELLUS_RATE_DEVICE_OTHER",
     "operator_query": "TELLUS_RATE_OPERATOR_QUERY",
     "operator_control": "TELLUS_RATE_OPERATOR_CONTROL",
     "operator_token": "TELLUS_RATE_TOKEN",
+    "operator_token_failures": "TELLUS_RATE_TOKEN_FAILURES",
 }
 
-_async_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncFixedWindow]" = (
+_STORAGE_ERRORS = (StorageError, *REDIS_ERRORS)
+# Short timeouts: a black-holed Redis must cost a request a second at most, once a second.
+_REDIS_OPTIONS = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+
+_redis = Breaker("Redis (rate limits)", "counting in process memory until it returns")
+_async_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncMovingWindow]" = (
     weakref.WeakKeyDictionary()
 )
 
@@ -39,48 +56,110 @@ def rate_item(rate_class: str) -> RateLimitItem:
     return RateLimitItemPerSecond(amount, seconds)
 
 
+def _shared() -> bool:
+    return settings.TELLUS_RATE_LIMIT_STORAGE_URL.startswith("redis")
+
+
 @cache
-def _sync_limiter() -> FixedWindowRateLimiter:
-    url = settings.TELLUS_RATE_LIMIT_STORAGE_URL
-    store = RedisStorage(url) if url.startswith("redis") else MemoryStorage()
-    return FixedWindowRateLimiter(store)
+def _memory_limiter() -> MovingWindowRateLimiter:
+    """This process's counters: the embedded default, and the fallback while Redis is down."""
+    return MovingWindowRateLimiter(MemoryStorage())
 
 
-def _async_limiter() -> AsyncFixedWindow:
+@cache
+def _redis_limiter() -> MovingWindowRateLimiter:
+    storage = RedisStorage(
+        settings.TELLUS_RATE_LIMIT_STORAGE_URL, wrap_exceptions=True, **_REDIS_OPTIONS
+    )
+    return MovingWindowRateLimiter(storage)
+
+
+def _async_redis_limiter() -> AsyncMovingWindow:
     # The async Redis client belongs to one event loop, so each loop gets its own.
     loop = asyncio.get_running_loop()
     limiter = _async_limiters.get(loop)
     if limiter is None:
-        url = settings.TELLUS_RATE_LIMIT_STORAGE_URL
-        if url.startswith("redis"):
-            # A bounded pool that waits for a free connection: thousands of chargers
-            # arriving at once must queue for Redis, not fail.
-            pool = BlockingConnectionPool.from_url(url, max_connections=64, timeout=10)
-            store = aio_storage.RedisStorage(
-                "async+" + url, implementation="redispy", connection_pool=pool
-            )
-        else:
-            store = aio_storage.MemoryStorage()
-        limiter = _async_limiters[loop] = AsyncFixedWindow(store)
+        # A bounded pool that waits for a free connection: thousands of chargers
+        # arriving at once must queue for Redis, not fail.
+        pool = BlockingConnectionPool.from_url(
+            settings.TELLUS_RATE_LIMIT_STORAGE_URL, max_connections=64, timeout=10, **_REDIS_OPTIONS
+        )
+        storage = aio_storage.RedisStorage(
+            "async+" + settings.TELLUS_RATE_LIMIT_STORAGE_URL,
+            implementation="redispy",
+            wrap_exceptions=True,
+            connection_pool=pool,
+        )
+        limiter = _async_limiters[loop] = AsyncMovingWindow(storage)
     return limiter
 
 
-def _retry_after(reset_time: float) -> int:
-    return max(1, math.ceil(reset_time - time.time()))
+def _refusal(limiter, item: RateLimitItem, identifiers: tuple[str, ...]) -> TooManyRequests:
+    reset_time = limiter.get_window_stats(item, *identifiers).reset_time
+    return TooManyRequests(max(1, math.ceil(reset_time - time.time())))
 
 
-def enforce(rate_class: str, subject: str) -> None:
-    """Count one request of `subject` in its class; 429/5001 once the window is full."""
+def _apply(rate_class: str, identifiers: tuple[str, ...], *, count: bool) -> None:
+    """Count (or only test) one request; raise 429/5001 when the class is exhausted."""
     item = rate_item(rate_class)
-    limiter = _sync_limiter()
-    if not limiter.hit(item, rate_class, subject):
-        stats = limiter.get_window_stats(item, rate_class, subject)
-        raise TooManyRequests(_retry_after(stats.reset_time))
+    keys = (rate_class, *identifiers)
+    if _shared() and not _redis.skip():
+        limiter = _redis_limiter()
+        try:
+            allowed = limiter.hit(item, *keys) if count else limiter.test(item, *keys)
+            if not allowed:
+                raise _refusal(limiter, item, keys)
+            _redis.succeeded()
+            return
+        except _STORAGE_ERRORS as error:
+            _redis.failed(error)
+    limiter = _memory_limiter()
+    allowed = limiter.hit(item, *keys) if count else limiter.test(item, *keys)
+    if not allowed:
+        raise _refusal(limiter, item, keys)
 
 
-async def aenforce(rate_class: str, subject: str) -> None:
+def enforce(rate_class: str, *identifiers: str) -> None:
+    """Count one request of the subject in its class; 429/5001 once the class is full."""
+    _apply(rate_class, identifiers, count=True)
+
+
+async def aenforce(rate_class: str, *identifiers: str) -> None:
+    """`enforce` for the charger fast path, on the event loop's own Redis client."""
+    if not _shared() or _redis.skip():
+        _apply(rate_class, identifiers, count=True)
+        return
     item = rate_item(rate_class)
-    limiter = _async_limiter()
-    if not await limiter.hit(item, rate_class, subject):
-        stats = await limiter.get_window_stats(item, rate_class, subject)
-        raise TooManyRequests(_retry_after(stats.reset_time))
+    keys = (rate_class, *identifiers)
+    limiter = _async_redis_limiter()
+    try:
+        allowed = await limiter.hit(item, *keys)
+        if not allowed:
+            stats = await limiter.get_window_stats(item, *keys)
+            raise TooManyRequests(max(1, math.ceil(stats.reset_time - time.time())))
+    except _STORAGE_ERRORS as error:
+        _redis.failed(error)
+        _apply(rate_class, identifiers, count=True)
+        return
+    _redis.succeeded()
+
+
+@contextmanager
+def credential_attempt(rate_class: str, subject: str, source: str) -> Iterator[None]:
+    """A token request for `subject` (a client or device id) from `source` (an address).
+
+    Wrong credentials are counted per subject *and* source, and that address is refused
+    once it has failed too often; correct ones are counted per subject only. So somebody
+    guessing secrets for an id slows only themselves, never its owner.
+    """
+    failures = f"{rate_class}_failures"
+    _apply(failures, (subject, source), count=False)
+    try:
+        yield
+    except NotAuthenticated:
+        try:
+            enforce(failures, subject, source)
+        except TooManyRequests:
+            pass  # this failure filled the bucket: refused from the next attempt on
+        raise
+    enforce(rate_class, subject)

@@ -14,6 +14,7 @@ from console.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_rate,
     env_retry_schedule,
     load_or_create_secret_key,
@@ -172,6 +173,8 @@ TELLUS_LEGACY_PUSH_TIMEOUT_SECONDS = env_int("TELLUS_LEGACY_PUSH_TIMEOUT_SECONDS
 TELLUS_RATE_OPERATOR_QUERY = env_rate("TELLUS_RATE_OPERATOR_QUERY", "60/minute")
 TELLUS_RATE_OPERATOR_CONTROL = env_rate("TELLUS_RATE_OPERATOR_CONTROL", "30/minute")
 TELLUS_RATE_TOKEN = env_rate("TELLUS_RATE_TOKEN", "10/minute")
+# Wrong secrets, counted per id *and* source address (see api.ratelimit.credential_attempt).
+TELLUS_RATE_TOKEN_FAILURES = env_rate("TELLUS_RATE_TOKEN_FAILURES", "10/minute")
 TELLUS_RATE_DEVICE_HIGH_FREQUENCY = env_rate("TELLUS_RATE_DEVICE_HIGH_FREQUENCY", "10/second")
 TELLUS_RATE_DEVICE_OTHER = env_rate("TELLUS_RATE_DEVICE_OTHER", "60/minute")
 TELLUS_STREAM_CADENCE_SECONDS = env_int("TELLUS_STREAM_CADENCE_SECONDS", 5, minimum=1)
@@ -181,6 +184,8 @@ TELLUS_STREAM_MAX_DEVICES = env_int("TELLUS_STREAM_MAX_DEVICES", 500, minimum=1)
 TELLUS_RATE_LIMIT_STORAGE_URL = REDIS_URL or "memory://"
 TELLUS_MAX_BODY_BYTES = env_int("TELLUS_MAX_BODY_BYTES", 256 * 1024, minimum=1024)
 TELLUS_CLOCK_SKEW_SECONDS = env_int("TELLUS_CLOCK_SKEW_SECONDS", 300, minimum=0)
+# Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
+TELLUS_TRUSTED_PROXIES = env_networks("TELLUS_TRUSTED_PROXIES")
 
 # Django reads the body into memory only up to this size; larger bodies are refused
 # before they reach a view (see api.middleware).

@@ -7,8 +7,10 @@ and audit-log filters depend on these exact strings.
 
 import getpass
 from dataclasses import dataclass
+from ipaddress import ip_address
 from typing import Any, Literal, Protocol
 
+from django.conf import settings
 from django.http import HttpRequest
 
 Kind = Literal["client", "user", "cli", "platform"]
@@ -76,11 +78,42 @@ class Actor:
         }
 
 
+def client_address(peer: str | None, forwarded_for: str | None) -> str | None:
+    """The address of whoever called us. That is the connection's peer, unless the peer
+    is one of TELLUS_TRUSTED_PROXIES: then the right-most X-Forwarded-For entry that is
+    not itself a trusted proxy (entries further left were written by the caller and
+    prove nothing)."""
+    proxies = settings.TELLUS_TRUSTED_PROXIES
+    if not peer or not proxies or not forwarded_for or not _is_proxy(peer, proxies):
+        return peer or None
+    nearest = peer
+    for hop in reversed(forwarded_for.split(",")[-_MAX_HOPS:]):
+        try:
+            address = ip_address(hop.strip())
+        except ValueError:
+            return nearest  # a garbled chain: believe no further than the last proxy
+        if not _is_proxy(str(address), proxies):
+            return str(address)
+        nearest = str(address)
+    return nearest
+
+
+_MAX_HOPS = 16
+
+
+def _is_proxy(address: str, proxies) -> bool:
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return False
+    return any(parsed in network for network in proxies)
+
+
 def request_ip(request: HttpRequest | None) -> str | None:
-    """The address a request came from, as every audited path reads it."""
+    """The address a request came from, as every audited path and rate limit reads it."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    return client_address(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
 
 
 def actor_from_request(request: HttpRequest) -> Actor:

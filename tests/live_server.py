@@ -102,6 +102,7 @@ class LiveServer:
                     "--lifespan",
                     "off",
                     "--no-access-log",
+                    "--no-proxy-headers",
                     "--log-level",
                     "warning",
                     "--timeout-graceful-shutdown",

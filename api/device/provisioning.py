@@ -3,10 +3,11 @@ from django.http import HttpRequest
 from ninja import Router
 
 from api.envelope import success_body, token_body
-from api.ratelimit import enforce
+from api.ratelimit import credential_attempt, enforce
 from api.schemas.auth import AccessTokenResponse, DeviceTokenRequest
 from api.schemas.common import Envelope, ErrorEnvelope
 from api.schemas.device import DeviceRegisterRequest, DeviceRegisterResponse
+from fleet.actors import request_ip
 from fleet.services.auth import issue_device_token
 from fleet.services.provisioning import register_device
 
@@ -21,7 +22,7 @@ router = Router(tags=["Charger — Provisioning"])
 def register(request: HttpRequest, payload: DeviceRegisterRequest):
     """First contact of a charger. The device is visible to no operator until it is assigned to a
     site. Unauthenticated, so limited per source address (decision: rate-buckets)."""
-    enforce("device_register", request.META.get("REMOTE_ADDR") or "unknown")
+    enforce("device_register", request_ip(request) or "unknown")
     device, secret = register_device(
         sn=payload.sn,
         model=payload.model,
@@ -44,6 +45,8 @@ def register(request: HttpRequest, payload: DeviceRegisterRequest):
     summary="Obtain a charger access token",
 )
 def device_token(request: HttpRequest, payload: DeviceTokenRequest):
-    """Limited per device id, failed attempts included (decision: rate-buckets)."""
-    enforce("device_token", payload.device_id)
-    return token_body(issue_device_token(payload.device_id, payload.device_secret))
+    """Issued tokens are limited per device id; wrong secrets per device id and source
+    address, so a guesser cannot lock the charger out (decision: rate-buckets)."""
+    with credential_attempt("device_token", payload.device_id, request_ip(request) or ""):
+        issued = issue_device_token(payload.device_id, payload.device_secret)
+    return token_body(issued)

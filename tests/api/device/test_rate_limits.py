@@ -1,5 +1,8 @@
 """Per-device rate classes: heartbeat and telemetry share one bucket, the rest another."""
 
+import asyncio
+import time
+
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -84,3 +87,20 @@ async def test_registration_is_limited_per_source_address(http, settings):
     assert (await http.post("/v1/device/register", json={**body, "sn": "B"})).status_code == 200
     refused = await http.post("/v1/device/register", json={**body, "sn": "C"})
     assert refused.status_code == 429
+
+
+@pytest.mark.parametrize("http", TRANSPORTS, indirect=True)
+async def test_a_burst_across_a_window_boundary_cannot_pass_twice_the_rate(charger, settings):
+    # 5 per 2 s: one request, then four 1.5 s later, then five more once the first
+    # request is 2 s old. A fixed window opened by the first request has just rolled
+    # over and would let all five through (nine in 0.6 s); the moving window counts the
+    # four of 0.6 s ago and lets one through.
+    settings.TELLUS_RATE_DEVICE_HIGH_FREQUENCY = (5, 2)
+    unit = await charger()
+    started = time.monotonic()
+    assert (await unit.telemetry()).status_code == 200
+    await asyncio.sleep(1.5 - (time.monotonic() - started))
+    assert [(await unit.telemetry()).status_code for _ in range(4)] == [200] * 4
+    await asyncio.sleep(2.1 - (time.monotonic() - started))
+    statuses = [(await unit.telemetry()).status_code for _ in range(5)]
+    assert statuses == [200, 429, 429, 429, 429]

@@ -1,0 +1,57 @@
+"""Noticing that a dependency (Redis) is down, saying so once, and not waiting on it
+for every request while it stays down.
+
+A `Breaker` is consulted before each use of the dependency: after a failure it answers
+"skip it" for `retry_seconds`, so a dead or black-holed Redis costs one connect timeout
+per interval instead of one per request; the first success after an outage closes it
+again. Each transition is logged once, not per request.
+"""
+
+import logging
+import threading
+import time
+
+import redis
+
+logger = logging.getLogger("tellus.outage")
+
+# What a Redis outage looks like to our code: redis-py's errors (connection refused,
+# timeouts, a restarting server) and the socket errors under them.
+REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+
+
+class Breaker:
+    """Whether to try a dependency now; shared by every thread and event loop of a process."""
+
+    def __init__(self, name: str, fallback: str, retry_seconds: float = 1.0):
+        self.name = name
+        self.fallback = fallback
+        self.retry_seconds = retry_seconds
+        self._retry_at = 0.0
+        self._down = False
+        self._lock = threading.Lock()
+
+    @property
+    def down(self) -> bool:
+        return self._down
+
+    def skip(self) -> bool:
+        """True while a recent failure says not to try yet."""
+        return self._down and time.monotonic() < self._retry_at
+
+    def failed(self, error: BaseException) -> None:
+        with self._lock:
+            self._retry_at = time.monotonic() + self.retry_seconds
+            if self._down:
+                return
+            self._down = True
+        logger.warning("%s unavailable (%s): %s", self.name, error, self.fallback)
+
+    def succeeded(self) -> None:
+        if not self._down:
+            return
+        with self._lock:
+            if not self._down:
+                return
+            self._down = False
+        logger.warning("%s available again", self.name)
