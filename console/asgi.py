@@ -11,7 +11,11 @@ from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
+from console import log_redaction
+
 django_asgi_app = get_asgi_application()
+# Before the server logs its first request line (the stream's token is in its query).
+log_redaction.install()
 
 from api.device.fastpath import DeviceFastPath  # noqa: E402
 

@@ -55,9 +55,11 @@ class LiveServer:
         secret_key: str,
         log_path: Path,
         extra_env: dict[str, str] | None = None,
+        access_log: bool = False,
     ):
         self.database = database
         self.extra_env = extra_env or {}
+        self.access_log = access_log
         self.secret_key = secret_key
         self.log_path = log_path
         self.port = 0
@@ -101,10 +103,10 @@ class LiveServer:
                     str(self.port),
                     "--lifespan",
                     "off",
-                    "--no-access-log",
+                    "--access-log" if self.access_log else "--no-access-log",
                     "--no-proxy-headers",
                     "--log-level",
-                    "warning",
+                    "info" if self.access_log else "warning",
                     "--timeout-graceful-shutdown",
                     "2",
                 ],
