@@ -7,7 +7,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from fleet.models import LegacyPush
-from fleet.services import legacy, lifecycle, liveness
+from fleet.services import legacy, lifecycle, liveness, signing
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ def sweep() -> dict[str, int]:
         "offline": len(liveness.mark_offline(now)),
         "reconnect_storms": len(liveness.detect_reconnect_storms(now)),
         "station_pushes": legacy.sync_station_statuses(),
+        "signatures_forgotten": signing.forget_expired_signatures(now),
     }
     due = legacy.due_pushes(now)
     for push_id in due:  # the outbox is the source of truth: lost tasks are re-dispatched
@@ -56,5 +57,9 @@ def deliver_legacy_push(push_id: int) -> str:
 
 def enqueue_legacy_push(sender: object, push_id: int, **kwargs: object) -> None:
     """legacy_push_due receiver: hand the push to a worker (the outbox row is already
-    committed, so a lost task is re-dispatched by the sweep)."""
-    deliver_legacy_push.delay(push_id)
+    committed, so a lost task is re-dispatched by the sweep). Runs after the commit of a
+    charger's or partner's request: a broker outage must not fail that request."""
+    try:
+        deliver_legacy_push.apply_async((push_id,), retry=False)
+    except Exception as error:  # kombu raises its own errors, not only redis-py's
+        logger.warning("Legacy push %s not handed to a worker (%s); the sweep will", push_id, error)

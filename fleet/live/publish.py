@@ -22,10 +22,15 @@ from django.conf import settings
 
 from fleet.live import redis_batch
 from fleet.live.messages import DeviceMessage
+from fleet.outage import REDIS_ERRORS, Breaker
 
 logger = logging.getLogger(__name__)
 
 _WAKEUP_PREFIX = "tellus:command-queued:"
+_REDIS_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+_wakeups = Breaker(
+    "Redis (command wake-ups)", "long polls look for commands in the database instead"
+)
 
 
 def device_group(device_id: str) -> str:
@@ -70,7 +75,7 @@ _listeners: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]"
 
 @cache
 def _publisher() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis.Redis.from_url(settings.REDIS_URL, **_REDIS_TIMEOUTS)
 
 
 def announce_command(device_id: str) -> None:
@@ -79,8 +84,9 @@ def announce_command(device_id: str) -> None:
         try:
             _publisher().publish(_WAKEUP_PREFIX + device_id, b"1")
             return
-        except redis.RedisError:
-            logger.warning("Redis unavailable; waking only local long polls", exc_info=True)
+        except REDIS_ERRORS as error:
+            # Polls in other processes find the command by polling the database.
+            _wakeups.failed(error)
     _wake_local(device_id)
 
 
@@ -101,21 +107,39 @@ async def _listen(subscription: aioredis.client.PubSub) -> None:
             message = await subscription.get_message(ignore_subscribe_messages=True, timeout=None)
             if message and message["type"] == "pmessage":
                 _wake_local(message["channel"].decode()[prefix_length:])
+    except REDIS_ERRORS as error:
+        _wakeups.failed(error)
+        # Wake-ups from other processes stop reaching the polls now waiting: wake them
+        # all, so each looks in the database and goes on polling it until Redis is back.
+        for device_id in list(_waiters):
+            _wake_local(device_id)
     finally:
-        await subscription.aclose()
+        with suppress(*REDIS_ERRORS):
+            await subscription.aclose()
 
 
-async def _ensure_listener() -> None:
+async def _ensure_listener() -> bool:
+    """Make sure this event loop listens for wake-ups; True when a command queued in any
+    process will wake this process's long polls, False while Redis is unreachable."""
     if not settings.REDIS_URL:
-        return
+        return True  # one process: wake-ups are in memory and exact
     loop = asyncio.get_running_loop()
     task = _listeners.get(loop)
     if task is not None and not task.done():
-        return
-    client = aioredis.Redis.from_url(settings.REDIS_URL)
-    subscription = client.pubsub()
-    await subscription.psubscribe(_WAKEUP_PREFIX + "*")
+        return True
+    if _wakeups.skip():
+        return False
+    try:
+        # No read timeout: the subscription sits idle between wake-ups.
+        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1.0)
+        subscription = client.pubsub()
+        await subscription.psubscribe(_WAKEUP_PREFIX + "*")
+    except REDIS_ERRORS as error:
+        _wakeups.failed(error)
+        return False
+    _wakeups.succeeded()
     _listeners[loop] = loop.create_task(_listen(subscription), name="tellus-command-wakeups")
+    return True
 
 
 class CommandWaiter:
@@ -134,6 +158,10 @@ class CommandWaiter:
             waiting.discard(self._future)
             if not waiting:
                 _waiters.pop(self.device_id, None)
+
+    async def reachable(self) -> bool:
+        """Whether a command queued anywhere will wake this waiter (see _ensure_listener)."""
+        return await _ensure_listener()
 
     async def wait(self, timeout: float) -> bool:
         try:

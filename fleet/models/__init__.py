@@ -4,7 +4,7 @@ from fleet.models.control import Control, Schedule
 from fleet.models.devices import ConnectivityChange, Connector, ConnectorState, Device
 from fleet.models.firmware import FirmwareUpdate
 from fleet.models.legacy import LegacyOrder, LegacyPush, LegacyPushAttempt
-from fleet.models.operators import ApiClient, Operator
+from fleet.models.operators import ApiClient, Operator, UsedSignature
 from fleet.models.records import ChargingRecord
 from fleet.models.sites import Site
 from fleet.models.telemetry import DeviceEvent, TelemetrySample
@@ -29,4 +29,5 @@ __all__ = [
     "Schedule",
     "Site",
     "TelemetrySample",
+    "UsedSignature",
 ]

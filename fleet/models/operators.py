@@ -57,3 +57,20 @@ class ApiClient(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class UsedSignature(models.Model):
+    """A request signature already accepted, kept until its timestamp leaves the clock-skew
+    window so that a replay is refused. In the database, so a Redis restart forgets none."""
+
+    client_id = models.CharField(max_length=64)
+    signature = models.CharField(max_length=64)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client_id", "signature"], name="signature_used_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.signature[:12]}…"

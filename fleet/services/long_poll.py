@@ -2,6 +2,8 @@
 
 import asyncio
 
+from django.conf import settings
+
 from fleet.live.publish import command_waiter
 from fleet.services.commands import Delivery, claim_commands
 
@@ -14,7 +16,7 @@ async def next_command(
 ) -> Delivery | None:
     """The oldest deliverable command for the connector (or the whole device), waiting up
     to `wait_seconds` for one to be queued. Nothing is claimed for a charger that has
-    gone away while waiting."""
+    gone away while waiting. Without Redis, the database is polled instead."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
     async with command_waiter(device_id) as waiter:
@@ -25,8 +27,16 @@ async def next_command(
             if claimed:
                 return claimed[0]
             remaining = deadline - loop.time()
-            if remaining <= 0 or not await _wait(waiter, remaining, disconnected):
+            if remaining <= 0:
                 return None
+            if await waiter.reachable():
+                if not await _wait(waiter, remaining, disconnected):
+                    return None
+            else:
+                # Without Redis a command queued by another process wakes nobody here:
+                # look in the database at a modest interval until the poll ends.
+                interval = settings.TELLUS_LONG_POLL_FALLBACK_SECONDS
+                await _wait(waiter, min(remaining, interval), disconnected)
 
 
 async def _wait(waiter, timeout: float, disconnected: asyncio.Event | None) -> bool:

@@ -4,19 +4,19 @@
 METHOD + PATH (with `/v1` and the query string) + TIMESTAMP + BODY, concatenated with no
 separators; `X-Timestamp` is Unix seconds or ISO 8601 with a zone, within
 TELLUS_CLOCK_SKEW_SECONDS of the server's clock. A signature is accepted once: a replay
-inside the window is refused. Failures are 401/2001.
+inside the window is refused (remembered in the database, not in Redis). Failures are 401/2001.
 """
 
 import hashlib
 import hmac
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import IntegrityError, transaction
 
 from fleet.errors import NotAuthenticated
-from fleet.models import ApiClient
+from fleet.models import ApiClient, UsedSignature
 from fleet.secrets_box import unseal
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -74,6 +74,25 @@ def verify_signature(
     expected = signature_for(secret, method, path, timestamp, body)
     if not hmac.compare_digest(expected, signature.strip().lower()):
         raise NotAuthenticated("Invalid request signature")
-    if not cache.add(f"signature-seen:{client_id}:{expected}", 1, timeout=2 * skew + 1):
+    if not _first_use(client_id, expected, expires_at=time.time() + 2 * skew + 1):
         raise NotAuthenticated("Replayed request: this signature was already used")
     return True
+
+
+def _first_use(client_id: str, signature: str, expires_at: float) -> bool:
+    try:
+        with transaction.atomic():
+            UsedSignature.objects.create(
+                client_id=client_id,
+                signature=signature,
+                expires_at=datetime.fromtimestamp(expires_at, UTC),
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_expired_signatures(now: datetime) -> int:
+    """Drop used signatures whose timestamps can no longer pass the skew check (sweep)."""
+    deleted, _ = UsedSignature.objects.filter(expires_at__lt=now).delete()
+    return deleted

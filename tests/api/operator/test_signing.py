@@ -2,14 +2,17 @@
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
+from django.conf import settings
+from django.utils import timezone
 
 from fleet.actors import Actor
 from fleet.models import Command, Connector
 from fleet.services import provisioning
-from fleet.services.signing import signature_for
+from fleet.services.signing import forget_expired_signatures, signature_for
 
 pytestmark = pytest.mark.django_db
 
@@ -93,6 +96,27 @@ def test_a_replayed_request_is_refused(api, signer):
     again = signed_post(api, start_path(device), body, token, secret, stamp, signature)
     assert again.status_code == 401
     assert "Replayed" in again.json()["message"]
+
+
+def test_a_replay_is_refused_even_after_redis_forgot_everything(api, signer):
+    _, secret, token, device = signer
+    stamp = str(int(time.time()))
+    signature = signature_for(secret, "POST", start_path(device), stamp, b"{}")
+    assert (
+        signed_post(api, start_path(device), {}, token, secret, stamp, signature).status_code == 200
+    )
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # a Redis restart without persistence
+    again = signed_post(api, start_path(device), {}, token, secret, stamp, signature)
+    assert again.status_code == 401
+    assert Command.objects.count() == 1
+
+
+def test_the_sweep_forgets_signatures_only_once_they_cannot_pass_the_clock_check(api, signer):
+    _, secret, token, device = signer
+    assert signed_post(api, start_path(device), {}, token, secret).status_code == 200
+    skew = settings.TELLUS_CLOCK_SKEW_SECONDS
+    assert forget_expired_signatures(timezone.now() + timedelta(seconds=2 * skew - 5)) == 0
+    assert forget_expired_signatures(timezone.now() + timedelta(seconds=2 * skew + 5)) == 1
 
 
 def test_required_signature_missing_on_a_write_is_2001(api, signer):
