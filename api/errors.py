@@ -3,6 +3,7 @@
 
 import logging
 
+import redis
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404, HttpRequest, HttpResponse
@@ -41,6 +42,16 @@ def unhandled(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response(9001, "Internal server error")
 
 
+DEPENDENCY_DOWN = "A platform dependency (Redis) is unavailable; retry with backoff"
+
+
+def dependency_down(request: HttpRequest, exc: redis.RedisError) -> HttpResponse:
+    # Only what cannot work without Redis gets here (ingestion, reads and most writes
+    # carry on without it); 9001 keeps to the spec's code table, and says why.
+    logger.warning("Redis needed and unavailable on %s %s: %s", request.method, request.path, exc)
+    return error_response(9001, DEPENDENCY_DOWN)
+
+
 def install(api: NinjaAPI) -> None:
     api.add_exception_handler(TellusError, lambda request, exc: tellus_error_response(exc))
     api.add_exception_handler(ValidationError, validation_error)
@@ -63,4 +74,5 @@ def install(api: NinjaAPI) -> None:
             },
         ),
     )
+    api.add_exception_handler(redis.RedisError, dependency_down)
     api.add_exception_handler(Exception, unhandled)

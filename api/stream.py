@@ -19,7 +19,9 @@ so clients can tell why:
 
 import asyncio
 import hashlib
+import logging
 import time
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Literal, TypedDict
 from urllib.parse import parse_qs
@@ -48,10 +50,13 @@ from fleet.live.messages import (
 )
 from fleet.live.publish import device_group
 from fleet.models import Connector
+from fleet.outage import LIVE_UPDATES_DOWN, REDIS_ERRORS
 from fleet.services import credential_versions
 from fleet.services.auth import OperatorPrincipal
 from fleet.services.tenancy import devices_of
 from fleet.telemetry_fields import FRAME
+
+logger = logging.getLogger(__name__)
 
 
 class StreamReplacedMessage(TypedDict):
@@ -158,10 +163,22 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         digest = hashlib.sha256(",".join(device_ids).encode()).hexdigest()[:24]
         self.replacement_group = f"stream.{principal.client_id}.{digest}"
         replaced: StreamReplacedMessage = {"type": "stream.replaced", "by": self.channel_name}
-        await self.channel_layer.group_send(self.replacement_group, replaced)
-        await self.channel_layer.group_add(self.replacement_group, self.channel_name)
-        for device_id in device_ids:
-            await self.channel_layer.group_add(device_group(device_id), self.channel_name)
+        for attempt in (1, 2):
+            try:
+                await self.channel_layer.group_send(self.replacement_group, replaced)
+                await self.channel_layer.group_add(self.replacement_group, self.channel_name)
+                for device_id in device_ids:
+                    await self.channel_layer.group_add(device_group(device_id), self.channel_name)
+                break
+            except REDIS_ERRORS as error:
+                if attempt == 1:
+                    # Just after Redis restarted, the layer's first use of its old
+                    # connection fails once and reconnects on the next.
+                    await asyncio.sleep(0.1)
+                    continue
+                # Live frames travel through Redis: without it there is nothing to stream.
+                logger.warning("Stream refused, Redis unavailable: %s", error)
+                return await self.close(1013, LIVE_UPDATES_DOWN)
         self.tasks.append(loop.create_task(self._cadence()))
         self.tasks.append(loop.create_task(self._expire_at(principal.expires_at)))
         for device_id in device_ids:
@@ -183,10 +200,11 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
             task.cancel()
         for pending in getattr(self, "pending", {}).values():
             pending.cancel()
-        for device_id in getattr(self, "device_ids", []):
-            await self.channel_layer.group_discard(device_group(device_id), self.channel_name)
-        if getattr(self, "replacement_group", ""):
-            await self.channel_layer.group_discard(self.replacement_group, self.channel_name)
+        with suppress(*REDIS_ERRORS):  # Redis forgets a dead subscriber by itself
+            for device_id in getattr(self, "device_ids", []):
+                await self.channel_layer.group_discard(device_group(device_id), self.channel_name)
+            if getattr(self, "replacement_group", ""):
+                await self.channel_layer.group_discard(self.replacement_group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         """The client sends nothing; anything it does send is ignored, undecoded: text

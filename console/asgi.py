@@ -28,11 +28,12 @@ if settings.TELLUS_SERVE_STATIC:
 http_app = DeviceFastPath(http_app)
 
 from console.routing import websocket_urlpatterns  # noqa: E402
+from console.websocket_outage import RedisOutageGuard  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        "websocket": RedisOutageGuard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

@@ -19,6 +19,9 @@ logger = logging.getLogger("tellus.outage")
 # timeouts, a restarting server) and the socket errors under them.
 REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 
+# The close reason of a WebSocket refused (close code 1013) because Redis is down.
+LIVE_UPDATES_DOWN = "live updates unavailable; retry with backoff"
+
 
 class Breaker:
     """Whether to try a dependency now; shared by every thread and event loop of a process."""

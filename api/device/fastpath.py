@@ -16,12 +16,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
+import redis
 from pydantic import BaseModel
 
 from api.auth import authenticate_charger
 from api.device import endpoints
 from api.edge import check_body_size, check_content_type, error_headers, validate_body
 from api.envelope import HTTP_STATUS, error_body
+from api.errors import DEPENDENCY_DOWN
 from api.input_guard import check_query_string, load_json
 from api.schemas.reporting import HeartbeatRequest, TelemetryUpload
 from fleet.errors import MissingParameter, TellusError
@@ -166,6 +168,9 @@ class DeviceFastPath:
             )
         except _Disconnected:
             return
+        except redis.RedisError as exc:
+            logger.warning("Redis needed and unavailable on %s: %s", scope["path"], exc)
+            await _send_json(send, 500, error_body(9001, DEPENDENCY_DOWN))
         except Exception:
             logger.exception("Unhandled error on %s %s", scope["method"], scope["path"])
             await _send_json(send, 500, error_body(9001, "Internal server error"))

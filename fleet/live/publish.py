@@ -41,14 +41,16 @@ async def publish_device_message(device_id: str, message: DeviceMessage) -> None
     """Send a message to everyone watching the device; never fails or delays the caller
     for long. On Redis the message joins the process's next pipelined batch."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or redis_batch.live_updates.skip():
         return
     try:
         if redis_batch.batches(layer):
             redis_batch.publish(layer, device_group(device_id), message)
         else:
             await layer.group_send(device_group(device_id), message)
-    except Exception:  # a live view missing one frame must not fail an ingest
+    except REDIS_ERRORS as error:  # a live view missing frames must not fail an ingest
+        redis_batch.live_updates.failed(error)
+    except Exception:
         logger.warning("Could not publish %s for %s", message.get("type"), device_id, exc_info=True)
 
 
@@ -56,12 +58,16 @@ def publish_device_message_sync(device_id: str, message: DeviceMessage) -> None:
     """For sync callers (Celery tasks, the console): a plain group_send, since a batch
     would not outlive the short-lived event loop of async_to_sync."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or redis_batch.live_updates.skip():
         return
     try:
         async_to_sync(layer.group_send)(device_group(device_id), message)
+    except REDIS_ERRORS as error:
+        redis_batch.live_updates.failed(error)
     except Exception:
         logger.warning("Could not publish %s for %s", message.get("type"), device_id, exc_info=True)
+    else:
+        redis_batch.live_updates.succeeded()
 
 
 # --- Command wake-ups ----------------------------------------------------------------------

@@ -21,12 +21,16 @@ import logging
 import weakref
 from typing import Any
 
-import redis
 import redis.asyncio as aioredis
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 
+from fleet.outage import REDIS_ERRORS, Breaker
+
 logger = logging.getLogger(__name__)
+
+# Shared by every live publish of the process, batched or not (fleet/live/publish.py).
+live_updates = Breaker("Redis (live updates)", "live updates are dropped until it is back")
 
 
 def batches(layer: Any) -> bool:
@@ -49,7 +53,11 @@ class BatchPublisher:
 
     def __init__(self) -> None:
         pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=4, timeout=10
+            settings.REDIS_URL,
+            max_connections=4,
+            timeout=10,
+            socket_connect_timeout=1.0,
+            socket_timeout=2.0,
         )
         self._client = aioredis.Redis(connection_pool=pool)
         self._pending: list[tuple[str, bytes]] = []
@@ -68,8 +76,11 @@ class BatchPublisher:
                 for channel, data in batch:
                     pipe.publish(channel, data)
                 await pipe.execute()
-            except redis.RedisError:
-                logger.warning("Dropped %d live messages: Redis unavailable", len(batch))
+            except REDIS_ERRORS as error:
+                live_updates.failed(error)
+                logger.info("Dropped %d live messages: Redis unavailable", len(batch))
+            else:
+                live_updates.succeeded()
 
     async def drain(self) -> None:
         while self._flushing is not None and not self._flushing.done():

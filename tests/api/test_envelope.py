@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import redis
 
 pytestmark = pytest.mark.django_db
 
@@ -126,6 +127,17 @@ def test_unhandled_exception_is_9001_without_leaking_internals(api, monkeypatch)
     assert "hunter2" not in response.content.decode()
     assert "Traceback" not in response.content.decode()
     assert "details" not in body
+
+
+def test_a_redis_failure_is_9001_saying_a_dependency_is_down(api, monkeypatch):
+    def unreachable(**kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 10.0.0.7:6379. Connection refused.")
+
+    monkeypatch.setattr("api.device.provisioning.register_device", unreachable)
+    response = api.post(REGISTER, VALID_REGISTRATION)
+    body = assert_error(response, 500, 9001)
+    assert body["message"] == "A platform dependency (Redis) is unavailable; retry with backoff"
+    assert "10.0.0.7" not in response.content.decode()
 
 
 def test_authentication_errors_carry_a_bearer_challenge(api):

@@ -37,9 +37,25 @@ def test_static_assets_are_local(client):
     assert "https://" not in html.split("<body")[0]
 
 
-def test_healthz_reports_the_database(client):
+def test_healthz_reports_each_dependency(client):
     response = client.get("/healthz")
-    assert response.json() == {"status": "ok", "database": "postgresql"}
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "database": {"status": "ok", "vendor": "postgresql"},
+        "redis": {"status": "ok"},
+    }
+
+
+def test_healthz_says_degraded_not_down_while_redis_is_unreachable(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["redis"]["status"] == "down"
+    assert body["redis"]["error"] == "ConnectionError"
+    assert "127.0.0.1" not in response.content.decode()
 
 
 def test_ensure_console_admin_creates_one_superuser_once(capsys):

@@ -1,6 +1,7 @@
 """POST /v1/device/heartbeat."""
 
 import pytest
+import redis
 from asgiref.sync import sync_to_async
 
 from fleet.actors import Actor
@@ -126,3 +127,21 @@ async def test_a_deleted_device_loses_its_token(charger):
     response = await unit.heartbeat()
     assert response.status_code == 401
     assert response.json()["code"] == 2001
+
+
+async def test_a_redis_failure_the_route_cannot_do_without_is_9001_with_the_reason(
+    charger, monkeypatch
+):
+    unit = await charger()
+
+    async def unreachable(*args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 10.0.0.7:6379. Connection refused.")
+
+    monkeypatch.setattr("api.device.endpoints.heartbeat", unreachable)
+    response = await unit.heartbeat()
+    assert response.status_code == 500
+    body = response.json()
+    assert (body["code"], body["message"]) == (
+        9001,
+        "A platform dependency (Redis) is unavailable; retry with backoff",
+    )
