@@ -186,6 +186,11 @@ TELLUS_STREAM_MAX_DEVICES = env_int("TELLUS_STREAM_MAX_DEVICES", 500, minimum=1)
 TELLUS_RATE_LIMIT_STORAGE_URL = REDIS_URL or "memory://"
 TELLUS_MAX_BODY_BYTES = env_int("TELLUS_MAX_BODY_BYTES", 256 * 1024, minimum=1024)
 TELLUS_CLOCK_SKEW_SECONDS = env_int("TELLUS_CLOCK_SKEW_SECONDS", 300, minimum=0)
+# Key material for sealed client secrets, newest first (fleet/secrets_box.py); the
+# single-key TELLUS_ENCRYPTION_KEY of earlier releases still counts as a list of one.
+TELLUS_ENCRYPTION_KEYS = env_list("TELLUS_ENCRYPTION_KEYS", []) or env_list(
+    "TELLUS_ENCRYPTION_KEY", []
+)
 # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
 TELLUS_TRUSTED_PROXIES = env_networks("TELLUS_TRUSTED_PROXIES")
 

@@ -18,7 +18,7 @@ from fleet.credentials import hash_secret, new_secret
 from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from fleet.models import ApiClient, Device, Operator, Site
 from fleet.models.operators import SCOPES
-from fleet.secrets_box import seal
+from fleet.secrets_box import reseal, seal
 from fleet.services import audit
 from fleet.services.auth import publish_credential_version
 
@@ -268,3 +268,24 @@ def reset_device_credentials(device_id: str, *, actor: Actor) -> tuple[Device, s
         after=new,
     )
     return device, secret
+
+
+def reseal_client_secrets() -> dict[str, Any]:
+    """Seal every stored client secret under the newest encryption key (after a new key
+    was put first in TELLUS_ENCRYPTION_KEYS). Secrets no configured key opens are listed,
+    not touched: those clients need `rotate_client_secret` before they can sign."""
+    resealed, unreadable = 0, []
+    for client in ApiClient.objects.exclude(secret_sealed="").only(
+        "pk", "client_id", "secret_sealed"
+    ):
+        with transaction.atomic():
+            fresh = reseal(client.secret_sealed)
+            if fresh is None:
+                unreadable.append(client.client_id)
+                continue
+            # The secret itself is unchanged: no credential version bump, tokens stay valid.
+            ApiClient.objects.filter(pk=client.pk, secret_sealed=client.secret_sealed).update(
+                secret_sealed=fresh
+            )
+            resealed += 1
+    return {"resealed": resealed, "unreadable": unreadable}
