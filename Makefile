@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 migrate: venv
 	$(BIN)/python manage.py migrate --noinput
 
+# `make run` serves plain http on this machine: no HTTPS redirect, HSTS or Secure cookies.
+run: export TELLUS_PLAIN_HTTP ?= true
 run: migrate
 	@$(BIN)/python manage.py load_diagnostics > /dev/null
 	@$(BIN)/python manage.py ensure_console_admin

@@ -43,7 +43,8 @@ api = TellusNinjaAPI(
         "The telemetry stream is a WebSocket and so not listed below: "
         "`wss://<host>/v1/operator/stream?devices=dvc_1,dvc_2`, authenticated with "
         "`Authorization: Bearer <token>` on the handshake or `?token=`; it sends "
-        "TelemetryFrame objects and closes with 4400/4401/4403/4404/4409 and a reason."
+        "TelemetryFrame objects and closes with 4400/4401/4403/4404/4409/4429 (or 1013 while "
+        "live updates are unavailable) and a reason."
     ),
     urls_namespace="v1",
     parser=TellusParser(),

@@ -47,6 +47,7 @@ SERVER_ENV = {
     "SECRET_KEY": "bench-only-secret-key-not-for-production",
     "TELLUS_VAR_DIR": str(VAR),
     "LOG_LEVEL": "WARNING",
+    "TELLUS_PLAIN_HTTP": "true",  # the load generator speaks http to 127.0.0.1
     # The bench measures capacity: the limiter still counts every request, but the
     # per-device limits are lifted so the load generator's few sockets are not refused.
     "TELLUS_RATE_DEVICE_HIGH_FREQUENCY": "1000000/second",

@@ -37,4 +37,10 @@ CELERY_BROKER_URL = urlunsplit(
     _parts._replace(path="/" + os.environ.get("TELLUS_TEST_BROKER_DB", "14"))
 )
 TELLUS_RATE_LIMIT_STORAGE_URL = TEST_REDIS_URL
+# The suite reaches its servers over plain http, as `make run` does (TELLUS_PLAIN_HTTP);
+# tests/test_production_settings.py checks the secure defaults in a process of its own.
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

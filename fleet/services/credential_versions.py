@@ -27,7 +27,11 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 LOCAL_TTL_SECONDS = 5.0
+REDIS_TTL_SECONDS = 600
 _local: dict[tuple[str, str], tuple[int, float]] = {}
+# Changes not yet in Redis, newest version per subject (see send_unsent).
+_unsent: dict[tuple[str, str], int] = {}
+_unsent_lock = threading.Lock()
 _watchers: dict[tuple[str, str], set[Callable[[int], None]]] = defaultdict(set)
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = (
     weakref.WeakKeyDictionary()
@@ -89,6 +93,7 @@ class _Listener:
                 subscription.subscribe(_channel())
                 # Changes made while unsubscribed were missed: start from an empty memory.
                 _local.clear()
+                send_unsent()
                 self.live.set()
                 delay = 0.5
                 for message in subscription.listen():
@@ -145,17 +150,31 @@ def publish(kind: str, subject: str, version: int) -> None:
     _learn(kind, subject, version)
     if not settings.REDIS_URL:
         return
-    try:
-        pipe = _client().pipeline(transaction=False)
-        # No expiry: the key is rewritten on every change, and a miss falls back to the
-        # database.
-        pipe.set(_key(kind, subject), version)
-        pipe.publish(_channel(), f"{kind}:{subject}:{version}")
-        pipe.execute()
-    except redis.RedisError:
-        # The database holds the version; other processes read it there while their
-        # listeners are down, and drop their memory when they resubscribe.
-        logger.warning("Redis unavailable: credential version of %s %s not shared", kind, subject)
+    with _unsent_lock:
+        _unsent[(kind, subject)] = version
+    send_unsent()
+
+
+def send_unsent() -> None:
+    """Share the changes Redis has not heard of yet. A change made while Redis was away
+    must still reach it: a Redis that only lost touch keeps the old version, which other
+    processes would go on trusting. Retried whenever the listener (re)subscribes."""
+    with _unsent_lock:
+        while _unsent:
+            (kind, subject), version = next(iter(_unsent.items()))
+            try:
+                pipe = _client().pipeline(transaction=False)
+                # The expiry bounds how long a version can outlive a change that never
+                # got here (its process died during an outage); a miss reads the database.
+                pipe.set(_key(kind, subject), version, ex=REDIS_TTL_SECONDS)
+                pipe.publish(_channel(), f"{kind}:{subject}:{version}")
+                pipe.execute()
+            except (redis.RedisError, OSError):
+                # Meanwhile the database holds the version: other processes read it there
+                # while their listeners are down, and drop their memory on resubscribing.
+                logger.warning("Redis unavailable: %d credential change(s) unshared", len(_unsent))
+                return
+            del _unsent[(kind, subject)]
 
 
 def remember(kind: str, subject: str, version: int) -> None:
@@ -163,7 +182,7 @@ def remember(kind: str, subject: str, version: int) -> None:
     _remember(kind, subject, version)
     if settings.REDIS_URL:
         try:
-            _client().set(_key(kind, subject), version, nx=True)
+            _client().set(_key(kind, subject), version, nx=True, ex=REDIS_TTL_SECONDS)
         except redis.RedisError:
             pass
 
@@ -219,3 +238,5 @@ def wait_until_listening(timeout: float = 5.0) -> bool:
 
 def forget_local() -> None:
     _local.clear()
+    with _unsent_lock:
+        _unsent.clear()
