@@ -1,8 +1,11 @@
 """POST /v1/device/register and POST /v1/device/token."""
 
+import json
 from datetime import timedelta
+from ipaddress import ip_network
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from fleet.actors import Actor
@@ -147,3 +150,26 @@ def test_credential_reset_issues_a_working_secret_and_revokes_the_old(
     assert api.post(TOKEN, token_request(registration)).status_code == 401
     response = api.post(TOKEN, token_request(registration, device_secret=new_secret))
     assert response.status_code == 200
+
+
+def test_behind_a_trusted_proxy_each_charger_registers_in_its_own_bucket(settings):
+    settings.TELLUS_TRUSTED_PROXIES = (ip_network("10.0.0.0/8"),)
+    settings.TELLUS_RATE_DEVICE_OTHER = (2, 60)
+
+    def register(serial: str, charger_address: str):
+        return Client().post(
+            REGISTER,
+            json.dumps({**CHARGER, "sn": serial, "mac": None}),
+            content_type="application/json",
+            REMOTE_ADDR="10.0.0.5",  # every request arrives through the proxy
+            HTTP_X_FORWARDED_FOR=charger_address,
+        )
+
+    statuses = [register(f"SN-A-{n}", "198.51.100.1").status_code for n in range(3)]
+    assert statuses == [200, 200, 429]
+    assert register("SN-B-1", "198.51.100.2").status_code == 200
+    # Without the setting the header is ignored: the proxy's bucket is the one counted.
+    settings.TELLUS_TRUSTED_PROXIES = ()
+    assert register("SN-B-2", "198.51.100.3").status_code == 200
+    assert register("SN-B-3", "198.51.100.4").status_code == 200
+    assert register("SN-B-4", "198.51.100.5").status_code == 429
