@@ -10,6 +10,7 @@ never forces a thread hop on the API.
 import secrets
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 
 HEADER = "Content-Security-Policy"
@@ -17,9 +18,14 @@ NOTHING = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-act
 
 
 def page_policy(request: HttpRequest, nonce: str) -> str:
-    # 'self' covers ws/wss only in newer browsers: name the host explicitly too.
-    host = request.get_host()
-    sockets = f"wss://{host}" if request.is_secure() else f"ws://{host} wss://{host}"
+    # 'self' covers ws/wss only in newer browsers: name the host explicitly too, once
+    # ALLOWED_HOSTS vouches for it (a refused Host gets its 400 with 'self' alone).
+    try:
+        host = request.get_host()
+    except DisallowedHost:
+        sockets = ""
+    else:
+        sockets = f" wss://{host}" if request.is_secure() else f" ws://{host} wss://{host}"
     return "; ".join(
         [
             "default-src 'self'",
@@ -27,7 +33,7 @@ def page_policy(request: HttpRequest, nonce: str) -> str:
             f"style-src 'self' 'nonce-{nonce}'",
             "img-src 'self' data:",
             "font-src 'self'",
-            f"connect-src 'self' {sockets}",
+            f"connect-src 'self'{sockets}",
             "object-src 'none'",
             "base-uri 'self'",
             "form-action 'self'",

@@ -9,6 +9,8 @@ cache and a filesystem Celery broker, so `make run` needs no server.
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from console.env import (
     env_bool,
     env_float,
@@ -216,6 +218,11 @@ TELLUS_CLOCK_SKEW_SECONDS = env_int("TELLUS_CLOCK_SKEW_SECONDS", 300, minimum=0)
 TELLUS_ENCRYPTION_KEYS = env_list("TELLUS_ENCRYPTION_KEYS", []) or env_list(
     "TELLUS_ENCRYPTION_KEY", []
 )
+if any(len(key) < 32 for key in TELLUS_ENCRYPTION_KEYS):
+    raise ImproperlyConfigured(
+        "TELLUS_ENCRYPTION_KEYS: each key needs at least 32 characters "
+        "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    )
 # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
 TELLUS_TRUSTED_PROXIES = env_networks("TELLUS_TRUSTED_PROXIES")
 

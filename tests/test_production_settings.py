@@ -131,6 +131,12 @@ def test_a_malformed_value_stops_the_process_naming_the_variable(production):
     assert "SECURE_HSTS_SECONDS" in done.stderr
 
 
+def test_a_short_encryption_key_stops_the_process(production):
+    done = manage({**production, "TELLUS_ENCRYPTION_KEYS": "short,also-short"}, "check")
+    assert done.returncode != 0
+    assert "TELLUS_ENCRYPTION_KEYS: each key needs at least 32 characters" in done.stderr
+
+
 def test_a_production_server_redirects_to_https_and_sends_hsts_and_a_policy(production):
     script = """
 import django; django.setup()

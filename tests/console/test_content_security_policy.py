@@ -62,3 +62,10 @@ def test_api_answers_allow_nothing_at_all(client):
 def test_websockets_to_this_host_are_allowed(staff):
     policy = directives(staff.get("/"))
     assert "ws://testserver" in policy["connect-src"]
+
+
+def test_a_disallowed_host_still_gets_a_400_with_a_policy(client):
+    response = client.get("/login/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert "evil.example" not in response["Content-Security-Policy"]
+    assert directives(response)["script-src"].startswith("'self'")
