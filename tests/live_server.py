@@ -12,12 +12,18 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
 
 REPO = Path(__file__).resolve().parents[1]
+APPLICATION_NAME = "tellus-live-server"
 
 # High enough never to trip during a run; the rate limiter itself still runs on every call.
 UNLIMITED_RATES = {
@@ -168,3 +174,18 @@ class LiveServer:
                 return log.read().decode(errors="replace")
         except OSError:
             return ""
+
+
+@contextmanager
+def serving(log_path: Path, **options) -> Iterator[LiveServer]:
+    """A live server on the test database for one (transactional) test; what the test
+    wrote is flushed afterwards, since the server committed it outside the test's reach."""
+    # Named, so a test can tell the server's database sessions from its own.
+    database = database_url(connection.settings_dict) + f"?application_name={APPLICATION_NAME}"
+    live = LiveServer(database, settings.SECRET_KEY, log_path, **options)
+    live.start()
+    try:
+        yield live
+    finally:
+        live.stop()
+        call_command("flush", interactive=False, verbosity=0)

@@ -47,9 +47,9 @@ def production(tmp_path) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+def python(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
+        [sys.executable, *args],
         capture_output=True,
         text=True,
         env=env,
@@ -59,20 +59,17 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return python(env, str(ROOT / "manage.py"), *args)
+
+
 def settings_in(env: dict[str, str]) -> dict:
     script = (
         "import django, json; django.setup(); from django.conf import settings; "
         f"print(json.dumps({{name: getattr(settings, name, None) for name in {SHOWN!r}}}))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=True,
-        timeout=120,
-    )
+    done = python(env, "-c", script)
+    assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
@@ -150,15 +147,7 @@ print(probe.status_code)
 print(secure.status_code, secure.get("Strict-Transport-Security"))
 print(secure.get("Content-Security-Policy"))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env={**production, "DATABASE_URL": os.environ["DATABASE_URL"]},
-        cwd=ROOT,
-        check=False,
-        timeout=120,
-    )
+    done = python({**production, "DATABASE_URL": os.environ["DATABASE_URL"]}, "-c", script)
     assert done.returncode == 0, done.stderr
     redirect, probe, secure, policy = done.stdout.strip().splitlines()
     assert redirect == "301 https://tellus.example.com/v1/docs"

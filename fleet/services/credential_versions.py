@@ -24,7 +24,12 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from fleet.outage import REDIS_ERRORS, Breaker
+
 logger = logging.getLogger(__name__)
+
+# While Redis is away, token checks read the database without first waiting on Redis.
+_redis = Breaker("Redis (credential versions)", "tokens are checked against the database")
 
 LOCAL_TTL_SECONDS = 5.0
 REDIS_TTL_SECONDS = 600
@@ -51,7 +56,7 @@ def _key(kind: str, subject: str) -> str:
 
 @cache
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
 
 
 def _async_client() -> aioredis.Redis:
@@ -59,7 +64,12 @@ def _async_client() -> aioredis.Redis:
     client = _async_clients.get(loop)
     if client is None:
         pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=64, timeout=10
+            settings.REDIS_URL,
+            max_connections=64,
+            timeout=10,
+            # A black-holed Redis costs a request a second at most, then the breaker.
+            socket_timeout=1.0,
+            socket_connect_timeout=1.0,
         )
         client = _async_clients[loop] = aioredis.Redis(connection_pool=pool)
     return client
@@ -169,7 +179,7 @@ def send_unsent() -> None:
                 pipe.set(_key(kind, subject), version, ex=REDIS_TTL_SECONDS)
                 pipe.publish(_channel(), f"{kind}:{subject}:{version}")
                 pipe.execute()
-            except (redis.RedisError, OSError):
+            except REDIS_ERRORS:
                 # Meanwhile the database holds the version: other processes read it there
                 # while their listeners are down, and drop their memory on resubscribing.
                 logger.warning("Redis unavailable: %d credential change(s) unshared", len(_unsent))
@@ -180,20 +190,23 @@ def send_unsent() -> None:
 def remember(kind: str, subject: str, version: int) -> None:
     """Keep a version read from the database in memory and in Redis (no broadcast)."""
     _remember(kind, subject, version)
-    if settings.REDIS_URL:
+    if settings.REDIS_URL and not _redis.skip():
         try:
             _client().set(_key(kind, subject), version, nx=True, ex=REDIS_TTL_SECONDS)
-        except redis.RedisError:
-            pass
+        except REDIS_ERRORS as error:
+            _redis.failed(error)
 
 
 def cached(kind: str, subject: str) -> int | None:
+    """The version from memory or Redis; None sends the caller to the database."""
     version = _local_version(kind, subject)
-    if version is None and settings.REDIS_URL:
+    if version is None and settings.REDIS_URL and not _redis.skip():
         try:
             raw = _client().get(_key(kind, subject))
-        except redis.RedisError:
-            return None  # the caller reads the database
+        except REDIS_ERRORS as error:
+            _redis.failed(error)
+            return None
+        _redis.succeeded()
         if raw is not None:
             version = _remember(kind, subject, int(raw))
     return version
@@ -201,11 +214,13 @@ def cached(kind: str, subject: str) -> int | None:
 
 async def acached(kind: str, subject: str) -> int | None:
     version = _local_version(kind, subject)
-    if version is None and settings.REDIS_URL:
+    if version is None and settings.REDIS_URL and not _redis.skip():
         try:
             raw = await _async_client().get(_key(kind, subject))
-        except (redis.RedisError, OSError):
+        except REDIS_ERRORS as error:
+            _redis.failed(error)
             return None
+        _redis.succeeded()
         if raw is not None:
             version = _remember(kind, subject, int(raw))
     return version

@@ -19,8 +19,6 @@ import httpx
 import pytest
 import redis
 from django.conf import settings
-from django.core.management import call_command
-from django.db import connection
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -29,7 +27,7 @@ from fleet.models import Connector
 from fleet.services import provisioning
 from fleet.services.commands import queue_command
 from fleet.services.signing import signature_for
-from tests.live_server import LiveServer, database_url, free_port
+from tests.live_server import LiveServer, free_port, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -97,21 +95,12 @@ def fleet(register_device):
 
 @pytest.fixture
 def server(own_redis, fleet, tmp_path) -> Iterator[LiveServer]:
-    live = LiveServer(
-        database_url(connection.settings_dict),
-        settings.SECRET_KEY,
-        tmp_path / "server.log",
-        extra_env={
-            "REDIS_URL": f"redis://127.0.0.1:{own_redis.port}/0",
-            "TELLUS_LONG_POLL_FALLBACK_SECONDS": "0.5",
-        },
-    )
-    live.start()
-    try:
+    own_env = {
+        "REDIS_URL": f"redis://127.0.0.1:{own_redis.port}/0",
+        "TELLUS_LONG_POLL_FALLBACK_SECONDS": "0.5",
+    }
+    with serving(tmp_path / "server.log", extra_env=own_env) as live:
         yield live
-    finally:
-        live.stop()
-        call_command("flush", interactive=False, verbosity=0)
 
 
 class Session:

@@ -9,13 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
-from django.db import connection
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.live_server import LiveServer, database_url
+from tests.live_server import LiveServer, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,13 +28,8 @@ PAGES = {
 
 @pytest.fixture
 def server(tmp_path) -> Iterator[LiveServer]:
-    live = LiveServer(database_url(connection.settings_dict), settings.SECRET_KEY, tmp_path / "log")
-    live.start()
-    try:
+    with serving(tmp_path / "server.log") as live:
         yield live
-    finally:
-        live.stop()
-        call_command("flush", interactive=False, verbosity=0)
 
 
 @pytest.fixture

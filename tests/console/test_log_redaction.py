@@ -8,13 +8,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import websockets
-from django.conf import settings
-from django.db import connection
 from hypothesis import given
 from hypothesis import strategies as st
 
 from console.log_redaction import REDACTED, redact
-from tests.live_server import LiveServer, database_url
+from tests.live_server import LiveServer, serving
 
 # What a query-string value can hold: URL-safe characters and percent escapes.
 TOKEN_CHARS = st.text(alphabet=string.ascii_letters + string.digits + "-._~%+/=", min_size=1)
@@ -37,11 +35,8 @@ def test_other_parameters_are_left_alone():
 
 @pytest.fixture
 def server(transactional_db, tmp_path) -> Iterator[LiveServer]:
-    url = database_url(connection.settings_dict)
-    live = LiveServer(url, settings.SECRET_KEY, tmp_path / "server.log", access_log=True)
-    live.start()
-    yield live
-    live.stop()
+    with serving(tmp_path / "server.log", access_log=True) as live:
+        yield live
 
 
 def test_the_stream_token_is_not_written_to_the_access_log(server):

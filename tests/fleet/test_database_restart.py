@@ -10,36 +10,29 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from django.conf import settings
-from django.core.management import call_command
 from django.db import connection
 
 from fleet.actors import Actor
 from fleet.services import provisioning
-from tests.live_server import LiveServer, database_url
+from tests.live_server import APPLICATION_NAME, LiveServer, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def server(django_db_blocker, tmp_path) -> Iterator[LiveServer]:
-    url = database_url(connection.settings_dict)
-    live = LiveServer(url, settings.SECRET_KEY, tmp_path / "server.log")
-    live.start()
-    try:
+def server(tmp_path) -> Iterator[LiveServer]:
+    with serving(tmp_path / "server.log") as live:
         yield live
-    finally:
-        live.stop()
-        call_command("flush", interactive=False, verbosity=0)
 
 
-def terminate_other_backends() -> int:
-    """What a database restart does to the server's pool: every other session on the test
-    database is killed."""
+def terminate_server_backends() -> int:
+    """What a database restart does to the server's pool: every session it holds is
+    killed (this process's own sessions are left alone: they are not under test)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND application_name = %s",
+            [APPLICATION_NAME],
         )
         return cursor.fetchone()[0]
 
@@ -67,7 +60,7 @@ def test_requests_after_the_database_killed_every_pooled_connection_all_succeed(
         for _ in range(5):
             assert round_of_requests() == [200, 200, 200]
 
-        assert terminate_other_backends() >= 1
+        assert terminate_server_backends() >= 1
 
         statuses = [status for _ in range(10) for status in round_of_requests()]
     assert statuses == [200] * 30, server.log_tail()
