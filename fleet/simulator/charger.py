@@ -1,0 +1,517 @@
+"""One simulated charger: its sessions, its heartbeat, and the commands it is sent.
+
+Each connector lives its own loop — idle, a vehicle plugs in (`plug_in`, `preparing`), is
+authorised (`auth_ok`, or a remote start), charges (`start`, telemetry every 5 s along the
+curve), stops (`stop`), uploads its charging record and unplugs (`plug_out`) — while one
+long poll per connector and the heartbeat every 30 s fetch commands. Records wait in an
+outbox until the server has them, so none is lost to a failed upload or a restart.
+Waits are simulated seconds divided by the fleet's speed; timestamps are always the wall
+clock, so the server's clock checks hold at any speed.
+"""
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fleet.simulator.client import ChargerClient, Refused, Stopped
+from fleet.simulator.physics import MODELS, ConnectorPhysics, Vehicle, random_vehicle
+
+logger = logging.getLogger("tellus.simulator")
+
+HEARTBEAT_SECONDS = 30
+ACTIVE_TELEMETRY_SECONDS = 5
+IDLE_TELEMETRY_SECONDS = 60
+LONG_POLL_SECONDS = 30
+
+DIAGNOSTIC_RESULTS = {
+    "fetch_logs": {"log_url": "https://logs.example/{device_id}/latest.tar.gz"},
+    "run_self_test": {"result": "pass", "checks": 14},
+    "calibrate_sensor": {"result": "calibrated"},
+    "reset_contactor_counter": {"contactor_cycles": 0},
+    "reset_fan_counter": {"fan_hours": 0},
+    "trigger_message": {"sent": True},
+    "clear_cache": {"cleared": True},
+    "unlock_connector": {"unlocked": True},
+    "reset_connector": {"reset": True},
+    "reset_power_module": {"reset": True},
+    "force_reconnect": {"reconnected": True},
+}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class Behaviour:
+    """What scenarios change about a charger (fleet.simulator.scenarios)."""
+
+    arrival_mean_seconds: float = 900.0
+    contactor_fault: str = ""  # a fault code raised instead of starting to charge
+    extra_heating: float = 0.0  # °C the connector runs hotter at load
+    refuses_discharge_with: str = ""  # a fault code raised on a discharge command
+    skips_authorisation: bool = False  # vehicles wait in `preparing` for ever
+    silent_after_seconds: float | None = None  # stops heartbeating (heartbeat loss)
+    flapping: bool = False  # drops off and comes back again and again (reconnect storm)
+    occasional_fault: str = ""  # raised now and then (an undocumented code)
+    fails_firmware_upgrade: bool = False
+    loses_record_answers: bool = False  # the answer to a record upload never arrives
+
+
+@dataclass
+class Connector:
+    connector_id: int
+    physics: ConnectorPhysics
+    meter_kwh: float = 0.0
+    state: str = "idle"
+    vehicle: Vehicle | None = None
+    session_kwh: float = 0.0
+    authorised: asyncio.Event = field(default_factory=asyncio.Event)
+    stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    discharge_kw: float = 0.0
+    discharge_until: float = 0.0
+
+
+class SimulatedCharger:
+    def __init__(
+        self,
+        saved: dict[str, Any],
+        client: ChargerClient,
+        rng: random.Random,
+        speed: float,
+        behaviour: Behaviour,
+    ):
+        self.saved = saved  # the charger's entry in the state file, kept up to date
+        self.client = client
+        self.rng = rng
+        self.speed = speed
+        self.behaviour = behaviour
+        kind, rated_kw, _ = MODELS[saved["model"]]
+        self.connectors = {
+            n: Connector(
+                n,
+                ConnectorPhysics(kind, rated_kw, extra_heating=behaviour.extra_heating),
+                meter_kwh=saved.setdefault("meters", {}).get(str(n), rng.uniform(100, 5000)),
+            )
+            for n in range(1, saved.get("connectors", 2) + 1)
+        }
+        self.power_limit_until = 0.0
+        self.offline = asyncio.Event()  # set while rebooting or flapping
+        self.loop_time = asyncio.get_running_loop().time
+        self.executing: set[asyncio.Task] = set()  # commands being carried out
+        self.started = self.sim_now()
+
+    # --- time -------------------------------------------------------------------------
+
+    async def wait(self, simulated_seconds: float) -> None:
+        await self.client.pause(simulated_seconds / self.speed)
+
+    def sim_now(self) -> float:
+        return self.loop_time() * self.speed
+
+    # --- life -------------------------------------------------------------------------
+
+    @property
+    def device_id(self) -> str:
+        return self.saved.get("device_id", "")
+
+    async def run(self) -> None:
+        try:
+            await self.register()
+        except Stopped:
+            return
+        loops = [self.heartbeat_loop(), self.outbox_loop()]
+        for connector in self.connectors.values():
+            loops += [self.connector_loop(connector), self.poll_loop(connector)]
+        if self.behaviour.flapping:
+            loops.append(self.flap_loop())
+        outcomes = await asyncio.gather(*loops, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception) and not isinstance(outcome, Stopped):
+                logger.error("charger %s: a loop failed", self.device_id, exc_info=outcome)
+
+    async def register(self) -> None:
+        if not self.saved.get("device_id"):
+            data = await self.client.call(
+                "POST",
+                "/v1/device/register",
+                {
+                    "sn": self.saved["sn"],
+                    "model": self.saved["model"],
+                    "manufacturer": "Tellus Power",
+                    "firmware_version": self.saved["firmware_version"],
+                },
+                auth=False,
+            )
+            self.saved["device_id"] = data["device_id"]
+            self.saved["device_secret"] = data["device_secret"]
+            logger.info("registered %s as %s", self.saved["sn"], data["device_id"])
+        self.client.device_id = self.saved["device_id"]
+        self.client.device_secret = self.saved["device_secret"]
+        await self.client.renew_token()
+
+    async def heartbeat_loop(self) -> None:
+        while True:
+            if not (self.offline.is_set() or self.is_silent()):
+                faulted = any(c.state == "fault" for c in self.connectors.values())
+                body = {
+                    "timestamp": now_iso(),
+                    "status": "fault" if faulted else "online",
+                    "fault_code": 0,
+                }
+                data = await self.client.call("POST", "/v1/device/heartbeat", body)
+                for command in (data or {}).get("commands", []):
+                    self.start(command)
+            await self.wait(HEARTBEAT_SECONDS)
+
+    async def flap_loop(self) -> None:
+        """Drop off the network for longer than the offline grace, come back, again."""
+        while True:
+            await self.wait(self.rng.uniform(30, 60))
+            self.offline.set()
+            await self.client.pause(100)  # real seconds: the server's offline grace is real
+            self.offline.clear()
+
+    async def poll_loop(self, connector: Connector) -> None:
+        while True:
+            if self.offline.is_set() or self.is_silent():
+                await self.wait(HEARTBEAT_SECONDS)
+                continue
+            command = await self.client.call(
+                "GET",
+                "/v1/device/commands",
+                params={"connector_id": connector.connector_id, "wait": LONG_POLL_SECONDS},
+                timeout=LONG_POLL_SECONDS + 15,
+            )
+            if command:
+                self.start(command)
+
+    def is_silent(self) -> bool:
+        """Heartbeat loss: after `silent_after_seconds` the charger reports nothing more."""
+        after = self.behaviour.silent_after_seconds
+        return after is not None and self.sim_now() - self.started > after
+
+    # --- sessions ---------------------------------------------------------------------
+
+    async def connector_loop(self, connector: Connector) -> None:
+        while True:
+            await self.idle_until_arrival(connector)
+            await self.session(connector)
+
+    async def idle_until_arrival(self, connector: Connector) -> None:
+        arrival = self.sim_now() + self.rng.expovariate(1 / self.behaviour.arrival_mean_seconds)
+        while self.sim_now() < arrival:
+            connector.physics.rest(IDLE_TELEMETRY_SECONDS)
+            await self.telemetry(connector)
+            await self.wait(min(IDLE_TELEMETRY_SECONDS, max(1.0, arrival - self.sim_now())))
+            code = self.behaviour.occasional_fault
+            if code and self.rng.random() < 0.05:
+                await self.event(connector, "fault", {"fault_code": code})
+
+    async def session(self, connector: Connector) -> None:
+        connector.vehicle = random_vehicle(self.rng)
+        connector.session_kwh = 0.0
+        connector.authorised.clear()
+        connector.stop_requested.clear()
+        await self.event(connector, "plug_in", {})
+        connector.state = "preparing"
+        await self.telemetry(connector)
+        if not self.behaviour.skips_authorisation:
+            await self.wait(self.rng.uniform(2, 8))
+            connector.authorised.set()
+            await self.event(connector, "auth_ok", {"method": "rfid"})
+        else:
+            await self.wait_for_remote_start(connector, patience=3600)
+        if not connector.authorised.is_set():
+            await self.unplug(connector)
+            return
+        if self.behaviour.contactor_fault:
+            await self.fault(connector, self.behaviour.contactor_fault, "contactor did not close")
+            await self.wait(self.rng.uniform(20, 60))
+            await self.unplug(connector)
+            return
+        await self.charge(connector)
+
+    async def wait_for_remote_start(self, connector: Connector, patience: float) -> None:
+        deadline = self.sim_now() + patience
+        while not connector.authorised.is_set() and self.sim_now() < deadline:
+            await self.telemetry(connector)
+            await self.wait(ACTIVE_TELEMETRY_SECONDS * 6)
+
+    async def charge(self, connector: Connector) -> None:
+        vehicle = connector.vehicle
+        started_at, start_meter = now_iso(), connector.meter_kwh
+        soc_start, peak, powers = round(vehicle.soc), 0.0, []
+        departure = self.sim_now() + self.rng.uniform(1800, 7200)
+        await self.event(connector, "start", {"soc": soc_start})
+        connector.state = "charging"
+        stop_reason = "ev_full"
+        while True:
+            step = ACTIVE_TELEMETRY_SECONDS
+            if connector.discharge_kw and self.sim_now() < connector.discharge_until:
+                connector.state = "discharging"
+                kwh = connector.physics.discharge(vehicle, step, connector.discharge_kw)
+                connector.session_kwh += kwh
+            else:
+                connector.discharge_kw = 0.0
+                connector.state = "charging"
+                connector.physics.limit_fraction = (
+                    self.saved.get("power_limit_fraction", 1.0)
+                    if self.sim_now() < self.power_limit_until
+                    else 1.0
+                )
+                kwh = connector.physics.charge(vehicle, step, None)
+                connector.session_kwh += kwh
+                connector.meter_kwh += kwh
+            peak = max(peak, abs(connector.physics.power))
+            powers.append(connector.physics.power)
+            await self.telemetry(connector)
+            if connector.stop_requested.is_set():
+                stop_reason = "remote_stop"
+                break
+            if vehicle.soc >= vehicle.target_soc and connector.state == "charging":
+                break
+            if self.sim_now() > departure:
+                stop_reason = "ev_disconnected"
+                break
+            await self.wait(step)
+        await self.event(connector, "stop", {"reason": stop_reason, "soc": round(vehicle.soc)})
+        connector.state = "idle"
+        connector.physics.rest(1)
+        self.queue_record(connector, started_at, start_meter, soc_start, peak, powers, stop_reason)
+        await self.wait(self.rng.uniform(30, 300))
+        await self.unplug(connector)
+
+    async def unplug(self, connector: Connector) -> None:
+        await self.event(connector, "plug_out", {})
+        connector.state, connector.vehicle = "idle", None
+        connector.authorised.clear()
+        await self.telemetry(connector)
+
+    def queue_record(
+        self,
+        connector: Connector,
+        started_at: str,
+        start_meter: float,
+        soc_start: int,
+        peak: float,
+        powers: list[float],
+        stop_reason: str,
+    ) -> None:
+        self.saved["record_seq"] = self.saved.get("record_seq", 0) + 1
+        self.saved["meters"][str(connector.connector_id)] = round(connector.meter_kwh, 3)
+        average = sum(powers) / len(powers) if powers else 0.0
+        record = {
+            "record_id": f"{self.saved['sn']}-{connector.connector_id}-{self.saved['record_seq']}",
+            "connector_id": connector.connector_id,
+            "start_time": started_at,
+            "end_time": now_iso(),
+            "energy": round(connector.session_kwh, 3),
+            "max_power": round(peak, 2),
+            "avg_power": round(average, 2),
+            "meter_start": round(start_meter, 3),
+            "meter_end": round(max(connector.meter_kwh, start_meter), 3),
+            "vehicle_info": {
+                "vin": connector.vehicle.vin,
+                "soc_start": soc_start,
+                "soc_end": round(connector.vehicle.soc),
+            },
+            "stop_reason": stop_reason,
+        }
+        self.saved.setdefault("outbox", []).append(record)
+
+    async def outbox_loop(self) -> None:
+        """Upload finished sessions' records, oldest first, until the server has each."""
+        while True:
+            outbox = self.saved.setdefault("outbox", [])
+            if outbox:
+                record = outbox[0]
+                try:
+                    await self.client.call("POST", "/v1/device/charging-records", record)
+                    if self.behaviour.loses_record_answers and self.rng.random() < 0.5:
+                        # The answer was lost on the way back: the charger cannot know the
+                        # server has it, so it sends the same record again.
+                        self.client.count("record_answers_lost")
+                        await self.client.call("POST", "/v1/device/charging-records", record)
+                except Refused as refused:
+                    logger.warning("record %s refused: %s", record["record_id"], refused)
+                    self.client.count("records_refused")
+                outbox.pop(0)
+                self.client.count("records_uploaded")
+                continue
+            await self.wait(10)
+
+    # --- reports ----------------------------------------------------------------------
+
+    async def telemetry(self, connector: Connector) -> None:
+        if self.offline.is_set() or self.is_silent():
+            return
+        physics = connector.physics
+        body: dict[str, Any] = {
+            "timestamp": now_iso(),
+            "connector_id": connector.connector_id,
+            "state": connector.state,
+            "voltage": physics.voltage,
+            "current": physics.current,
+            "power": physics.power,
+            "energy_delivered": round(connector.session_kwh, 3),
+            "temperature": physics.temperature,
+            "component_health": {
+                "internal_temps": {"power_module": round(physics.temperature + 6.0, 1)},
+                "cooling_fan_status": "warning" if self.behaviour.extra_heating else "ok",
+            },
+        }
+        if connector.vehicle is not None:
+            body["soc"] = round(connector.vehicle.soc)
+        await self.client.call("POST", "/v1/device/telemetry", body)
+        self.client.count("telemetry")
+
+    async def event(self, connector: Connector | None, kind: str, data: dict) -> None:
+        if self.offline.is_set() or self.is_silent():
+            return
+        body = {
+            "timestamp": now_iso(),
+            "event_type": kind,
+            "connector_id": connector.connector_id if connector else 0,
+            "data": data,
+        }
+        await self.client.call("POST", "/v1/device/events", body)
+
+    async def fault(self, connector: Connector, code: str, message: str) -> None:
+        connector.state = "fault"
+        await self.event(connector, "fault", {"fault_code": code, "message": message})
+        await self.telemetry(connector)
+
+    async def status(self, command: dict, status: str, message: str = "", **details) -> None:
+        body: dict[str, Any] = {
+            "command_id": command["command_id"],
+            "status": status,
+            "timestamp": now_iso(),
+        }
+        if message:
+            body["message"] = message
+        if details:
+            body["details"] = details
+        try:
+            await self.client.call("POST", "/v1/device/command-status", body)
+        except Refused as refused:  # e.g. the command expired meanwhile
+            logger.info("status %s of %s refused: %s", status, command["command_id"], refused)
+
+    # --- commands ---------------------------------------------------------------------
+
+    def start(self, command: dict) -> None:
+        task = asyncio.get_running_loop().create_task(self.execute(command))
+        self.executing.add(task)
+        task.add_done_callback(self.executing.discard)
+
+    async def execute(self, command: dict) -> None:
+        """Answer a command as a charger would: accepted, then completed or failed (or
+        rejected at once when it cannot apply)."""
+        try:
+            await self._execute(command)
+            self.client.count(f"command_{command['command']}")
+        except Stopped:
+            return
+        except Exception:
+            logger.exception("command %s failed in the simulator", command.get("command"))
+
+    async def _execute(self, command: dict) -> None:
+        name, params = command["command"], command.get("params") or {}
+        connector = self.connectors.get(params.get("connector_id") or command.get("connector_id"))
+        await self.wait(self.rng.uniform(0.2, 1.5))
+        if name == "start_charging":
+            target = connector or self._first(lambda c: c.state == "preparing")
+            if target is None or target.state != "preparing":
+                return await self.status(command, "rejected", "no vehicle waiting to charge")
+            await self.status(command, "accepted")
+            target.authorised.set()
+            await self.event(target, "auth_ok", {"method": "remote"})
+            await self.wait(3)
+            return await self.status(command, "completed")
+        if name == "stop_charging":
+            target = connector or self._first(lambda c: c.state in {"charging", "discharging"})
+            if target is None or target.state not in {"charging", "discharging"}:
+                return await self.status(command, "rejected", "no session to stop")
+            await self.status(command, "accepted")
+            target.stop_requested.set()
+            await self.wait(ACTIVE_TELEMETRY_SECONDS + 1)
+            return await self.status(command, "completed")
+        if name == "discharge":
+            return await self.discharge(command, connector, params)
+        if name == "set_power_limit":
+            await self.status(command, "accepted")
+            fraction = float(params.get("power_limit_percent", 100)) / 100.0
+            self.saved["power_limit_fraction"] = fraction
+            self.power_limit_until = self.sim_now() + float(params.get("duration", 3600))
+            return await self.status(command, "completed", power_limit_percent=fraction * 100)
+        if name == "set_schedule":
+            await self.status(command, "accepted")
+            self.saved.setdefault("schedules", {})[str(params.get("schedule_id", ""))] = params
+            return await self.status(command, "completed")
+        if name == "firmware_upgrade":
+            return await self.upgrade(command, params)
+        if name in {"reboot", "soft_reset"}:
+            await self.status(command, "accepted")
+            self.offline.set()
+            await self.wait(20 if name == "reboot" else 5)
+            self.offline.clear()
+            return await self.status(command, "completed")
+        if name in DIAGNOSTIC_RESULTS:
+            await self.status(command, "accepted")
+            await self.wait(self.rng.uniform(2, 10))
+            result = {
+                key: value.format(device_id=self.device_id) if isinstance(value, str) else value
+                for key, value in DIAGNOSTIC_RESULTS[name].items()
+            }
+            return await self.status(command, "completed", **result)
+        await self.status(command, "rejected", f"unsupported command {name}")
+
+    def _first(self, condition) -> Connector | None:
+        return next((c for c in self.connectors.values() if condition(c)), None)
+
+    async def discharge(self, command: dict, connector: Connector | None, params: dict) -> None:
+        _, _, v2g = MODELS[self.saved["model"]]
+        target = connector or self._first(lambda c: c.vehicle is not None)
+        if not v2g:
+            return await self.status(command, "rejected", "this model cannot discharge")
+        if target is None or target.vehicle is None:
+            return await self.status(command, "rejected", "no vehicle connected")
+        await self.status(command, "accepted")
+        if self.behaviour.refuses_discharge_with:
+            await self.fault(target, self.behaviour.refuses_discharge_with, "inverter refused")
+            code = self.behaviour.refuses_discharge_with
+            return await self.status(command, "failed", "inverter refused", fault_code=code)
+        target.discharge_kw = float(params.get("discharge_power", 10))
+        target.discharge_until = self.sim_now() + float(params.get("duration", 1800))
+        await self.wait(ACTIVE_TELEMETRY_SECONDS + 1)
+        await self.status(command, "completed")
+
+    async def upgrade(self, command: dict, params: dict) -> None:
+        version = str(params.get("firmware_version") or params.get("version") or "")
+        if not version:
+            return await self.status(command, "rejected", "no firmware version given")
+        await self.status(command, "accepted")
+        for progress in (0, 35, 70, 100):
+            await self.firmware_status(version, "downloading", progress)
+            await self.wait(5)
+        await self.firmware_status(version, "upgrading", None)
+        await self.wait(20)
+        if self.behaviour.fails_firmware_upgrade:
+            await self.firmware_status(version, "failed", None, "image signature check failed")
+            return await self.status(command, "failed", "image signature check failed")
+        await self.firmware_status(version, "success", 100)
+        self.saved["firmware_version"] = version
+        await self.status(command, "completed", firmware_version=version)
+
+    async def firmware_status(
+        self, version: str, status: str, progress: int | None, message: str = ""
+    ) -> None:
+        body: dict[str, Any] = {"firmware_version": version, "status": status}
+        if progress is not None:
+            body["progress"] = progress
+        if message:
+            body["message"] = message
+        await self.client.call("POST", "/v1/device/firmware/status", body)
