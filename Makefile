@@ -3,9 +3,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SIMULATE ?= 1
+CHARGERS ?= 50
 
 # The test suite needs real services; on these machines they run locally.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tellus
@@ -13,15 +16,21 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
 .PHONY: run test bench lint format migrate venv clean
 
-venv: $(STAMP)
+# Running needs the project's dependencies only; testing, linting and benchmarks add the
+# development tools (pytest, ruff, granian, py-spy, playwright).
+venv: $(DEV_STAMP)
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet -e .
+	touch $@
 
-migrate: venv
+$(DEV_STAMP): $(RUN_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+migrate: $(RUN_STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
 # `make run` serves plain http on this machine: no HTTPS redirect, HSTS or Secure cookies.
@@ -29,33 +38,25 @@ run: export TELLUS_PLAIN_HTTP ?= true
 run: migrate
 	@$(BIN)/python manage.py load_diagnostics > /dev/null
 	@$(BIN)/python manage.py ensure_console_admin
-	@echo ""
-	@echo "  Tellus is starting on http://$(HOST):$(PORT)/"
-	@echo "    console   http://$(HOST):$(PORT)/"
-	@echo "    API docs  http://$(HOST):$(PORT)/v1/docs"
-	@echo "    admin     http://$(HOST):$(PORT)/admin/"
+	@$(BIN)/python manage.py seed_demo
 	@echo "  database: $${DATABASE_URL:-SQLite under var/}  redis: $${REDIS_URL:-none (embedded default)}"
-	@echo "  Ctrl-C stops everything."
-	@echo ""
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A console worker --beat --loglevel=INFO --concurrency=2 \
-	  --schedule=var/celerybeat-schedule & \
-	$(BIN)/daphne -b $(HOST) -p $(PORT) console.asgi:application
+	@HOST=$(HOST) PORT=$(PORT) SIMULATE=$(SIMULATE) CHARGERS=$(CHARGERS) \
+	  exec $(BIN)/python -m console.devrun
 
-test: venv
+test: $(DEV_STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: venv
+bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run
 
-lint: venv
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: venv
+format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
