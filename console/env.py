@@ -93,6 +93,16 @@ def env_retry_schedule(name: str, default: list[int]) -> list[int]:
     return delays
 
 
+# The server, the worker and the simulator write at once: WAL lets readers go on while one
+# writes, IMMEDIATE takes the write lock up front (no lock-upgrade deadlock) and a writer
+# waits its turn for up to 20 s instead of failing.
+SQLITE_OPTIONS = {
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+
 def parse_database_url(url: str) -> dict:
     """Turn `postgres://user:pass@host:port/name?opt=v` into a Django DATABASES entry."""
     parts = urlsplit(url)
@@ -116,7 +126,11 @@ def parse_database_url(url: str) -> dict:
         return config
     if parts.scheme == "sqlite":
         # sqlite:///relative/path or sqlite:////absolute/path
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": parts.path[1:]}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": parts.path[1:],
+            "OPTIONS": dict(SQLITE_OPTIONS),
+        }
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from console.env import (
+    SQLITE_OPTIONS,
     env_bool,
     env_float,
     env_int,
@@ -113,7 +114,11 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 DATABASES = {
     "default": parse_database_url(DATABASE_URL)
     if DATABASE_URL
-    else {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "tellus.sqlite3"}
+    else {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": VAR_DIR / "tellus.sqlite3",
+        "OPTIONS": SQLITE_OPTIONS,
+    }
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
