@@ -2,9 +2,9 @@
 beat and (unless SIMULATE=0) the simulated fleet — stopped together by Ctrl-C or SIGTERM.
 
 Each child runs in a session of its own, so a signal reaches only this supervisor, which
-passes it on exactly once: SIGTERM to every child, then SIGKILL to whatever is left of a
-child's process group (Celery's pool) after a grace period. A child that dies on its own
-stops the rest, and the exit status says so.
+passes it on exactly once: SIGTERM to each child, newest first, then SIGKILL to whatever
+is left of that child's process group (Celery's pool) after a grace period. A child that
+dies on its own stops the rest, and the exit status says so.
 """
 
 import os
@@ -14,8 +14,20 @@ import sys
 import time
 import urllib.request
 
+from fleet.simulator.scenarios import SCENARIOS
+
 GRACE_SECONDS = 10
-SCENARIOS = ["f0421-cluster", "f0204-overheat", "heartbeat-loss", "unknown-code"]
+# The field cases the demo shows, as far as they fit in half the fleet.
+DEMO_SCENARIOS = ["f0421-cluster", "f0204-overheat", "heartbeat-loss", "unknown-code"]
+
+
+def demo_scenarios(chargers: int) -> list[str]:
+    chosen, taken = [], 0
+    for name in DEMO_SCENARIOS:
+        if taken + SCENARIOS[name].chargers <= chargers // 2:
+            chosen.append(name)
+            taken += SCENARIOS[name].chargers
+    return chosen
 
 
 def spawn(name: str, argv: list[str]) -> tuple[str, subprocess.Popen]:
@@ -31,13 +43,13 @@ def healthy(url: str) -> bool:
 
 
 def stop_all(children: list[tuple[str, subprocess.Popen]]) -> None:
+    """Newest first, each given its grace before the next is told: the fleet leaves
+    before the server it talks to, so a stop is not a storm of failed requests."""
     for _, process in reversed(children):
         if process.poll() is None:
             process.terminate()
-    deadline = time.monotonic() + GRACE_SECONDS
-    for _, process in children:
         try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            process.wait(timeout=GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             pass
         try:  # the child's own children (a Celery pool) go with it
@@ -51,6 +63,7 @@ def main() -> int:
     host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
     url = f"http://{host}:{port}"
     python = sys.executable
+    var = os.environ.get("TELLUS_VAR_DIR", "var")
     stopping: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda received, frame: stopping.append(received))
@@ -58,7 +71,7 @@ def main() -> int:
     server = [python, "-m", "uvicorn", "console.asgi:application", "--host", host]
     server += ["--port", port, "--lifespan", "off", "--no-proxy-headers", "--no-access-log"]
     worker = [python, "-m", "celery", "-A", "console", "worker", "--beat"]
-    worker += ["--loglevel=WARNING", "--concurrency=2", "--schedule=var/celerybeat-schedule"]
+    worker += ["--loglevel=WARNING", "--concurrency=2", f"--schedule={var}/celerybeat-schedule"]
     children = [spawn("server", server), spawn("worker", worker)]
     while not stopping and not healthy(url):
         if any(process.poll() is not None for _, process in children):
@@ -68,11 +81,13 @@ def main() -> int:
         chargers = os.environ.get("CHARGERS", "50")
         argv = [python, "manage.py", "simulate_fleet", "--base-url", url, "--chargers", chargers]
         argv += ["--provision", "--operator", "Demo Charging", "--sites", "3"]
-        argv += ["--state-file", "var/simulator.json"]
-        for scenario in SCENARIOS:
+        argv += ["--state-file", f"{var}/simulator.json"]
+        scenarios = demo_scenarios(int(chargers))
+        for scenario in scenarios:
             argv += ["--scenario", scenario]
         children.append(spawn("fleet", argv))
-        print(f"  simulated fleet: {chargers} chargers, scenarios {', '.join(SCENARIOS)}")
+        shown = ", ".join(scenarios) or "none"
+        print(f"  simulated fleet: {chargers} chargers; field cases: {shown}")
     print(f"\n  Tellus is running: console {url}/  API docs {url}/v1/docs  Ctrl-C stops.\n")
     sys.stdout.flush()
 

@@ -123,6 +123,12 @@ class SimulatedCharger:
             await self.register()
         except Stopped:
             return
+        except Refused as refused:
+            # Typically 409: this serial number was registered before, by a run whose
+            # state file (and so its secret) is not the one in use.
+            logger.error("charger %s cannot start: %s", self.saved["sn"], refused)
+            self.client.count("chargers_not_started")
+            return
         loops = [self.heartbeat_loop(), self.outbox_loop()]
         for connector in self.connectors.values():
             loops += [self.connector_loop(connector), self.poll_loop(connector)]

@@ -7,11 +7,14 @@ revoked token gets a new token once. Any other refusal is the caller's to handle
 """
 
 import asyncio
+import logging
 import random
 import time
 from typing import Any
 
 import httpx
+
+logger = logging.getLogger("tellus.simulator")
 
 
 class Refused(Exception):
@@ -76,8 +79,9 @@ class ChargerClient:
                 response = await self.http.request(
                     method, path, json=body, params=params, headers=headers, timeout=timeout
                 )
-            except httpx.HTTPError:
+            except httpx.HTTPError as error:
                 self.count("connection_errors")
+                logger.debug("%s %s: %r", method, path, error)
                 await self.pause(backoff_delay(attempt, self.rng))
                 attempt += 1
                 continue

@@ -1,0 +1,100 @@
+"""`make run`'s supervisor (console/devrun.py): the whole system with a simulated fleet,
+stopped by one SIGTERM, every child with it.
+
+It runs here on the test database and Redis with three chargers; the server must come up,
+the chargers must be placed on the demo operator's sites and their telemetry must grow.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from fleet.models import Device, TelemetrySample
+from tests.live_server import REPO, UNLIMITED_RATES, database_url, free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return (
+        Path(f"/proc/{pid}").exists()
+        and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    )
+
+
+def eventually(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"not within {timeout:.0f} s: {what}")
+
+
+def test_the_demo_comes_up_alive_and_one_sigterm_stops_all_of_it(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        **UNLIMITED_RATES,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "TELLUS_VAR_DIR": str(tmp_path),
+        "PORT": str(port),
+        "CHARGERS": "3",
+        "LOG_LEVEL": "WARNING",
+    }
+    call_command("load_diagnostics", verbosity=0)
+    log = (tmp_path / "devrun.log").open("wb")
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "console.devrun"], cwd=REPO, env=env, stdout=log, stderr=log
+    )
+    try:
+        eventually(
+            lambda: Device.objects.exclude(site=None).count() == 3,
+            timeout=90,
+            what="three simulated chargers placed on the demo sites",
+        )
+        first = TelemetrySample.objects.count()
+        eventually(
+            lambda: TelemetrySample.objects.count() > first,
+            timeout=90,
+            what="telemetry growing",
+        )
+        listing = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert listing.status_code == 200
+        children = children_of(supervisor.pid)
+        assert len(children) == 3  # server, worker, fleet
+
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=60) == 0
+        eventually(
+            lambda: not any(alive(child) for child in children),
+            timeout=15,
+            what="every child gone",
+        )
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+        log.close()
+        call_command("flush", interactive=False, verbosity=0)
+    text = (tmp_path / "devrun.log").read_text(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
