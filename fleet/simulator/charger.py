@@ -25,6 +25,8 @@ HEARTBEAT_SECONDS = 30
 ACTIVE_TELEMETRY_SECONDS = 5
 IDLE_TELEMETRY_SECONDS = 60
 LONG_POLL_SECONDS = 30
+CABINET_CRITICAL_C = 85.0
+NOMINAL_FAN_RPM = 1800
 
 DIAGNOSTIC_RESULTS = {
     "fetch_logs": {"log_url": "https://logs.example/{device_id}/latest.tar.gz"},
@@ -214,7 +216,7 @@ class SimulatedCharger:
             await self.telemetry(connector)
             await self.wait(min(IDLE_TELEMETRY_SECONDS, max(1.0, arrival - self.sim_now())))
             code = self.behaviour.occasional_fault
-            if code and self.rng.random() < 0.05:
+            if code and self.rng.random() < 0.1:  # about one every ten idle minutes
                 await self.event(connector, "fault", {"fault_code": code})
 
     async def session(self, connector: Connector) -> None:
@@ -253,6 +255,9 @@ class SimulatedCharger:
         soc_start, peak, powers = round(vehicle.soc), 0.0, []
         departure = self.sim_now() + self.rng.uniform(1800, 7200)
         await self.event(connector, "start", {"soc": soc_start})
+        if self.behaviour.extra_heating:  # a warning: the session goes on
+            slow = {"fault_code": "F-0601", "rpm": NOMINAL_FAN_RPM // 3}
+            await self.event(connector, "warning", slow)
         connector.state = "charging"
         stop_reason = "ev_full"
         while True:
@@ -275,6 +280,11 @@ class SimulatedCharger:
             peak = max(peak, abs(connector.physics.power))
             powers.append(connector.physics.power)
             await self.telemetry(connector)
+            if connector.physics.temperature > CABINET_CRITICAL_C:
+                # Past its critical limit the cabinet cuts output to protect itself.
+                await self.fault(connector, "F-0204", "cabinet over-temperature, output cut")
+                stop_reason = "fault"
+                break
             if connector.stop_requested.is_set():
                 stop_reason = "remote_stop"
                 break
@@ -286,6 +296,7 @@ class SimulatedCharger:
             await self.wait(step)
         await self.event(connector, "stop", {"reason": stop_reason, "soc": round(vehicle.soc)})
         connector.state = "idle"
+        connector.physics.power = 0.0
         connector.physics.rest(1)
         self.queue_record(connector, started_at, start_meter, soc_start, peak, powers, stop_reason)
         await self.wait(self.rng.uniform(30, 300))
@@ -367,6 +378,10 @@ class SimulatedCharger:
             "temperature": physics.temperature,
             "component_health": {
                 "internal_temps": {"power_module": round(physics.temperature + 6.0, 1)},
+                # A failing fan (the overheat case) turns at a third of its nominal speed.
+                "cooling_fan_rpm": NOMINAL_FAN_RPM // 3
+                if self.behaviour.extra_heating
+                else NOMINAL_FAN_RPM,
                 "cooling_fan_status": "warning" if self.behaviour.extra_heating else "ok",
             },
         }

@@ -103,7 +103,7 @@ class ConnectorPhysics:
 
     def _thermal(self, seconds: float) -> None:
         load = abs(self.power) / self.rated_kw if self.rated_kw else 0.0
-        equilibrium = AMBIENT_C + 30.0 * load + self.extra_heating * max(load, 0.3)
+        equilibrium = AMBIENT_C + 30.0 * load + self.extra_heating * max(load, 0.5)
         # First-order approach with a time constant of ten minutes.
         alpha = 1.0 - math.exp(-seconds / 600.0)
         self.temperature = round(self.temperature + (equilibrium - self.temperature) * alpha, 1)

@@ -46,7 +46,7 @@ SCENARIOS = {
             "f0204-overheat",
             1,
             {"model": "TP-DC180"},
-            {"extra_heating": 80.0, "arrival_mean_seconds": 60.0},
+            {"extra_heating": 120.0, "arrival_mean_seconds": 60.0},
         ),
         Scenario(
             "v2g-refused",

@@ -1,0 +1,78 @@
+"""Each field case the simulator acts out is caught by the platform's detectors, with
+the runbook the alert suggests. The fleet runs at 100x against a live server; the
+detectors and the liveness sweep run here, as the Celery beat would run them."""
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from diagnostics.models import Alert
+from diagnostics.services.detectors import run_detectors
+from fleet.models import Device, DeviceEvent
+from fleet.services import demo, liveness
+from fleet.simulator.fleet import FleetOptions
+from tests.fleet.test_simulator import RunningFleet, eventually
+from tests.live_server import LiveServer, serving
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SCENARIOS = ["f0421-cluster", "f0204-overheat", "unknown-code", "heartbeat-loss"]
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[LiveServer]:
+    call_command("load_diagnostics", verbosity=0)
+    with serving(tmp_path / "server.log") as live:
+        yield live
+
+
+def faults(code: str) -> int:
+    return DeviceEvent.objects.filter(event_type="fault", fault_code=code).count()
+
+
+def test_every_field_case_opens_its_alert(server, tmp_path, settings):
+    settings.TELLUS_OFFLINE_AFTER_SECONDS = 4  # real seconds; the fleet runs at 100x
+    options = FleetOptions(
+        base_url=server.url,
+        chargers=10,
+        scenarios=SCENARIOS,
+        seed=11,
+        speed=100,
+        state_file=tmp_path / "fleet.json",
+    )
+    with RunningFleet(options):
+        eventually(lambda: Device.objects.count() == 10, 60, "ten chargers registered")
+        client, _ = demo.ensure_operator_client("Field Cases")
+        sites = demo.ensure_sites(client, 3)
+        placed = [{"device_id": d.device_id, "model": d.model} for d in Device.objects.all()]
+        demo.place_chargers(placed, sites)
+
+        eventually(lambda: faults("F-0421") >= 9, 90, "F-0421 three times on each of three")
+        eventually(lambda: faults("F-0999") >= 3, 90, "an undocumented code three times")
+        eventually(lambda: faults("F-0204") >= 1, 90, "a cabinet past its critical limit")
+        time.sleep(settings.TELLUS_OFFLINE_AFTER_SECONDS + 1)
+        silent = liveness.mark_offline(timezone.now())
+        report = run_detectors(timezone.now())
+
+    assert len(silent) == 1, silent  # only the heartbeat-loss charger
+    assert not any(r["error"] or r["failed"] for r in report.values()), report
+    alerts = {(a.detector, a.fault_code): a for a in Alert.objects.all()}
+    cluster = alerts[("firmware_cluster", "F-0421")]
+    assert "3.0.1" in cluster.subject
+    assert cluster.fact_count >= 3
+    assert alerts[("repeat_fault", "F-0421")].suggested_runbook
+    assert ("repeat_fault", "F-0999") in alerts
+    hot = alerts[("over_temperature", "F-0203")]  # the connector passed 75 °C (DC)
+    assert hot.device.model == "TP-DC180"
+    assert faults("F-0204") >= 1  # then the cabinet cut its output
+    heartbeat = alerts[("heartbeat_lost", "F-0301")]
+    assert heartbeat.device.device_id == silent[0]
+    repeat_devices = set(
+        Alert.objects.filter(detector="repeat_fault", fault_code="F-0421").values_list(
+            "device__firmware_version", flat=True
+        )
+    )
+    assert repeat_devices == {"3.0.1"}
