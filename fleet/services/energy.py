@@ -225,8 +225,12 @@ WITH bounds AS (
                     < LEAST(rec.end_time, b.bucket_end, %(end)s) END
 ), energy AS (
     SELECT bucket_start, grp,
-           SUM(CASE WHEN avg_power < 0 THEN 0 ELSE energy * share END) AS charge,
-           SUM(CASE WHEN avg_power < 0 THEN energy * share ELSE 0 END) AS discharge,
+           -- In numeric: a product of doubles that rounds to zero is an error in
+           -- PostgreSQL ("underflow"), and a tiny stored energy must not break a read.
+           SUM(CASE WHEN avg_power < 0 THEN 0 ELSE energy::numeric * share::numeric END)
+               AS charge,
+           SUM(CASE WHEN avg_power < 0 THEN energy::numeric * share::numeric ELSE 0 END)
+               AS discharge,
            MAX(peak) AS peak
     FROM (
         SELECT o.*,

@@ -186,3 +186,17 @@ def test_foreign_site_ids_are_3001(api, acme, rival, site_for, fleet):
     )  # fmt: skip
     assert response.status_code == 404
     assert response.json()["code"] == 3001
+
+
+@pytest.mark.parametrize("energy", [5e-324, 1e-310, 2.2250738585072014e-308])
+def test_a_vanishingly_small_energy_cannot_break_the_sums(
+    api, acme, site_for, assigned_device, implementation, energy
+):
+    # PostgreSQL raises "value out of range: underflow" when a product of two doubles
+    # rounds to zero; a tiny stored energy times a small share of a bucket would.
+    device = assigned_device(acme[0], site_for(acme[0], "Tiny"))
+    make_record(device, "tiny", "2025-03-15T10:00:00Z", "2025-03-15T12:00:00Z", energy)
+    window = {"start_time": "2025-03-15T10:00:00Z", "end_time": "2025-03-15T10:00:00.001Z"}
+    response = api.get(URL, acme[1], granularity="hour", **window)
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["total"]["charge_energy"] < 1e-300
