@@ -11,6 +11,10 @@ def v1_not_found(request, unmatched: str = ""):
     return error_response(3001, "Resource not found")
 
 
+admin.site.site_header = "Tellus platform administration"
+admin.site.site_title = "Tellus admin"
+admin.site.index_title = "Platform data: operators, fleet, diagnostics, audit"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Ninja's own root view would answer the bare prefix outside the envelope.

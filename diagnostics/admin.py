@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from diagnostics.models import FaultCode, Runbook, RunbookExecution, StepResult
+from diagnostics.models import (
+    Alert,
+    AlertTransition,
+    FaultCode,
+    Runbook,
+    RunbookExecution,
+    StepResult,
+)
 from fleet.admin import AuditedAdmin
 
 
@@ -30,3 +37,43 @@ class RunbookExecutionAdmin(AuditedAdmin):
     list_filter = ["status", "runbook"]
     raw_id_fields = ["device"]
     inlines = [StepResultInline]
+
+
+class AlertTransitionInline(admin.TabularInline):
+    model = AlertTransition
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(AuditedAdmin):
+    """Read-only here: an alert moves through its lifecycle by the API or the console,
+    which record who moved it (diagnostics.services.alerts.transition)."""
+
+    list_display = [
+        "alert_id",
+        "severity",
+        "status",
+        "detector",
+        "fault_code",
+        "device",
+        "site",
+        "fact_count",
+        "last_seen",
+    ]
+    list_filter = ["status", "severity", "detector"]
+    search_fields = ["alert_id", "subject", "fault_code", "device__device_id", "title"]
+    date_hierarchy = "last_seen"
+    inlines = [AlertTransitionInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
