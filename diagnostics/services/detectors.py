@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, QuerySet, Subquery
 
 from diagnostics.models import Alert
 from diagnostics.services.alerts import (
@@ -26,7 +26,14 @@ from diagnostics.services.alerts import (
     number,
     record_detection,
 )
-from fleet.models import Command, Device, DeviceEvent, TelemetrySample
+from fleet.models import (
+    Command,
+    Connector,
+    ConnectorState,
+    Device,
+    DeviceEvent,
+    TelemetrySample,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +45,10 @@ RECENT = timedelta(minutes=15)
 OVER_TEMPERATURE_C = {"AC": 65.0, "DC": 75.0}  # F-0203 warning temperatures
 DISCHARGE_GRACE = timedelta(minutes=2)
 DISCHARGE_LOOKBACK = timedelta(hours=6)
+# The runbooks give no "stuck" duration (decision: stuck-preparing): ten minutes is
+# long past authorisation and the ISO 15118 handshake, short of a driver giving up.
+STUCK_PREPARING = timedelta(minutes=10)
+STUCK_LOOKBACK = timedelta(hours=24)
 PLATFORM_FAULTS = {
     "F-0301": ("heartbeat_lost", "Heartbeat lost"),
     "F-0302": ("reconnect_storm", "Reconnect storm"),
@@ -50,6 +61,7 @@ ALERT_DETECTORS = (
     "reconnect_storm",
     "over_temperature",
     "discharge_no_power",
+    "stuck_preparing",
 )
 
 
@@ -340,6 +352,67 @@ def _discharge_without_power(command: Command) -> Detection:
     )
 
 
+# --- Stuck in preparing ------------------------------------------------------------------------
+
+
+def stuck_preparing(now: datetime) -> list[Detection]:
+    """A connector still in `preparing` more than STUCK_PREPARING after its latest
+    plug-in, with no charging since (the stuck-preparing runbook's trigger). Facts: its
+    preparing samples since that plug-in."""
+    latest_plug_in = DeviceEvent.objects.filter(
+        device_id=OuterRef("device_id"),
+        connector_id=OuterRef("connector_id"),
+        event_type="plug_in",
+        timestamp__gte=now - STUCK_LOOKBACK,
+    ).order_by("-timestamp")
+    connectors = (
+        Connector.objects.filter(state=ConnectorState.PREPARING, device__site__isnull=False)
+        .annotate(plugged_in=Subquery(latest_plug_in.values("timestamp")[:1]))
+        .filter(plugged_in__lte=now - STUCK_PREPARING)
+        .select_related("device__site")
+        .order_by("device_id", "connector_id")
+    )
+    detections = []
+    for connector in connectors:
+        charged = TelemetrySample.objects.filter(
+            device_id=connector.device_id,
+            connector_id=connector.connector_id,
+            state__in=["charging", "discharging"],
+            timestamp__gte=connector.plugged_in,
+        )
+        if not charged.exists():
+            detections.append(_stuck_preparing(connector))
+    return detections
+
+
+def _stuck_preparing(connector: Connector) -> Detection:
+    device = connector.device
+
+    def describe(facts: QuerySet, summary: FactSummary) -> tuple[str, dict[str, Any]]:
+        return f"Connector {connector.connector_id} stuck in preparing", {
+            "connector_id": connector.connector_id,
+            "plugged_in": _iso(connector.plugged_in),
+            "preparing_samples": summary.count,
+            "last_preparing": _iso(summary.last),
+        }
+
+    return Detection(
+        detector="stuck_preparing",
+        subject=f"{device.device_id}#{connector.connector_id}",
+        operator_id=device.site.operator_id,
+        device=device,
+        severity=Alert.Severity.MEDIUM,
+        facts=TelemetrySample.objects.filter(
+            device=device,
+            connector_id=connector.connector_id,
+            state="preparing",
+            timestamp__gte=connector.plugged_in,
+        ),
+        window=STUCK_LOOKBACK,
+        describe=describe,
+    )
+
+
 # --- The sweep --------------------------------------------------------------------------------
 
 DETECTORS: tuple[Callable[[datetime], list[Detection]], ...] = (
@@ -348,6 +421,7 @@ DETECTORS: tuple[Callable[[datetime], list[Detection]], ...] = (
     platform_faults,
     over_temperature,
     discharge_without_power,
+    stuck_preparing,
 )
 
 

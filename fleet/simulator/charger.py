@@ -232,7 +232,7 @@ class SimulatedCharger:
             connector.authorised.set()
             await self.event(connector, "auth_ok", {"method": "rfid"})
         else:
-            await self.wait_for_remote_start(connector, patience=3600)
+            await self.wait_for_remote_start(connector, patience=7200)  # drivers wait long
         if not connector.authorised.is_set():
             await self.unplug(connector)
             return

@@ -2,14 +2,17 @@
 the runbook the alert suggests. The fleet runs at 100x against a live server; the
 detectors and the liveness sweep run here, as the Celery beat would run them."""
 
+import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
 from diagnostics.models import Alert
+from diagnostics.services import detectors
 from diagnostics.services.detectors import run_detectors
 from fleet.models import Device, DeviceEvent
 from fleet.services import demo, liveness
@@ -19,7 +22,7 @@ from tests.live_server import LiveServer, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SCENARIOS = ["f0421-cluster", "f0204-overheat", "unknown-code", "heartbeat-loss"]
+SCENARIOS = ["f0421-cluster", "f0204-overheat", "unknown-code", "heartbeat-loss", "stuck-preparing"]
 
 
 @pytest.fixture
@@ -29,12 +32,19 @@ def server(tmp_path) -> Iterator[LiveServer]:
         yield live
 
 
+def stuck_serial(tmp_path) -> str:
+    state = json.loads((tmp_path / "fleet.json").read_text())
+    return next(c["sn"] for c in state["chargers"] if "stuck-preparing" in c["scenarios"])
+
+
 def faults(code: str) -> int:
     return DeviceEvent.objects.filter(event_type="fault", fault_code=code).count()
 
 
-def test_every_field_case_opens_its_alert(server, tmp_path, settings):
-    settings.TELLUS_OFFLINE_AFTER_SECONDS = 4  # real seconds; the fleet runs at 100x
+def test_every_field_case_opens_its_alert(server, tmp_path, settings, monkeypatch):
+    # Real-time thresholds, scaled down as the fleet's time is scaled up (100x).
+    settings.TELLUS_OFFLINE_AFTER_SECONDS = 4
+    monkeypatch.setattr(detectors, "STUCK_PREPARING", timedelta(seconds=2))
     options = FleetOptions(
         base_url=server.url,
         chargers=10,
@@ -53,6 +63,12 @@ def test_every_field_case_opens_its_alert(server, tmp_path, settings):
         eventually(lambda: faults("F-0421") >= 9, 90, "F-0421 three times on each of three")
         eventually(lambda: faults("F-0999") >= 3, 90, "an undocumented code three times")
         eventually(lambda: faults("F-0204") >= 1, 90, "a cabinet past its critical limit")
+        stuck = Device.objects.get(sn=stuck_serial(tmp_path))
+        eventually(
+            lambda: stuck.connectors.filter(state="preparing").exists(),
+            60,
+            "a vehicle waiting in preparing",
+        )
         time.sleep(settings.TELLUS_OFFLINE_AFTER_SECONDS + 1)
         silent = liveness.mark_offline(timezone.now())
         report = run_detectors(timezone.now())
@@ -68,6 +84,9 @@ def test_every_field_case_opens_its_alert(server, tmp_path, settings):
     hot = alerts[("over_temperature", "F-0203")]  # the connector passed 75 °C (DC)
     assert hot.device.model == "TP-DC180"
     assert faults("F-0204") >= 1  # then the cabinet cut its output
+    waiting = alerts[("stuck_preparing", "")]
+    assert waiting.device == stuck
+    assert waiting.suggested_runbook == "connector-stuck-preparing"
     heartbeat = alerts[("heartbeat_lost", "F-0301")]
     assert heartbeat.device.device_id == silent[0]
     repeat_devices = set(
