@@ -407,9 +407,31 @@ def rate_limit_bench() -> dict:
     return results
 
 
-def write_results(telemetry: dict, polls: dict, stream: dict, rates: dict) -> str:
+def fleet_scale_bench() -> list[dict]:
+    from bench.fleet_scale import fleet_bench
+
+    server = start_server("console.asgi:application", 2)
+    try:
+        return fleet_bench(f"http://{HOST}:{PORT}", server.pid)
+    finally:
+        stop_server(server)
+
+
+def write_results(
+    telemetry: dict, polls: dict, stream: dict, rates: dict, fleet: list[dict]
+) -> str:
     bare, ours = telemetry["bare"], telemetry["ours"]
     fixed, moving = rates["FixedWindowRateLimiter"], rates["MovingWindowRateLimiter"]
+    fleet_rows = "\n".join(
+        f"| {r['chargers']} | {r['telemetry_per_s']:.0f} | {_ms(r['p50_ms'])} | {_ms(r['p99_ms'])} "
+        f"| {r['errors']} | {r['server_cpu_share']:.2f} / {r['simulator_cpu_share']:.2f} "
+        f"| {'yes' if r['sustained'] else 'no'} |"
+        for r in fleet
+    )
+    sustained = [r["chargers"] for r in fleet if r["sustained"]]
+    largest = f"{max(sustained)} chargers" if sustained else "none of the sizes tried"
+    from bench.fleet_scale import MEASURED as measured
+
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = f"""# Benchmark results
 
@@ -474,6 +496,17 @@ its cadence frame every {os.environ.get("TELLUS_STREAM_CADENCE_SECONDS", "5")} s
 
 What the moving window costs over the fixed one per request, in one process's event loop.
 Every charger request makes one such check; section 1 measures ingestion with it.
+
+## 5. Fleet scale: simulated chargers at real cadence (2 workers, simulator on the same machine)
+
+| chargers | telemetry/s | p50 ms | p99 ms | errors | CPU server / simulator (cores) | sustained |
+|---|---|---|---|---|---|---|
+{fleet_rows}
+
+Largest fleet sustained ({measured:.0f} s measured after a warm-up; telemetry p99 under 100 ms,
+no error of any kind): **{largest}**. The simulator's chargers keep the real cadence
+(heartbeat 30 s, telemetry 5 s while charging and 60 s idle, a long poll per connector);
+latency is the charger's, from sending to the answer.
 """
     name = "results.md" if SERVER == "uvicorn" else f"results-{SERVER}.md"
     (BENCH / name).write_text(text)
@@ -500,8 +533,10 @@ def main() -> None:
     redis.Redis.from_url(REDIS).flushdb()
     stream = stream_bench()
     rates = rate_limit_bench()
+    redis.Redis.from_url(REDIS).flushdb()
+    fleet = fleet_scale_bench()
     print()
-    print(write_results(telemetry, polls, stream, rates))
+    print(write_results(telemetry, polls, stream, rates, fleet))
 
 
 if __name__ == "__main__":

@@ -35,8 +35,16 @@ def backoff_delay(attempt: int, rng: random.Random) -> float:
 
 
 class ChargerClient:
-    def __init__(self, http: httpx.AsyncClient, rng: random.Random, stopping: asyncio.Event):
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        rng: random.Random,
+        stopping: asyncio.Event,
+        latencies: list[float] | None = None,
+    ):
         self.http = http
+        # Where to record how long each answered telemetry upload took (make bench).
+        self.latencies = latencies
         self.rng = rng
         self.stopping = stopping
         self.device_id = ""
@@ -75,6 +83,7 @@ class ChargerClient:
             if auth and time.time() > self.token_expires_at - 60:
                 await self.renew_token()
             headers = {"Authorization": f"Bearer {self.token}"} if auth else {}
+            sent = time.perf_counter()
             try:
                 response = await self.http.request(
                     method, path, json=body, params=params, headers=headers, timeout=timeout
@@ -92,6 +101,8 @@ class ChargerClient:
             code = envelope.get("code", 9001 if response.status_code >= 500 else -1)
             if response.status_code == 200 and code == 0:
                 self.count("ok")
+                if self.latencies is not None and path == "/v1/device/telemetry":
+                    self.latencies.append(time.perf_counter() - sent)
                 return envelope.get("data")
             if response.status_code == 429 or code == 5001:
                 self.count("rate_limited")

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from fleet.simulator.charger import SimulatedCharger
+from fleet.simulator.charger import Behaviour, SimulatedCharger
 from fleet.simulator.client import ChargerClient
 from fleet.simulator.scenarios import Scenario, assign, behaviour_for
 
@@ -93,9 +93,13 @@ async def run_fleet(
     options: FleetOptions,
     stopping: asyncio.Event | None = None,
     on_registered: Callable[[list[dict]], Awaitable[None]] | None = None,
+    behaviour: Behaviour | None = None,
+    latencies: list[float] | None = None,
 ) -> dict[str, Any]:
     """Run the fleet until `stopping` is set or `duration` has passed; returns a summary
-    (per-charger request counts added up) and leaves the state file current."""
+    (per-charger request counts added up) and leaves the state file current.
+    `behaviour` is that of chargers in no scenario; `latencies` collects telemetry
+    answer times (the fleet-scale bench)."""
     stopping = stopping or asyncio.Event()
     state = load_state(options.state_file, options.base_url)
     plan = plan_fleet(options, state)
@@ -107,10 +111,9 @@ async def run_fleet(
         chargers = []
         for index, (saved, scenarios) in enumerate(plan):
             rng = random.Random(f"{options.seed}:{index}")
-            client = ChargerClient(http, rng, stopping)
-            chargers.append(
-                SimulatedCharger(saved, client, rng, options.speed, behaviour_for(scenarios))
-            )
+            client = ChargerClient(http, rng, stopping, latencies)
+            acting = behaviour_for(scenarios) if scenarios else (behaviour or Behaviour())
+            chargers.append(SimulatedCharger(saved, client, rng, options.speed, acting))
         tasks = [asyncio.create_task(charger.run()) for charger in chargers]
         helpers = [asyncio.create_task(_keep_state(options, state, stopping))]
         if on_registered is not None:
