@@ -58,7 +58,6 @@ async def one_size(base_url: str, chargers: int, server_pid: int, state: Path) -
         chargers=chargers,
         seed=2026,
         state_file=state,
-        max_connections=min(4 * chargers, 8000),
     )
     measured: dict = {}
 

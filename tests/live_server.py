@@ -189,3 +189,13 @@ def serving(log_path: Path, **options) -> Iterator[LiveServer]:
     finally:
         live.stop()
         call_command("flush", interactive=False, verbosity=0)
+
+
+def eventually(condition, timeout: float = 90.0, what: str = "") -> None:
+    """Wait for `condition()` to hold, for what a live system does in its own time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"not within {timeout:.0f} s: {what}")

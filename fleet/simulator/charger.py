@@ -131,6 +131,12 @@ class SimulatedCharger:
             logger.error("charger %s cannot start: %s", self.saved["sn"], refused)
             self.client.count("chargers_not_started")
             return
+        # Real chargers booted at different times: started in step, a fleet would
+        # heartbeat and renew its long polls in bursts, every 30 s.
+        try:
+            await self.wait(self.rng.uniform(0, HEARTBEAT_SECONDS))
+        except Stopped:
+            return
         loops = [self.heartbeat_loop(), self.outbox_loop()]
         for connector in self.connectors.values():
             loops += [self.connector_loop(connector), self.poll_loop(connector)]

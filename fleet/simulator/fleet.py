@@ -2,6 +2,7 @@
 them (their serial numbers, credentials, meters and unsent records)."""
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -28,6 +29,10 @@ FLEET_MIX = [
 ]
 
 
+# Long polls (one per connector), the heartbeat, telemetry and a command's reports.
+CHARGER_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+
+
 @dataclass
 class FleetOptions:
     base_url: str
@@ -37,7 +42,6 @@ class FleetOptions:
     speed: float = 1.0
     state_file: Path | None = None
     duration: float | None = None  # real seconds; None runs until stopped
-    max_connections: int = 200
 
 
 def load_state(path: Path | None, base_url: str) -> dict[str, Any]:
@@ -104,13 +108,16 @@ async def run_fleet(
     state = load_state(options.state_file, options.base_url)
     plan = plan_fleet(options, state)
     save_state(options.state_file, state)
-    limits = httpx.Limits(
-        max_connections=options.max_connections, max_keepalive_connections=options.max_connections
-    )
-    async with httpx.AsyncClient(base_url=options.base_url, limits=limits) as http:
+    async with contextlib.AsyncExitStack() as pools:
         chargers = []
         for index, (saved, scenarios) in enumerate(plan):
             rng = random.Random(f"{options.seed}:{index}")
+            # A connection pool per charger, as a real one has its own: one pool shared
+            # by thousands of held long polls costs its client time per request for every
+            # connection it holds (httpcore's pool), and the simulator becomes the limit.
+            http = await pools.enter_async_context(
+                httpx.AsyncClient(base_url=options.base_url, limits=CHARGER_LIMITS)
+            )
             client = ChargerClient(http, rng, stopping, latencies)
             acting = behaviour_for(scenarios) if scenarios else (behaviour or Behaviour())
             chargers.append(SimulatedCharger(saved, client, rng, options.speed, acting))

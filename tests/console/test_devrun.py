@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,7 +17,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from fleet.models import Device, TelemetrySample
-from tests.live_server import REPO, UNLIMITED_RATES, database_url, free_port
+from tests.live_server import REPO, UNLIMITED_RATES, database_url, eventually, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,15 +38,6 @@ def alive(pid: int) -> bool:
         Path(f"/proc/{pid}").exists()
         and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
     )
-
-
-def eventually(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
 
 
 def test_the_demo_comes_up_alive_and_one_sigterm_stops_all_of_it(tmp_path):

@@ -20,7 +20,7 @@ from fleet.models import ChargingRecord, Command, Device, DeviceEvent, Telemetry
 from fleet.services import demo
 from fleet.services.commands import queue_command
 from fleet.simulator.fleet import FleetOptions, run_fleet
-from tests.live_server import LiveServer, serving
+from tests.live_server import LiveServer, eventually, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,15 +58,6 @@ class RunningFleet:
         self.loop.call_soon_threadsafe(self.stopping.set)
         self.thread.join(timeout=60)
         assert not self.thread.is_alive(), "the fleet did not stop"
-
-
-def eventually(condition, timeout: float = 90.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
 
 
 def test_an_accelerated_fleet_charges_reports_and_obeys(server, tmp_path):

@@ -17,8 +17,8 @@ from diagnostics.services.detectors import run_detectors
 from fleet.models import Device, DeviceEvent
 from fleet.services import demo, liveness
 from fleet.simulator.fleet import FleetOptions
-from tests.fleet.test_simulator import RunningFleet, eventually
-from tests.live_server import LiveServer, serving
+from tests.fleet.test_simulator import RunningFleet
+from tests.live_server import LiveServer, eventually, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
