@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from diagnostics.admin_forms import FaultCodeForm, RunbookForm
 from diagnostics.models import (
     Alert,
     AlertTransition,
@@ -13,6 +14,7 @@ from fleet.admin import AuditedAdmin
 
 @admin.register(FaultCode)
 class FaultCodeAdmin(AuditedAdmin):
+    form = FaultCodeForm
     list_display = ["code", "title", "severity", "category", "source", "updated_at"]
     list_filter = ["severity", "category", "source"]
     search_fields = ["code", "title", "description"]
@@ -21,6 +23,7 @@ class FaultCodeAdmin(AuditedAdmin):
 
 @admin.register(Runbook)
 class RunbookAdmin(AuditedAdmin):
+    form = RunbookForm
     list_display = ["slug", "title", "escalation_target", "updated_at"]
     readonly_fields = ["loaded_digest", "updated_at"]
 

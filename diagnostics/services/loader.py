@@ -7,6 +7,7 @@ row still holds what the previous load wrote, and left alone when an admin edite
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,54 @@ def digest(content: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _fault_content(entry: dict[str, Any]) -> dict[str, Any]:
+def _strings(where: str, name: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise DiagnosticsDataError(f"{where}: {name} must be a list of strings")
+    return list(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _diagnostic_steps(code: str, steps: Any) -> list[dict[str, Any]]:
+    if steps is None:
+        return []
+    if not isinstance(steps, list):
+        raise DiagnosticsDataError(f"{code}: diagnostic_steps must be a list")
+    for number, step in enumerate(steps, 1):
+        if not isinstance(step, dict) or not isinstance(step.get("text"), str):
+            raise DiagnosticsDataError(
+                f"{code}: diagnostic step {number} must be a mapping with a text"
+            )
+        if not step["text"].strip():
+            raise DiagnosticsDataError(f"{code}: every diagnostic step needs a text")
+        for flag in ("on_site", "proposed"):
+            if flag in step and not isinstance(step[flag], bool):
+                raise DiagnosticsDataError(
+                    f"{code}: diagnostic step {number}: {flag} must be true or false"
+                )
+    return list(steps)
+
+
+def _thresholds(code: str, thresholds: Any) -> dict[str, Any]:
+    if thresholds is None:
+        return {}
+    if not isinstance(thresholds, dict):
+        raise DiagnosticsDataError(f"{code}: thresholds must be a mapping of name to number")
+    for name, value in thresholds.items():
+        if not isinstance(name, str) or not _is_number(value):
+            raise DiagnosticsDataError(
+                f"{code}: threshold {name!r} must be a finite number, not {value!r:.40}"
+            )
+    return dict(thresholds)
+
+
+def fault_content(entry: dict[str, Any]) -> dict[str, Any]:
+    """Validate one fault-dictionary entry (from the file or the admin) and return the
+    content fields as stored; DiagnosticsDataError names what is wrong."""
     code = entry.get("code")
     if not isinstance(code, str) or not code:
         raise DiagnosticsDataError(f"fault entry without a code: {entry!r:.80}")
@@ -58,26 +106,28 @@ def _fault_content(entry: dict[str, Any]) -> dict[str, Any]:
     if entry.get("source", "charger") not in SOURCES:
         raise DiagnosticsDataError(f"{code}: source must be one of {sorted(SOURCES)}")
     for required in ("title", "category", "description"):
-        if not entry.get(required):
+        if not isinstance(entry.get(required), str) or not entry[required].strip():
             raise DiagnosticsDataError(f"{code}: {required} is required")
-    content = {
+    issues = entry.get("known_firmware_issues") or []
+    if not isinstance(issues, list):
+        raise DiagnosticsDataError(f"{code}: known_firmware_issues must be a list")
+    for issue in issues:
+        if not isinstance(issue, dict) or not issue.get("fixed_in"):
+            raise DiagnosticsDataError(f"{code}: every known firmware issue needs fixed_in")
+    return {
         "title": entry["title"],
         "severity": entry["severity"],
         "category": entry["category"],
         "source": entry.get("source", "charger"),
         "description": entry["description"].strip(),
-        "symptoms": list(entry.get("symptoms") or []),
-        "likely_causes": list(entry.get("likely_causes") or []),
-        "diagnostic_steps": list(entry.get("diagnostic_steps") or []),
-        "related_telemetry": list(entry.get("related_telemetry") or []),
-        "related_commands": list(entry.get("related_commands") or []),
-        "known_firmware_issues": list(entry.get("known_firmware_issues") or []),
-        "thresholds": dict(entry.get("thresholds") or {}),
+        "symptoms": _strings(code, "symptoms", entry.get("symptoms")),
+        "likely_causes": _strings(code, "likely_causes", entry.get("likely_causes")),
+        "diagnostic_steps": _diagnostic_steps(code, entry.get("diagnostic_steps")),
+        "related_telemetry": _strings(code, "related_telemetry", entry.get("related_telemetry")),
+        "related_commands": _strings(code, "related_commands", entry.get("related_commands")),
+        "known_firmware_issues": list(issues),
+        "thresholds": _thresholds(code, entry.get("thresholds")),
     }
-    for issue in content["known_firmware_issues"]:
-        if not isinstance(issue, dict) or not issue.get("fixed_in"):
-            raise DiagnosticsDataError(f"{code}: every known firmware issue needs fixed_in")
-    return content
 
 
 @transaction.atomic
@@ -88,7 +138,7 @@ def load_faults(path: Path = DATA_DIR / "faults.yaml") -> LoadReport:
     report = LoadReport()
     seen = set()
     for entry in entries:
-        content = _fault_content(entry)
+        content = fault_content(entry)
         code = entry["code"]
         if code in seen:
             raise DiagnosticsDataError(f"{code} appears twice in {path.name}")
@@ -173,22 +223,40 @@ def _suggest_when(slug: str, rules: Any) -> list[dict[str, Any]]:
     return valid
 
 
-def _runbook_content(entry: dict[str, Any], slugs: set[str]) -> dict[str, Any]:
-
+def runbook_content(entry: dict[str, Any], slugs: set[str]) -> dict[str, Any]:
+    """Validate one runbook (from the file or the admin) against the checks, actions and
+    runbooks that exist, and return the content fields as stored."""
     slug = entry.get("slug")
-    if not slug or not entry.get("title") or not entry.get("steps"):
+    steps = entry.get("steps")
+    if not slug or not entry.get("title") or not steps:
         raise DiagnosticsDataError(f"runbook {slug!r}: slug, title and steps are required")
-    keys = [step.get("key") for step in entry["steps"]]
-    if None in keys or len(set(keys)) != len(keys):
+    if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
+        raise DiagnosticsDataError(f"{slug}: steps must be a list of step mappings")
+    keys = [step.get("key") for step in steps]
+    if not all(isinstance(key, str) and key for key in keys) or len(set(keys)) != len(keys):
         raise DiagnosticsDataError(f"{slug}: every step needs a unique key")
-    for step in entry["steps"]:
+    for step in steps:
         where = f"{slug}/{step['key']}"
+        if not isinstance(step.get("title"), str) or not step["title"].strip():
+            raise DiagnosticsDataError(f"{where}: every step needs a title")
         if str(step.get("on_site", "no")) not in ON_SITE:
             raise DiagnosticsDataError(f"{where}: on_site must be one of {sorted(ON_SITE)}")
         check = step.get("check")
-        if check and check.get("name") not in CHECKS:
-            raise DiagnosticsDataError(f"{where}: unknown check {check.get('name')!r}")
-        for branch in step.get("branches") or []:
+        if check is not None:
+            if not isinstance(check, dict) or not isinstance(check.get("params", {}), dict):
+                raise DiagnosticsDataError(f"{where}: check must be a mapping (name, params)")
+            if check.get("name") not in CHECKS:
+                raise DiagnosticsDataError(f"{where}: unknown check {check.get('name')!r}")
+        branches = step.get("branches") or []
+        if not isinstance(branches, list):
+            raise DiagnosticsDataError(f"{where}: branches must be a list")
+        for branch in branches:
+            if not isinstance(branch, dict) or not isinstance(branch.get("then") or {}, dict):
+                raise DiagnosticsDataError(
+                    f"{where}: each branch must be a mapping with when and then"
+                )
+            if not isinstance(branch.get("when") or {}, dict):
+                raise DiagnosticsDataError(f"{where}: a branch's when must be a mapping")
             then = branch.get("then") or {}
             if then.get("action") not in ACTIONS:
                 raise DiagnosticsDataError(f"{where}: unknown action {then.get('action')!r}")
@@ -200,13 +268,15 @@ def _runbook_content(entry: dict[str, Any], slugs: set[str]) -> dict[str, Any]:
                 )
     return {
         "title": entry["title"],
-        "applicable_models": list(entry.get("applicable_models") or []),
+        "applicable_models": _strings(slug, "applicable_models", entry.get("applicable_models")),
         "symptom": (entry.get("symptom") or "").strip(),
-        "linked_fault_codes": list(entry.get("linked_fault_codes") or []),
-        "triggers": list(entry.get("triggers") or []),
+        "linked_fault_codes": _strings(slug, "linked_fault_codes", entry.get("linked_fault_codes")),
+        "triggers": _strings(slug, "triggers", entry.get("triggers")),
         "escalation_target": entry.get("escalation_target") or "L2",
-        "escalation_checklist": list(entry.get("escalation_checklist") or []),
-        "steps": entry["steps"],
+        "escalation_checklist": _strings(
+            slug, "escalation_checklist", entry.get("escalation_checklist")
+        ),
+        "steps": steps,
         "suggest_when": _suggest_when(slug, entry.get("suggest_when")),
     }
 
@@ -222,6 +292,6 @@ def load_runbooks(path: Path = DATA_DIR / "runbooks.yaml") -> LoadReport:
     )
     report = LoadReport()
     for entry in entries:
-        content = _runbook_content(entry, slugs)
+        content = runbook_content(entry, slugs)
         _upsert(Runbook, "slug", entry["slug"], content, report)
     return report
