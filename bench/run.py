@@ -213,7 +213,14 @@ def telemetry_bench() -> dict:
     server = start_server("bare_app:app", 2, bare_env)
     try:
         run_wrk(tokens_file, "warm-up (not counted)", WARM_UP)
-        bare = run_wrk(tokens_file, "bare ASGI + psycopg")
+        bare = run_wrk(tokens_file, "bare ASGI + psycopg, row by row")
+    finally:
+        stop_server(server)
+
+    server = start_server("bare_app:grouped_app", 2, bare_env)
+    try:
+        run_wrk(tokens_file, "warm-up (not counted)", WARM_UP)
+        grouped = run_wrk(tokens_file, "bare ASGI + psycopg, group commit")
     finally:
         stop_server(server)
 
@@ -228,7 +235,14 @@ def telemetry_bench() -> dict:
 
     stored = TelemetrySample.objects.exclude(device_id="dvc_t0000000").count()
     # Every acknowledged sample must be in the database (warm-up runs included).
-    return {"bare": bare, "ours": ours, "ratio": ours["rps"] / bare["rps"], "stored": stored}
+    return {
+        "bare": bare,
+        "grouped": grouped,
+        "ours": ours,
+        "ratio": ours["rps"] / bare["rps"],
+        "grouped_ratio": ours["rps"] / grouped["rps"],
+        "stored": stored,
+    }
 
 
 def cpu_seconds(process: subprocess.Popen) -> float:
@@ -420,7 +434,7 @@ def fleet_scale_bench() -> list[dict]:
 def write_results(
     telemetry: dict, polls: dict, stream: dict, rates: dict, fleet: list[dict]
 ) -> str:
-    bare, ours = telemetry["bare"], telemetry["ours"]
+    bare, grouped, ours = telemetry["bare"], telemetry["grouped"], telemetry["ours"]
     fixed, moving = rates["FixedWindowRateLimiter"], rates["MovingWindowRateLimiter"]
     fleet_rows = "\n".join(
         f"| {r['chargers']} | {r['telemetry_per_s']:.0f} | {_ms(r['p50_ms'])} | {_ms(r['p99_ms'])} "
@@ -442,16 +456,18 @@ machine. Server: {SERVER} (uvloop{", httptools" if SERVER == "uvicorn" else ""})
 
 | server | req/s | p50 ms | p99 ms | non-2xx | socket errors |
 |---|---|---|---|---|---|
-| bare ASGI app + psycopg pool, 2 workers (baseline) | {bare["rps"]:.0f} | {bare["p50_us"] / 1000:.1f} | {bare["p99_us"] / 1000:.1f} | {bare["non_2xx"]} | {bare["socket_errors"]} |
+| bare ASGI app + psycopg pool, row by row, 2 workers | {bare["rps"]:.0f} | {bare["p50_us"] / 1000:.1f} | {bare["p99_us"] / 1000:.1f} | {bare["non_2xx"]} | {bare["socket_errors"]} |
+| bare ASGI app + psycopg pool, group commit, 2 workers (baseline) | {grouped["rps"]:.0f} | {grouped["p50_us"] / 1000:.1f} | {grouped["p99_us"] / 1000:.1f} | {grouped["non_2xx"]} | {grouped["socket_errors"]} |
 | Tellus `POST /v1/device/telemetry`, 2 workers | {ours["rps"]:.0f} | {ours["p50_us"] / 1000:.1f} | {ours["p99_us"] / 1000:.1f} | {ours["non_2xx"]} | {ours["socket_errors"]} |
 
-Ratio: **{telemetry["ratio"] * 100:.0f} %** of the baseline (target ≥ 50 %, p99 < 100 ms).
-Each server first took {WARM_UP} s of the same load, unmeasured. Our request does more than
-the baseline's — JWT check, a Redis rate-limit counter, strict validation, the sample
-insert plus the connector snapshot upsert, a publish to the device's channel group — but
-commits samples in groups (one statement for all samples that arrive while the previous
-group is being written; each request is answered only after its own sample is
-committed), where the baseline commits row by row. Samples stored, all runs:
+Ratio: **{telemetry["grouped_ratio"] * 100:.0f} %** of the group-commit baseline, like with
+like (target ≥ 50 %, p99 < 100 ms); {telemetry["ratio"] * 100:.0f} % of the row-by-row one.
+Each server first took {WARM_UP} s of the same load, unmeasured. Both baselines and our
+server answer a request only after its own sample is committed; the group-commit
+baseline, like ours, writes every sample that arrived while the previous group was being
+written in one statement. Our request does more than either baseline's — JWT check, a
+Redis rate-limit counter, strict validation, the sample insert plus the connector
+snapshot upsert, a publish to the device's channel group. Samples stored, all runs:
 {telemetry["stored"]}.
 
 ## 2. Long polling (one server process)
