@@ -23,7 +23,9 @@ from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindow
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
+from redis import BlockingConnectionPool as SyncBlockingConnectionPool
 from redis.asyncio import BlockingConnectionPool
+from redis.exceptions import MaxConnectionsError
 
 from fleet.errors import NotAuthenticated, TooManyRequests
 from fleet.outage import REDIS_ERRORS, Breaker
@@ -44,6 +46,10 @@ RATE_CLASSES = {
 _STORAGE_ERRORS = (StorageError, *REDIS_ERRORS)
 # Short timeouts: a black-holed Redis must cost a request a second at most, once a second.
 _REDIS_OPTIONS = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+# Connections per pool (one sync pool per process, one async pool per event loop). A
+# request waits up to _POOL_WAIT_SECONDS for one rather than failing at once.
+_POOL_SIZE = 64
+_POOL_WAIT_SECONDS = 10
 
 _redis = Breaker("Redis (rate limits)", "counting in process memory until it returns")
 _async_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncMovingWindow]" = (
@@ -68,10 +74,37 @@ def _memory_limiter() -> MovingWindowRateLimiter:
 
 @cache
 def _redis_limiter() -> MovingWindowRateLimiter:
+    # Bounded and blocking, as the async pool: redis-py's default pool fails a request
+    # outright once 100 threads hold connections, which read as an outage.
+    pool = SyncBlockingConnectionPool.from_url(
+        settings.TELLUS_RATE_LIMIT_STORAGE_URL,
+        max_connections=_POOL_SIZE,
+        timeout=_POOL_WAIT_SECONDS,
+        **_REDIS_OPTIONS,
+    )
     storage = RedisStorage(
-        settings.TELLUS_RATE_LIMIT_STORAGE_URL, wrap_exceptions=True, **_REDIS_OPTIONS
+        settings.TELLUS_RATE_LIMIT_STORAGE_URL, connection_pool=pool, wrap_exceptions=True
     )
     return MovingWindowRateLimiter(storage)
+
+
+def congested(error: BaseException) -> bool:
+    """Whether a storage error is our own pool running dry (every connection busy past
+    the wait) rather than Redis failing: that is load on this process, not an outage."""
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, MaxConnectionsError) or "No connection available" in str(seen):
+            return True
+        seen = getattr(seen, "storage_error", None) or seen.__cause__
+    return False
+
+
+def _storage_failed(error: BaseException) -> None:
+    # A dry pool falls back to memory for this request only; Redis itself answers.
+    if not congested(error):
+        _redis.failed(error)
 
 
 def _async_redis_limiter() -> AsyncMovingWindow:
@@ -82,7 +115,10 @@ def _async_redis_limiter() -> AsyncMovingWindow:
         # A bounded pool that waits for a free connection: thousands of chargers
         # arriving at once must queue for Redis, not fail.
         pool = BlockingConnectionPool.from_url(
-            settings.TELLUS_RATE_LIMIT_STORAGE_URL, max_connections=64, timeout=10, **_REDIS_OPTIONS
+            settings.TELLUS_RATE_LIMIT_STORAGE_URL,
+            max_connections=_POOL_SIZE,
+            timeout=_POOL_WAIT_SECONDS,
+            **_REDIS_OPTIONS,
         )
         storage = aio_storage.RedisStorage(
             "async+" + settings.TELLUS_RATE_LIMIT_STORAGE_URL,
@@ -112,7 +148,11 @@ def _apply(rate_class: str, identifiers: tuple[str, ...], *, count: bool) -> Non
             _redis.succeeded()
             return
         except _STORAGE_ERRORS as error:
-            _redis.failed(error)
+            _storage_failed(error)
+    _apply_in_memory(item, keys, count=count)
+
+
+def _apply_in_memory(item: RateLimitItem, keys: tuple[str, ...], *, count: bool) -> None:
     limiter = _memory_limiter()
     allowed = limiter.hit(item, *keys) if count else limiter.test(item, *keys)
     if not allowed:
@@ -138,8 +178,9 @@ async def aenforce(rate_class: str, *identifiers: str) -> None:
             stats = await limiter.get_window_stats(item, *keys)
             raise TooManyRequests(max(1, math.ceil(stats.reset_time - time.time())))
     except _STORAGE_ERRORS as error:
-        _redis.failed(error)
-        _apply(rate_class, identifiers, count=True)
+        _storage_failed(error)
+        # In memory, never the blocking client: this runs on the event loop.
+        _apply_in_memory(item, keys, count=True)
         return
     _redis.succeeded()
 

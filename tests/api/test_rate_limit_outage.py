@@ -51,3 +51,35 @@ def test_redis_is_used_again_once_it_answers(redis_unreachable, settings, caplog
         ratelimit.enforce("operator_query", "cli_back")
     assert not ratelimit._redis.down
     assert any("available again" in r.getMessage() for r in caplog.records)
+
+
+def test_a_busy_pool_is_not_an_outage(settings, monkeypatch, caplog):
+    """Every connection of this process's pool in use past the wait is load, not Redis
+    failing: the request is counted in memory and the breaker stays closed."""
+    settings.TELLUS_RATE_LIMIT_STORAGE_URL = settings.REDIS_URL
+    monkeypatch.setattr(ratelimit, "_redis", Breaker("Redis (rate limits)", "memory", 0.0))
+    monkeypatch.setattr(ratelimit, "_POOL_SIZE", 1)
+    monkeypatch.setattr(ratelimit, "_POOL_WAIT_SECONDS", 0.05)
+    ratelimit._redis_limiter.cache_clear()
+    ratelimit._memory_limiter.cache_clear()
+    try:
+        pool = ratelimit._redis_limiter().storage.storage.connection_pool
+        held = pool.get_connection()
+        try:
+            with caplog.at_level(logging.WARNING, logger="tellus.outage"):
+                ratelimit.enforce("operator_query", "cli_busy_pool")
+        finally:
+            pool.release(held)
+        assert not ratelimit._redis.down
+        assert not [r for r in caplog.records if "unavailable" in r.getMessage()]
+        assert (
+            ratelimit._memory_limiter()
+            .get_window_stats(
+                ratelimit.rate_item("operator_query"), "operator_query", "cli_busy_pool"
+            )
+            .remaining
+            == ratelimit.rate_item("operator_query").amount - 1
+        )
+    finally:
+        ratelimit._redis_limiter.cache_clear()
+        ratelimit._memory_limiter.cache_clear()
