@@ -18,7 +18,15 @@ from fleet.simulator.scenarios import SCENARIOS
 
 GRACE_SECONDS = 10
 # The field cases the demo shows, as far as they fit in half the fleet.
-DEMO_SCENARIOS = ["f0421-cluster", "f0204-overheat", "heartbeat-loss", "unknown-code"]
+DEMO_SCENARIOS = [
+    "f0421-cluster",
+    "f0204-overheat",
+    "heartbeat-loss",
+    "unknown-code",
+    "v2g-refused",
+    "stuck-preparing",
+    "reconnect-storm",
+]
 
 
 def demo_scenarios(chargers: int) -> list[str]:

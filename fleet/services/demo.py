@@ -5,8 +5,8 @@ finds what the first run made instead of adding to it."""
 from typing import Any
 
 from fleet.actors import Actor
-from fleet.models import ApiClient, Device, Site
-from fleet.services import provisioning
+from fleet.models import ApiClient, Command, Connector, ConnectorState, Device, Site
+from fleet.services import control, provisioning
 
 V2G_MODELS = {"TP-DC360"}
 
@@ -47,3 +47,35 @@ def place_chargers(chargers: list[dict[str, Any]], sites: list[Site]) -> int:
         )
         moved += 1
     return moved
+
+
+def discharge_where_possible(
+    client: ApiClient, device_ids: list[str], power_kw: float = 10.0, seconds: int = 900
+) -> list[str]:
+    """The demo's V2G traffic, sent as the operator's API client would send it: a discharge
+    on the first charging connector of each of the client's devices that has none in
+    flight. Returns the ids of the commands queued."""
+    actor = Actor.for_client(client)
+    in_flight = set(
+        Command.objects.filter(
+            device_id__in=device_ids,
+            command="discharge",
+            status__in=[Command.Status.QUEUED, Command.Status.ACCEPTED],
+        ).values_list("device_id", flat=True)
+    )
+    charging: dict[str, int] = {}
+    for device_id, connector_id in (
+        Connector.objects.filter(
+            device_id__in=set(device_ids) - in_flight,
+            device__site__operator_id=client.operator_id,
+            state=ConnectorState.CHARGING,
+        )
+        .order_by("-connector_id")
+        .values_list("device_id", "connector_id")
+    ):
+        charging[device_id] = connector_id  # the lowest-numbered one wins
+    params = {"discharge_power": power_kw, "duration": seconds}
+    return [
+        control.discharge(actor, device_id, connector_id, params).command_id
+        for device_id, connector_id in sorted(charging.items())
+    ]

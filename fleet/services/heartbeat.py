@@ -1,9 +1,10 @@
 """Heartbeats: liveness, the charger's own claimed status, and pending commands."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,17 +22,25 @@ class Heartbeat:
     fault_code: int
 
 
+def _gap_start(now: datetime) -> datetime:
+    """Heartbeats before this mean the device was away: this one is a reconnect
+    (decision: reconnects), even if the offline grace has not yet run out."""
+    return now - timedelta(seconds=settings.TELLUS_RECONNECT_GAP_SECONDS)
+
+
 def record_heartbeat_orm(device_id: str, beat: Heartbeat, now: datetime) -> bool:
     """Reference implementation. Returns True when the device came (back) online."""
     with transaction.atomic():
         device = Device.objects.select_for_update().get(device_id=device_id)
         came_online = device.status == Device.Status.OFFLINE
+        returned = device.last_heartbeat is not None and device.last_heartbeat < _gap_start(now)
         device.last_heartbeat = now
         device.reported_status = beat.status
         device.reported_fault_code = beat.fault_code
         device.status = Device.Status.ONLINE
         if came_online:
             device.online_since = now
+        if came_online or returned:
             ConnectivityChange.objects.create(device=device, status=Device.Status.ONLINE, at=now)
         device.save()
     return came_online
@@ -39,18 +48,21 @@ def record_heartbeat_orm(device_id: str, beat: Heartbeat, now: datetime) -> bool
 
 _HEARTBEAT_SQL = """
 WITH previous AS (
-    SELECT device_id, status FROM fleet_device WHERE device_id = %(device_id)s FOR UPDATE
+    SELECT device_id, status, last_heartbeat FROM fleet_device
+    WHERE device_id = %(device_id)s FOR UPDATE
 ), updated AS (
     UPDATE fleet_device AS d SET
         last_heartbeat = %(now)s, reported_status = %(status)s,
         reported_fault_code = %(fault_code)s, status = 'online', updated_at = %(now)s,
         online_since = CASE WHEN previous.status = 'offline' THEN %(now)s ELSE d.online_since END
     FROM previous WHERE d.device_id = previous.device_id
-    RETURNING previous.status AS was
+    RETURNING previous.status AS was, previous.last_heartbeat AS last
+), reconnected AS (
+    INSERT INTO fleet_connectivitychange (device_id, status, "at")
+    SELECT %(device_id)s, 'online', %(now)s FROM updated
+    WHERE updated.was = 'offline' OR updated.last < %(gap_start)s
 )
-INSERT INTO fleet_connectivitychange (device_id, status, "at")
-SELECT %(device_id)s, 'online', %(now)s FROM updated WHERE updated.was = 'offline'
-RETURNING id
+SELECT was = 'offline' FROM updated
 """
 
 
@@ -60,10 +72,11 @@ async def _record_heartbeat_pg(device_id: str, beat: Heartbeat, now: datetime) -
         "now": now,
         "status": beat.status,
         "fault_code": beat.fault_code,
+        "gap_start": _gap_start(now),
     }
     async with (await db.pg_pool()).connection() as conn:
-        rows = await (await conn.execute(_HEARTBEAT_SQL, params)).fetchall()
-    return bool(rows)
+        row = await (await conn.execute(_HEARTBEAT_SQL, params)).fetchone()
+    return bool(row and row[0])
 
 
 async def record_heartbeat(device_id: str, beat: Heartbeat) -> list[Delivery]:

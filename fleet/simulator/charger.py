@@ -25,6 +25,9 @@ HEARTBEAT_SECONDS = 30
 ACTIVE_TELEMETRY_SECONDS = 5
 IDLE_TELEMETRY_SECONDS = 60
 LONG_POLL_SECONDS = 30
+# How long a flapping charger stays away, in real seconds (the server's clocks are real):
+# longer than the platform's reconnect gap (60 s), so each return is a reconnect.
+FLAP_OFFLINE_SECONDS = 70.0
 CABINET_CRITICAL_C = 85.0
 NOMINAL_FAN_RPM = 1800
 
@@ -170,24 +173,25 @@ class SimulatedCharger:
     async def heartbeat_loop(self) -> None:
         while True:
             if not (self.offline.is_set() or self.is_silent()):
-                faulted = any(c.state == "fault" for c in self.connectors.values())
-                body = {
-                    "timestamp": now_iso(),
-                    "status": "fault" if faulted else "online",
-                    "fault_code": 0,
-                }
-                data = await self.client.call("POST", "/v1/device/heartbeat", body)
-                for command in (data or {}).get("commands", []):
-                    self.start(command)
+                await self.beat()
             await self.wait(HEARTBEAT_SECONDS)
 
+    async def beat(self) -> None:
+        faulted = any(c.state == "fault" for c in self.connectors.values())
+        body = {"timestamp": now_iso(), "status": "fault" if faulted else "online", "fault_code": 0}
+        data = await self.client.call("POST", "/v1/device/heartbeat", body)
+        for command in (data or {}).get("commands", []):
+            self.start(command)
+
     async def flap_loop(self) -> None:
-        """Drop off the network for longer than the offline grace, come back, again."""
+        """Drop off the network for a while, come back and say so at once, again: more
+        than five returns in ten minutes, the platform's reconnect storm."""
         while True:
-            await self.wait(self.rng.uniform(30, 60))
+            await self.wait(self.rng.uniform(10, 25))
             self.offline.set()
-            await self.client.pause(100)  # real seconds: the server's offline grace is real
+            await self.client.pause(FLAP_OFFLINE_SECONDS)
             self.offline.clear()
+            await self.beat()
 
     async def poll_loop(self, connector: Connector) -> None:
         while True:
@@ -199,6 +203,7 @@ class SimulatedCharger:
                 "/v1/device/commands",
                 params={"connector_id": connector.connector_id, "wait": LONG_POLL_SECONDS},
                 timeout=LONG_POLL_SECONDS + 15,
+                held=True,
             )
             if command:
                 self.start(command)

@@ -73,8 +73,10 @@ class ChargerClient:
         params: dict | None = None,
         auth: bool = True,
         timeout: float = 15.0,
+        held: bool = False,
     ) -> Any:
-        """The envelope's `data`, retrying what the spec says to retry."""
+        """The envelope's `data`, retrying what the spec says to retry. A `held` request
+        (a long poll) is abandoned as soon as the fleet stops, not when the server answers."""
         attempt = 0
         renewed = False
         while True:
@@ -84,10 +86,11 @@ class ChargerClient:
                 await self.renew_token()
             headers = {"Authorization": f"Bearer {self.token}"} if auth else {}
             sent = time.perf_counter()
+            request = self.http.request(
+                method, path, json=body, params=params, headers=headers, timeout=timeout
+            )
             try:
-                response = await self.http.request(
-                    method, path, json=body, params=params, headers=headers, timeout=timeout
-                )
+                response = await (self._unless_stopped(request) if held else request)
             except httpx.HTTPError as error:
                 self.count("connection_errors")
                 logger.debug("%s %s: %r", method, path, error)
@@ -124,6 +127,18 @@ class ChargerClient:
                 continue
             self.count("refused")
             raise Refused(response.status_code, code, str(envelope.get("message", "")))
+
+    async def _unless_stopped(self, request) -> httpx.Response:
+        answer = asyncio.ensure_future(request)
+        stopped = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({answer, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if not answer.done():
+            answer.cancel()
+            raise Stopped()
+        return answer.result()
 
     async def renew_token(self) -> None:
         data = await self.call(

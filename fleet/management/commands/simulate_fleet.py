@@ -6,10 +6,15 @@ from pathlib import Path
 
 from asgiref.sync import sync_to_async
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from fleet.services import demo
 from fleet.simulator.fleet import FleetOptions, run_fleet
 from fleet.simulator.scenarios import SCENARIOS
+
+logger = logging.getLogger("tellus.simulator")
+# How often, in simulated seconds, the operator side of `v2g-refused` asks for a discharge.
+DISCHARGE_EVERY_SECONDS = 300
 
 
 class Command(BaseCommand):
@@ -65,11 +70,18 @@ class Command(BaseCommand):
         if options["provision"]:
 
             async def provision(chargers: list[dict]) -> None:
-                await sync_to_async(self.provision)(chargers, options["operator"], options["sites"])
+                client = await sync_to_async(self.provision)(
+                    chargers, options["operator"], options["sites"]
+                )
+                await self.operate(client, chargers, fleet.speed, stopping)
 
-        return await run_fleet(fleet, stopping, on_registered=provision)
+        try:
+            return await run_fleet(fleet, stopping, on_registered=provision)
+        finally:
+            # From the thread that opened it: provisioning's database connection.
+            await sync_to_async(connections.close_all)()
 
-    def provision(self, chargers: list[dict], operator: str, site_count: int) -> None:
+    def provision(self, chargers: list[dict], operator: str, site_count: int):
         client, secret = demo.ensure_operator_client(operator)
         sites = demo.ensure_sites(client, site_count)
         moved = demo.place_chargers(chargers, sites)
@@ -77,3 +89,21 @@ class Command(BaseCommand):
         if secret is not None:
             announcement["client_secret"] = secret
         self.stderr.write(json.dumps(announcement))
+        return client
+
+    async def operate(self, client, chargers: list[dict], speed: float, stopping) -> None:
+        """The operator's half of the scenarios that need one: discharges asked of the
+        `v2g-refused` chargers, through the same service as the operator API."""
+        refusing = [c["device_id"] for c in chargers if "v2g-refused" in c.get("scenarios", [])]
+        while refusing and not stopping.is_set():
+            try:
+                queued = await sync_to_async(demo.discharge_where_possible)(client, refusing)
+            except Exception:  # the fleet runs on without its discharges
+                logger.exception("queuing the demo's discharges failed")
+            else:
+                for command_id in queued:
+                    logger.info("asked for a discharge (%s)", command_id)
+            try:
+                await asyncio.wait_for(stopping.wait(), DISCHARGE_EVERY_SECONDS / speed)
+            except TimeoutError:
+                pass

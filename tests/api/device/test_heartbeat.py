@@ -1,5 +1,7 @@
 """POST /v1/device/heartbeat."""
 
+from datetime import timedelta
+
 import pytest
 import redis
 from asgiref.sync import sync_to_async
@@ -51,6 +53,27 @@ async def test_coming_online_is_recorded_once(charger):
         ConnectivityChange.objects.filter(device_id=unit.device_id).values_list("status", flat=True)
     )
     assert changes == ["online"]
+
+
+async def test_a_heartbeat_after_a_silence_is_a_reconnect_even_before_going_offline(charger):
+    """A charger that dropped off for longer than TELLUS_RECONNECT_GAP_SECONDS and came
+    back inside the offline grace still counts towards a reconnect storm."""
+    unit = await charger()
+    await unit.heartbeat()
+    first = await device(unit.device_id)
+    earlier = first.last_heartbeat - timedelta(seconds=61)
+    await sync_to_async(Device.objects.filter(device_id=unit.device_id).update)(
+        last_heartbeat=earlier
+    )
+    await unit.heartbeat()
+    await unit.heartbeat()  # right after: no gap
+    changes = await sync_to_async(list)(
+        ConnectivityChange.objects.filter(device_id=unit.device_id).values_list("status", flat=True)
+    )
+    assert changes == ["online", "online"]
+    stored = await device(unit.device_id)
+    assert stored.status == "online"
+    assert stored.online_since == first.online_since  # never marked offline in between
 
 
 async def test_heartbeat_hands_over_queued_commands_once(charger):
