@@ -77,6 +77,9 @@ _waiters: dict[str, set[asyncio.Future]] = defaultdict(set)
 _listeners: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = (
     weakref.WeakKeyDictionary()
 )
+_starting: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @cache
@@ -130,22 +133,32 @@ async def _ensure_listener() -> bool:
     if not settings.REDIS_URL:
         return True  # one process: wake-ups are in memory and exact
     loop = asyncio.get_running_loop()
-    task = _listeners.get(loop)
-    if task is not None and not task.done():
+    if _listening(loop):
         return True
-    if _wakeups.skip():
-        return False
-    try:
-        # No read timeout: the subscription sits idle between wake-ups.
-        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1.0)
-        subscription = client.pubsub()
-        await subscription.psubscribe(_WAKEUP_PREFIX + "*")
-    except REDIS_ERRORS as error:
-        _wakeups.failed(error)
-        return False
-    _wakeups.succeeded()
-    _listeners[loop] = loop.create_task(_listen(subscription), name="tellus-command-wakeups")
+    # One subscription per loop: the polls of a fleet arriving at once would otherwise
+    # each subscribe, and all but the last listener would be dropped while pending.
+    lock = _starting.setdefault(loop, asyncio.Lock())
+    async with lock:
+        if _listening(loop):
+            return True
+        if _wakeups.skip():
+            return False
+        try:
+            # No read timeout: the subscription sits idle between wake-ups.
+            client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1.0)
+            subscription = client.pubsub()
+            await subscription.psubscribe(_WAKEUP_PREFIX + "*")
+        except REDIS_ERRORS as error:
+            _wakeups.failed(error)
+            return False
+        _wakeups.succeeded()
+        _listeners[loop] = loop.create_task(_listen(subscription), name="tellus-command-wakeups")
     return True
+
+
+def _listening(loop: asyncio.AbstractEventLoop) -> bool:
+    task = _listeners.get(loop)
+    return task is not None and not task.done()
 
 
 class CommandWaiter:
