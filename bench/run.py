@@ -431,6 +431,13 @@ def fleet_scale_bench() -> list[dict]:
         stop_server(server)
 
 
+def _error_kinds(result: dict) -> str:
+    kinds = ", ".join(
+        f"{kind.replace('_', ' ')} {n}" for kind, n in result["error_kinds"].items() if n
+    )
+    return f"{result['errors']} ({kinds})" if kinds else str(result["errors"])
+
+
 def write_results(
     telemetry: dict, polls: dict, stream: dict, rates: dict, fleet: list[dict]
 ) -> str:
@@ -438,7 +445,7 @@ def write_results(
     fixed, moving = rates["FixedWindowRateLimiter"], rates["MovingWindowRateLimiter"]
     fleet_rows = "\n".join(
         f"| {r['chargers']} | {r['telemetry_per_s']:.0f} | {_ms(r['p50_ms'])} | {_ms(r['p99_ms'])} "
-        f"| {r['errors']} | {r['server_cpu_share']:.2f} / {r['simulator_cpu_share']:.2f} "
+        f"| {_error_kinds(r)} | {r['server_cpu_share']:.2f} / {r['simulator_cpu_share']:.2f} "
         f"| {_ms(r['simulator_lag_p99_ms'])} | {r['worker_restarts']} "
         f"| {'yes' if r['sustained'] else 'no'} |"
         for r in fleet

@@ -81,13 +81,15 @@ def new_identity(index: int, rng: random.Random, scenarios: list[Scenario]) -> d
 
 def plan_fleet(options: FleetOptions, state: dict[str, Any]) -> list[tuple[dict, list[Scenario]]]:
     """Each charger's saved entry and its scenarios; new chargers are added to the state."""
-    rng = random.Random(options.seed)
     roles = assign(options.scenarios, options.chargers)
     saved = state["chargers"]
     plan = []
     for index in range(options.chargers):
         scenarios = roles.get(index, [])
         if index >= len(saved):
+            # Seeded by position, not drawn in turn from one generator: a fleet grown on a
+            # later run would otherwise repeat the first chargers' serial numbers (409).
+            rng = random.Random(f"{options.seed}:identity:{index}")
             saved.append(new_identity(index, rng, scenarios))
         plan.append((saved[index], scenarios))
     return plan
