@@ -38,6 +38,7 @@ run: export TELLUS_PLAIN_HTTP ?= true
 run: migrate
 	@$(BIN)/python manage.py load_diagnostics > /dev/null
 	@$(BIN)/python manage.py ensure_console_admin
+	@$(BIN)/python manage.py seed_console_users --operator "Demo Charging"
 	@$(BIN)/python manage.py seed_demo
 	@echo "  database: $${DATABASE_URL:-SQLite under var/}  redis: $${REDIS_URL:-none (embedded default)}"
 	@HOST=$(HOST) PORT=$(PORT) SIMULATE=$(SIMULATE) CHARGERS=$(CHARGERS) \

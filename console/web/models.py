@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from console.web.roles import Role
+
 
 class OperatorMember(models.Model):
     """A console user who works for an operator. Users without one are platform staff.
@@ -14,6 +16,8 @@ class OperatorMember(models.Model):
     operator = models.ForeignKey(
         "fleet.Operator", on_delete=models.CASCADE, related_name="console_members"
     )
+    # Memberships from before roles existed are viewers until an admin raises them.
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
 
     class Meta:
         verbose_name = "operator membership"

@@ -319,6 +319,7 @@ def test_making_a_user_an_operators_member_and_setting_a_password(admin_client, 
     data.update({
         "operator_member-TOTAL_FORMS": "1",
         "operator_member-0-operator": acme[0].operator_id,
+        "operator_member-0-role": "engineer",
         "operator_member-0-user": str(user.pk),
     })  # fmt: skip
     response = admin_client.post(url, data)
@@ -328,6 +329,7 @@ def test_making_a_user_an_operators_member_and_setting_a_password(admin_client, 
     member = AuditEntry.objects.get(resource_type="console_member")
     assert (member.action, member.operator_id) == ("create", acme[0].operator_id)
     assert member.after["operator"] == acme[0].operator_id
+    assert member.after["role"] == "engineer"
 
     old_hash = user.password
     admin_client.post(

@@ -1,0 +1,48 @@
+import json
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from console.web.roles import Role
+from console.web.services.people import create_console_user
+from fleet.actors import Actor
+from fleet.services.demo import ensure_operator_client
+
+
+class Command(BaseCommand):
+    help = (
+        "For `make run`: one console user per role (demo-viewer … demo-admin) working for "
+        "OPERATOR, created once with generated passwords kept in TELLUS_VAR_DIR/"
+        "console-logins.json (readable by you only); prints the logins on every run."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--operator", default="Demo Charging")
+
+    def handle(self, *args, **options):
+        operator = options["operator"]
+        ensure_operator_client(operator)  # the operator, and the client the demo fleet uses
+        saved_at = Path(settings.VAR_DIR) / "console-logins.json"
+        saved = json.loads(saved_at.read_text()) if saved_at.exists() else {}
+        User = get_user_model()
+        for role in Role.values:
+            username = f"demo-{role}"
+            if not User.objects.filter(username=username).exists():
+                _, saved[username] = create_console_user(
+                    username, operator, role, actor=Actor.cli(),
+                    details={"via": "manage.py seed_console_users"},
+                )  # fmt: skip
+        saved_at.parent.mkdir(parents=True, exist_ok=True)
+        # Created readable by its owner only, before a password is written into it.
+        with os.fdopen(os.open(saved_at, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(json.dumps(saved, indent=1))
+        self.stdout.write(f"  console logins for {operator}:")
+        for role in Role.values:
+            username = f"demo-{role}"
+            password = saved.get(
+                username, "(set earlier: manage.py changepassword " + username + ")"
+            )
+            self.stdout.write(f"    {role:<9} {username:<14} {password}")

@@ -1,0 +1,144 @@
+"""Console users and their roles: provisioning from the command line, and an operator
+admin managing the users of their own operator. Every change is audited."""
+
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from console.web.models import OperatorMember
+from console.web.roles import Role
+from fleet.actors import Actor
+from fleet.errors import Conflict, InvalidParameter, NotFound
+from fleet.models import Operator
+from fleet.services import audit
+
+USERNAME_MAX = 150
+
+
+def _check_username(username: str) -> None:
+    if not username or len(username) > USERNAME_MAX or "\x00" in username:
+        raise InvalidParameter(
+            "username", username[:40], f"A username has 1 to {USERNAME_MAX} characters, no NUL"
+        )
+    try:
+        UnicodeUsernameValidator()(username)
+    except ValidationError:
+        raise InvalidParameter(
+            "username", username[:40], "A username has letters, digits and @/./+/-/_ only"
+        ) from None
+
+
+def _check_role(role: str) -> Role:
+    if role not in Role.values:
+        raise InvalidParameter("role", role, f"The role is one of {', '.join(Role.values)}")
+    return Role(role)
+
+
+def _check_password(password: str, user) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise InvalidParameter(
+            "password", None, "The password is refused: " + " ".join(error.messages)
+        ) from None
+
+
+def create_console_user(
+    username: str,
+    operator_name: str,
+    role: str,
+    *,
+    actor: Actor,
+    password: str | None = None,
+    details: dict | None = None,
+) -> tuple[object, str]:
+    """A console user working for the operator named `operator_name`, with `role`; returns
+    the user and the password (generated when none is given; shown once, stored hashed)."""
+    _check_username(username)
+    role = _check_role(role)
+    operator = Operator.objects.filter(name=operator_name).first()
+    if operator is None:
+        raise NotFound(f"Operator '{operator_name}' not found")
+    User = get_user_model()
+    candidate = User(username=username)
+    if password is None:
+        password = secrets.token_urlsafe(12)
+    else:
+        _check_password(password, candidate)
+    try:
+        with transaction.atomic():
+            if User.objects.filter(username__iexact=username).exists():
+                raise Conflict(f"User '{username}' already exists", {"field": "username"})
+            user = User.objects.create_user(username=username, password=password)
+            member = OperatorMember.objects.create(user=user, operator=operator, role=role)
+            for record in (user, member):
+                audit.record_change(
+                    actor=actor,
+                    action="create",
+                    subject=audit.subject_of(record),
+                    before=None,
+                    after=audit.snapshot(record),
+                    operator_ids=[operator.operator_id],
+                    details=details,
+                )
+    except IntegrityError:  # the same name created concurrently
+        raise Conflict(f"User '{username}' already exists", {"field": "username"}) from None
+    return user, password
+
+
+def members_of(operator_id: str):
+    """The operator's console users, by name."""
+    return (
+        OperatorMember.objects.filter(operator_id=operator_id)
+        .select_related("user")
+        .order_by("user__username")
+    )
+
+
+def _member(operator_id: str, user_id: int) -> OperatorMember:
+    member = (
+        OperatorMember.objects.select_for_update()
+        .select_related("user")
+        .filter(operator_id=operator_id, user_id=user_id)
+        .first()
+    )
+    if member is None:
+        raise NotFound(f"User {user_id} not found")
+    return member
+
+
+def change_member(
+    operator_id: str,
+    user_id: int,
+    *,
+    actor: Actor,
+    role: str | None = None,
+    active: bool | None = None,
+) -> OperatorMember:
+    """Change a user's role or switch their access off or on, within one operator. An
+    admin cannot demote or lock out themselves (someone must be left to undo it)."""
+    with transaction.atomic():
+        member = _member(operator_id, user_id)
+        if actor.user_id == user_id and (role not in (None, Role.ADMIN) or active is False):
+            raise Conflict("You cannot lower your own role or switch off your own access")
+        before_member, before_user = audit.snapshot(member), audit.snapshot(member.user)
+        if role is not None:
+            member.role = _check_role(role)
+            member.save(update_fields=["role"])
+        if active is not None:
+            member.user.is_active = active
+            member.user.save(update_fields=["is_active"])
+        for record, before in ((member, before_member), (member.user, before_user)):
+            audit.record_change(
+                actor=actor,
+                action="update",
+                subject=audit.subject_of(record),
+                before=before,
+                after=audit.snapshot(record),
+                operator_ids=[operator_id],
+            )
+    return member

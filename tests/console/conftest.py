@@ -1,0 +1,39 @@
+"""Console fixtures: operators with console users of each role, signed in."""
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from console.web.services.people import create_console_user
+from fleet.actors import Actor
+
+PASSWORD = "console-pass-123"
+
+
+@pytest.fixture
+def console_user(db) -> Callable[..., object]:
+    """A console user of the named operator with `role` (the operator must exist)."""
+
+    def make(username: str, operator_name: str, role: str = "viewer"):
+        user, _ = create_console_user(
+            username, operator_name, role, password=PASSWORD, actor=Actor.platform()
+        )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def signed_in(console_user) -> Callable[..., Client]:
+    """A browser-like client signed in as a new user of `operator_name` with `role`."""
+
+    def make(operator_name: str, role: str = "viewer", username: str | None = None) -> Client:
+        user = console_user(
+            username or f"{role}-{operator_name.split()[0].lower()}", operator_name, role
+        )
+        browser = Client()
+        browser.force_login(user)
+        return browser
+
+    return make

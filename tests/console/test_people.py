@@ -1,0 +1,128 @@
+"""Console users: provisioned from the command line with a role, managed by an operator's
+admin, every change audited; the demo's users for `make run`."""
+
+import json
+import stat
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from console.web.models import OperatorMember
+from console.web.services.people import change_member, create_console_user
+from fleet.actors import Actor
+from fleet.errors import Conflict, InvalidParameter, NotFound
+from fleet.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def acme(make_client):
+    client, _ = make_client("Acme Charging")
+    return client.operator
+
+
+def run(*args) -> dict:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("create_console_user", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_the_command_prints_the_user_with_a_generated_password(acme):
+    printed = run("anna", "--operator", "Acme Charging", "--role", "engineer")
+    assert set(printed) == {"username", "password", "operator", "role"}
+    assert (printed["username"], printed["operator"], printed["role"]) == (
+        "anna", "Acme Charging", "engineer",
+    )  # fmt: skip
+    user = get_user_model().objects.get(username="anna")
+    assert user.check_password(printed["password"])
+    assert not user.is_staff
+    member = OperatorMember.objects.get(user=user)
+    assert (member.operator_id, member.role) == (acme.operator_id, "engineer")
+    entries = AuditEntry.objects.filter(action="create", operator_id=acme.operator_id)
+    assert {e.resource_type for e in entries} >= {"user", "console_member"}
+
+
+def test_a_given_password_is_used(acme):
+    printed = run(
+        "bob", "--operator", "Acme Charging", "--role", "viewer", "--password", "long-enough-pass-9"
+    )
+    assert printed["password"] == "long-enough-pass-9"
+    assert get_user_model().objects.get(username="bob").check_password("long-enough-pass-9")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["anna", "--operator", "Nobody", "--role", "viewer"], "not found"),
+        (
+            ["anna", "--operator", "Acme Charging", "--role", "viewer", "--password", "123"],
+            "password",
+        ),
+        (["an na", "--operator", "Acme Charging", "--role", "viewer"], "username"),
+        (["a\x00b", "--operator", "Acme Charging", "--role", "viewer"], "username"),
+    ],
+)
+def test_bad_input_fails_on_stderr_and_creates_nothing(acme, args, message):
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+    assert not get_user_model().objects.exists()
+
+
+def test_an_unknown_role_is_refused(acme):
+    with pytest.raises(CommandError):
+        run("anna", "--operator", "Acme Charging", "--role", "superhero")
+    with pytest.raises(InvalidParameter):
+        create_console_user("anna", "Acme Charging", "superhero", actor=Actor.platform())
+
+
+def test_a_taken_username_in_any_case_is_a_conflict(acme):
+    run("anna", "--operator", "Acme Charging", "--role", "viewer")
+    with pytest.raises(CommandError, match="already exists"):
+        run("ANNA", "--operator", "Acme Charging", "--role", "admin")
+    assert get_user_model().objects.count() == 1
+
+
+def test_an_admin_changes_roles_and_access_within_their_operator(acme, make_client):
+    admin, _ = create_console_user("boss", "Acme Charging", "admin", actor=Actor.platform())
+    anna, _ = create_console_user("anna", "Acme Charging", "viewer", actor=Actor.platform())
+    make_client("Rival Energy")
+    rival, _ = create_console_user("rex", "Rival Energy", "viewer", actor=Actor.platform())
+    actor = Actor.for_user(admin, acme.operator_id)
+
+    change_member(acme.operator_id, anna.pk, actor=actor, role="operator", active=False)
+    member = OperatorMember.objects.select_related("user").get(user=anna)
+    assert (member.role, member.user.is_active) == ("operator", False)
+    entry = AuditEntry.objects.filter(resource_type="console_member", action="update").get()
+    assert (entry.before["role"], entry.after["role"]) == ("viewer", "operator")
+
+    with pytest.raises(NotFound):  # another operator's user: as if there were none
+        change_member(acme.operator_id, rival.pk, actor=actor, role="admin")
+    with pytest.raises(Conflict):  # nobody left to undo it
+        change_member(acme.operator_id, admin.pk, actor=actor, role="viewer")
+    with pytest.raises(InvalidParameter):
+        change_member(acme.operator_id, anna.pk, actor=actor, role="root")
+
+
+def test_the_demo_users_are_made_once_and_their_logins_printed_each_time(
+    settings, tmp_path, capsys
+):
+    settings.VAR_DIR = tmp_path
+    call_command("seed_console_users", "--operator", "Demo Charging")
+    first = capsys.readouterr().out
+    call_command("seed_console_users", "--operator", "Demo Charging")
+    assert capsys.readouterr().out == first
+
+    saved = json.loads((tmp_path / "console-logins.json").read_text())
+    assert stat.S_IMODE((tmp_path / "console-logins.json").stat().st_mode) == 0o600
+    roles = dict(OperatorMember.objects.values_list("user__username", "role"))
+    assert roles == {
+        "demo-viewer": "viewer", "demo-engineer": "engineer",
+        "demo-operator": "operator", "demo-admin": "admin",
+    }  # fmt: skip
+    for username, password in saved.items():
+        assert get_user_model().objects.get(username=username).check_password(password)
+        assert f"{username}" in first and password in first
