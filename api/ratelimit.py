@@ -41,6 +41,9 @@ RATE_CLASSES = {
     "operator_control": "TELLUS_RATE_OPERATOR_CONTROL",
     "operator_token": "TELLUS_RATE_TOKEN",
     "operator_token_failures": "TELLUS_RATE_TOKEN_FAILURES",
+    "console_login_failures": "TELLUS_RATE_CONSOLE_LOGIN_FAILURES",
+    "console_login_failures_per_address": "TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_ADDRESS",
+    "console_login_failures_per_user": "TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_USER",
 }
 
 _STORAGE_ERRORS = (StorageError, *REDIS_ERRORS)
@@ -162,6 +165,11 @@ def _apply_in_memory(item: RateLimitItem, keys: tuple[str, ...], *, count: bool)
 def enforce(rate_class: str, *identifiers: str) -> None:
     """Count one request of the subject in its class; 429/5001 once the class is full."""
     _apply(rate_class, identifiers, count=True)
+
+
+def check(rate_class: str, *identifiers: str) -> None:
+    """429/5001 if the class is already full for the subject; counts nothing."""
+    _apply(rate_class, identifiers, count=False)
 
 
 async def aenforce(rate_class: str, *identifiers: str) -> None:

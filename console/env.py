@@ -9,7 +9,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
+# "60/minute", or with a count of periods (the limits library's notation): "5/15minute".
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)\s*$")
 _RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
@@ -72,12 +73,15 @@ def env_networks(name: str) -> tuple[IPv4Network | IPv6Network, ...]:
 
 
 def env_rate(name: str, default: str) -> tuple[int, int]:
-    """A rate such as `60/minute`, returned as (requests, period in seconds)."""
+    """A rate such as `60/minute` or `5/15minute`, returned as (requests, seconds)."""
     raw = os.environ.get(name) or default
     match = _RATE_RE.match(raw)
-    if not match or int(match.group(1)) < 1:
-        raise ImproperlyConfigured(f"{name} must look like '60/minute', got {raw!r}")
-    return int(match.group(1)), _RATE_PERIODS[match.group(2)]
+    periods = int(match.group(2) or 1) if match else 0
+    if not match or int(match.group(1)) < 1 or not 1 <= periods <= 1000:
+        raise ImproperlyConfigured(
+            f"{name} must look like '60/minute' or '5/15minute', got {raw!r}"
+        )
+    return int(match.group(1)), periods * _RATE_PERIODS[match.group(3)]
 
 
 def env_retry_schedule(name: str, default: list[int]) -> list[int]:

@@ -48,6 +48,9 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HTTPS)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _HTTPS)
 SESSION_COOKIE_HTTPONLY = True
+# Console sessions end after this long without a request (each request renews it).
+SESSION_COOKIE_AGE = env_int("TELLUS_CONSOLE_IDLE_MINUTES", 60, minimum=1) * 60
+SESSION_SAVE_EVERY_REQUEST = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # TLS ends at the proxy: believe its X-Forwarded-Proto only when told to.
@@ -103,6 +106,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "console.csp.nonce",
+                "console.web.context.console_access",
             ],
         },
     },
@@ -211,6 +215,15 @@ TELLUS_RATE_OPERATOR_CONTROL = env_rate("TELLUS_RATE_OPERATOR_CONTROL", "30/minu
 TELLUS_RATE_TOKEN = env_rate("TELLUS_RATE_TOKEN", "10/minute")
 # Wrong secrets, counted per id *and* source address (see api.ratelimit.credential_attempt).
 TELLUS_RATE_TOKEN_FAILURES = env_rate("TELLUS_RATE_TOKEN_FAILURES", "10/minute")
+# Failed console sign-ins (console/web/signin.py): per username and address, per address
+# (one source trying many names), per username (many sources trying one name).
+TELLUS_RATE_CONSOLE_LOGIN_FAILURES = env_rate("TELLUS_RATE_CONSOLE_LOGIN_FAILURES", "5/5minute")
+TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_ADDRESS = env_rate(
+    "TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_ADDRESS", "30/15minute"
+)
+TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_USER = env_rate(
+    "TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_USER", "20/5minute"
+)
 TELLUS_RATE_DEVICE_HIGH_FREQUENCY = env_rate("TELLUS_RATE_DEVICE_HIGH_FREQUENCY", "10/second")
 TELLUS_RATE_DEVICE_OTHER = env_rate("TELLUS_RATE_DEVICE_OTHER", "60/minute")
 TELLUS_STREAM_CADENCE_SECONDS = env_int("TELLUS_STREAM_CADENCE_SECONDS", 5, minimum=1)

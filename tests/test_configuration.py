@@ -33,9 +33,12 @@ def test_rates(monkeypatch):
     assert env_rate("TELLUS_TEST_RATE", "60/minute") == (60, 60)
     monkeypatch.setenv("TELLUS_TEST_RATE", "10/second")
     assert env_rate("TELLUS_TEST_RATE", "60/minute") == (10, 1)
-    monkeypatch.setenv("TELLUS_TEST_RATE", "lots")
-    with pytest.raises(ImproperlyConfigured):
-        env_rate("TELLUS_TEST_RATE", "60/minute")
+    monkeypatch.setenv("TELLUS_TEST_RATE", "5/15minute")
+    assert env_rate("TELLUS_TEST_RATE", "60/minute") == (5, 900)
+    for bad in ("lots", "5/0minute", "0/minute", "5/5000day"):
+        monkeypatch.setenv("TELLUS_TEST_RATE", bad)
+        with pytest.raises(ImproperlyConfigured):
+            env_rate("TELLUS_TEST_RATE", "60/minute")
 
 
 def test_integers_and_schedules(monkeypatch):
