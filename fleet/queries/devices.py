@@ -3,9 +3,9 @@ Everything is scoped to the operator; foreign ids are 3001."""
 
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from fleet.models import Device, DeviceEvent, TelemetrySample
+from fleet.models import Connector, ConnectorState, Device, DeviceEvent, TelemetrySample
 from fleet.queries.filters import in_window, narrow
 from fleet.services.tenancy import devices_of, get_device_for_operator, get_site_for_operator
 
@@ -17,13 +17,35 @@ def devices(
     status: str | None = None,
     model: str | None = None,
     firmware_version: str | None = None,
+    faulted: bool | None = None,
+    search: str | None = None,
 ) -> QuerySet[Device]:
-    """The operator's devices with their connectors, oldest registration first."""
+    """The operator's devices with their connectors, oldest registration first.
+    `search` matches part of the serial number, device id, model or firmware version."""
     queryset = devices_of(operator_id)
     if site_id:
         queryset = queryset.filter(site=get_site_for_operator(operator_id, site_id))
     queryset = narrow(queryset, status=status, model=model, firmware_version=firmware_version)
+    if faulted is not None:
+        queryset = queryset.filter(faulted_filter() if faulted else ~faulted_filter())
+    if search:
+        queryset = queryset.filter(
+            Q(sn__icontains=search)
+            | Q(device_id__icontains=search)
+            | Q(model__icontains=search)
+            | Q(firmware_version__icontains=search)
+        )
     return queryset.prefetch_related("connectors").order_by("registered_at", "device_id")
+
+
+FAULT_STATES = (ConnectorState.FAULT, ConnectorState.UNAVAILABLE)
+
+
+def faulted_filter() -> Q:
+    """A device is faulted while its last heartbeat carried a fault code or one of its
+    connectors is in a fault (or unavailable) state."""
+    in_fault = Connector.objects.filter(device=OuterRef("pk"), state__in=FAULT_STATES)
+    return (Q(reported_fault_code__isnull=False) & ~Q(reported_fault_code=0)) | Q(Exists(in_fault))
 
 
 def device_events(

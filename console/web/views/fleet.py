@@ -1,32 +1,59 @@
-"""The fleet area: the overview page a signed-in user lands on."""
+"""The fleet page: what is wrong across the operator's chargers, and the device table."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from console.web.models import operator_id_for
-from fleet.models import Device, Operator, Site
-from fleet.services.tenancy import devices_of, sites_of
+from console.web.access import STAFF_OPERATOR_KEY, ConsoleAccess, console_view
+from console.web.forms.fleet import PAGE_SIZE, DeviceFilterForm
+from fleet.errors import NotFound
+from fleet.models import Operator
+from fleet.queries import devices as device_queries
+from fleet.queries.overview import fleet_overview
+from fleet.queries.paging import paginate
+from fleet.queries.sites import sites
 
 
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    """Fleet overview: the starting point of the console. A user who works for an
-    operator sees that operator's fleet only; platform staff see every operator's."""
-    operator_id = operator_id_for(request.user)
-    if operator_id is None:
-        sites, devices = Site.objects.all(), Device.objects.all()
-        context = {
-            "operator_count": Operator.objects.count(),
-            "unassigned_count": devices.filter(site__isnull=True).count(),
-        }
-    else:
-        sites, devices = sites_of(operator_id), devices_of(operator_id)
-        context = {"operator": Operator.objects.get(pk=operator_id)}
-    context.update(
-        site_count=sites.count(),
-        device_count=devices.count(),
-        online_count=devices.filter(status=Device.Status.ONLINE).count(),
-        recent_devices=devices.select_related("site").order_by("-registered_at")[:10],
-    )
+@console_view()
+def home(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
+    """Fleet overview with the device table; an HTMX request gets the table alone."""
+    form = DeviceFilterForm(request.GET)
+    table = device_table(access, form)
+    if request.htmx:
+        return render(request, "console/fleet/overview.html#device-table", table)
+    context = {
+        **table,
+        "overview": fleet_overview(access.operator_id),
+        "site_choices": list(sites(access.operator_id).values_list("site_id", "name")),
+    }
     return render(request, "console/fleet/overview.html", context)
+
+
+def device_table(access: ConsoleAccess, form: DeviceFilterForm) -> dict:
+    if not form.is_valid():
+        return {"form": form, "page": None, "pages": 0, "query": ""}
+    filters = form.query_filters()
+    try:
+        queryset = device_queries.devices(access.operator_id, **filters)
+    except NotFound:  # a site id not of this operator: nothing matches, nothing is told
+        queryset = device_queries.devices(access.operator_id).none()
+    page = paginate(queryset.select_related("site"), form.cleaned_data["page"] or 1, PAGE_SIZE)
+    query = form.data.copy()
+    query.pop("page", None)
+    return {
+        "form": form,
+        "page": page,
+        "pages": max(1, -(-page.total // PAGE_SIZE)),
+        "query": query.urlencode(),
+    }
+
+
+@require_POST
+@console_view()
+def choose_operator(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
+    """Platform staff switch the operator the console shows."""
+    if access.is_staff:
+        chosen = Operator.objects.filter(pk=request.POST.get("operator_id", "")).first()
+        if chosen is not None:
+            request.session[STAFF_OPERATOR_KEY] = chosen.operator_id
+    return redirect("console:home")
