@@ -18,6 +18,21 @@
       el.dataset.localised = "1";
     }
   }
-  document.addEventListener("DOMContentLoaded", function () { localise(document); });
+  // "N s ago" beside a time that matters while one watches (a heartbeat's age).
+  function age(seconds) {
+    if (seconds < 90) return Math.max(0, Math.round(seconds)) + " s ago";
+    if (seconds < 5400) return Math.round(seconds / 60) + " min ago";
+    if (seconds < 172800) return Math.round(seconds / 3600) + " h ago";
+    return Math.round(seconds / 86400) + " days ago";
+  }
+  function tick() {
+    var ages = document.querySelectorAll("[data-since]");
+    for (var i = 0; i < ages.length; i++) {
+      var since = new Date(ages[i].dataset.since);
+      if (!isNaN(since)) ages[i].textContent = age((Date.now() - since) / 1000);
+    }
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("DOMContentLoaded", function () { localise(document); tick(); });
   document.addEventListener("htmx:afterSettle", function (event) { localise(event.target); });
 })();
