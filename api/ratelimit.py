@@ -202,7 +202,7 @@ def credential_attempt(rate_class: str, subject: str, source: str) -> Iterator[N
     guessing secrets for an id slows only themselves, never its owner.
     """
     failures = f"{rate_class}_failures"
-    _apply(failures, (subject, source), count=False)
+    check(failures, subject, source)
     try:
         yield
     except NotAuthenticated:

@@ -1,12 +1,13 @@
 """What a device page says about the firmware a charger runs: the known issues of the
-fault dictionary whose affected range contains it, and how far it is behind its model's
-latest stable build."""
+fault dictionary whose affected range contains it, and whether its model has a newer
+stable build."""
 
 from dataclasses import dataclass
 
 from diagnostics.checks import model_catalogue
 from diagnostics.models import FaultCode
-from diagnostics.versions import compare, within
+from diagnostics.services.faults import firmware_assessment
+from diagnostics.versions import compare
 from fleet.models import Device
 
 
@@ -22,27 +23,17 @@ def firmware_notes(device: Device) -> list[FirmwareNote]:
     exists; nothing is said where the versions cannot be compared."""
     notes = []
     for fault in FaultCode.objects.exclude(known_firmware_issues=[]).order_by("code"):
-        for issue in fault.known_firmware_issues:
-            models = issue.get("models") or []
-            if models and device.model not in models:
+        for issue in firmware_assessment(fault, device):
+            # An issue without a range says nothing about this device's version.
+            if issue["affected"] is not True or not (
+                issue["affected_from"] or issue["affected_to"]
+            ):
                 continue
-            low, high = issue.get("affected_from"), issue.get("affected_to")
-            if not (low or high) or not within(device.firmware_version, low, high):
-                continue
-            fixed = issue.get("fixed_in")
-            notes.append(
-                FirmwareNote(
-                    "known_issue",
-                    f"{fault.code}: {issue.get('summary') or fault.title}"
-                    + (f" (fixed in {fixed})" if fixed else ""),
-                    fault.code,
-                )
-            )
+            fixed = f" (fixed in {issue['fixed_in']})" if issue["fixed_in"] else ""
+            text = f"{fault.code}: {issue['summary'] or fault.title}{fixed}"
+            notes.append(FirmwareNote("known_issue", text, fault.code))
     latest = (model_catalogue().get(device.model) or {}).get("latest_stable")
     if latest and compare(device.firmware_version, latest) == -1:
-        notes.append(
-            FirmwareNote(
-                "behind_latest", f"Behind the latest stable build for {device.model}, {latest}"
-            )
-        )
+        text = f"Behind the latest stable build for {device.model}, {latest}"
+        notes.append(FirmwareNote("behind_latest", text))
     return notes

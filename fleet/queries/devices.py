@@ -45,7 +45,7 @@ def faulted_filter() -> Q:
     """A device is faulted while its last heartbeat carried a fault code or one of its
     connectors is in a fault (or unavailable) state."""
     in_fault = Connector.objects.filter(device=OuterRef("pk"), state__in=FAULT_STATES)
-    return (Q(reported_fault_code__isnull=False) & ~Q(reported_fault_code=0)) | Q(Exists(in_fault))
+    return (Q(reported_fault_code__isnull=False) & ~Q(reported_fault_code=0)) | Exists(in_fault)
 
 
 def device_events(

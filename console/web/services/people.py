@@ -20,11 +20,11 @@ USERNAME_MAX = 150
 
 
 def _check_username(username: str) -> None:
-    if not username or len(username) > USERNAME_MAX or "\x00" in username:
+    if not username or len(username) > USERNAME_MAX:
         raise InvalidParameter(
-            "username", username[:40], f"A username has 1 to {USERNAME_MAX} characters, no NUL"
+            "username", username[:40], f"A username has 1 to {USERNAME_MAX} characters"
         )
-    try:
+    try:  # also refuses NUL and every other control character
         UnicodeUsernameValidator()(username)
     except ValidationError:
         raise InvalidParameter(
@@ -75,28 +75,10 @@ def create_console_user(
                 raise Conflict(f"User '{username}' already exists", {"field": "username"})
             user = User.objects.create_user(username=username, password=password)
             member = OperatorMember.objects.create(user=user, operator=operator, role=role)
-            for record in (user, member):
-                audit.record_change(
-                    actor=actor,
-                    action="create",
-                    subject=audit.subject_of(record),
-                    before=None,
-                    after=audit.snapshot(record),
-                    operator_ids=[operator.operator_id],
-                    details=details,
-                )
+            _audit(actor, "create", [(user, None), (member, None)], operator.operator_id, details)
     except IntegrityError:  # the same name created concurrently
         raise Conflict(f"User '{username}' already exists", {"field": "username"}) from None
     return user, password
-
-
-def members_of(operator_id: str):
-    """The operator's console users, by name."""
-    return (
-        OperatorMember.objects.filter(operator_id=operator_id)
-        .select_related("user")
-        .order_by("user__username")
-    )
 
 
 def _member(operator_id: str, user_id: int) -> OperatorMember:
@@ -132,13 +114,21 @@ def change_member(
         if active is not None:
             member.user.is_active = active
             member.user.save(update_fields=["is_active"])
-        for record, before in ((member, before_member), (member.user, before_user)):
-            audit.record_change(
-                actor=actor,
-                action="update",
-                subject=audit.subject_of(record),
-                before=before,
-                after=audit.snapshot(record),
-                operator_ids=[operator_id],
-            )
+        _audit(actor, "update", [(member, before_member), (member.user, before_user)], operator_id)
     return member
+
+
+def _audit(
+    actor: Actor, action: str, changes: list, operator_id: str, details: dict | None = None
+) -> None:
+    """One entry per (record, its snapshot before) in the operator's trail."""
+    for record, before in changes:
+        audit.record_change(
+            actor=actor,
+            action=action,
+            subject=audit.subject_of(record),
+            before=before,
+            after=audit.snapshot(record),
+            operator_ids=[operator_id],
+            details=details,
+        )
