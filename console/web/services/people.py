@@ -8,6 +8,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from console.web.models import OperatorMember
 from console.web.roles import Role
@@ -79,6 +80,23 @@ def create_console_user(
     except IntegrityError:  # the same name created concurrently
         raise Conflict(f"User '{username}' already exists", {"field": "username"}) from None
     return user, password
+
+
+def members(operator_id: str) -> QuerySet[OperatorMember]:
+    """The operator's console users with their accounts, by username (one query)."""
+    return (
+        OperatorMember.objects.filter(operator_id=operator_id)
+        .select_related("user")
+        .order_by("user__username", "user_id")
+    )
+
+
+def member(operator_id: str, user_id: int) -> OperatorMember:
+    """One of the operator's console users; another operator's is not found, as if none."""
+    found = members(operator_id).filter(user_id=user_id).first()
+    if found is None:
+        raise NotFound(f"User {user_id} not found")
+    return found
 
 
 def _member(operator_id: str, user_id: int) -> OperatorMember:
