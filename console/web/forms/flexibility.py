@@ -1,0 +1,50 @@
+"""The site page's flexibility forms. A person thinks in minutes, the API in seconds: the
+form converts, then validates with the API's own params schema, so a console power limit
+and a partner's POST /v1/operator/control/flexibility are held to the same rules."""
+
+import pydantic
+from django import forms
+
+from api.schemas.control import PauseChargingParams, SetPowerLimitParams
+
+MAX_MINUTES = 7 * 24 * 60  # the API's longest duration, 7 days
+
+
+class FlexibilityForm(forms.Form):
+    schema: type[pydantic.BaseModel]
+    command: str
+    duration = forms.IntegerField(min_value=1, max_value=MAX_MINUTES, label="Duration (minutes)")
+    reason = forms.CharField(required=False, max_length=64, label="Reason (optional)")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:  # each field has said what is wrong; the schema would only repeat it
+            return cleaned
+        given = {name: value for name, value in cleaned.items() if value not in (None, "")}
+        given["duration"] = cleaned["duration"] * 60
+        try:
+            self.params = self.schema.model_validate(given).model_dump(exclude_none=True)
+        except pydantic.ValidationError as invalid:
+            for error in invalid.errors():
+                field = str(error["loc"][0]) if error["loc"] else None
+                self.add_error(field if field in self.fields else None, error["msg"])
+        return cleaned
+
+    @property
+    def minutes(self) -> int:
+        return self.cleaned_data["duration"]
+
+
+class PowerLimitForm(FlexibilityForm):
+    schema, command = SetPowerLimitParams, "set_power_limit"
+    power_limit_percent = forms.IntegerField(
+        min_value=0, max_value=100, label="Power limit (% of each charger's maximum)"
+    )
+    field_order = ["power_limit_percent", "duration", "reason"]
+
+
+class PauseForm(FlexibilityForm):
+    schema, command = PauseChargingParams, "pause_charging"
+
+
+FORMS = {"set_power_limit": PowerLimitForm, "pause_charging": PauseForm}
