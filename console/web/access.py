@@ -49,16 +49,19 @@ class ConsoleAccess:
 def access_for(request: HttpRequest) -> ConsoleAccess | None:
     """The request's access, or None for someone who may not use the console (signed
     out, inactive, or neither a member of an operator nor platform staff)."""
-    user = request.user
-    if not user.is_authenticated or not user.is_active:
+    return access_of(request.user, request.session, request_ip(request))
+
+
+def access_of(user, session, ip: str | None) -> ConsoleAccess | None:
+    """The same, from a user and session (a WebSocket's scope has no request)."""
+    if user is None or not user.is_authenticated or not user.is_active:
         return None
-    ip = request_ip(request)
     member = OperatorMember.objects.filter(user=user).select_related("operator").first()
     if member is not None:
         return ConsoleAccess(user, member.operator, Role(member.role), False, ip)
     if not user.is_staff:
         return None
-    chosen = request.session.get(STAFF_OPERATOR_KEY)
+    chosen = session.get(STAFF_OPERATOR_KEY)
     operator = Operator.objects.filter(pk=chosen).first() if chosen else None
     if operator is None:
         operator = Operator.objects.order_by("name").first()

@@ -23,6 +23,8 @@ from diagnostics.models import Alert, AlertTransition, FaultCode
 from diagnostics.services.runbooks import suggest_for_alert
 from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, NotFound
+from fleet.live.messages import alert_changed
+from fleet.live.publish import publish_operator_message_sync
 from fleet.models import Device
 from fleet.services import audit
 
@@ -164,7 +166,14 @@ def record_detection(detection: Detection, now: datetime) -> tuple[Alert | None,
         facts_received_after=received_after,
         previous=previous,
     )
+    _announce(alert)
     return alert, OPENED
+
+
+def _announce(alert: Alert) -> None:
+    """Once the change is committed, the operator's open console pages hear of it."""
+    message = alert_changed(alert.alert_id, alert.status, alert.severity)
+    transaction.on_commit(lambda: publish_operator_message_sync(alert.operator_id, message))
 
 
 def _refresh(alert: Alert, detection: Detection) -> str:
@@ -263,4 +272,5 @@ def transition(
         before={"status": before},
         after=after,
     )
+    _announce(alert)
     return alert

@@ -131,3 +131,19 @@ def command_status(command: Command, reason: str | None = None) -> CommandStatus
 def device_reassigned(device_id: str, operator_id: str | None) -> DeviceReassignedMessage:
     """The device moved to `operator_id` (None: to no operator)."""
     return {"type": "device.reassigned", "device_id": device_id, "operator_id": operator_id}
+
+
+# --- Operator-wide messages (the console's fleet and alerts pages) --------------------------
+
+
+class AlertChangedMessage(TypedDict):
+    """An alert of the operator opened or moved along its lifecycle."""
+
+    type: Literal["alert.changed"]
+    alert_id: str
+    status: str
+    severity: str
+
+
+def alert_changed(alert_id: str, status: str, severity: str) -> AlertChangedMessage:
+    return {"type": "alert.changed", "alert_id": alert_id, "status": status, "severity": severity}

@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from fleet.live import redis_batch
-from fleet.live.messages import DeviceMessage
+from fleet.live.messages import AlertChangedMessage, DeviceMessage
 from fleet.outage import REDIS_ERRORS, Breaker
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,28 @@ def publish_device_message_sync(device_id: str, message: DeviceMessage) -> None:
         redis_batch.live_updates.failed(error)
     except Exception:
         logger.warning("Could not publish %s for %s", message.get("type"), device_id, exc_info=True)
+    else:
+        redis_batch.live_updates.succeeded()
+
+
+def operator_group(operator_id: str) -> str:
+    return f"operator.{operator_id}"
+
+
+def publish_operator_message_sync(operator_id: str, message: AlertChangedMessage) -> None:
+    """Tell the operator's open console pages (fleet, alerts) that something changed; like
+    the device publishes, never fails the caller."""
+    layer = get_channel_layer()
+    if layer is None or redis_batch.live_updates.skip():
+        return
+    try:
+        async_to_sync(layer.group_send)(operator_group(operator_id), message)
+    except REDIS_ERRORS as error:
+        redis_batch.live_updates.failed(error)
+    except Exception:
+        logger.warning(
+            "Could not publish %s for %s", message.get("type"), operator_id, exc_info=True
+        )
     else:
         redis_batch.live_updates.succeeded()
 

@@ -35,4 +35,6 @@
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", function () { localise(document); tick(); });
   document.addEventListener("htmx:afterSettle", function (event) { localise(event.target); });
+  // Fragments pushed by live.js.
+  document.addEventListener("tellus:swapped", function (event) { localise(event.target); tick(); });
 })();

@@ -14,11 +14,13 @@ from django.views.decorators.http import require_POST
 from console.web.access import ConsoleAccess, console_view
 from console.web.charts import power_chart
 from console.web.forms.control import FORMS
+from console.web.live_paths import live_path
 from console.web.roles import Role
 from diagnostics.queries.faults import fault_titles
 from diagnostics.services.firmware_review import firmware_notes
 from diagnostics.services.runbooks import suggest
 from fleet.errors import TellusError
+from fleet.models import Device
 from fleet.queries import commands as command_queries
 from fleet.queries import devices as device_queries
 from fleet.queries.records import charging_records
@@ -36,35 +38,58 @@ SERVICES = {
 @console_view()
 def device_page(request: HttpRequest, access: ConsoleAccess, device_id: str) -> HttpResponse:
     device = get_device_for_operator(access.operator_id, device_id)
-    operator_id = access.operator_id
-    connectors = list(device.connectors.order_by("connector_id"))
+    context = {"device": device, "may_control": access.can(Role.OPERATOR)}
+    for build in FRAGMENTS.values():
+        context.update(build(access, device))
+    context.update(
+        firmware_notes=firmware_notes(device),
+        records=list(charging_records(access.operator_id, device_id=device_id)[:10]),
+        upgrades=list(device.firmware_updates.order_by("-created_at")[:3]),
+        runbooks=suggest(device)[:5],
+        live_path=live_path("device", device.device_id),
+    )
+    return render(request, "console/devices/device.html", context)
+
+
+# The page's live parts: what each fragment needs, built apart so the live consumer can
+# render one fragment without the rest of the page.
+
+
+def connectors_context(access: ConsoleAccess, device: Device) -> dict:
+    return {"connectors": list(device.connectors.order_by("connector_id"))}
+
+
+def chart_context(access: ConsoleAccess, device: Device) -> dict:
     now = timezone.now()
     since = now - timedelta(minutes=CHART_MINUTES)
     samples: dict[int, list] = defaultdict(list)
-    for connector_id, at, power in device_queries.device_telemetry(
-        operator_id, device_id, since=since
-    ).values_list("connector_id", "timestamp", "power")[:2000]:
+    rows = device_queries.device_telemetry(access.operator_id, device.device_id, since=since)
+    for connector_id, at, power in rows.values_list("connector_id", "timestamp", "power")[:2000]:
         samples[connector_id].append((at, power))
-    for connector in connectors:
-        samples.setdefault(connector.connector_id, [])
-    events = list(device_queries.device_events(operator_id, device_id)[:20])
+    for connector_id in device.connectors.values_list("connector_id", flat=True):
+        samples.setdefault(connector_id, [])
+    return {"chart": power_chart(samples, since, now), "chart_minutes": CHART_MINUTES}
+
+
+def events_context(access: ConsoleAccess, device: Device) -> dict:
+    events = list(device_queries.device_events(access.operator_id, device.device_id)[:20])
     titles = fault_titles(events)
     for event in events:
         event.fault_title = titles.get(event.fault_code, "")
-    context = {
-        "device": device,
-        "connectors": connectors,
-        "chart": power_chart(samples, since, now),
-        "chart_minutes": CHART_MINUTES,
-        "firmware_notes": firmware_notes(device),
-        "events": events,
-        "commands": list(command_queries.commands(operator_id, device_id=device_id)[:10]),
-        "records": list(charging_records(operator_id, device_id=device_id)[:10]),
-        "upgrades": list(device.firmware_updates.order_by("-created_at")[:3]),
-        "runbooks": suggest(device)[:5],
-        "may_control": access.can(Role.OPERATOR),
-    }
-    return render(request, "console/devices/device.html", context)
+    return {"events": events}
+
+
+def commands_context(access: ConsoleAccess, device: Device) -> dict:
+    issued = command_queries.commands(access.operator_id, device_id=device.device_id)
+    return {"commands": list(issued[:10])}
+
+
+FRAGMENTS = {
+    "connectors": connectors_context,
+    "chart": chart_context,
+    "events": events_context,
+    "commands": commands_context,
+}
 
 
 @require_POST

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from console.web.access import STAFF_OPERATOR_KEY, ConsoleAccess, console_view
 from console.web.forms.fleet import PAGE_SIZE, DeviceFilterForm
+from console.web.live_paths import live_path
 from fleet.errors import NotFound
 from fleet.models import Operator
 from fleet.queries import devices as device_queries
@@ -19,12 +20,13 @@ def home(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """Fleet overview with the device table; an HTMX request gets the table alone."""
     form = DeviceFilterForm(request.GET)
     table = device_table(access, form)
-    if request.htmx:
+    if request.htmx and not request.htmx.history_restore_request:  # a restore needs the page
         return render(request, "console/fleet/overview.html#device-table", table)
     context = {
         **table,
         "overview": fleet_overview(access.operator_id),
         "site_choices": list(sites(access.operator_id).values_list("site_id", "name")),
+        "live_path": live_path("fleet", filters=request.GET.urlencode()),
     }
     return render(request, "console/fleet/overview.html", context)
 

@@ -1,0 +1,186 @@
+"""Live updates for console pages over a WebSocket (`/console/live`).
+
+A page names what it shows (`?page=device&id=…`); the consumer checks the signed-in
+user's access exactly as the page did, joins the channel-layer groups behind it (the
+device's `device.<id>`, the operator's `operator.<id>`) and, when a message arrives,
+re-renders the affected fragments of the page's own template and sends them as HTML.
+Every top-level element sent carries the id of the element it replaces
+(static/console/live.js swaps them).
+
+Messages are coalesced: a fragment is rendered at most once per its interval however many
+samples arrive, so a watched charger costs the server a few renders a second at most.
+Close codes: 4401 signed out or no longer allowed, 4404 nothing to show (unknown page,
+another operator's subject, a device that left the fleet).
+"""
+
+import asyncio
+import logging
+import re
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.sessions.backends.base import SessionBase
+
+from console.web.access import ConsoleAccess, access_of
+from console.web.live_pages import PAGES
+from fleet.errors import NotFound
+from fleet.live.publish import device_group
+
+logger = logging.getLogger(__name__)
+
+SIGNED_OUT = 4401
+NOT_FOUND = 4404
+# Ids as the platform issues them; anything else names nothing (and never reaches SQL).
+SUBJECT_ID = re.compile(r"[A-Za-z0-9_.:-]{0,100}")
+# How often access is checked again (a deactivated user or ended session stops hearing).
+RECHECK_SECONDS = 30.0
+
+
+class ConsoleLiveConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.page = PAGES.get(_first(query, "page"))
+        self.access = await database_sync_to_async(_access)(self.scope)
+        if self.access is None:
+            await self.close(code=SIGNED_OUT)
+            return
+        if self.page is None:
+            await self.close(code=NOT_FOUND)
+            return
+        params = {"id": _first(query, "id"), "filters": _first(query, "filters")}
+        if not SUBJECT_ID.fullmatch(params["id"]) or not _plain(params["filters"]):
+            await self.close(code=NOT_FOUND)
+            return
+        try:
+            self.subject = await database_sync_to_async(self.page.subject)(self.access, params)
+            self.joined = await database_sync_to_async(self.page.groups)(self.access, self.subject)
+        except NotFound:
+            await self.close(code=NOT_FOUND)
+            return
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.dirty: set[str] = set()
+        self.keys: dict[str, set[str]] = {}  # fragment -> what changed (e.g. alert ids)
+        self.last_sent: dict[str, float] = {}
+        self.wake = asyncio.Event()
+        self.tasks = [asyncio.create_task(self._flush_loop())]
+        self.tasks += [
+            asyncio.create_task(self._every(name, seconds))
+            for name, seconds in self.page.every.items()
+        ]
+
+    async def disconnect(self, code: int) -> None:
+        for task in getattr(self, "tasks", ()):
+            task.cancel()
+        for group in getattr(self, "joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        """Pages send nothing; anything received is ignored unread."""
+
+    async def dispatch(self, message: dict) -> None:
+        kind = message.get("type", "")
+        if kind.startswith("websocket."):
+            await super().dispatch(message)
+            return
+        if kind == "device.reassigned" and message.get("operator_id") != self.access.operator_id:
+            # It left this operator's fleet: a page about it ends; a page listing it stops
+            # hearing it and is drawn again without it.
+            if message.get("device_id") == self.subject:
+                await self.close(code=NOT_FOUND)
+                return
+            group = device_group(message.get("device_id", ""))
+            if group in self.joined:
+                self.joined.remove(group)
+                await self.channel_layer.group_discard(group, self.channel_name)
+            kind = "device.status"
+        touched = self.page.triggers.get(kind, ())
+        if touched:
+            self.dirty.update(touched)
+            key = self.page.keys.get(kind)
+            if key and isinstance(message.get(key), str):
+                for name in touched:
+                    self.keys.setdefault(name, set()).add(message[key])
+            self.wake.set()
+
+    async def _every(self, name: str, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            self.dirty.add(name)
+            self.wake.set()
+
+    async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            now = loop.time()
+            if now - checked > RECHECK_SECONDS:
+                checked = now
+                if not await database_sync_to_async(_still_allowed)(self.scope, self.access):
+                    await self.close(code=SIGNED_OUT)
+                    return
+            due = {
+                name
+                for name in self.dirty
+                if now - self.last_sent.get(name, 0.0) >= self.page.fragments[name].interval
+            }
+            if due:
+                self.dirty -= due
+                try:
+                    html = await database_sync_to_async(self._render)(due)
+                except NotFound:  # the subject went away between the message and the render
+                    await self.close(code=NOT_FOUND)
+                    return
+                except Exception:  # a failed render skips one update, not the connection
+                    logger.exception("live render of %s failed", sorted(due))
+                    continue
+                for name in due:
+                    self.last_sent[name] = now
+                if html.strip():
+                    await self.send(text_data=html)
+            if self.dirty:  # some were held back by their interval: come back when due
+                wait = min(
+                    self.page.fragments[name].interval - (now - self.last_sent.get(name, 0.0))
+                    for name in self.dirty
+                )
+                loop.call_later(max(wait, 0.05), self.wake.set)
+
+    def _render(self, names: set[str]) -> str:
+        return "\n".join(
+            self.page.fragments[name].render(self.access, self.subject, self.keys.pop(name, set()))
+            for name in sorted(names)
+        )
+
+
+def _first(query: dict[str, list[str]], key: str) -> str:
+    values = query.get(key) or [""]
+    return values[0]
+
+
+def _plain(text: str) -> bool:
+    """A page's filter query: short, printable (no NUL or control characters)."""
+    return len(text) <= 1000 and text.isprintable()
+
+
+def _access(scope: dict) -> ConsoleAccess | None:
+    session: SessionBase | None = scope.get("session")
+    client = scope.get("client") or (None,)
+    return access_of(scope.get("user"), session if session is not None else {}, client[0])
+
+
+def _still_allowed(scope: dict, access: ConsoleAccess) -> bool:
+    """The session still exists and the user may still see this operator."""
+    session: SessionBase | None = scope.get("session")
+    if session is None or not session.session_key:
+        return False
+    # Read afresh: signed out, or idle past SESSION_COOKIE_AGE, loads as empty.
+    stored = type(session)(session.session_key).load()
+    if stored.get("_auth_user_id") != str(access.user.pk):
+        return False
+    user = type(access.user).objects.filter(pk=access.user.pk).first()
+    current = access_of(user, session, access.ip)
+    return current is not None and current.operator_id == access.operator_id

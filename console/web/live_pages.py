@@ -1,0 +1,190 @@
+"""The console pages that update live: what each subscribes to, which fragments of its
+template each message re-renders, and how often at most (console/web/live.py serves them).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.http import QueryDict
+from django.template.loader import render_to_string
+
+from console.web.access import ConsoleAccess
+from console.web.forms.alerts import AlertFilterForm
+from console.web.forms.fleet import DeviceFilterForm
+from console.web.views import alerts as alert_views
+from console.web.views import devices as device_views
+from console.web.views import fleet as fleet_views
+from console.web.views import sites as site_views
+from diagnostics.queries import alerts as alert_queries
+from fleet.live.publish import device_group, operator_group
+from fleet.queries.overview import fleet_overview
+from fleet.services.tenancy import devices_of, get_device_for_operator, get_site_for_operator
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """One live part of a page: how to render it and how often at most (seconds)."""
+
+    render: Callable[[ConsoleAccess, object, set[str]], str]  # (access, subject, keys)
+    interval: float = 1.0
+
+
+@dataclass(frozen=True)
+class LivePage:
+    # From the socket's query (`id`, `filters`): what the page shows; NotFound for
+    # anything of another operator's.
+    subject: Callable[[ConsoleAccess, dict[str, str]], object]
+    groups: Callable[[ConsoleAccess, object], list[str]]
+    fragments: dict[str, Fragment]
+    triggers: dict[str, tuple[str, ...]]  # message type -> fragment names
+    every: dict[str, float] = field(default_factory=dict)  # fragment -> refresh seconds
+    # message type -> the field whose values the triggered fragments receive as `keys`
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+# --- A device's page --------------------------------------------------------------------------
+
+
+def _device(access: ConsoleAccess, params: dict[str, str]) -> str:
+    return get_device_for_operator(access.operator_id, params["id"]).device_id
+
+
+def _device_fragment(partial: str, build: Callable | None = None) -> Callable:
+    def render(access: ConsoleAccess, device_id: str, keys: set[str]) -> str:
+        device = get_device_for_operator(access.operator_id, device_id)
+        context = {"device": device, **(build(access, device) if build else {})}
+        return render_to_string(f"console/devices/device.html#{partial}", context)
+
+    return render
+
+
+DEVICE_PAGE = LivePage(
+    subject=_device,
+    groups=lambda access, device_id: [device_group(device_id)],
+    fragments={
+        "status": Fragment(_device_fragment("device-status")),
+        "connectors": Fragment(_device_fragment("connectors", device_views.connectors_context)),
+        "chart": Fragment(_device_fragment("chart", device_views.chart_context), interval=5.0),
+        "events": Fragment(_device_fragment("events", device_views.events_context)),
+        "commands": Fragment(_device_fragment("commands", device_views.commands_context)),
+    },
+    triggers={
+        "telemetry.sample": ("connectors", "chart"),
+        "device.status": ("status",),
+        "device.event": ("events", "status"),
+        "command.status": ("commands",),
+    },
+    # Heartbeats are not published (one per charger every 30 s): the age shown is kept
+    # true by re-reading the status now and then.
+    every={"status": 15.0},
+)
+
+
+# --- A site's page -----------------------------------------------------------------------------
+
+
+def _site(access: ConsoleAccess, params: dict[str, str]) -> str:
+    return get_site_for_operator(access.operator_id, params["id"]).site_id
+
+
+def _site_devices(access: ConsoleAccess, site_id: str) -> list[str]:
+    placed = devices_of(access.operator_id).filter(site_id=site_id)
+    return [device_group(device_id) for device_id in placed.values_list("device_id", flat=True)]
+
+
+def _site_fragment(partial: str) -> Callable:
+    def render(access: ConsoleAccess, site_id: str, keys: set[str]) -> str:
+        site = get_site_for_operator(access.operator_id, site_id)
+        context = site_views.site_context(access, site)
+        return render_to_string(f"{site_views.TEMPLATE}#{partial}", context)
+
+    return render
+
+
+SITE_PAGE = LivePage(
+    subject=_site,
+    groups=_site_devices,
+    fragments={
+        # A busy site's chargers report every few seconds each: one render for them all.
+        "power": Fragment(_site_fragment("site-power"), interval=2.0),
+        "devices": Fragment(_site_fragment("site-devices"), interval=2.0),
+    },
+    triggers={
+        "telemetry.sample": ("power", "devices"),
+        "device.status": ("devices",),
+        "device.event": ("devices",),
+    },
+    every={"devices": 15.0},  # heartbeat ages and chargers placed since the page opened
+)
+
+
+# --- The fleet page and the alerts inbox (the operator's group) ------------------------------
+
+
+def _filters(access: ConsoleAccess, params: dict[str, str]) -> QueryDict:
+    return QueryDict(params["filters"])
+
+
+def _operator(access: ConsoleAccess, filters: QueryDict) -> list[str]:
+    return [operator_group(access.operator_id)]
+
+
+def _fleet_summary(access: ConsoleAccess, filters: QueryDict, keys: set[str]) -> str:
+    context = {"overview": fleet_overview(access.operator_id)}
+    return render_to_string("console/fleet/overview.html#fleet-summary", context)
+
+
+def _fleet_table(access: ConsoleAccess, filters: QueryDict, keys: set[str]) -> str:
+    context = fleet_views.device_table(access, DeviceFilterForm(filters))
+    return render_to_string("console/fleet/overview.html#device-table", context)
+
+
+FLEET_PAGE = LivePage(
+    subject=_filters,
+    groups=_operator,
+    fragments={
+        "summary": Fragment(_fleet_summary, interval=2.0),
+        "table": Fragment(_fleet_table, interval=5.0),
+    },
+    triggers={"alert.changed": ("summary",)},
+    # Chargers come and go without a message to the operator's group: counts and the
+    # table are read again every so often.
+    every={"summary": 15.0, "table": 15.0},
+)
+
+
+def _alert_items(access: ConsoleAccess, filters: QueryDict, keys: set[str]) -> str:
+    """Each changed alert the page's filters still select, to insert or replace; one
+    they no longer select (acknowledged on an 'open' view) is left for a reload."""
+    form = AlertFilterForm(filters)
+    if not form.is_valid():
+        return ""
+    shown = alert_queries.alerts(access.operator_id, **form.query_filters())
+    pieces = []
+    for alert_id in sorted(keys)[:MAX_ALERTS_PUSHED]:
+        if not shown.filter(alert_id=alert_id).exists():
+            continue
+        context = alert_views.alert_item_context(access, alert_id, form)
+        pieces.append(render_to_string(f"{alert_views.TEMPLATE}#alert-item", context))
+    if not pieces:
+        return ""
+    wrapper = '<div data-live-insert="alert-items" data-live-fallback="alert-list">{}</div>'
+    return wrapper.format("".join(pieces))
+
+
+MAX_ALERTS_PUSHED = 20  # a detector sweep opening hundreds: the newest few, then a reload
+
+ALERTS_PAGE = LivePage(
+    subject=_filters,
+    groups=_operator,
+    fragments={"items": Fragment(_alert_items)},
+    triggers={"alert.changed": ("items",)},
+    keys={"alert.changed": "alert_id"},
+)
+
+PAGES: dict[str, LivePage] = {
+    "device": DEVICE_PAGE,
+    "site": SITE_PAGE,
+    "fleet": FLEET_PAGE,
+    "alerts": ALERTS_PAGE,
+}

@@ -1,0 +1,316 @@
+"""Console live updates: a page's socket hears only what the user may see, and pushes
+re-rendered fragments of the page when the charger reports."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import connections
+from django.test import Client
+from django.utils import timezone
+
+from diagnostics.models import Alert
+from diagnostics.services import detectors
+from fleet.actors import Actor
+from fleet.live import messages
+from fleet.live.publish import publish_device_message
+from fleet.models import Command, Device
+from fleet.services import provisioning
+from fleet.services.commands import queue_command
+from fleet.services.telemetry import record_telemetry_orm
+from tests.diagnostics.test_alerts import fault
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def reading(power: float) -> dict:
+    return {
+        "timestamp": timezone.now(),
+        "connector_id": 1,
+        "state": "charging",
+        "voltage": 230.0,
+        "current": 32.0,
+        "power": power,
+        "energy_delivered": 1.5,
+        "soc": 40,
+        "temperature": 30.0,
+        "phase_details": None,
+        "component_health": None,
+    }
+
+
+@pytest.fixture
+def acme(make_client, site_for, register_device, console_user):
+    """Acme's depot with a reporting charger, and a session cookie for an Acme viewer."""
+    client, _ = make_client("Acme Charging")
+    depot = site_for(client, "Acme Depot")
+    registration = register_device(model="TP-DC180")
+    provisioning.assign_device(registration["device_id"], depot.site_id, actor=Actor.platform())
+    record_telemetry_orm(registration["device_id"], reading(7.0), timezone.now())
+    return Device.objects.get(pk=registration["device_id"]), cookie_of(
+        console_user("watcher", "Acme Charging")
+    )
+
+
+def cookie_of(user) -> str:
+    browser = Client()
+    browser.force_login(user)
+    return browser.cookies["sessionid"].value
+
+
+def socket(query: str, cookie: str | None, origin: str = "http://testserver"):
+    from console.asgi import application
+
+    headers = [(b"host", b"testserver")]
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    if cookie:
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
+    return WebsocketCommunicator(application, f"/console/live?{query}", headers=headers)
+
+
+async def received(communicator: WebsocketCommunicator, seconds: float) -> list[dict]:
+    """Every output of the socket within `seconds` (a close ends the wait)."""
+    found = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            message = await asyncio.wait_for(communicator.output_queue.get(), remaining)
+        except TimeoutError:
+            break
+        found.append(message)
+        if message["type"] == "websocket.close":
+            break
+    return found
+
+
+def texts(outputs: list[dict]) -> list[str]:
+    return [m["text"] for m in outputs if m["type"] == "websocket.send"]
+
+
+def close_code(outputs: list[dict]) -> int | None:
+    closes = [m.get("code") for m in outputs if m["type"] == "websocket.close"]
+    return closes[0] if closes else None
+
+
+async def opened(communicator: WebsocketCommunicator) -> None:
+    connected, _ = await communicator.connect()
+    assert connected
+    # The consumer subscribes after accepting: give it a moment before publishing.
+    assert await received(communicator, 0.3) == []
+
+
+async def test_a_telemetry_sample_pushes_the_connectors_and_chart_with_the_new_power(acme):
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}", cookie)
+    await opened(watcher)
+    sample = reading(21.5)
+    await sync_to_async(record_telemetry_orm)(device.device_id, sample, timezone.now())
+    await publish_device_message(
+        device.device_id, messages.telemetry_sample(device.device_id, sample)
+    )
+    frames = texts(await received(watcher, 2))
+    await watcher.disconnect()
+    assert frames, "no fragment was pushed"
+    html = "\n".join(frames)
+    assert 'id="connectors"' in html and "21.5 kW" in html
+    assert 'id="device-chart"' in html
+    assert "<script" not in html
+
+
+async def test_a_burst_of_samples_is_coalesced_into_a_few_renders(acme):
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}", cookie)
+    await opened(watcher)
+    for power in range(1, 41):
+        sample = reading(float(power))
+        await publish_device_message(
+            device.device_id, messages.telemetry_sample(device.device_id, sample)
+        )
+    frames = texts(await received(watcher, 1.6))
+    await watcher.disconnect()
+    connector_frames = [f for f in frames if 'id="connectors"' in f]
+    assert 1 <= len(connector_frames) <= 2
+
+
+async def test_a_command_status_change_pushes_the_command_history(acme):
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}", cookie)
+    await opened(watcher)
+
+    @sync_to_async
+    def accept_a_command() -> Command:
+        acme_platform = Actor.platform(device.site.operator_id)
+        command = queue_command(device, "start_charging", {}, actor=acme_platform)
+        command.status = Command.Status.ACCEPTED
+        command.save(update_fields=["status"])
+        return command
+
+    command = await accept_a_command()
+    await publish_device_message(device.device_id, messages.command_status(command))
+    html = "\n".join(texts(await received(watcher, 2)))
+    await watcher.disconnect()
+    assert 'id="device-commands"' in html and "start_charging" in html and "accepted" in html
+
+
+async def test_a_charger_moved_to_another_operator_closes_the_socket(acme):
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}", cookie)
+    await opened(watcher)
+    await publish_device_message(
+        device.device_id, messages.device_reassigned(device.device_id, "op_someone_else")
+    )
+    outputs = await received(watcher, 2)
+    await watcher.disconnect()
+    assert close_code(outputs) == 4404
+
+
+async def test_another_operators_charger_is_not_found(acme, make_client, site_for, assigned_device):
+    _, cookie = acme
+    rival, _ = await sync_to_async(make_client)("Rival Energy")
+    theirs = await sync_to_async(assigned_device)(rival, await sync_to_async(site_for)(rival))
+    watcher = socket(f"page=device&id={theirs.device_id}", cookie)
+    connected, _ = await watcher.connect()
+    assert connected
+    outputs = await received(watcher, 2)
+    await watcher.disconnect()
+    assert close_code(outputs) == 4404
+
+
+@pytest.mark.parametrize(
+    "query", ["page=device&id=%00x", "page=device&id=" + "a" * 200, "page=nope"]
+)
+async def test_a_malformed_subscription_is_not_found(acme, query):
+    _, cookie = acme
+    watcher = socket(query, cookie)
+    connected, _ = await watcher.connect()
+    assert connected
+    outputs = await received(watcher, 2)
+    await watcher.disconnect()
+    assert close_code(outputs) == 4404
+
+
+async def test_without_a_session_the_socket_closes_as_signed_out(acme):
+    device, _ = acme
+    watcher = socket(f"page=device&id={device.device_id}", None)
+    connected, _ = await watcher.connect()
+    assert connected
+    outputs = await received(watcher, 2)
+    await watcher.disconnect()
+    assert close_code(outputs) == 4401
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", ""])
+async def test_a_page_of_another_site_cannot_open_the_socket(acme, origin):
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}", cookie, origin=origin)
+    connected, _ = await watcher.connect()
+    # The session was looked up in the shared sync thread before the refusal: close it.
+    await sync_to_async(connections.close_all)()
+    assert not connected
+
+
+def test_the_page_names_its_socket_and_shows_the_live_status(acme, console_user):
+    device, _ = acme
+    browser = Client()
+    browser.force_login(console_user("reader", "Acme Charging"))
+    html = browser.get(f"/devices/{device.device_id}/").content.decode()
+    assert f'data-live="/console/live?page=device&amp;id={device.device_id}"' in html
+    assert 'id="live-status"' in html
+
+
+async def test_the_site_page_hears_its_chargers_and_lets_go_of_one_that_leaves(acme):
+    device, cookie = acme
+    site_id = await sync_to_async(lambda: device.site_id)()
+    watcher = socket(f"page=site&id={site_id}", cookie)
+    await opened(watcher)
+    sample = reading(33.3)
+    await sync_to_async(record_telemetry_orm)(device.device_id, sample, timezone.now())
+    await publish_device_message(
+        device.device_id, messages.telemetry_sample(device.device_id, sample)
+    )
+    html = "\n".join(texts(await received(watcher, 3)))
+    assert 'id="site-power"' in html and 'id="site-devices"' in html and "33.3" in html
+    await publish_device_message(
+        device.device_id, messages.device_reassigned(device.device_id, "op_someone_else")
+    )
+    outputs = await received(watcher, 3)
+    await publish_device_message(
+        device.device_id, messages.telemetry_sample(device.device_id, sample)
+    )
+    later = await received(watcher, 3)
+    await watcher.disconnect()
+    assert close_code(outputs) is None, "a site page stays open when one charger leaves"
+    assert texts(later) == [], "the charger that left is no longer heard"
+
+
+def repeated_fault(device: Device) -> None:
+    """F-0411 three times on the charger and a detector sweep: a real repeat-fault alert
+    opens (and is published once committed)."""
+    for minutes in (30, 20, 10):
+        fault(device, "F-0411", minutes)
+    detectors.run_detector(detectors.repeat_fault, timezone.now())
+
+
+async def test_a_newly_opened_alert_is_pushed_to_the_inbox_to_go_first(acme):
+    device, cookie = acme
+    watcher = socket("page=alerts&filters=", cookie)
+    await opened(watcher)
+    await sync_to_async(repeated_fault)(device)
+    html = "\n".join(texts(await received(watcher, 3)))
+    await watcher.disconnect()
+    alert = await sync_to_async(Alert.objects.get)()
+    assert 'data-live-insert="alert-items"' in html
+    assert f'id="alert-{alert.alert_id}"' in html and "F-0411" in html
+
+
+async def test_an_inbox_filtered_to_other_alerts_is_not_sent_this_one(acme):
+    device, cookie = acme
+    watcher = socket("page=alerts&filters=severity%3Dlow%26status%3Dall", cookie)
+    await opened(watcher)
+    await sync_to_async(repeated_fault)(device)
+    frames = texts(await received(watcher, 2))
+    await watcher.disconnect()
+    assert frames == []
+
+
+async def test_another_operators_alert_never_reaches_the_inbox(
+    acme, make_client, site_for, assigned_device
+):
+    _, cookie = acme
+
+    @sync_to_async
+    def rival_charger() -> Device:
+        rival, _ = make_client("Rival Energy")
+        return assigned_device(rival, site_for(rival))
+
+    theirs = await rival_charger()
+    watcher = socket("page=alerts&filters=", cookie)
+    await opened(watcher)
+    await sync_to_async(repeated_fault)(theirs)
+    frames = texts(await received(watcher, 2))
+    await watcher.disconnect()
+    assert frames == []
+
+
+async def test_an_alert_opening_refreshes_the_fleet_pages_counts(acme):
+    device, cookie = acme
+    watcher = socket("page=fleet&filters=", cookie)
+    await opened(watcher)
+    await sync_to_async(repeated_fault)(device)
+    html = "\n".join(texts(await received(watcher, 3)))
+    await watcher.disconnect()
+    assert 'id="fleet-summary"' in html and "F-0411" in html
+
+
+@pytest.mark.parametrize("filters", ["q%3D%00", "x" * 1001])
+async def test_a_malformed_filter_query_is_not_found(acme, filters):
+    _, cookie = acme
+    watcher = socket(f"page=fleet&filters={filters}", cookie)
+    connected, _ = await watcher.connect()
+    assert connected
+    outputs = await received(watcher, 2)
+    await watcher.disconnect()
+    assert close_code(outputs) == 4404
