@@ -11,7 +11,18 @@ from django.contrib.auth import get_user_model
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/", "/login/", "/admin/", "/admin/fleet/device/", "/v1/docs"]
+PAGES = [
+    "/",
+    "/login/",
+    "/alerts/",
+    "/commands/",
+    "/records/",
+    "/energy/",
+    "/people/",
+    "/admin/",
+    "/admin/fleet/device/",
+    "/v1/docs",
+]
 
 
 @pytest.fixture
