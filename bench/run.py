@@ -5,6 +5,9 @@ production serves it. Prints the figures and writes bench/results.md.
    against the same insert behind a bare ASGI app with psycopg (same server settings).
 2. Long polling: 5,000 chargers waiting on one server process; RSS and errors, and the
    latency from queueing a command to the waiting charger receiving it, over 200 commands.
+3. The stream, the rate limiter and the fleet at scale (see each function).
+4. The console's render times at 10,000 chargers (bench/console_pages.py, its own results
+   file bench/results-console.md).
 """
 
 import asyncio
@@ -563,6 +566,10 @@ def main() -> None:
     fleet = fleet_scale_bench()
     print()
     print(write_results(telemetry, polls, stream, rates, fleet))
+    # Last: it replaces this process's settings with its own database's.
+    from bench.console_pages import console_bench
+
+    console_bench()
 
 
 if __name__ == "__main__":
