@@ -9,7 +9,15 @@ from django.test import Client
 from django.utils import timezone
 
 from fleet.actors import Actor
-from fleet.models import AuditEntry, Command, Connector, ConnectorState, Device, DeviceEvent
+from fleet.models import (
+    AuditEntry,
+    Command,
+    Connector,
+    ConnectorState,
+    Device,
+    DeviceEvent,
+    Schedule,
+)
 from fleet.services import provisioning
 from fleet.services.telemetry import record_telemetry_orm
 
@@ -257,3 +265,91 @@ def test_the_page_costs_a_bounded_number_of_queries(
         )
     with django_assert_max_num_queries(30):
         assert page_of(browser, device).status_code == 200
+
+
+def test_an_operator_stores_a_schedule_through_the_apis_service(charger, signed_in):
+    device, _ = charger
+    browser = signed_in("Acme Charging", "operator", username="olga")
+    assert "Send schedule" in page_of(browser, device).content.decode()
+    response = browser.post(
+        f"/devices/{device.device_id}/schedule/",
+        {
+            "connector_id": 1,
+            "schedule_id": "night",
+            "type": "weekly",
+            "day_of_week": ["mon", "fri"],
+            "start": "22:00",
+            "end": "06:00",
+            "action": "charge",
+            "power_limit": "7.4",
+            "timezone": "Europe/London",
+            "enabled": "on",
+        },
+        follow=True,
+    )
+    command = Command.objects.get()
+    assert (command.command, command.connector_id) == ("set_schedule", 1)
+    assert command.params["time_slots"] == [
+        {
+            "day_of_week": ["mon", "fri"],
+            "start": "22:00",
+            "end": "06:00",
+            "power_limit": 7.4,
+            "action": "charge",
+        }
+    ]
+    assert command.params["enabled"] is True and command.params["timezone"] == "Europe/London"
+    schedule = Schedule.objects.get(device=device, connector_id=1)
+    assert (schedule.schedule_id, schedule.type, schedule.enabled) == ("night", "weekly", True)
+    assert "set_schedule queued for connector 1" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "change, said",
+    [
+        ({"start": "25:00"}, "HH:MM"),
+        ({"type": "weekly"}, "day_of_week"),
+        ({"action": "discharge"}, "V2G"),
+        ({"timezone": "Mars/Olympus"}, "time zone"),
+        ({"schedule_id": "night\x00"}, "Nothing was sent"),
+    ],
+)
+def test_a_schedule_the_api_would_refuse_is_refused_and_nothing_is_sent(
+    charger, signed_in, change, said
+):
+    device, _ = charger
+    browser = signed_in("Acme Charging", "operator")
+    body = {
+        "connector_id": 1,
+        "schedule_id": "night",
+        "type": "daily",
+        "start": "22:00",
+        "end": "06:00",
+        "action": "charge",
+        "enabled": "on",
+        **change,
+    }
+    response = browser.post(f"/devices/{device.device_id}/schedule/", body, follow=True)
+    html = response.content.decode()
+    assert "Nothing was sent" in html and said.lower() in html.lower()
+    assert not Command.objects.exists()
+    assert not Schedule.objects.exists()
+
+
+def test_a_viewer_cannot_send_a_schedule(charger, signed_in):
+    device, _ = charger
+    browser = signed_in("Acme Charging", "viewer")
+    assert "Send schedule" not in page_of(browser, device).content.decode()
+    response = browser.post(
+        f"/devices/{device.device_id}/schedule/",
+        {
+            "connector_id": 1,
+            "schedule_id": "x",
+            "type": "daily",
+            "start": "22:00",
+            "end": "06:00",
+            "action": "charge",
+        },
+    )
+    assert response.status_code == 403
+    assert not Command.objects.exists()

@@ -5,7 +5,12 @@ start and a partner's POST are held to the same rules."""
 import pydantic
 from django import forms
 
-from api.schemas.control import RemoteDischargeRequest, RemoteStartRequest, RemoteStopRequest
+from api.schemas.control import (
+    RemoteDischargeRequest,
+    RemoteStartRequest,
+    RemoteStopRequest,
+    ScheduleRequest,
+)
 
 
 class ControlForm(forms.Form):
@@ -21,12 +26,17 @@ class ControlForm(forms.Form):
             if name != "connector_id" and value not in (None, "")
         }
         try:
-            self.params = self.schema.model_validate(given).model_dump(exclude_none=True)
+            validated = self.schema.model_validate(self.shape(given))
+            self.params = validated.model_dump(mode="json", exclude_none=True)
         except pydantic.ValidationError as invalid:
             for error in invalid.errors():
                 field = str(error["loc"][0]) if error["loc"] else None
                 self.add_error(field if field in self.fields else None, error["msg"])
         return cleaned
+
+    def shape(self, given: dict) -> dict:
+        """The request body the API's schema expects, from the form's flat fields."""
+        return given
 
 
 class StartForm(ControlForm):
@@ -48,4 +58,39 @@ class DischargeForm(ControlForm):
     min_soc = forms.IntegerField(required=False, label="Stop at SOC (%)")
 
 
-FORMS = {"start": StartForm, "stop": StopForm, "discharge": DischargeForm}
+DAYS = [(d, d.capitalize()) for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]
+
+
+class ScheduleForm(ControlForm):
+    """One time slot a day (or on chosen days, or once), the common case; a plan of many
+    slots goes through the API."""
+
+    schema, command = ScheduleRequest, "set_schedule"
+    schedule_id = forms.CharField(max_length=64, label="Plan name")
+    type = forms.ChoiceField(
+        choices=[("daily", "Every day"), ("weekly", "On these days"), ("once", "Once")]
+    )
+    day_of_week = forms.MultipleChoiceField(choices=DAYS, required=False, label="Days")
+    start = forms.CharField(max_length=5, label="From (HH:MM)")
+    end = forms.CharField(max_length=5, label="Until (HH:MM)")
+    action = forms.ChoiceField(
+        choices=[("charge", "Charge"), ("discharge", "Discharge (V2G)"), ("idle", "Stay idle")]
+    )
+    power_limit = forms.FloatField(required=False, label="Power limit (kW)")
+    target_soc = forms.IntegerField(required=False, label="Target SOC (%)")
+    timezone = forms.CharField(required=False, max_length=64, label="Time zone (IANA)")
+    enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
+
+    def shape(self, given: dict) -> dict:
+        slot = {key: given.pop(key) for key in ("start", "end", "action") if key in given}
+        if "power_limit" in given:
+            slot["power_limit"] = given.pop("power_limit")
+        days = given.pop("day_of_week", None)
+        if days:
+            slot["day_of_week"] = days
+        # An unticked box is absent from the form: the plan is then stored switched off.
+        given["enabled"] = bool(self.cleaned_data.get("enabled"))
+        return {**given, "time_slots": [slot]}
+
+
+FORMS = {"start": StartForm, "stop": StopForm, "discharge": DischargeForm, "schedule": ScheduleForm}

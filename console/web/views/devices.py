@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from console.web.access import ConsoleAccess, console_view
 from console.web.charts import power_chart
-from console.web.forms.control import FORMS
+from console.web.forms.control import DAYS, FORMS
 from console.web.live_paths import live_path
 from console.web.roles import Role
 from diagnostics.queries.faults import fault_titles
@@ -32,6 +32,7 @@ SERVICES = {
     "start": control.start_charging,
     "stop": control.stop_charging,
     "discharge": control.discharge,
+    "schedule": control.set_schedule,
 }
 
 
@@ -47,6 +48,7 @@ def device_page(request: HttpRequest, access: ConsoleAccess, device_id: str) -> 
         upgrades=list(device.firmware_updates.order_by("-created_at")[:3]),
         runbooks=suggest(device)[:5],
         live_path=live_path("device", device.device_id),
+        schedule_days=DAYS,
     )
     return render(request, "console/devices/device.html", context)
 
