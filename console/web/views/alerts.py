@@ -23,6 +23,7 @@ from console.web.forms.alerts import (
 )
 from console.web.live_paths import live_path
 from console.web.roles import Role
+from console.web.tables import page_count, wants_fragment
 from diagnostics.models import Alert, AlertTransition
 from diagnostics.queries import alerts as alert_queries
 from diagnostics.queries.faults import fault_titles
@@ -69,7 +70,7 @@ def inbox(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """The inbox, active alerts first by default; an HTMX request gets the list alone."""
     form = AlertFilterForm(request.GET)
     context = alert_list_context(access, form)
-    if request.htmx and not request.htmx.history_restore_request:  # a restore needs the page
+    if wants_fragment(request):
         return render(request, f"{TEMPLATE}#alert-list", context)
     context["site_choices"] = list(sites(access.operator_id).values_list("site_id", "name"))
     context["live_path"] = live_path("alerts", filters=request.GET.urlencode())
@@ -88,7 +89,7 @@ def alert_list_context(access: ConsoleAccess, form: AlertFilterForm) -> dict[str
     return {
         **base,
         "page": page,
-        "pages": max(1, -(-page.total // PAGE_SIZE)),
+        "pages": page_count(page, PAGE_SIZE),
         "narrowed": form.narrowed(),
         "filter_query": form.query_string(with_page=False),
     }

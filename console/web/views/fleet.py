@@ -7,11 +7,11 @@ from django.views.decorators.http import require_POST
 from console.web.access import STAFF_OPERATOR_KEY, ConsoleAccess, console_view
 from console.web.forms.fleet import PAGE_SIZE, DeviceFilterForm
 from console.web.live_paths import live_path
+from console.web.tables import filtered_table, wants_fragment
 from fleet.errors import NotFound
 from fleet.models import Operator
 from fleet.queries import devices as device_queries
 from fleet.queries.overview import fleet_overview
-from fleet.queries.paging import paginate
 from fleet.queries.sites import sites
 
 
@@ -20,7 +20,7 @@ def home(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """Fleet overview with the device table; an HTMX request gets the table alone."""
     form = DeviceFilterForm(request.GET)
     table = device_table(access, form)
-    if request.htmx and not request.htmx.history_restore_request:  # a restore needs the page
+    if wants_fragment(request):
         return render(request, "console/fleet/overview.html#device-table", table)
     context = {
         **table,
@@ -32,22 +32,14 @@ def home(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
 
 
 def device_table(access: ConsoleAccess, form: DeviceFilterForm) -> dict:
-    if not form.is_valid():
-        return {"form": form, "page": None, "pages": 0, "query": ""}
-    filters = form.query_filters()
-    try:
-        queryset = device_queries.devices(access.operator_id, **filters)
-    except NotFound:  # a site id not of this operator: nothing matches, nothing is told
-        queryset = device_queries.devices(access.operator_id).none()
-    page = paginate(queryset.select_related("site"), form.cleaned_data["page"] or 1, PAGE_SIZE)
-    query = form.data.copy()
-    query.pop("page", None)
-    return {
-        "form": form,
-        "page": page,
-        "pages": max(1, -(-page.total // PAGE_SIZE)),
-        "query": query.urlencode(),
-    }
+    def rows():
+        try:
+            queryset = device_queries.devices(access.operator_id, **form.query_filters())
+        except NotFound:  # a site id not of this operator: nothing matches, nothing is told
+            queryset = device_queries.devices(access.operator_id).none()
+        return queryset.select_related("site")
+
+    return filtered_table(form, rows, PAGE_SIZE)
 
 
 @require_POST

@@ -15,6 +15,7 @@ from console.web.access import ConsoleAccess, console_view
 from console.web.forms.people import PAGE_SIZE, MemberChangeForm, MemberCreateForm, MemberPageForm
 from console.web.roles import Role
 from console.web.services import people
+from console.web.tables import page_count, wants_fragment
 from fleet.errors import Conflict, InvalidParameter
 from fleet.queries.paging import paginate
 
@@ -31,7 +32,7 @@ ROLE_MEANING = {
 @console_view(needs=Role.ADMIN)
 def member_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """The operator's people and the form to add one; an HTMX request gets the table."""
-    if request.htmx:
+    if wants_fragment(request):
         return render(
             request, "console/people/list.html#member-table", member_table(request, access)
         )
@@ -119,7 +120,7 @@ def member_table(request: HttpRequest, access: ConsoleAccess) -> dict:
     page = paginate(people.members(access.operator_id), number, PAGE_SIZE)
     return {
         "page": page,
-        "pages": max(1, -(-page.total // PAGE_SIZE)),
+        "pages": page_count(page, PAGE_SIZE),
         "roles": Role.choices,
         "me": access.user.pk,
     }

@@ -19,9 +19,9 @@ from django.utils import timezone
 from console.web.access import ConsoleAccess, console_view
 from console.web.bar_charts import BarChart, bar_chart
 from console.web.forms.records import PAGE_SIZE, EnergyForm, RecordFilterForm
+from console.web.tables import filtered_table, wants_fragment
 from fleet.errors import NotFound, TellusError
 from fleet.models import ChargingRecord
-from fleet.queries.paging import paginate
 from fleet.queries.records import charging_records
 from fleet.queries.sites import sites
 from fleet.services.energy import aggregated_energy, bucket_label, buckets
@@ -45,7 +45,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def record_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """The filtered, paged record table; an HTMX request gets the table alone."""
     table = record_table(access, RecordFilterForm(request.GET))
-    if request.htmx and not request.htmx.history_restore_request:  # a restore needs the page
+    if wants_fragment(request):
         return render(request, "console/records/list.html#record-table", table)
     return render(request, "console/records/list.html", table)
 
@@ -60,17 +60,7 @@ def filtered_records(access: ConsoleAccess, form: RecordFilterForm) -> QuerySet[
 
 
 def record_table(access: ConsoleAccess, form: RecordFilterForm) -> dict:
-    if not form.is_valid():
-        return {"form": form, "page": None, "pages": 0, "query": ""}
-    page = paginate(filtered_records(access, form), form.cleaned_data["page"] or 1, PAGE_SIZE)
-    query = form.data.copy()
-    query.pop("page", None)
-    return {
-        "form": form,
-        "page": page,
-        "pages": max(1, -(-page.total // PAGE_SIZE)),
-        "query": query.urlencode(),
-    }
+    return filtered_table(form, lambda: filtered_records(access, form), PAGE_SIZE)
 
 
 @console_view()
@@ -184,7 +174,7 @@ def energy_page(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     names = dict(sites(access.operator_id).order_by("name").values_list("site_id", "name"))
     form = EnergyForm(request.GET, site_choices=list(names.items()))
     context = {"form": form, **energy_report(access, form, names)}
-    if request.htmx and not request.htmx.history_restore_request:  # a restore needs the page
+    if wants_fragment(request):
         return render(request, "console/records/energy.html#energy-chart", context)
     return render(request, "console/records/energy.html", context)
 

@@ -1,0 +1,31 @@
+"""What every filtered, paged console table shares: the page of rows, how many pages, the
+filters as a query string for the pager's links, and whether a request wants the table
+alone (an HTMX swap) or the whole page."""
+
+from collections.abc import Callable
+
+from django import forms
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from fleet.queries.paging import Page, paginate
+
+
+def wants_fragment(request: HttpRequest) -> bool:
+    """An HTMX swap asks for the fragment alone; a history restore needs the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def page_count(page: Page, size: int) -> int:
+    return max(1, -(-page.total // size))
+
+
+def filtered_table(form: forms.Form, rows: Callable[[], QuerySet], size: int) -> dict:
+    """The table's context: `rows()` is called only once the filters are valid (an invalid
+    form shows its errors and no rows); `page` is the form's own field."""
+    if not form.is_valid():
+        return {"form": form, "page": None, "pages": 0, "query": ""}
+    page = paginate(rows(), form.cleaned_data["page"] or 1, size)
+    query = form.data.copy()
+    query.pop("page", None)
+    return {"form": form, "page": page, "pages": page_count(page, size), "query": query.urlencode()}
