@@ -12,6 +12,12 @@ urlpatterns = [
     path("sites/<str:site_id>/", sites.site_page, name="site"),
     path("sites/<str:site_id>/flexibility/", sites.site_flexibility, name="site-flexibility"),
     path("devices/<str:device_id>/", devices.device_page, name="device"),
+    path(
+        "devices/<str:device_id>/diagnostics/",
+        devices.device_diagnostic,
+        name="device-diagnostic",
+    ),
+    path("devices/<str:device_id>/power/", devices.device_power, name="device-power"),
     path("devices/<str:device_id>/<str:action>/", devices.device_action, name="device-action"),
     path("alerts/", alerts.inbox, name="alerts"),
     path("alerts/<str:alert_id>/<str:action>/", alerts.alert_action, name="alert-action"),

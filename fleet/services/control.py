@@ -144,6 +144,17 @@ def device_command_for(command: str, params: dict) -> tuple[str, dict]:
     return "set_power_limit", dict(params)
 
 
+def limit_device(actor: Actor, device_id: str, command: str, params: dict) -> Command:
+    """Limit or pause one charger: the device command a flexibility control would send it,
+    queued for that charger alone (no control: the API's controls target sites or
+    operators). `params` are already validated by the flexibility params schema."""
+    device = get_device_for_operator(actor.operator_id, device_id)
+    if command not in ("set_power_limit", "pause_charging"):
+        raise InvalidParameter("command", command, "set_power_limit or pause_charging")
+    device_command, device_params = device_command_for(command, params)
+    return queue_command(device, device_command, device_params, actor=actor)
+
+
 def flexibility(
     actor: Actor, target_type: str, target_ids: list[str], command: str, params: dict
 ) -> tuple[Control, list[Command]]:

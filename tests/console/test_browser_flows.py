@@ -230,6 +230,30 @@ def test_start_goes_queued_accepted_completed_while_the_charger_answers(server, 
     )
 
 
+def test_a_medium_risk_diagnostic_is_confirmed_then_followed_to_completion(
+    server, scene, browser, shots
+):
+    page = sign_in(browser, server, "olivia")
+    page.goto(f"{server.url}/devices/{scene['device_id']}/")
+    diagnostics = page.locator("#diagnostics")
+    diagnostics.screenshot(path=shots / "device-diagnostics.png")
+    diagnostics.get_by_label(re.compile("run_self_test")).check()
+    diagnostics.get_by_role("button", name="Send").click()
+    confirmation = page.locator(".card.confirm")
+    expect(confirmation).to_contain_text("cannot charge for about 2 minutes")
+    page.screenshot(path=shots / "device-diagnostic-confirm.png")
+    confirmation.get_by_role("button", name="Send run_self_test").click()
+    expect(page.locator(".flash")).to_contain_text("run_self_test (medium risk) queued")
+    live(page)
+
+    charger = scene["charger"]
+    command = charger.next_command()
+    assert command["command"] == "run_self_test"
+    charger.report(command, "completed")
+    commands = page.locator("#device-commands")
+    expect(commands.locator(".badge").first).to_have_text("completed", timeout=10_000)
+
+
 def test_a_viewer_sees_no_actions_and_is_refused_when_posting_anyway(server, scene, browser):
     page = sign_in(browser, server, "victor")
     page.goto(f"{server.url}/devices/{scene['device_id']}/")

@@ -353,3 +353,182 @@ def test_a_viewer_cannot_send_a_schedule(charger, signed_in):
     )
     assert response.status_code == 403
     assert not Command.objects.exists()
+
+
+# --- Diagnostic commands and the charger's own power limit -------------------------------
+
+
+def test_a_viewer_sees_no_diagnostics_and_is_refused_if_it_posts(charger, signed_in):
+    device, _ = charger
+    browser = signed_in("Acme Charging", "viewer")
+    assert "Diagnostic commands" not in page_of(browser, device).content.decode()
+    response = browser.post(f"/devices/{device.device_id}/diagnostics/", {"command": "reboot"})
+    assert response.status_code == 403
+    assert not Command.objects.exists()
+
+
+def test_an_engineer_sends_a_low_risk_command_at_once(charger, signed_in):
+    device, _ = charger
+    browser = signed_in("Acme Charging", "engineer", username="erin")
+    html = page_of(browser, device).content.decode()
+    assert "fetch_logs" in html and "run_self_test" not in html  # medium risk not offered
+    assert "need the operator role" in html
+
+    response = browser.post(
+        f"/devices/{device.device_id}/diagnostics/",
+        {"command": "trigger_message", "connector_id": "1", "message": "StatusNotification"},
+        follow=True,
+    )
+    command = Command.objects.get()
+    assert (command.command, command.connector_id, command.params) == (
+        "trigger_message",
+        1,
+        {"message": "StatusNotification"},
+    )
+    assert command.issued_by_user.username == "erin"
+    assert AuditEntry.objects.filter(action="execute_command", actor="user:erin").exists()
+    assert "trigger_message (low risk) queued" in response.content.decode()
+
+
+def test_an_engineer_is_refused_a_medium_risk_command(charger, signed_in):
+    device, _ = charger
+    browser = signed_in("Acme Charging", "engineer")
+    for confirmed in ("", "yes"):
+        response = browser.post(
+            f"/devices/{device.device_id}/diagnostics/",
+            {"command": "run_self_test", "confirmed": confirmed},
+        )
+        assert response.status_code == 403
+    assert not Command.objects.exists()
+
+
+def test_a_medium_risk_command_waits_for_a_confirmation_that_says_what_it_does(charger, signed_in):
+    device, _ = charger
+    browser = signed_in("Acme Charging", "operator")
+    url = f"/devices/{device.device_id}/diagnostics/"
+    fields = {"command": "calibrate_sensor", "connector_id": "1", "sensor": "voltage",
+              "reference": "230.5"}  # fmt: skip
+
+    first = browser.post(url, fields)
+    html = first.content.decode()
+    assert first.status_code == 200 and not Command.objects.exists()
+    assert "Confirm: send calibrate_sensor" in html
+    assert "sensor voltage, reference 230.5" in html and "someone must be on site" in html
+    assert 'name="confirmed" value="yes"' in html
+
+    browser.post(url, {**fields, "confirmed": "yes"})
+    command = Command.objects.get()
+    assert command.command == "calibrate_sensor"
+    assert command.params == {"sensor": "voltage", "reference": 230.5}
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"command": "format_disk"}, "Select a valid choice"),
+        ({"command": "reset_connector"}, "needs a connector_id"),
+        ({"command": "reset_connector", "connector_id": "9"}, "Connector 9"),
+        ({"command": "trigger_message", "message": "Nope"}, "Select a valid choice"),
+        ({"command": "trigger_message"}, "message must be one of"),
+        ({"command": "reset_power_module", "module": "-1", "confirmed": "yes"}, "Ensure"),
+        ({"command": "calibrate_sensor", "sensor": "voltage", "confirmed": "yes"}, "reference"),
+        ({"command": "reboot", "module": "1e400"}, "Enter a whole number"),
+    ],
+)
+def test_a_diagnostic_command_the_service_refuses_sends_nothing_and_says_why(
+    charger, signed_in, fields, reason
+):
+    device, _ = charger
+    response = signed_in("Acme Charging", "operator").post(
+        f"/devices/{device.device_id}/diagnostics/", fields, follow=True
+    )
+    assert response.status_code == 200
+    assert "Nothing was sent" in response.content.decode()
+    assert reason in response.content.decode()
+    assert not Command.objects.exists()
+
+
+def test_unlocking_a_charging_connector_is_refused(charger, signed_in):
+    device, _ = charger  # connector 1 reports charging
+    response = signed_in("Acme Charging", "operator").post(
+        f"/devices/{device.device_id}/diagnostics/",
+        {"command": "unlock_connector", "connector_id": "1", "confirmed": "yes"},
+        follow=True,
+    )
+    assert "stop the session first" in response.content.decode()
+    assert not Command.objects.exists()
+
+
+def test_diagnostics_on_another_operators_charger_are_not_found(fleets, signed_in):
+    *_, theirs = fleets
+    browser = signed_in("Acme Charging", "admin")
+    for path, fields in (
+        ("diagnostics", {"command": "reboot"}),
+        ("power", {"command": "pause_charging", "duration": "5", "confirmed": "yes"}),
+    ):
+        response = browser.post(f"/devices/{theirs.device_id}/{path}/", fields)
+        assert response.status_code == 404
+    assert not Command.objects.exists()
+
+
+def test_an_operator_limits_one_chargers_power_after_confirming(charger, signed_in):
+    device, _ = charger
+    Device.objects.filter(pk=device.pk).update(rated_power_kw=180)
+    browser = signed_in("Acme Charging", "operator", username="olga")
+    url = f"/devices/{device.device_id}/power/"
+    fields = {"command": "set_power_limit", "power_limit_percent": "25", "duration": "90"}
+
+    html = browser.post(url, fields).content.decode()
+    assert not Command.objects.exists()
+    assert "set_power_limit at 25 %" in html and "1 hour 30 minutes" in html
+    assert "up to 45 kW" in html  # 25 % of the 180 kW rating
+
+    response = browser.post(url, {**fields, "confirmed": "yes"}, follow=True)
+    command = Command.objects.get()
+    assert (command.command, command.connector_id) == ("set_power_limit", None)
+    assert command.params == {"power_limit_percent": 25, "duration": 5400}
+    assert command.issued_by_user.username == "olga"
+    assert "set_power_limit queued" in response.content.decode()
+
+
+def test_a_pause_goes_out_as_a_zero_limit_like_the_apis_flexibility(charger, signed_in):
+    device, _ = charger
+    signed_in("Acme Charging", "operator").post(
+        f"/devices/{device.device_id}/power/",
+        {"command": "pause_charging", "duration": "10", "confirmed": "yes"},
+    )
+    command = Command.objects.get()
+    assert command.command == "set_power_limit"
+    assert command.params["power_limit_percent"] == 0 and command.params["duration"] == 600
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"command": "set_power_limit", "power_limit_percent": "101", "duration": "5"},
+        {"command": "set_power_limit", "duration": "5"},
+        {"command": "pause_charging", "duration": "0"},
+        {"command": "pause_charging", "duration": "99999999"},
+        {"command": "boost", "duration": "5"},
+    ],
+)
+def test_a_bad_power_limit_sends_nothing(charger, signed_in, fields):
+    device, _ = charger
+    response = signed_in("Acme Charging", "operator").post(
+        f"/devices/{device.device_id}/power/", {**fields, "confirmed": "yes"}, follow=True
+    )
+    assert "Nothing was sent" in response.content.decode()
+    assert not Command.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["viewer", "engineer"])
+def test_roles_below_operator_cannot_limit_power(charger, signed_in, role):
+    device, _ = charger
+    browser = signed_in("Acme Charging", role)
+    assert "Power limit or pause" not in page_of(browser, device).content.decode()
+    response = browser.post(
+        f"/devices/{device.device_id}/power/",
+        {"command": "pause_charging", "duration": "5", "confirmed": "yes"},
+    )
+    assert response.status_code == 403
+    assert not Command.objects.exists()

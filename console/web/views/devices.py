@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -14,10 +15,15 @@ from django.views.decorators.http import require_POST
 from console.web.access import ConsoleAccess, console_view
 from console.web.charts import power_chart
 from console.web.forms.control import DAYS, FORMS
+from console.web.forms.diagnostics import DiagnosticCommandForm, commands_by_risk, risk_of
+from console.web.forms.flexibility import FORMS as LIMIT_FORMS
+from console.web.forms.flexibility import MAX_MINUTES, FlexibilityForm
 from console.web.live_paths import live_path
 from console.web.roles import Role
+from console.web.wording import form_problems, spoken_minutes
 from diagnostics.queries.faults import fault_titles
 from diagnostics.services.firmware_review import firmware_notes
+from diagnostics.services.remote_commands import OCPP_MESSAGES, SENSORS, send_diagnostic_command
 from diagnostics.services.runbooks import suggest
 from fleet.errors import TellusError
 from fleet.models import Device
@@ -36,21 +42,35 @@ SERVICES = {
 }
 
 
+TEMPLATE = "console/devices/device.html"
+
+
 @console_view()
 def device_page(request: HttpRequest, access: ConsoleAccess, device_id: str) -> HttpResponse:
     device = get_device_for_operator(access.operator_id, device_id)
-    context = {"device": device, "may_control": access.can(Role.OPERATOR)}
+    return render(request, TEMPLATE, page_context(access, device))
+
+
+def page_context(access: ConsoleAccess, device: Device) -> dict:
+    may_diagnose = access.can(Role.ENGINEER)
+    may_control = access.can(Role.OPERATOR)
+    context = {"device": device, "may_control": may_control, "may_diagnose": may_diagnose}
     for build in FRAGMENTS.values():
         context.update(build(access, device))
+    risks = ("low", "medium") if may_control else ("low",) if may_diagnose else ()
     context.update(
         firmware_notes=firmware_notes(device),
-        records=list(charging_records(access.operator_id, device_id=device_id)[:10]),
+        records=list(charging_records(access.operator_id, device_id=device.device_id)[:10]),
         upgrades=list(device.firmware_updates.order_by("-created_at")[:3]),
         runbooks=suggest(device)[:5],
         live_path=live_path("device", device.device_id),
         schedule_days=DAYS,
+        diagnostic_commands=commands_by_risk(risks),
+        max_minutes=MAX_MINUTES,
+        sensors=SENSORS,
+        ocpp_messages=OCPP_MESSAGES,
     )
-    return render(request, "console/devices/device.html", context)
+    return context
 
 
 # The page's live parts: what each fragment needs, built apart so the live consumer can
@@ -108,11 +128,7 @@ def device_action(
         return redirect("console:device", device_id=device.device_id)
     form = form_class(request.POST)
     if not form.is_valid():
-        problems = "; ".join(
-            f"{field.replace('__all__', 'request')}: {' '.join(errors)}"
-            for field, errors in form.errors.items()
-        )
-        messages.error(request, f"Nothing was sent: {problems}")
+        messages.error(request, f"Nothing was sent: {form_problems(form)}")
         return redirect("console:device", device_id=device.device_id)
     connector_id = form.cleaned_data["connector_id"]
     try:
@@ -126,3 +142,105 @@ def device_action(
             f"({command.command_id}); the charger picks it up on its next poll.",
         )
     return redirect("console:device", device_id=device.device_id)
+
+
+@require_POST
+@console_view(needs=Role.ENGINEER)
+def device_diagnostic(request: HttpRequest, access: ConsoleAccess, device_id: str) -> HttpResponse:
+    """Send a diagnostic command through the diagnostics service: low risk for engineers,
+    medium risk for the operator role only and after a confirmation that says what the
+    command will do."""
+    device = get_device_for_operator(access.operator_id, device_id)
+    form = DiagnosticCommandForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Nothing was sent: {form_problems(form)}")
+        return redirect("console:device", device_id=device.device_id)
+    medium = form.risk == "medium"
+    if medium and not access.can(Role.OPERATOR):
+        raise PermissionDenied("Medium-risk diagnostic commands need the operator role.")
+    if medium and request.POST.get("confirmed") != "yes":
+        context = page_context(access, device)
+        context["confirm"] = {
+            "kind": "diagnostic",
+            "title": f"send {form.cleaned_data['command']}",
+            "text": form.what_will_happen(device.sn),
+            "fields": {**form.params, "command": form.cleaned_data["command"],
+                       "connector_id": form.connector() or ""},
+            "action": "console:device-diagnostic",
+            "button": f"Send {form.cleaned_data['command']}",
+        }  # fmt: skip
+        return render(request, TEMPLATE, context)
+    command_name = form.cleaned_data["command"]
+    try:
+        command = send_diagnostic_command(
+            access.actor, device.device_id, command_name, form.connector(), form.params,
+            confirm=medium,
+        )  # fmt: skip
+    except TellusError as refused:
+        messages.error(request, f"Nothing was sent: {refused.message}")
+    else:
+        messages.success(
+            request,
+            f"{command_name} ({risk_of(command_name)} risk) queued ({command.command_id}); the "
+            "charger picks it up on its next poll and its status shows under Commands.",
+        )
+    return redirect("console:device", device_id=device.device_id)
+
+
+@require_POST
+@console_view(needs=Role.OPERATOR)
+def device_power(request: HttpRequest, access: ConsoleAccess, device_id: str) -> HttpResponse:
+    """Limit or pause this one charger for a while. The first POST shows what will happen;
+    only the confirmed one queues the command."""
+    device = get_device_for_operator(access.operator_id, device_id)
+    form_class = LIMIT_FORMS.get(request.POST.get("command", ""))
+    if form_class is None:
+        messages.error(request, "Nothing was sent: choose a power limit or a pause.")
+        return redirect("console:device", device_id=device.device_id)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Nothing was sent: {form_problems(form)}")
+        return redirect("console:device", device_id=device.device_id)
+    if request.POST.get("confirmed") != "yes":
+        context = page_context(access, device)
+        context["confirm"] = {
+            "kind": "power",
+            "title": "pause charging" if form.command == "pause_charging" else "limit power",
+            "text": power_limit_consequence(form, device),
+            "fields": {"command": form.command, **form.cleaned_data},
+            "action": "console:device-power",
+            "button": "Pause this charger" if form.command == "pause_charging" else "Set limit",
+        }
+        return render(request, TEMPLATE, context)
+    try:
+        command = control.limit_device(access.actor, device.device_id, form.command, form.params)
+    except TellusError as refused:
+        messages.error(request, f"Nothing was sent: {refused.message}")
+    else:
+        messages.success(
+            request,
+            f"{command.command} queued for {device.sn} ({command.command_id}) for "
+            f"{spoken_minutes(form.minutes)}; the charger picks it up on its next poll.",
+        )
+    return redirect("console:device", device_id=device.device_id)
+
+
+def power_limit_consequence(form: FlexibilityForm, device: Device) -> str:
+    until = (timezone.now() + timedelta(minutes=form.minutes)).strftime("%H:%M UTC on %Y-%m-%d")
+    lasting = f"for {spoken_minutes(form.minutes)}, until about {until}"
+    if form.command == "pause_charging":
+        return (
+            f"{device.sn} will receive set_power_limit at 0 % (a pause) {lasting}: a vehicle "
+            "plugged in stops drawing power, then charging resumes on its own."
+        )
+    percent = form.cleaned_data["power_limit_percent"]
+    text = (
+        f"{device.sn} will receive set_power_limit at {percent} % of its maximum power "
+        f"{lasting}; the limit then lapses on its own."
+    )
+    if device.rated_power_kw:
+        text += (
+            f" Rated {device.rated_power_kw:g} kW, it may then draw up to "
+            f"{device.rated_power_kw * percent / 100:g} kW."
+        )
+    return text

@@ -14,6 +14,7 @@ from console.web.access import ConsoleAccess, console_view
 from console.web.forms.flexibility import FORMS, MAX_MINUTES, FlexibilityForm
 from console.web.live_paths import live_path
 from console.web.roles import Role
+from console.web.wording import form_problems, spoken_minutes
 from fleet.errors import TellusError
 from fleet.models import Site
 from fleet.queries import devices as device_queries
@@ -112,7 +113,7 @@ def site_flexibility(request: HttpRequest, access: ConsoleAccess, site_id: str) 
         return redirect("console:site", site_id=site.site_id)
     form = form_class(request.POST)
     if not form.is_valid():
-        messages.error(request, f"Nothing was sent: {problems(form)}")
+        messages.error(request, f"Nothing was sent: {form_problems(form)}")
         return redirect("console:site", site_id=site.site_id)
     totals = site_totals(site)
     if not totals.chargers:
@@ -141,14 +142,6 @@ def site_flexibility(request: HttpRequest, access: ConsoleAccess, site_id: str) 
             "picks it up on its next poll; its progress is under Flexibility controls.",
         )
     return redirect("console:site", site_id=site.site_id)
-
-
-def problems(form: FlexibilityForm) -> str:
-    labels = {name: field.label or name for name, field in form.fields.items()}
-    return "; ".join(
-        f"{labels.get(field, 'request')}: {' '.join(errors)}"
-        for field, errors in form.errors.items()
-    )
 
 
 def describe_command(form: FlexibilityForm) -> str:
@@ -181,15 +174,3 @@ def what_will_happen(form: FlexibilityForm, site: Site, totals: SiteTotals, now:
             + (f" (site capacity {site.power_capacity:g} kW)." if site.power_capacity else ".")
         )
     return text
-
-
-def spoken_minutes(minutes: int) -> str:
-    """30 → "30 minutes", 90 → "1 hour 30 minutes", 1440 → "1 day"."""
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    parts = [
-        f"{value} {unit}{'s' if value != 1 else ''}"
-        for value, unit in ((days, "day"), (hours, "hour"), (mins, "minute"))
-        if value
-    ]
-    return " ".join(parts)
