@@ -32,6 +32,9 @@ class ConsoleAccess:
     role: Role
     is_staff: bool
     ip: str | None = None
+    # A pushed fragment has no request: the live socket carries the page's CSRF token here
+    # so the forms it renders post like the page's own.
+    csrf_token: str = ""
 
     @property
     def operator_id(self) -> str | None:

@@ -16,11 +16,15 @@ another operator's subject, a device that left the fleet).
 import asyncio
 import logging
 import re
+from dataclasses import replace
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
 
 from console.web.access import ConsoleAccess, access_of
 from console.web.live_pages import PAGES
@@ -169,7 +173,24 @@ def _plain(text: str) -> bool:
 def _access(scope: dict) -> ConsoleAccess | None:
     session: SessionBase | None = scope.get("session")
     client = scope.get("client") or (None,)
-    return access_of(scope.get("user"), session if session is not None else {}, client[0])
+    access = access_of(scope.get("user"), session if session is not None else {}, client[0])
+    if access is None:
+        return None
+    return replace(access, csrf_token=_csrf_token(scope))
+
+
+CSRF_SECRET = re.compile(r"[a-zA-Z0-9]{32}")
+
+
+def _csrf_token(scope: dict) -> str:
+    """A fresh mask of the browser's CSRF cookie, as the page's own forms carry; nothing
+    for a missing or malformed cookie (its forms are then refused, as a page's would be)."""
+    secret = (scope.get("cookies") or {}).get(settings.CSRF_COOKIE_NAME, "")
+    if not CSRF_SECRET.fullmatch(secret):
+        return ""
+    request = HttpRequest()
+    request.META["CSRF_COOKIE"] = secret
+    return get_token(request)
 
 
 def _still_allowed(scope: dict, access: ConsoleAccess) -> bool:

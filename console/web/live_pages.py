@@ -165,6 +165,7 @@ def _alert_items(access: ConsoleAccess, filters: QueryDict, keys: set[str]) -> s
         if not shown.filter(alert_id=alert_id).exists():
             continue
         context = alert_views.alert_item_context(access, alert_id, form)
+        context["csrf_token"] = access.csrf_token
         pieces.append(render_to_string(f"{alert_views.TEMPLATE}#alert-item", context))
     if not pieces:
         return ""

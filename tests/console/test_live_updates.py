@@ -2,6 +2,7 @@
 re-rendered fragments of the page when the charger reports."""
 
 import asyncio
+import re
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -314,3 +315,59 @@ async def test_a_malformed_filter_query_is_not_found(acme, filters):
     outputs = await received(watcher, 2)
     await watcher.disconnect()
     assert close_code(outputs) == 4404
+
+
+CSRF_SECRET = "a" * 16 + "B" * 16  # the cookie's shape: 32 letters and digits
+
+
+def engineer_socket(console_user, csrf_cookie: str):
+    from console.asgi import application
+
+    browser = Client()
+    browser.force_login(console_user("erin", "Acme Charging", "engineer"))
+    cookies = f"sessionid={browser.cookies['sessionid'].value}; csrftoken={csrf_cookie}"
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver"),
+               (b"cookie", cookies.encode())]  # fmt: skip
+    return browser, WebsocketCommunicator(application, "/console/live?page=alerts", headers)
+
+
+async def test_a_pushed_alerts_forms_carry_a_csrf_token_that_posts(acme, console_user):
+    """Without JavaScript's header a pushed item's form must still post: its token is a
+    mask of the browser's own CSRF cookie."""
+    device, _ = acme
+    browser, watcher = await sync_to_async(engineer_socket)(console_user, CSRF_SECRET)
+    await opened(watcher)
+    await sync_to_async(repeated_fault)(device)
+    html = "\n".join(texts(await received(watcher, 3)))
+    await watcher.disconnect()
+    tokens = set(re.findall(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]+)"', html))
+    assert len(tokens) == 1, html
+
+    @sync_to_async
+    def acknowledge() -> tuple[int, str]:
+        strict = Client(enforce_csrf_checks=True)
+        strict.cookies = browser.cookies
+        strict.cookies["csrftoken"] = CSRF_SECRET
+        alert = Alert.objects.get()
+        response = strict.post(
+            f"/alerts/{alert.alert_id}/acknowledge/",
+            {"note": "on my way", "csrfmiddlewaretoken": tokens.pop()},
+        )
+        alert.refresh_from_db()
+        return response.status_code, alert.status
+
+    assert await acknowledge() == (302, "acknowledged")
+
+
+@pytest.mark.parametrize("cookie", ["", "short", "x" * 31 + "!", "\x00" * 32])
+async def test_a_missing_or_malformed_csrf_cookie_pushes_forms_without_a_token(
+    acme, console_user, cookie
+):
+    device, _ = acme
+    _, watcher = await sync_to_async(engineer_socket)(console_user, cookie)
+    await opened(watcher)
+    await sync_to_async(repeated_fault)(device)
+    html = "\n".join(texts(await received(watcher, 3)))
+    await watcher.disconnect()
+    assert 'id="alert-' in html  # pushed all the same
+    assert 'name="csrfmiddlewaretoken" value=""' in html or "csrfmiddlewaretoken" not in html
