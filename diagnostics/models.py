@@ -1,5 +1,7 @@
 from django.db import models
 
+from fleet.ids import new_run_id
+
 
 class FaultCode(models.Model):
     """A fault dictionary entry. Loaded from diagnostics/data/faults.yaml by
@@ -108,6 +110,7 @@ class RunbookExecution(models.Model):
         ESCALATED = "escalated"
         CLOSED = "closed"
 
+    run_id = models.CharField(max_length=40, unique=True, default=new_run_id, editable=False)
     device = models.ForeignKey(
         "fleet.Device", on_delete=models.CASCADE, related_name="runbook_runs"
     )
@@ -124,6 +127,7 @@ class RunbookExecution(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["device", "-created_at"], name="run_device_recent")]
 
     def __str__(self) -> str:
         return f"{self.runbook_id} on {self.device_id} ({self.status})"

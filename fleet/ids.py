@@ -12,6 +12,7 @@ ID_FORMATS = {
     "command": ("cmd_", 10),
     "control": ("ctl_", 10),
     "order": ("ord_", 10),
+    "run": ("run_", 8),
 }
 
 
@@ -42,3 +43,7 @@ def new_command_id() -> str:
 
 def new_control_id() -> str:
     return new_id("control")
+
+
+def new_run_id() -> str:
+    return new_id("run")

@@ -46,8 +46,9 @@ def start(
     connector_id: int | None = None,
     command_id: str = "",
 ) -> RunbookExecution:
+    """Open a run of `slug` on `device` at its first step (audited)."""
     runbook = get_runbook(slug)
-    return RunbookExecution.objects.create(
+    execution = RunbookExecution.objects.create(
         device=device,
         runbook=runbook,
         connector_id=connector_id,
@@ -55,6 +56,22 @@ def start(
         current_step=runbook.steps[0]["key"],
         started_by=actor.label,
     )
+    _audit(actor, execution, "start_runbook", {"connector_id": connector_id})
+    return execution
+
+
+def get_run(operator_id: str | None, run_id: str) -> RunbookExecution:
+    """One run on a device of the operator; any other id is not found."""
+    execution = (
+        RunbookExecution.objects.select_related("runbook", "device__site")
+        .filter(run_id=run_id, device__site__operator_id=operator_id)
+        .first()
+        if operator_id
+        else None
+    )
+    if execution is None:
+        raise NotFound(f"Runbook run '{run_id}' not found")
+    return execution
 
 
 def _open(execution: RunbookExecution) -> dict[str, Any]:
@@ -199,11 +216,40 @@ def send_step_command(actor: Actor, execution: RunbookExecution) -> Command:
     return command
 
 
-def resume(execution: RunbookExecution) -> RunbookExecution:
+def resume(execution: RunbookExecution, actor: Actor | None = None) -> RunbookExecution:
+    """Reopen a paused run at the step it paused on."""
     if execution.status != RunbookExecution.Status.PAUSED:
         raise Conflict("Only a paused run can be resumed")
     execution.status = RunbookExecution.Status.OPEN
     execution.save(update_fields=["status", "updated_at"])
+    if actor is not None:
+        _audit(actor, execution, "resume_runbook", {"step": execution.current_step})
+    return execution
+
+
+def resolve(actor: Actor, execution: RunbookExecution, note: str = "") -> RunbookExecution:
+    """End the run as resolved: the fault is fixed (what fixed it goes in the note)."""
+    return _finish(actor, execution, RunbookExecution.Status.RESOLVED, note, "resolve_runbook")
+
+
+def close(
+    actor: Actor, execution: RunbookExecution, reason: str = "not_our_fault", note: str = ""
+) -> RunbookExecution:
+    """End the run without a fix of ours (the vehicle, the site supply, a false alarm)."""
+    text = f"{reason}: {note}".strip(": ")
+    return _finish(actor, execution, RunbookExecution.Status.CLOSED, text, "close_runbook")
+
+
+def _finish(
+    actor: Actor, execution: RunbookExecution, status: str, note: str, action: str
+) -> RunbookExecution:
+    with transaction.atomic():
+        locked = RunbookExecution.objects.select_for_update().get(pk=execution.pk)
+        if locked.status in FINISHED:
+            raise Conflict(f"This run is already {locked.status}")
+        execution.status, execution.outcome_note = status, note
+        execution.save(update_fields=["status", "outcome_note", "updated_at"])
+        _audit(actor, execution, action, {"note": note})
     return execution
 
 
@@ -321,9 +367,10 @@ def escalate(
 def _audit(actor: Actor, execution: RunbookExecution, action: str, details: dict[str, Any]) -> None:
     site = execution.device.site
     audit.record(
-        actor=actor, action=action, resource_type="runbook_run", resource_id=str(execution.pk),
+        actor=actor, action=action, resource_type="runbook_run", resource_id=execution.run_id,
         operator_id=site.operator_id if site else None,
-        details={"runbook": execution.runbook_id, "device_id": execution.device_id, **details},
+        details={"run_id": execution.run_id, "runbook": execution.runbook_id,
+                 "device_id": execution.device_id, **details},
     )  # fmt: skip
 
 
