@@ -121,6 +121,8 @@ class RunbookExecution(models.Model):
     current_step = models.CharField(max_length=80, blank=True)
     outcome_note = models.TextField(blank=True)
     escalation = models.JSONField(null=True, blank=True)
+    # Each move the engine made: {step, action, to, why, by, at}, oldest first.
+    moves = models.JSONField(default=list, blank=True)
     started_by = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,4 +1,4 @@
-# A public id for runbook runs (the API and console address runs by it, never by the
+# A public id for runbook runs, the moves a run made (why each branch was taken) (the API and console address runs by it, never by the
 # database's row number), filled in for runs that exist.
 
 from django.db import migrations, models
@@ -29,6 +29,11 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 default=fleet.ids.new_run_id, editable=False, max_length=40, unique=True
             ),
+        ),
+        migrations.AddField(
+            model_name="runbookexecution",
+            name="moves",
+            field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddIndex(
             model_name="runbookexecution",

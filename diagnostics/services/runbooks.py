@@ -152,16 +152,39 @@ def advance(
         .order_by("-at", "-id")
         .first()
     )
-    then = {"action": "next"}
+    then, why = {"action": "next"}, "no branch matched: on to the next step"
     for branch in step.get("branches", []):
         if _matches(branch["when"], last, choice):
-            then = branch["then"]
+            then, why = branch["then"], _reason(branch["when"], last)
             break
-    return _apply(actor, execution, then, note)
+    return _apply(actor, execution, then, note, why)
+
+
+def _reason(when: dict[str, Any], last: StepResult | None) -> str:
+    """Why a branch was taken, in words for the run's history."""
+    if "choice" in when:
+        return f"chosen: {when.get('label') or when['choice']}"
+    if when.get("default"):
+        return "default route"
+    parts = []
+    if "outcome" in when:
+        parts.append(f"check {when['outcome']}")
+    for key, value in (when.get("evidence") or {}).items():
+        parts.append(f"{key} = {value}")
+    summary = (last.evidence or {}).get("summary") if last else None
+    return ", ".join(parts) + (f" ({summary})" if summary else "")
+
+
+def _move(execution: RunbookExecution, actor: Actor, action: str, to: str | None, why: str) -> None:
+    execution.moves = [
+        *(execution.moves or []),
+        {"step": execution.current_step, "action": action, "to": to, "why": why,
+         "by": actor.label, "at": timezone.now().isoformat()},
+    ]  # fmt: skip
 
 
 def _apply(
-    actor: Actor, execution: RunbookExecution, then: dict[str, Any], note: str
+    actor: Actor, execution: RunbookExecution, then: dict[str, Any], note: str, why: str = ""
 ) -> RunbookExecution:
     action = then["action"]
     note = note or then.get("note", "")
@@ -171,27 +194,39 @@ def _apply(
             if action == "goto"
             else execution.runbook.next_step_key(execution.current_step)
         )
+        _move(execution, actor, action, target or "resolved", why)
         if target is None:
             execution.status, execution.outcome_note = RunbookExecution.Status.RESOLVED, note
         else:
             execution.current_step = target
-    elif action == "pause":
-        execution.status, execution.outcome_note = RunbookExecution.Status.PAUSED, note
-    elif action == "resolve":
-        execution.status, execution.outcome_note = RunbookExecution.Status.RESOLVED, note
+    elif action in ("pause", "resolve"):
+        _move(execution, actor, action, f"{action}d", why)
+        status = {
+            "pause": RunbookExecution.Status.PAUSED,
+            "resolve": RunbookExecution.Status.RESOLVED,
+        }
+        execution.status, execution.outcome_note = status[action], note
     elif action == "close":
+        _move(execution, actor, action, "closed", why)
         execution.status = RunbookExecution.Status.CLOSED
         execution.outcome_note = f"{then.get('reason', 'closed')}: {note}".strip(": ")
     elif action == "escalate":
         execution.save()
-        return escalate(actor, execution, target=then.get("target"), note=note)
+        return escalate(actor, execution, target=then.get("target"), note=note, why=why)
     elif action == "switch":
-        execution.status = RunbookExecution.Status.CLOSED
-        execution.outcome_note = f"switched to {then['runbook']}"
-        execution.save()
-        return start(
+        successor = start(
             actor, execution.device, then["runbook"], execution.connector_id, execution.command_id
         )
+        _move(execution, actor, action, successor.run_id, why)
+        execution.status = RunbookExecution.Status.CLOSED
+        execution.outcome_note = f"switched to {then['runbook']} ({successor.run_id})"
+        execution.save()
+        successor.moves = [{"step": None, "action": "started", "to": successor.current_step,
+                            "why": f"switched from {execution.runbook_id} ({execution.run_id}) "
+                                   f"at step {execution.current_step}: {why}",
+                            "by": actor.label, "at": timezone.now().isoformat()}]  # fmt: skip
+        successor.save(update_fields=["moves"])
+        return successor
     execution.save()
     return execution
 
@@ -247,8 +282,9 @@ def _finish(
         locked = RunbookExecution.objects.select_for_update().get(pk=execution.pk)
         if locked.status in FINISHED:
             raise Conflict(f"This run is already {locked.status}")
+        _move(execution, actor, action.removesuffix("_runbook"), status, "ended by hand")
         execution.status, execution.outcome_note = status, note
-        execution.save(update_fields=["status", "outcome_note", "updated_at"])
+        execution.save(update_fields=["status", "outcome_note", "moves", "updated_at"])
         _audit(actor, execution, action, {"note": note})
     return execution
 
@@ -341,7 +377,11 @@ def _checklist_item(item: str, execution: RunbookExecution) -> Any:
 
 @transaction.atomic
 def escalate(
-    actor: Actor, execution: RunbookExecution, target: str | None = None, note: str = ""
+    actor: Actor,
+    execution: RunbookExecution,
+    target: str | None = None,
+    note: str = "",
+    why: str = "escalated by hand",
 ) -> RunbookExecution:
     """Close the run as escalated, with the runbook's checklist assembled from live data."""
     if execution.status in FINISHED:
@@ -357,6 +397,7 @@ def escalate(
             item: _checklist_item(item, execution) for item in runbook.escalation_checklist
         },
     }
+    _move(execution, actor, "escalate", "escalated", why)
     execution.status = RunbookExecution.Status.ESCALATED
     execution.outcome_note = note
     execution.save()
