@@ -231,6 +231,44 @@ def _apply(
     return execution
 
 
+STEP_ACTIONS = ("verify", "continue", "done", "choose", "command")
+
+
+def act_on_step(
+    actor: Actor,
+    execution: RunbookExecution,
+    step_key: str,
+    action: str,
+    choice: str | None = None,
+    note: str = "",
+) -> RunbookExecution:
+    """One action on the run's current step, as the console and the API take it: run its
+    check (`verify`), follow its route (`continue`), tick it done with a note (`done`),
+    answer it (`choose`) or send its command (`command`). The step named must be the
+    current one of an open run (two engineers on one run: the second is told where it
+    is). Returns the run that continues."""
+    if action not in STEP_ACTIONS:
+        raise InvalidParameter("action", action, f"One of: {', '.join(STEP_ACTIONS)}")
+    with transaction.atomic():
+        locked = RunbookExecution.objects.select_for_update().get(pk=execution.pk)
+        if locked.status in FINISHED:
+            raise Conflict(f"This run is already {locked.status}")
+        if locked.status == RunbookExecution.Status.PAUSED:
+            raise Conflict("The run is paused: resume it first")
+        if locked.current_step != step_key:
+            raise Conflict(f"The run is at step '{locked.current_step}', not '{step_key}'")
+        if action == "verify":
+            verify(actor, locked)
+            return locked
+        if action == "command":
+            send_step_command(actor, locked)
+            return locked
+        return advance(
+            actor, locked, choice=choice if action == "choose" else None, note=note,
+            done_manually=action == "done",
+        )  # fmt: skip
+
+
 def send_step_command(actor: Actor, execution: RunbookExecution) -> Command:
     """The current step's one-click remote command, issued by whoever runs the step; the
     run then follows that command (its `$command_id`), so the step's check can read its
