@@ -71,6 +71,11 @@ def access_of(user, session, ip: str | None) -> ConsoleAccess | None:
     return ConsoleAccess(user, operator, Role.ADMIN, True, ip)
 
 
+def plain_id(value: str) -> bool:
+    """An id from a URL as the platform issues them: printable and not absurdly long."""
+    return len(value) <= 200 and value.isprintable()
+
+
 def console_view(needs: str = Role.VIEWER) -> Callable:
     """A console page or fragment open to the roles that include `needs`."""
 
@@ -85,6 +90,8 @@ def console_view(needs: str = Role.VIEWER) -> Callable:
             if access is None or not access.can(needs):
                 raise PermissionDenied
             request.console = access
+            if not all(plain_id(value) for value in kwargs.values() if isinstance(value, str)):
+                raise Http404("No such page")  # a NUL or control character names nothing
             try:
                 return view(request, access, *args, **kwargs)
             except NotFound as missing:  # another operator's, or nobody's: the same 404

@@ -2,6 +2,7 @@
 move on by the step's branch rules (first match wins), and end resolved, closed, paused
 or escalated — with every step result and its evidence recorded."""
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -13,9 +14,17 @@ from django.utils import timezone
 from diagnostics.checks import run_check
 from diagnostics.models import Alert, FaultCode, Runbook, RunbookExecution, StepResult
 from diagnostics.services.faults import firmware_assessment
+from diagnostics.services.remote_commands import DIAGNOSTIC_COMMANDS
 from fleet.actors import Actor
-from fleet.errors import Conflict, InvalidParameter, NotFound
-from fleet.models import ChargingRecord, Command, Device, DeviceEvent, TelemetrySample
+from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
+from fleet.models import (
+    ChargingRecord,
+    Command,
+    Connector,
+    Device,
+    DeviceEvent,
+    TelemetrySample,
+)
 from fleet.services import audit
 from fleet.services.commands import queue_command
 
@@ -30,6 +39,11 @@ FINISHED = {
     RunbookExecution.Status.ESCALATED,
     RunbookExecution.Status.CLOSED,
 }
+UNFINISHED = {RunbookExecution.Status.OPEN, RunbookExecution.Status.PAUSED}
+# Why a run is closed by hand without a fix of ours (close()).
+CLOSE_REASONS = ("not_our_fault", "vehicle", "site_supply", "false_alarm", "other")
+# Longest note an engineer may attach to a step, an escalation or the end of a run.
+NOTE_MAX_LENGTH = 2000
 
 
 def get_runbook(slug: str) -> Runbook:
@@ -60,8 +74,41 @@ def start(
     return execution
 
 
+def start_run(
+    actor: Actor, device: Device, slug: str, connector_id: int | None = None
+) -> RunbookExecution:
+    """Start a run asked for by a person: the connector must be one the device has, and
+    the device must have no unfinished (open or paused) run of the same runbook."""
+    runbook = get_runbook(slug)
+    if (
+        connector_id is not None
+        and not Connector.objects.filter(device=device, connector_id=connector_id).exists()
+    ):
+        raise NotFound(f"Connector {connector_id} of device '{device.device_id}' not found")
+    with transaction.atomic():
+        # Two people pressing start at once: the device row serialises them.
+        Device.objects.select_for_update().filter(pk=device.pk).first()
+        unfinished = (
+            RunbookExecution.objects.filter(device=device, runbook=runbook, status__in=UNFINISHED)
+            .order_by("-created_at")
+            .first()
+        )
+        if unfinished is not None:
+            raise Conflict(
+                f"Run '{unfinished.run_id}' of runbook '{slug}' is already {unfinished.status} "
+                f"on this device; carry on with it or end it first",
+                {"run_id": unfinished.run_id, "status": unfinished.status},
+            )
+        return start(actor, device, slug, connector_id)
+
+
+RUN_ID = re.compile(r"run_[0-9a-f]{1,32}")
+
+
 def get_run(operator_id: str | None, run_id: str) -> RunbookExecution:
-    """One run on a device of the operator; any other id is not found."""
+    """One run on a device of the operator; any other id (or no id of ours) is not found."""
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+        raise NotFound(f"Runbook run '{str(run_id)[:40]}' not found")
     execution = (
         RunbookExecution.objects.select_related("runbook", "device__site")
         .filter(run_id=run_id, device__site__operator_id=operator_id)
@@ -137,7 +184,9 @@ def advance(
     step = _open(execution)
     choices = [b["when"]["choice"] for b in step.get("branches", []) if "choice" in b["when"]]
     if choice is not None and choice not in choices:
-        raise InvalidParameter("choice", choice, f"Choose one of: {', '.join(choices) or 'none'}")
+        raise InvalidParameter(
+            "choice", choice, f"Choose one of: {', '.join(choices) or 'none'}", choices=choices
+        )
     if choice is not None or done_manually:
         _audit(
             actor, execution, "step_result", {"step": step["key"], "choice": choice, "note": note}
@@ -241,26 +290,35 @@ def act_on_step(
     action: str,
     choice: str | None = None,
     note: str = "",
+    confirm: bool | None = None,
 ) -> RunbookExecution:
     """One action on the run's current step, as the console and the API take it: run its
     check (`verify`), follow its route (`continue`), tick it done with a note (`done`),
     answer it (`choose`) or send its command (`command`). The step named must be the
     current one of an open run (two engineers on one run: the second is told where it
-    is). Returns the run that continues."""
+    is). Returns the run that continues. `confirm` says whether the person confirmed a
+    medium-risk command (None: the caller asked for the confirmation itself)."""
     if action not in STEP_ACTIONS:
         raise InvalidParameter("action", action, f"One of: {', '.join(STEP_ACTIONS)}")
+    if action == "choose" and not choice:
+        raise MissingParameter("choice", "Choose one of the step's answers")
+    if action == "done" and not note.strip():
+        raise MissingParameter("note", "Say what was done or found: a ticked step needs a note")
     with transaction.atomic():
         locked = RunbookExecution.objects.select_for_update().get(pk=execution.pk)
+        where = {"status": locked.status, "current_step": locked.current_step}
         if locked.status in FINISHED:
-            raise Conflict(f"This run is already {locked.status}")
+            raise Conflict(f"This run is already {locked.status}", where)
         if locked.status == RunbookExecution.Status.PAUSED:
-            raise Conflict("The run is paused: resume it first")
+            raise Conflict("The run is paused: resume it first", where)
         if locked.current_step != step_key:
-            raise Conflict(f"The run is at step '{locked.current_step}', not '{step_key}'")
+            raise Conflict(f"The run is at step '{locked.current_step}', not '{step_key}'", where)
         if action == "verify":
             verify(actor, locked)
             return locked
         if action == "command":
+            if confirm is not None:
+                require_confirmation(locked.runbook.step(step_key), confirm)
             send_step_command(actor, locked)
             return locked
         return advance(
@@ -277,16 +335,63 @@ def send_step_command(actor: Actor, execution: RunbookExecution) -> Command:
     spec = step.get("command")
     if not spec:
         raise InvalidParameter("step", step["key"], "This step offers no remote command")
+    context = execution.context()
+    params = {
+        name: context.get(value, value) if isinstance(value, str) else value
+        for name, value in (spec.get("params") or {}).items()
+    }
+    if None in params.values():  # "$connector_id" of a run started without a connector
+        raise MissingParameter(
+            "connector_id", f"This step's {spec['type']} command needs the run's connector: "
+            "start the run with a connector_id",
+        )  # fmt: skip
     command = queue_command(
         execution.device,
         spec["type"],
-        dict(spec.get("params") or {}),
+        params,
         actor=actor,
         connector_id=execution.connector_id if spec["type"] not in ("reboot",) else None,
     )
     execution.command_id = command.command_id
     execution.save(update_fields=["command_id", "updated_at"])
     return command
+
+
+def step_command_info(step: dict[str, Any]) -> dict[str, Any] | None:
+    """A step's one-click command and its risk: the diagnostic table's, and medium for
+    anything outside it (start, stop: they change what a vehicle does)."""
+    spec = step.get("command")
+    if not spec:
+        return None
+    risk = DIAGNOSTIC_COMMANDS.get(spec["type"], ("medium", ""))[0]
+    return {"type": spec["type"], "params": dict(spec.get("params") or {}), "risk": risk}
+
+
+def require_confirmation(step: dict[str, Any] | None, confirm: bool) -> None:
+    """A medium-risk step command goes out only when the person confirmed it."""
+    info = step_command_info(step or {})
+    if info and info["risk"] != "low" and not confirm:
+        raise InvalidParameter(
+            "confirm", confirm, f"{info['type']} is a {info['risk']}-risk command: confirm it",
+            reason="confirmation_required",
+        )  # fmt: skip
+
+
+def step_choices(step: dict[str, Any]) -> list[dict[str, str]]:
+    """The answers a step offers the engineer, with their labels."""
+    return [
+        {"choice": when["choice"], "label": when.get("label") or when["choice"]}
+        for when in (branch["when"] for branch in step.get("branches", []))
+        if "choice" in when
+    ]
+
+
+def offered_actions(step: dict[str, Any]) -> list[str]:
+    """The actions of STEP_ACTIONS that make sense on a step."""
+    actions = ["verify"] if step.get("check") else []
+    actions += ["command"] if step.get("command") else []
+    actions += ["choose"] if step_choices(step) else []
+    return [*actions, "continue", "done"]
 
 
 def resume(execution: RunbookExecution, actor: Actor | None = None) -> RunbookExecution:
@@ -309,6 +414,8 @@ def close(
     actor: Actor, execution: RunbookExecution, reason: str = "not_our_fault", note: str = ""
 ) -> RunbookExecution:
     """End the run without a fix of ours (the vehicle, the site supply, a false alarm)."""
+    if reason not in CLOSE_REASONS:
+        raise InvalidParameter("reason", reason, f"One of: {', '.join(CLOSE_REASONS)}")
     text = f"{reason}: {note}".strip(": ")
     return _finish(actor, execution, RunbookExecution.Status.CLOSED, text, "close_runbook")
 

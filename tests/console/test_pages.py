@@ -63,3 +63,15 @@ def test_the_console_app_keeps_its_label_and_table():
     config = apps.get_app_config("console")
     assert config.name == "console.web"
     assert OperatorMember._meta.db_table == "console_operatormember"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/devices/%00/", "/sites/%00/", "/runbooks/%00/", "/runs/run_%00/", "/devices/a%01b/",
+     "/devices/" + "x" * 300 + "/"],
+)  # fmt: skip
+def test_ids_in_console_urls_with_control_characters_are_not_found(path, signed_in, make_client):
+    make_client("Acme Charging")
+    browser = signed_in("Acme Charging", "admin")
+    assert browser.get(path).status_code == 404
+    assert browser.post(path.replace("/%00/", "/%00/power/"), {}).status_code == 404

@@ -1,0 +1,61 @@
+"""Forms of a runbook run: starting one on a charger, acting on its current step, ending it,
+and filtering the list of runs."""
+
+from django import forms
+
+from diagnostics.models import RunbookExecution
+
+NOTE_MAX = 2000
+PAGE_SIZE = 25
+
+
+class RunStartForm(forms.Form):
+    runbook = forms.SlugField(max_length=80)
+    connector_id = forms.IntegerField(required=False, min_value=1, max_value=255)
+
+
+class StepForm(forms.Form):
+    ACTIONS = ("verify", "continue", "done", "choose", "command")
+
+    action = forms.ChoiceField(choices=[(a, a) for a in ACTIONS])
+    step = forms.CharField(max_length=80)
+    choice = forms.CharField(required=False, max_length=80)
+    note = forms.CharField(required=False, max_length=NOTE_MAX, label="Note")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("action") == "done" and not cleaned.get("note"):
+            self.add_error("note", "Say what you did or found: a ticked step needs a note.")
+        if cleaned.get("action") == "choose" and not cleaned.get("choice"):
+            self.add_error("choice", "Choose one of the step's answers.")
+        return cleaned
+
+
+CLOSE_REASONS = [
+    ("not_our_fault", "Not our fault (the charger is fine)"),
+    ("vehicle", "The vehicle"),
+    ("site_supply", "The site's supply"),
+    ("false_alarm", "A false alarm"),
+    ("other", "Something else (say in the note)"),
+]
+
+
+class EndForm(forms.Form):
+    note = forms.CharField(required=False, max_length=NOTE_MAX, label="Note")
+    reason = forms.ChoiceField(required=False, choices=CLOSE_REASONS)
+
+
+class RunFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *RunbookExecution.Status.choices]
+    )
+    device = forms.CharField(required=False, max_length=64, label="Device id")
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
+
+    def query_filters(self) -> dict:
+        data = self.cleaned_data
+        return {"status": data["status"] or None, "device_id": data["device"].strip() or None}
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.cleaned_data.get("status") or self.cleaned_data.get("device"))

@@ -1,0 +1,283 @@
+"""A runbook run, step by step, built for a tablet beside the charger: the current step's
+instructions, its check run on arrival with the verdict and the evidence it looked at, the
+answers that lead on, the step's one-click command with its live status, the run's
+history, and resolving, closing or escalating it. Every action goes through the runbook
+engine (diagnostics/services/runbooks.py), as the API's run endpoints do."""
+
+from datetime import datetime
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST
+
+from console.web.access import ConsoleAccess, console_view
+from console.web.forms.runs import (
+    CLOSE_REASONS,
+    PAGE_SIZE,
+    EndForm,
+    RunFilterForm,
+    RunStartForm,
+    StepForm,
+)
+from console.web.live_paths import live_path
+from console.web.procedure_words import evidence_items, procedure, step_command
+from console.web.roles import Role
+from console.web.tables import filtered_table, wants_fragment
+from console.web.views.runbooks import CHECKLIST_WORDS
+from console.web.wording import form_problems
+from diagnostics.models import RunbookExecution, StepResult
+from diagnostics.queries import runbooks as runbook_queries
+from diagnostics.services import runbooks as engine
+from fleet.errors import TellusError
+from fleet.models import Command
+from fleet.services.tenancy import get_device_for_operator
+
+TEMPLATE = "console/runs/run.html"
+VERDICT = {"verified": "pass", "failed": "fail", "unknown": "unknown"}
+CHECKED = [StepResult.Outcome.VERIFIED, StepResult.Outcome.FAILED, StepResult.Outcome.UNKNOWN]
+
+
+@console_view()
+def run_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
+    """The operator's runs, newest first, by status and charger."""
+    form = RunFilterForm(request.GET)
+    table = filtered_table(
+        form,
+        lambda: runbook_queries.runs(access.operator_id, **form.query_filters()),
+        PAGE_SIZE,
+    )
+    if wants_fragment(request):
+        return render(request, "console/runs/list.html#run-table", table)
+    return render(request, "console/runs/list.html", table)
+
+
+@require_POST
+@console_view(needs=Role.ENGINEER)
+def run_start(request: HttpRequest, access: ConsoleAccess, device_id: str) -> HttpResponse:
+    """Start a run of a runbook on this charger and open it at its first step."""
+    device = get_device_for_operator(access.operator_id, device_id)
+    form = RunStartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"No run was started: {form_problems(form)}")
+        return redirect("console:device", device_id=device.device_id)
+    try:
+        run = engine.start(
+            access.actor, device, form.cleaned_data["runbook"], form.cleaned_data["connector_id"]
+        )
+    except TellusError as refused:
+        messages.error(request, f"No run was started: {refused.message}")
+        return redirect("console:device", device_id=device.device_id)
+    return redirect("console:run", run_id=run.run_id)
+
+
+@console_view()
+def run_page(request: HttpRequest, access: ConsoleAccess, run_id: str) -> HttpResponse:
+    run = engine.get_run(access.operator_id, run_id[:40])
+    return render(request, TEMPLATE, run_context(access, run))
+
+
+def run_context(access: ConsoleAccess, run: RunbookExecution) -> dict:
+    """Everything the run page shows; its fragments are built from the same."""
+    steps = procedure(run.runbook.steps)
+    finished = run.status in engine.FINISHED
+    left = {move.get("step") for move in run.moves or []}
+    for step in steps:
+        if step["key"] == run.current_step and not finished:
+            step["state"] = "current"
+        elif step["key"] in left:
+            step["state"] = "done"
+        else:
+            step["state"] = "not reached"
+    current = next((s for s in steps if s["key"] == run.current_step), None)
+    results = list(run.results.all())
+    arrived = arrival(run)
+    latest = next(
+        (
+            r
+            for r in reversed(results)
+            if r.step_key == run.current_step and r.outcome in CHECKED and r.at >= arrived
+        ),
+        None,
+    )
+    may_act = access.can(Role.ENGINEER) and run.status == RunbookExecution.Status.OPEN
+    return {
+        "run": run,
+        "device": run.device,
+        "steps": steps,
+        "current": None if finished else current,
+        "check": check_context(latest),
+        "auto_check": may_act and current and current["check_name"] and latest is None,
+        "command": step_command_context(run),
+        "results": [
+            {"result": r, "verdict": VERDICT.get(r.outcome), "items": evidence_items(r.evidence)}
+            for r in reversed(results)
+        ],
+        "moves": list(reversed(run.moves or [])),
+        "may_act": may_act,
+        "may_end": access.can(Role.ENGINEER) and not finished,
+        "may_medium": access.can(Role.OPERATOR),
+        "close_reasons": CLOSE_REASONS,
+        "successor": successor(run),
+        "live_path": live_path("run", run.run_id),
+    }
+
+
+def arrival(run: RunbookExecution) -> datetime:
+    """When the run reached its current step: a check from before then is not this visit's."""
+    for move in reversed(run.moves or []):
+        if move.get("to") == run.current_step:
+            return parse_datetime(move["at"]) or run.created_at
+    return run.created_at
+
+
+def check_context(result: StepResult | None) -> dict | None:
+    if result is None:
+        return None
+    return {
+        "result": result,
+        "verdict": VERDICT[result.outcome],
+        "summary": (result.evidence or {}).get("summary", ""),
+        "name": (result.evidence or {}).get("check", ""),
+        "items": evidence_items(result.evidence),
+    }
+
+
+def step_command_context(run: RunbookExecution) -> dict:
+    """The run's last one-click command with its status history (the live part)."""
+    command = (
+        Command.objects.filter(command_id=run.command_id).prefetch_related("history").first()
+        if run.command_id
+        else None
+    )
+    return {"run": run, "sent": command}
+
+
+def summary_of(result: StepResult) -> str:
+    return (result.evidence or {}).get("summary", "")
+
+
+def successor(run: RunbookExecution) -> str | None:
+    """The run this one switched to, if a branch switched runbooks."""
+    last = (run.moves or [])[-1:] or [{}]
+    target = last[0].get("to") or ""
+    return target if last[0].get("action") == "switch" and target.startswith("run_") else None
+
+
+@require_POST
+@console_view(needs=Role.ENGINEER)
+def run_step(request: HttpRequest, access: ConsoleAccess, run_id: str) -> HttpResponse:
+    """Act on the current step: run its check, follow its route, tick it done with a note,
+    choose an answer, or send its command (medium risk: operator role, confirmed)."""
+    run = engine.get_run(access.operator_id, run_id[:40])
+    form = StepForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Nothing was recorded: {form_problems(form)}")
+        return redirect("console:run", run_id=run.run_id)
+    data = form.cleaned_data
+    action = data["action"]
+    if action == "command":
+        info = step_command(run.runbook.step(run.current_step) or {})
+        if info and info["risk"] != "low" and not access.can(Role.OPERATOR):
+            raise PermissionDenied("This step's command needs the operator role.")
+        if info and info["risk"] != "low" and request.POST.get("confirmed") != "yes":
+            context = run_context(access, run)
+            context["confirm"] = info
+            return render(request, TEMPLATE, context)
+    try:
+        continuing = engine.act_on_step(
+            access.actor, run, data["step"], action, choice=data["choice"] or None,
+            note=data["note"],
+        )  # fmt: skip
+    except TellusError as refused:
+        messages.error(request, f"Nothing was recorded: {refused.message}")
+        if request.htmx:  # the swap would nest a page: reload it, with the message
+            return HttpResponse(status=204, headers={"HX-Refresh": "true"})
+        return redirect("console:run", run_id=run.run_id)
+    if action == "verify" and request.htmx:
+        context = run_context(access, continuing)
+        return render(request, f"{TEMPLATE}#step-check", context)
+    if continuing.run_id != run.run_id:
+        messages.info(request, f"{run.runbook.title} led to this runbook; the run goes on here.")
+    return redirect("console:run", run_id=continuing.run_id)
+
+
+ENDINGS = {"resolve": engine.resolve, "close": engine.close, "escalate": engine.escalate}
+
+
+@require_POST
+@console_view(needs=Role.ENGINEER)
+def run_end(request: HttpRequest, access: ConsoleAccess, run_id: str, how: str) -> HttpResponse:
+    """Resolve, close (with a reason) or escalate the run; or resume a paused one."""
+    run = engine.get_run(access.operator_id, run_id[:40])
+    form = EndForm(request.POST)
+    if how not in (*ENDINGS, "resume") or not form.is_valid():
+        problem = form_problems(form) if form.errors else f"unknown ending '{how[:20]}'"
+        messages.error(request, f"Nothing was changed: {problem}")
+        return redirect("console:run", run_id=run.run_id)
+    note = form.cleaned_data["note"]
+    try:
+        if how == "resume":
+            engine.resume(run, access.actor)
+        elif how == "close":
+            engine.close(access.actor, run, form.cleaned_data["reason"] or "not_our_fault", note)
+        else:
+            ENDINGS[how](access.actor, run, note=note)
+    except TellusError as refused:
+        messages.error(request, f"Nothing was changed: {refused.message}")
+        return redirect("console:run", run_id=run.run_id)
+    if how == "escalate":
+        return redirect("console:run-escalation", run_id=run.run_id)
+    return redirect("console:run", run_id=run.run_id)
+
+
+@console_view()
+def escalation_page(request: HttpRequest, access: ConsoleAccess, run_id: str) -> HttpResponse:
+    """The escalation checklist as a page that prints cleanly (to PDF from the browser)."""
+    run = engine.get_run(access.operator_id, run_id[:40])
+    if not run.escalation:
+        messages.info(request, "This run was not escalated: there is no checklist yet.")
+        return redirect("console:run", run_id=run.run_id)
+    checklist = [
+        {"item": item, "words": CHECKLIST_WORDS.get(item, item), "items": evidence_items(
+            {item: value} if not isinstance(value, dict) else value)}
+        for item, value in (run.escalation.get("checklist") or {}).items()
+    ]  # fmt: skip
+    results = [
+        {"result": r, "verdict": VERDICT.get(r.outcome), "summary": summary_of(r)}
+        for r in run.results.all()
+    ]
+    return render(
+        request,
+        "console/runs/escalation.html",
+        {"run": run, "device": run.device, "checklist": checklist, "results": results},
+    )
+
+
+@console_view()
+def escalation_json(request: HttpRequest, access: ConsoleAccess, run_id: str) -> HttpResponse:
+    """The same checklist as a JSON file to attach to a ticket."""
+    run = engine.get_run(access.operator_id, run_id[:40])
+    if not run.escalation:
+        return JsonResponse({"error": "This run was not escalated."}, status=404)
+    body = {
+        "run_id": run.run_id,
+        "runbook": {"slug": run.runbook_id, "title": run.runbook.title},
+        "device": {"device_id": run.device_id, "sn": run.device.sn,
+                   "model": run.device.model, "firmware_version": run.device.firmware_version},
+        "connector_id": run.connector_id,
+        "started_by": run.started_by,
+        "started_at": run.created_at.isoformat(),
+        "escalation": run.escalation,
+        "steps": [
+            {"step": r.step_key, "outcome": r.outcome, "evidence": r.evidence, "choice": r.choice,
+             "note": r.note, "by": r.by, "at": r.at.isoformat()}
+            for r in run.results.all()
+        ],
+        "moves": run.moves,
+    }  # fmt: skip
+    response = JsonResponse(body, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="escalation-{run.run_id}.json"'
+    return response

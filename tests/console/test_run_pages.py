@@ -1,0 +1,323 @@
+"""Runbooks and runs in the console: the procedures readable by everyone, a run started
+from a charger's page and carried step by step by an engineer (checks with their
+evidence, answers, commands, the route taken and why), ended or escalated with a
+printable checklist; read-only for viewers, invisible to other operators."""
+
+import json
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from django.utils import timezone
+
+from diagnostics.models import RunbookExecution
+from diagnostics.services import runbooks as engine
+from diagnostics.services.loader import load_faults, load_runbooks
+from fleet.actors import Actor
+from fleet.models import AuditEntry, Command, DeviceEvent
+
+pytestmark = pytest.mark.django_db
+
+POWER_UP = "charger-faulting-on-power-up"
+
+
+@pytest.fixture(autouse=True)
+def content():
+    load_faults()
+    load_runbooks()
+
+
+@pytest.fixture
+def acme(make_client, site_for):
+    client, _ = make_client("Acme Charging")
+    return client
+
+
+@pytest.fixture
+def charger(acme, site_for, assigned_device):
+    return assigned_device(
+        acme, site_for(acme, "Acme Depot"), model="TP-DC180", firmware_version="3.1.0"
+    )
+
+
+def faults(device, code, count):
+    for minute in range(count):
+        DeviceEvent.objects.create(
+            device=device, connector_id=1, event_type="fault", fault_code=code,
+            timestamp=timezone.now() - timedelta(minutes=minute + 1),
+        )  # fmt: skip
+
+
+@pytest.fixture
+def cluster(acme, charger, site_for, assigned_device):
+    """F-0421 on this charger and on a peer at another site, both on firmware 3.1.0."""
+    peer = assigned_device(acme, site_for(acme, "Far Yard"), firmware_version="3.1.0")
+    faults(charger, "F-0421", 2)
+    faults(peer, "F-0421", 1)
+    return charger
+
+
+def started(browser, device, runbook=POWER_UP) -> RunbookExecution:
+    response = browser.post(f"/devices/{device.device_id}/runs/", {"runbook": runbook})
+    run = RunbookExecution.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/runs/{run.run_id}/"
+    return run
+
+
+def step(browser, run, action, **fields):
+    run.refresh_from_db()
+    return browser.post(
+        f"/runs/{run.run_id}/step/",
+        {"action": action, "step": run.current_step, **fields},
+        follow=True,
+    )
+
+
+def test_runbooks_read_as_procedures_for_any_role(signed_in, acme):
+    browser = signed_in("Acme Charging", "viewer")
+    listing = browser.get("/runbooks/").content.decode()
+    assert "Charger faults after power-up" in listing and f"/runbooks/{POWER_UP}/" in listing
+    page = browser.get(f"/runbooks/{POWER_UP}/").content.decode()
+    assert "Check the incoming supply" in page
+    assert "If the check says pass: go on to the next step." in page
+    assert "If its pattern is f0421_cluster: go to step “firmware-cluster”." in page
+    assert "escalate" in page.lower() and "event_log" in page
+    assert browser.get("/runbooks/no-such-runbook/").status_code == 404
+
+
+def test_an_engineer_starts_a_run_from_the_chargers_page(signed_in, charger):
+    browser = signed_in("Acme Charging", "engineer", username="erin")
+    faults(charger, "F-0421", 1)
+    device_page = browser.get(f"/devices/{charger.device_id}/").content.decode()
+    assert "Start a run" in device_page
+    run = started(browser, charger)
+    assert (run.runbook_id, run.current_step, run.started_by) == (
+        POWER_UP, "supply-power", "user:erin",
+    )  # fmt: skip
+    assert AuditEntry.objects.filter(action="start_runbook", actor="user:erin").exists()
+    page = browser.get(f"/runs/{run.run_id}/").content.decode()
+    assert "Now: Check the incoming supply" in page
+    assert 'hx-trigger="load"' in page  # the check runs as the engineer arrives
+    assert run.run_id in browser.get(f"/devices/{charger.device_id}/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [({"runbook": "nope"}, "Runbook 'nope' not found"), ({"runbook": "a b"}, "valid"),
+     ({"runbook": POWER_UP, "connector_id": "0"}, "greater than")],
+)  # fmt: skip
+def test_a_run_that_cannot_start_says_why(signed_in, charger, fields, said):
+    browser = signed_in("Acme Charging", "engineer")
+    response = browser.post(f"/devices/{charger.device_id}/runs/", fields, follow=True)
+    assert said in unescape(response.content.decode())
+    assert not RunbookExecution.objects.exists()
+
+
+def test_the_f0421_cluster_route_is_taken_with_its_evidence_shown(signed_in, cluster):
+    browser = signed_in("Acme Charging", "engineer")
+    run = started(browser, cluster)
+    step(browser, run, "choose", choice="supply-ok", note="400 V on all phases")
+    run.refresh_from_db()
+    assert run.current_step == "fault-log"
+
+    # The check, as the page's arrival request runs it: the fragment alone, with evidence.
+    fragment = browser.post(
+        f"/runs/{run.run_id}/step/", {"action": "verify", "step": "fault-log"},
+        headers={"HX-Request": "true"},
+    ).content.decode()  # fmt: skip
+    assert fragment.lstrip().startswith('<div id="step-check"')
+    assert "fault_pattern" in fragment and "f0421_cluster" in fragment
+    assert "F-0421" in fragment  # the events it looked at
+
+    page = step(browser, run, "continue").content.decode()
+    run.refresh_from_db()
+    assert run.current_step == "firmware-cluster"
+    assert "fault-log → firmware-cluster" in page
+    assert "pattern = f0421_cluster" in page  # why the route was taken
+
+    step(browser, run, "verify")
+    page = browser.get(f"/runs/{run.run_id}/").content.decode()
+    assert "✘ Fail" in page and "clusters on firmware 3.1.0" in page
+    assert "3.1.0" in page and "by firmware" in page
+
+
+def test_a_step_that_has_moved_on_is_refused_and_nothing_recorded(signed_in, charger):
+    browser = signed_in("Acme Charging", "engineer")
+    run = started(browser, charger)
+    response = browser.post(
+        f"/runs/{run.run_id}/step/", {"action": "verify", "step": "fault-log"}, follow=True
+    )
+    assert "The run is at step 'supply-power'" in unescape(response.content.decode())
+    assert not run.results.exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"action": "done", "note": ""}, "a ticked step needs a note"),
+        ({"action": "choose"}, "Choose one of"),
+        ({"action": "choose", "choice": "nope"}, "Choose one of"),
+        ({"action": "explode"}, "Select a valid choice"),
+        ({"action": "done", "note": "x" * 2001}, "at most 2000"),
+    ],
+)  # fmt: skip
+def test_bad_step_input_records_nothing(signed_in, charger, fields, said):
+    browser = signed_in("Acme Charging", "engineer")
+    run = started(browser, charger)
+    response = step(browser, run, **fields)
+    assert said in unescape(response.content.decode())
+    run.refresh_from_db()
+    assert run.current_step == "supply-power" and not run.results.exists()
+
+
+def at_reboot(browser, device) -> RunbookExecution:
+    faults(device, "F-0411", 1)
+    run = started(browser, device)
+    step(browser, run, "choose", choice="supply-ok")
+    step(browser, run, "verify")
+    step(browser, run, "continue")  # single F-0411 → firmware
+    step(browser, run, "verify")
+    step(browser, run, "continue")  # 3.1.0 is current → reboot
+    run.refresh_from_db()
+    assert run.current_step == "reboot"
+    return run
+
+
+def test_a_low_risk_step_command_goes_out_and_its_status_shows(signed_in, charger):
+    browser = signed_in("Acme Charging", "engineer")
+    run = at_reboot(browser, charger)
+    page = step(browser, run, "command").content.decode()
+    command = Command.objects.get(command="reboot")
+    run.refresh_from_db()
+    assert run.command_id == command.command_id
+    assert 'id="run-command"' in page and "queued" in page
+
+
+def test_a_medium_risk_step_command_needs_an_operator_and_a_confirmation(
+    signed_in, charger, console_user
+):
+    engineer = signed_in("Acme Charging", "engineer")
+    run = engine.start(Actor.platform(), charger, "connector-stuck-preparing", connector_id=1)
+    stop_step = next(
+        s for s in run.runbook.steps if (s.get("command") or {}).get("type") == "stop_charging"
+    )
+    RunbookExecution.objects.filter(pk=run.pk).update(current_step=stop_step["key"])
+    refused = engineer.post(
+        f"/runs/{run.run_id}/step/", {"action": "command", "step": stop_step["key"]}
+    )
+    assert refused.status_code == 403
+
+    operator = signed_in("Acme Charging", "operator")
+    asked = operator.post(
+        f"/runs/{run.run_id}/step/", {"action": "command", "step": stop_step["key"]}
+    )
+    assert "Confirm: send stop_charging" in asked.content.decode()
+    assert not Command.objects.exists()
+    operator.post(
+        f"/runs/{run.run_id}/step/",
+        {"action": "command", "step": stop_step["key"], "confirmed": "yes"},
+    )
+    assert Command.objects.get().command == "stop_charging"
+
+
+def test_escalating_opens_a_printable_checklist_and_a_json_download(signed_in, charger):
+    faults(charger, "F-0411", 3)
+    browser = signed_in("Acme Charging", "engineer", username="erin")
+    run = started(browser, charger)
+    step(browser, run, "choose", choice="supply-ok", note="measured at the cabinet")
+    response = browser.post(f"/runs/{run.run_id}/escalate/", {"note": "needs L2"})
+    assert response["Location"] == f"/runs/{run.run_id}/escalation/"
+    page = browser.get(response["Location"]).content.decode()
+    assert "Escalation to L2" in page and "needs L2" in page
+    assert "F-0411" in page and "measured at the cabinet" in page
+    assert "@media print" not in page  # the print rules live in the stylesheet
+
+    download = browser.get(f"/runs/{run.run_id}/escalation.json")
+    assert download["Content-Disposition"] == f'attachment; filename="escalation-{run.run_id}.json"'
+    body = json.loads(download.content)
+    assert body["escalation"]["note"] == "needs L2"
+    assert body["escalation"]["checklist"]["event_log"][0]["fault_code"] == "F-0411"
+    assert body["steps"][0]["note"] == "measured at the cabinet"
+
+
+def test_a_run_not_escalated_has_no_checklist(signed_in, charger):
+    browser = signed_in("Acme Charging", "engineer")
+    run = started(browser, charger)
+    assert browser.get(f"/runs/{run.run_id}/escalation/").status_code == 302
+    assert browser.get(f"/runs/{run.run_id}/escalation.json").status_code == 404
+
+
+@pytest.mark.parametrize(("how", "status"), [("resolve", "resolved"), ("close", "closed")])
+def test_a_run_ends_once(signed_in, charger, how, status):
+    browser = signed_in("Acme Charging", "engineer")
+    run = started(browser, charger)
+    browser.post(f"/runs/{run.run_id}/{how}/", {"note": "cable reseated", "reason": "vehicle"})
+    run.refresh_from_db()
+    assert run.status == status and "cable reseated" in run.outcome_note
+    again = browser.post(f"/runs/{run.run_id}/{how}/", {"note": "again"}, follow=True)
+    assert f"already {status}" in unescape(again.content.decode())
+
+
+def test_a_viewer_reads_a_run_but_cannot_act_on_it(signed_in, charger):
+    run = engine.start(Actor.platform(), charger, POWER_UP)
+    viewer = signed_in("Acme Charging", "viewer")
+    page = viewer.get(f"/runs/{run.run_id}/").content.decode()
+    assert "Now: Check the incoming supply" in page
+    assert 'hx-trigger="load"' not in page and "End the run" not in page
+    assert "needs the engineer role" in page
+    for path, fields in (
+        ("step/", {"action": "verify", "step": "supply-power"}),
+        ("escalate/", {}),
+        ("resolve/", {}),
+    ):
+        assert viewer.post(f"/runs/{run.run_id}/{path}", fields).status_code == 403
+    assert (
+        viewer.post(f"/devices/{charger.device_id}/runs/", {"runbook": POWER_UP}).status_code == 403
+    )
+    run.refresh_from_db()
+    assert run.status == "open" and not run.results.exists()
+
+
+def test_another_operators_run_and_charger_are_not_found(
+    signed_in, charger, make_client, site_for, assigned_device
+):
+    run = engine.start(Actor.platform(), charger, POWER_UP)
+    rival, _ = make_client("Rival Energy")
+    theirs = assigned_device(rival, site_for(rival, "Rival Yard"))
+    browser = signed_in("Rival Energy", "admin")
+    for path in ("", "escalation/", "escalation.json"):
+        assert browser.get(f"/runs/{run.run_id}/{path}").status_code == 404
+    assert browser.post(f"/runs/{run.run_id}/resolve/", {}).status_code == 404
+    assert run.run_id not in browser.get("/runs/").content.decode()
+    assert browser.get(f"/runs/?device={charger.device_id}").context["page"].total == 0
+    mine = signed_in("Acme Charging", "admin")
+    assert mine.post(f"/devices/{theirs.device_id}/runs/", {"runbook": POWER_UP}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query", ["status=bogus", "page=0", "page=" + "9" * 30, "device=%00", "device=" + "x" * 70]
+)
+def test_hostile_run_filters_are_answered_not_crashed(signed_in, charger, query):
+    response = signed_in("Acme Charging", "viewer").get(f"/runs/?{query}")
+    assert response.status_code in (200, 400)
+
+
+def test_hostile_run_ids_are_not_found(signed_in, charger):
+    browser = signed_in("Acme Charging", "engineer")
+    for run_id in ("run_%00", "x" * 500, "run_' OR 1=1 --"):
+        assert browser.get(f"/runs/{run_id}/").status_code == 404
+
+
+def test_the_run_page_costs_a_bounded_number_of_queries(
+    signed_in, cluster, django_assert_max_num_queries
+):
+    browser = signed_in("Acme Charging", "engineer")
+    run = started(browser, cluster)
+    step(browser, run, "choose", choice="supply-ok")
+    step(browser, run, "verify")
+    step(browser, run, "continue")
+    step(browser, run, "verify")
+    with django_assert_max_num_queries(20):
+        assert browser.get(f"/runs/{run.run_id}/").status_code == 200
+    with django_assert_max_num_queries(12):
+        assert browser.get("/runs/").status_code == 200
