@@ -103,7 +103,7 @@ def _scalar(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')} {_scalar(v)}" for k, v in value.items())
+        return "; ".join(f"{k.replace('_', ' ')}: {_scalar(v)}" for k, v in value.items())
     if isinstance(value, list):
         return ", ".join(_scalar(v) for v in value)
     return str(value)

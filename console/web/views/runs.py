@@ -37,6 +37,7 @@ from fleet.services.tenancy import get_device_for_operator
 
 TEMPLATE = "console/runs/run.html"
 VERDICT = {"verified": "pass", "failed": "fail", "unknown": "unknown"}
+MANUAL = {"done_manually": "answered by hand", "skipped": "skipped"}
 CHECKED = [StepResult.Outcome.VERIFIED, StepResult.Outcome.FAILED, StepResult.Outcome.UNKNOWN]
 
 
@@ -112,7 +113,12 @@ def run_context(access: ConsoleAccess, run: RunbookExecution) -> dict:
         "auto_check": may_act and current and current["check_name"] and latest is None,
         "command": step_command_context(run),
         "results": [
-            {"result": r, "verdict": VERDICT.get(r.outcome), "items": evidence_items(r.evidence)}
+            {
+                "result": r,
+                "verdict": VERDICT.get(r.outcome),
+                "manual": MANUAL.get(r.outcome),
+                "items": evidence_items(r.evidence),
+            }
             for r in reversed(results)
         ],
         "moves": list(reversed(run.moves or [])),
@@ -241,12 +247,18 @@ def escalation_page(request: HttpRequest, access: ConsoleAccess, run_id: str) ->
         messages.info(request, "This run was not escalated: there is no checklist yet.")
         return redirect("console:run", run_id=run.run_id)
     checklist = [
-        {"item": item, "words": CHECKLIST_WORDS.get(item, item), "items": evidence_items(
+        {"item": item, "title": item.replace("_", " ").capitalize(),
+         "words": CHECKLIST_WORDS.get(item, item), "items": evidence_items(
             {item: value} if not isinstance(value, dict) else value)}
         for item, value in (run.escalation.get("checklist") or {}).items()
     ]  # fmt: skip
     results = [
-        {"result": r, "verdict": VERDICT.get(r.outcome), "summary": summary_of(r)}
+        {
+            "result": r,
+            "verdict": VERDICT.get(r.outcome),
+            "manual": MANUAL.get(r.outcome),
+            "summary": summary_of(r),
+        }
         for r in run.results.all()
     ]
     return render(
