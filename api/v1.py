@@ -15,6 +15,7 @@ from api.operator.control import router as operator_control
 from api.operator.diagnostics import router as operator_diagnostics
 from api.operator.fleet import router as operator_fleet
 from api.operator.records import router as operator_records
+from api.operator.runbook_runs import router as operator_runbook_runs
 from api.parser import TellusParser
 
 
@@ -60,6 +61,7 @@ api.add_router("/operator", operator_commands)
 api.add_router("/operator", operator_control)
 api.add_router("/operator", operator_diagnostics)
 api.add_router("/operator", operator_alerts)
+api.add_router("/operator", operator_runbook_runs)
 api.add_router("/operator", operator_audit)
 api.add_router("/device", device_provisioning)
 api.add_router("/device", device_reporting)

@@ -4,7 +4,7 @@ a check's evidence laid out as text, lists and small tables (templates only loop
 from dataclasses import dataclass
 from typing import Any
 
-from diagnostics.services.remote_commands import DIAGNOSTIC_COMMANDS
+from diagnostics.services.runbooks import step_choices, step_command_info
 
 ON_SITE = {
     "yes": "On site only: someone must be at the charger",
@@ -50,16 +50,6 @@ def describe_then(then: dict[str, Any]) -> str:
     return f"{text}: {note}" if note else text
 
 
-def step_command(step: dict[str, Any]) -> dict[str, str] | None:
-    """A step's one-click command with its risk (commands outside the diagnostic table,
-    such as start or stop, count as medium: they change what a vehicle does)."""
-    spec = step.get("command")
-    if not spec:
-        return None
-    risk = DIAGNOSTIC_COMMANDS.get(spec["type"], ("medium", ""))[0]
-    return {"type": spec["type"], "risk": risk}
-
-
 def procedure(runbook_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each step with its on-site note, check, command and branches in words."""
     return [
@@ -67,16 +57,12 @@ def procedure(runbook_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             **step,
             "on_site_text": ON_SITE.get(step.get("on_site", "no"), step.get("on_site", "")),
             "check_name": (step.get("check") or {}).get("name"),
-            "command_info": step_command(step),
+            "command_info": step_command_info(step),
             "routes": [
                 {"when": describe_when(b["when"]), "then": describe_then(b["then"])}
                 for b in step.get("branches", [])
             ],
-            "choices": [
-                {"value": when["choice"], "label": when.get("label") or when["choice"]}
-                for when in (b["when"] for b in step.get("branches", []))
-                if "choice" in when
-            ],
+            "choices": step_choices(step),
         }
         for step in runbook_steps
     ]

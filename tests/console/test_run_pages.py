@@ -321,3 +321,11 @@ def test_the_run_page_costs_a_bounded_number_of_queries(
         assert browser.get(f"/runs/{run.run_id}/").status_code == 200
     with django_assert_max_num_queries(12):
         assert browser.get("/runs/").status_code == 200
+
+
+def test_a_second_run_of_the_same_runbook_is_refused_while_one_is_unfinished(signed_in, charger):
+    browser = signed_in("Acme Charging", "engineer")
+    first = started(browser, charger)
+    again = browser.post(f"/devices/{charger.device_id}/runs/", {"runbook": POWER_UP}, follow=True)
+    assert f"Run '{first.run_id}'" in unescape(again.content.decode())
+    assert RunbookExecution.objects.count() == 1

@@ -286,6 +286,43 @@ def templates(world: World) -> list[Template]:
             body={"status": "acknowledged", "note": "raw fuzz"},
         ),
         Template(
+            "POST",
+            "/v1/operator/devices/{device_id}/runbook-runs",
+            {"device_id": v2g.device_id},
+            body={"runbook": "v2g-discharge-not-flowing", "connector_id": 1},
+        ),
+        Template(
+            "GET",
+            "/v1/operator/runbook-runs",
+            query={**page, "device_id": main.device_id, "status": "open"},
+        ),
+        Template("GET", "/v1/operator/runbook-runs/{run_id}", {"run_id": world.run_ids[0]}),
+        Template(
+            "POST",
+            "/v1/operator/runbook-runs/{run_id}/steps/{step}",
+            {"run_id": world.run_ids[0], "step": "supply-power"},
+            body={"action": "verify", "note": "raw fuzz", "confirm": False},
+        ),
+        Template("POST", "/v1/operator/runbook-runs/{run_id}/resume", {"run_id": world.run_ids[2]}),
+        Template(
+            "POST",
+            "/v1/operator/runbook-runs/{run_id}/escalate",
+            {"run_id": world.run_ids[1]},
+            body={"note": "raw fuzz", "target": "L2"},
+        ),
+        Template(
+            "POST",
+            "/v1/operator/runbook-runs/{run_id}/resolve",
+            {"run_id": world.run_ids[3]},
+            body={"note": "raw fuzz"},
+        ),
+        Template(
+            "POST",
+            "/v1/operator/runbook-runs/{run_id}/close",
+            {"run_id": world.run_ids[4]},
+            body={"reason": "false_alarm", "note": "raw fuzz"},
+        ),
+        Template(
             "GET",
             "/v1/operator/audit-logs",
             query={
@@ -355,6 +392,7 @@ def template_labels() -> list[str]:
     placeholder.command_ids = ["cmd_placeholder"]
     placeholder.alert_ids = ["alt_placeholder"]
     placeholder.runbook_slugs = ["placeholder"]
+    placeholder.run_ids = ["run_placeholder"] * 5
     for key in ("main", "v2g", "poll"):
         placeholder.chargers[key] = Charger(f"dvc_{key}", "sk_placeholder")
     return sorted(template.label for template in templates(placeholder))

@@ -15,6 +15,7 @@ from django.core.management import call_command
 
 from diagnostics.models import Alert, FaultCode, Runbook
 from diagnostics.services.detectors import run_detectors
+from diagnostics.services.runbooks import start as start_run
 from fleet.actors import Actor
 from fleet.models import Device
 from fleet.services import provisioning
@@ -60,6 +61,10 @@ class World:
     fault_codes: list[str] = field(default_factory=list)
     runbook_slugs: list[str] = field(default_factory=list)
     record_ids: list[str] = field(default_factory=list)
+    # Runbook runs: [0] open at its first step, [1] open, [2] paused, [3] open, [4] open;
+    # foreign_run_id is on the rival's charger.
+    run_ids: list[str] = field(default_factory=list)
+    foreign_run_id: str = ""
 
     # --- who calls what ------------------------------------------------------------------
 
@@ -258,6 +263,29 @@ class Provisioner:
         world.alert_ids = list(Alert.objects.values_list("alert_id", flat=True)[:5])
         world.fault_codes = list(FaultCode.objects.values_list("code", flat=True)[:6])
         world.runbook_slugs = list(Runbook.objects.values_list("slug", flat=True))
+        for charger, slug in (
+            (main, "charger-faulting-on-power-up"),
+            (main, "connector-stuck-preparing"),
+            (v2g, "charger-faulting-on-power-up"),
+            (v2g, "connector-stuck-preparing"),
+            (poll, "charger-faulting-on-power-up"),
+        ):
+            run = self.post(
+                f"/v1/operator/devices/{charger.device_id}/runbook-runs",
+                {"runbook": slug, "connector_id": 1},
+                operator,
+            )
+            world.run_ids.append(run["data"]["run_id"])
+        self.post(
+            f"/v1/operator/runbook-runs/{world.run_ids[2]}/steps/supply-power",
+            {"action": "choose", "choice": "supply-bad", "note": "fuzz fixture: paused"},
+            operator,
+        )
+        world.foreign_run_id = start_run(
+            platform,
+            Device.objects.get(device_id=foreign.device_id),
+            "charger-faulting-on-power-up",
+        ).run_id
 
         polled = Device.objects.get(device_id=poll.device_id)
         for _ in range(POLL_POOL):
@@ -282,7 +310,7 @@ class _Discard:
 
 def row_counts() -> dict[str, int]:
     """Rows of everything a request could store; DB access must be unblocked."""
-    from diagnostics.models import AlertTransition
+    from diagnostics.models import AlertTransition, RunbookExecution, StepResult
     from fleet.models import (
         ChargingRecord,
         Command,
@@ -299,7 +327,8 @@ def row_counts() -> dict[str, int]:
 
     models = (
         TelemetrySample, DeviceEvent, ChargingRecord, Command, CommandStatusChange, Control,
-        Schedule, Device, Site, FirmwareUpdate, LegacyOrder, AlertTransition,
+        Schedule, Device, Site, FirmwareUpdate, LegacyOrder, AlertTransition, RunbookExecution,
+        StepResult,
     )  # fmt: skip
     from django.db import connection
 

@@ -4,8 +4,9 @@ and filtering the list of runs."""
 from django import forms
 
 from diagnostics.models import RunbookExecution
+from diagnostics.services import runbooks as engine
 
-NOTE_MAX = 2000
+NOTE_MAX = engine.NOTE_MAX_LENGTH
 PAGE_SIZE = 25
 
 
@@ -31,13 +32,14 @@ class StepForm(forms.Form):
         return cleaned
 
 
-CLOSE_REASONS = [
-    ("not_our_fault", "Not our fault (the charger is fine)"),
-    ("vehicle", "The vehicle"),
-    ("site_supply", "The site's supply"),
-    ("false_alarm", "A false alarm"),
-    ("other", "Something else (say in the note)"),
-]
+REASON_WORDS = {
+    "not_our_fault": "Not our fault (the charger is fine)",
+    "vehicle": "The vehicle",
+    "site_supply": "The site's supply",
+    "false_alarm": "A false alarm",
+    "other": "Something else (say in the note)",
+}
+CLOSE_REASONS = [(reason, REASON_WORDS.get(reason, reason)) for reason in engine.CLOSE_REASONS]
 
 
 class EndForm(forms.Form):

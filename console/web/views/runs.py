@@ -23,7 +23,7 @@ from console.web.forms.runs import (
     StepForm,
 )
 from console.web.live_paths import live_path
-from console.web.procedure_words import evidence_items, procedure, step_command
+from console.web.procedure_words import evidence_items, procedure
 from console.web.roles import Role
 from console.web.tables import filtered_table, wants_fragment
 from console.web.views.runbooks import CHECKLIST_WORDS
@@ -65,7 +65,7 @@ def run_start(request: HttpRequest, access: ConsoleAccess, device_id: str) -> Ht
         messages.error(request, f"No run was started: {form_problems(form)}")
         return redirect("console:device", device_id=device.device_id)
     try:
-        run = engine.start(
+        run = engine.start_run(
             access.actor, device, form.cleaned_data["runbook"], form.cleaned_data["connector_id"]
         )
     except TellusError as refused:
@@ -185,7 +185,7 @@ def run_step(request: HttpRequest, access: ConsoleAccess, run_id: str) -> HttpRe
     data = form.cleaned_data
     action = data["action"]
     if action == "command":
-        info = step_command(run.runbook.step(run.current_step) or {})
+        info = engine.step_command_info(run.runbook.step(run.current_step) or {})
         if info and info["risk"] != "low" and not access.can(Role.OPERATOR):
             raise PermissionDenied("This step's command needs the operator role.")
         if info and info["risk"] != "low" and request.POST.get("confirmed") != "yes":
@@ -195,7 +195,7 @@ def run_step(request: HttpRequest, access: ConsoleAccess, run_id: str) -> HttpRe
     try:
         continuing = engine.act_on_step(
             access.actor, run, data["step"], action, choice=data["choice"] or None,
-            note=data["note"],
+            note=data["note"], confirm=request.POST.get("confirmed") == "yes",
         )  # fmt: skip
     except TellusError as refused:
         messages.error(request, f"Nothing was recorded: {refused.message}")

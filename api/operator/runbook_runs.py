@@ -1,0 +1,382 @@
+"""Runbook runs as an API (extensions): start a run on a charger, act on its current step,
+resume, escalate, resolve or close it. Every rule is the runbook engine's
+(diagnostics/services/runbooks.py), the same one the console's run page uses."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Body, Query, Router
+from pydantic import BaseModel, Field, StrictBool, StrictInt
+
+from api.auth import operator_read, operator_write
+from api.envelope import success_body
+from api.operator.common import (
+    EXTENSION_TAG,
+    QUERY_ERRORS,
+    FilterText,
+    PageParams,
+    extension,
+    page_body,
+)
+from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema, Text
+from diagnostics.models import RunbookExecution, StepResult
+from diagnostics.queries import runbooks as runbook_queries
+from diagnostics.services import runbooks as engine
+from fleet.actors import actor_from_request
+from fleet.queries.paging import paginate
+from fleet.services.tenancy import get_device_for_operator
+
+router = Router(tags=["Diagnostics", EXTENSION_TAG])
+
+RunStatus = Literal["open", "paused", "resolved", "escalated", "closed"]
+Note = Text(engine.NOTE_MAX_LENGTH, min_length=0)
+WRITE_ERRORS = {404: ErrorEnvelope, 409: ErrorEnvelope, **QUERY_ERRORS}
+
+
+# --- Schemas -----------------------------------------------------------------------------------
+
+
+class RunbookRef(BaseModel):
+    slug: str
+    title: str
+
+
+class StepChoice(BaseModel):
+    choice: str = Field(description="The value to send as `choice` with action `choose`.")
+    label: str
+
+
+class StepCommand(BaseModel):
+    type: str
+    params: dict[str, Any]
+    risk: Literal["low", "medium"] = Field(description="Medium risk needs `confirm: true`.")
+
+
+class CurrentStep(BaseModel):
+    key: str
+    title: str
+    instructions: str
+    on_site: str = Field(description="no, yes or optional: someone at the charger.")
+    check: str | None = Field(description="The automatic check `verify` runs, if any.")
+    command: StepCommand | None = Field(description="The one-click command, if any.")
+    choices: list[StepChoice]
+    actions: list[Literal["verify", "continue", "done", "choose", "command"]] = Field(
+        description="The actions that apply to this step."
+    )
+
+
+class StepResultOut(BaseModel):
+    step: str
+    outcome: Literal["verified", "failed", "unknown", "done_manually", "skipped"]
+    evidence: dict[str, Any] | None
+    choice: str | None
+    note: str
+    by: str
+    at: datetime
+
+
+class Move(BaseModel):
+    step: str | None = Field(description="The step the run left (null for a switched run's start).")
+    action: str
+    to: str | None = Field(description="The next step, the run's end, or the run switched to.")
+    why: str
+    by: str
+    at: datetime
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    runbook: RunbookRef
+    device_id: str
+    connector_id: int | None
+    command_id: str | None = Field(description="The last command sent from a step.")
+    status: RunStatus
+    current_step: CurrentStep | None = Field(description="Null once the run is finished.")
+    started_by: str
+    created_at: datetime
+    updated_at: datetime
+    outcome_note: str
+
+
+class RunOut(RunSummary):
+    steps: list[StepResultOut] = Field(description="Every step result, oldest first.")
+    moves: list[Move] = Field(description="Every move the run made and why, oldest first.")
+    escalation: dict[str, Any] | None = Field(
+        description="Target, note and the runbook's checklist, assembled when escalated."
+    )
+
+
+class QueuedCommand(BaseModel):
+    command_id: str
+    command: str
+    status: str
+
+
+class StepActionOut(RunOut):
+    result: StepResultOut | None = Field(
+        description="The step result this action recorded (verify, done, choose)."
+    )
+    command: QueuedCommand | None = Field(description="The command this action sent (command).")
+    switched_from: str | None = Field(
+        description="When a branch switched runbooks: the run it closed (this is the new run)."
+    )
+
+
+class RunFilters(PageParams):
+    device_id: FilterText | None = None
+    status: RunStatus | None = None
+
+
+class RunStart(RequestSchema):
+    runbook: Text(80) = Field(description="A runbook slug (GET /v1/operator/runbooks).")
+    connector_id: StrictInt | None = Field(
+        None, ge=1, le=255, description="The connector concerned; steps' checks use it."
+    )
+
+
+class StepAction(RequestSchema):
+    action: Literal["verify", "continue", "done", "choose", "command"] = Field(
+        description="verify: run the step's check now and record it. continue: follow the "
+        "branch for the latest check result (or the default). done: a manual step ticked, "
+        "`note` required. choose: answer the step, `choice` required. command: send the "
+        "step's one-click command (`confirm: true` for medium risk)."
+    )
+    note: Note = ""
+    choice: Text(80) | None = None
+    confirm: StrictBool = False
+
+
+class EscalateRequest(RequestSchema):
+    note: Note = ""
+    target: Text(64) | None = Field(None, description="Default: the runbook's target (e.g. L2).")
+
+
+class ResolveRequest(RequestSchema):
+    note: Note = Field("", description="What fixed it.")
+
+
+class CloseRequest(RequestSchema):
+    reason: Literal[engine.CLOSE_REASONS] = "not_our_fault"  # type: ignore[valid-type]
+    note: Note = ""
+
+
+# --- Shaping -----------------------------------------------------------------------------------
+
+
+def current_step_out(run: RunbookExecution) -> dict[str, Any] | None:
+    step = run.runbook.step(run.current_step)
+    if run.status in engine.FINISHED or step is None:
+        return None
+    return {
+        "key": step["key"],
+        "title": step.get("title", ""),
+        "instructions": step.get("instructions", ""),
+        "on_site": step.get("on_site", "no"),
+        "check": (step.get("check") or {}).get("name"),
+        "command": engine.step_command_info(step),
+        "choices": engine.step_choices(step),
+        "actions": engine.offered_actions(step),
+    }
+
+
+def result_out(result: StepResult) -> dict[str, Any]:
+    return {
+        "step": result.step_key,
+        "outcome": result.outcome,
+        "evidence": result.evidence,
+        "choice": result.choice or None,
+        "note": result.note,
+        "by": result.by,
+        "at": result.at,
+    }
+
+
+def run_summary(run: RunbookExecution) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "runbook": {"slug": run.runbook_id, "title": run.runbook.title},
+        "device_id": run.device_id,
+        "connector_id": run.connector_id,
+        "command_id": run.command_id or None,
+        "status": run.status,
+        "current_step": current_step_out(run),
+        "started_by": run.started_by,
+        "created_at": run.created_at,
+        "updated_at": run.updated_at,
+        "outcome_note": run.outcome_note,
+    }
+
+
+def run_out(run: RunbookExecution) -> dict[str, Any]:
+    return {
+        **run_summary(run),
+        "steps": [result_out(r) for r in run.results.all()],
+        "moves": run.moves or [],
+        "escalation": run.escalation,
+    }
+
+
+def _run(request: HttpRequest, run_id: str) -> RunbookExecution:
+    return engine.get_run(request.auth.operator_id, run_id)
+
+
+# --- Operations ----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/devices/{device_id}/runbook-runs",
+    auth=operator_write,
+    response={200: Envelope[RunOut], **WRITE_ERRORS},
+    summary="Start a runbook run on a charger",
+    openapi_extra=extension(),
+)
+def start_run(request: HttpRequest, device_id: str, payload: RunStart):
+    """The run opens at the runbook's first step. An unknown device, runbook or connector
+    is 404/3001; a second unfinished (open or paused) run of the same runbook on the
+    device is 409/4001 with the open run's id in `details.run_id`."""
+    device = get_device_for_operator(request.auth.operator_id, device_id)
+    run = engine.start_run(
+        actor_from_request(request), device, payload.runbook, payload.connector_id
+    )
+    return success_body(run_out(run))
+
+
+@router.get(
+    "/runbook-runs",
+    auth=operator_read,
+    response={200: Envelope[Page[RunSummary]], **QUERY_ERRORS},
+    summary="Runbook runs on your chargers",
+    openapi_extra=extension(),
+)
+def runs(request: HttpRequest, filters: Query[RunFilters]):
+    """Newest first; `device_id` and `status` filter. Step results, moves and the
+    escalation are in the run itself (GET /v1/operator/runbook-runs/{run_id})."""
+    queryset = runbook_queries.runs(request.auth.operator_id, **filters.filter_values())
+    page = paginate(queryset, filters.page, filters.size)
+    return page_body(page, [run_summary(run) for run in page.items])
+
+
+@router.get(
+    "/runbook-runs/{run_id}",
+    auth=operator_read,
+    response={200: Envelope[RunOut], 404: ErrorEnvelope, **QUERY_ERRORS},
+    summary="One runbook run: its current step, step results, moves and escalation",
+    openapi_extra=extension(),
+)
+def run_detail(request: HttpRequest, run_id: str):
+    return success_body(run_out(_run(request, run_id)))
+
+
+@router.post(
+    "/runbook-runs/{run_id}/steps/{step}",
+    auth=operator_write,
+    response={200: Envelope[StepActionOut], **WRITE_ERRORS},
+    summary="Act on the run's current step",
+    openapi_extra=extension(),
+)
+def step_action(request: HttpRequest, run_id: str, step: str, payload: StepAction):
+    """`step` must be the run's current step key; otherwise, or when the run is finished or
+    paused (resume it first), 409/4001 with the run's `status` and `current_step` in
+    `details`. `verify` on a step without a check, `command` on one without a command, or
+    an answer the step does not offer (the offered ones are in `details.choices`) are
+    400/1001; `done` without a note or `choose` without a choice are 400/1002.
+
+    The answer is the run that continues: when a branch switches to another runbook, the
+    new run, with the closed one's id in `switched_from`."""
+    run = _run(request, run_id)
+    continuing = engine.act_on_step(
+        actor_from_request(request),
+        run,
+        step,
+        payload.action,
+        choice=payload.choice,
+        note=payload.note,
+        confirm=payload.confirm,
+    )
+    body = {**run_out(continuing), "result": None, "command": None, "switched_from": None}
+    if payload.action in ("verify", "done", "choose"):
+        recorded = run.results.filter(step_key=step).order_by("-at", "-id").first()
+        body["result"] = result_out(recorded) if recorded else None
+    if payload.action == "command":
+        body["command"] = {
+            "command_id": continuing.command_id,
+            "command": (engine.step_command_info(run.runbook.step(step)) or {}).get("type"),
+            "status": "queued",
+        }
+    if continuing.pk != run.pk:
+        body["switched_from"] = run.run_id
+    return success_body(body)
+
+
+@router.post(
+    "/runbook-runs/{run_id}/resume",
+    auth=operator_write,
+    response={200: Envelope[RunOut], **WRITE_ERRORS},
+    summary="Resume a paused run at the step it paused on",
+    openapi_extra=extension(),
+)
+def resume_run(request: HttpRequest, run_id: str):
+    """Only a paused run can be resumed; anything else is 409/4001."""
+    run = engine.resume(_run(request, run_id), actor_from_request(request))
+    return success_body(run_out(run))
+
+
+@router.post(
+    "/runbook-runs/{run_id}/escalate",
+    auth=operator_write,
+    response={200: Envelope[RunOut], **WRITE_ERRORS},
+    summary="Escalate a run, with the runbook's checklist assembled from live data",
+    openapi_extra=extension(),
+)
+def escalate_run(
+    request: HttpRequest,
+    run_id: str,
+    payload: EscalateRequest = Body(None),  # noqa: B008 - Ninja's way to declare a body
+):
+    """The run ends as escalated; a finished run is 409/4001. The body may be left out."""
+    payload = payload or EscalateRequest()
+    run = engine.escalate(
+        actor_from_request(request), _run(request, run_id), target=payload.target,
+        note=payload.note,
+    )  # fmt: skip
+    return success_body(run_out(run))
+
+
+@router.post(
+    "/runbook-runs/{run_id}/resolve",
+    auth=operator_write,
+    response={200: Envelope[RunOut], **WRITE_ERRORS},
+    summary="End a run as resolved: the fault is fixed",
+    openapi_extra=extension(),
+)
+def resolve_run(
+    request: HttpRequest,
+    run_id: str,
+    payload: ResolveRequest = Body(None),  # noqa: B008
+):
+    """A finished run is 409/4001. The body may be left out."""
+    payload = payload or ResolveRequest()
+    run = engine.resolve(actor_from_request(request), _run(request, run_id), payload.note)
+    return success_body(run_out(run))
+
+
+@router.post(
+    "/runbook-runs/{run_id}/close",
+    auth=operator_write,
+    response={200: Envelope[RunOut], **WRITE_ERRORS},
+    summary="End a run without a fix of ours",
+    openapi_extra=extension(),
+)
+def close_run(
+    request: HttpRequest,
+    run_id: str,
+    payload: CloseRequest = Body(None),  # noqa: B008
+):
+    """`reason`: not_our_fault (default), vehicle, site_supply, false_alarm or other. A
+    finished run is 409/4001. The body may be left out."""
+    payload = payload or CloseRequest()
+    run = engine.close(
+        actor_from_request(request), _run(request, run_id), payload.reason, payload.note
+    )
+    return success_body(run_out(run))
