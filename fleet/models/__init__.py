@@ -7,7 +7,7 @@ from fleet.models.legacy import LegacyOrder, LegacyPush, LegacyPushAttempt
 from fleet.models.operators import ApiClient, Operator, UsedSignature
 from fleet.models.records import ChargingRecord
 from fleet.models.sites import Site
-from fleet.models.telemetry import DeviceEvent, TelemetrySample
+from fleet.models.telemetry import DeviceEvent, SitePowerPeak, TelemetrySample
 
 __all__ = [
     "ApiClient",
@@ -28,6 +28,7 @@ __all__ = [
     "Operator",
     "Schedule",
     "Site",
+    "SitePowerPeak",
     "TelemetrySample",
     "UsedSignature",
 ]

@@ -24,6 +24,18 @@ reaching the end of year 9999 ends there instead of overflowing.
 
 On PostgreSQL the buckets are computed in the database; the Python implementation is
 the reference (and serves SQLite). Both follow the rules above and are tested to agree.
+
+Telemetry peaks on PostgreSQL come from an hourly rollup rather than from a scan of the
+window's samples: SitePowerPeak holds, per site and UTC hour, the highest |power| of any
+sample of the site's chargers, kept by triggers (migration 0010) on every write of a
+sample and on a charger changing site. Whole UTC hours inside the range are read from
+it; the partial hours at the ends of a range not aligned on hours come from their own
+samples (two hours' worth at most); a day or month bucket is the max of its hours. The
+rollup follows the rules above exactly: samples count toward their charger's current
+site (a moved charger's peaks move with it), and a deleted sample (a deleted charger's
+with it) no longer counts, its hour recomputed from the samples left. Loading samples
+with the triggers off (pg_restore --disable-triggers, session_replication_role) leaves
+it stale: `rebuild_power_peaks()` recomputes it.
 """
 
 from calendar import monthrange
@@ -31,13 +43,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max
 from django.db.models.functions import Abs, TruncDay, TruncHour, TruncMonth
 
 from fleet import db
 from fleet.errors import InvalidParameter, NotFound
-from fleet.models import ChargingRecord, TelemetrySample
+from fleet.models import ChargingRecord, SitePowerPeak, TelemetrySample
 from fleet.services.tenancy import sites_of
 
 MAX_BUCKETS = 10_000
@@ -241,13 +253,27 @@ WITH bounds AS (
     ) shares
     GROUP BY bucket_start, grp
 ), peaks AS (
-    SELECT date_trunc(%(g)s, t."timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket_start,
-           {peak_group} AS grp, MAX(ABS(t.power)) AS peak
-    FROM fleet_telemetrysample t
-    JOIN fleet_device d ON d.device_id = t.device_id
-    JOIN fleet_site s ON s.site_id = d.site_id
-    WHERE s.operator_id = %(operator)s AND t."timestamp" >= %(start)s AND t."timestamp" < %(end)s
-      {site_filter}
+    -- Whole UTC hours from the hourly rollup; the partial hours at the ends of the range
+    -- (at most two, maybe none) from their samples.
+    SELECT date_trunc(%(g)s, x.moment AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket_start,
+           x.grp, MAX(x.peak) AS peak
+    FROM (
+        SELECT p.hour AS moment, {group_col} AS grp, p.peak
+        FROM fleet_sitepowerpeak p
+        JOIN fleet_site s ON s.site_id = p.site_id
+        WHERE s.operator_id = %(operator)s AND p.hour >= %(hours_from)s
+          AND p.hour < %(hours_to)s
+          {site_filter}
+        UNION ALL
+        SELECT t."timestamp", {group_col}, ABS(t.power)
+        FROM fleet_telemetrysample t
+        JOIN fleet_device d ON d.device_id = t.device_id
+        JOIN fleet_site s ON s.site_id = d.site_id
+        WHERE s.operator_id = %(operator)s
+          AND ((t."timestamp" >= %(start)s AND t."timestamp" < %(hours_from)s)
+               OR (t."timestamp" >= %(hours_to)s AND t."timestamp" < %(end)s))
+          {site_filter}
+    ) x
     GROUP BY 1, 2
 )
 SELECT COALESCE(e.bucket_start, p.bucket_start), COALESCE(e.grp, p.grp),
@@ -257,6 +283,16 @@ FROM energy e FULL OUTER JOIN peaks p
   ON p.bucket_start = e.bucket_start AND p.grp IS NOT DISTINCT FROM e.grp
 ORDER BY 1, COALESCE(e.grp, p.grp) COLLATE "C"
 """
+
+
+def whole_hours(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """[first, last): the whole UTC hours inside [start, end), whose peaks the rollup
+    holds; (start, start) when there is none, leaving the whole range to the samples."""
+    first = bucket_floor(start, "hour")
+    if first < start:
+        first = bucket_next(first, "hour")  # LATEST past the last hour: then none
+    last = bucket_floor(end, "hour")
+    return (first, last) if first < last else (start, start)
 
 
 def aggregate_sql(
@@ -272,13 +308,15 @@ def aggregate_sql(
     group_col = {"site": "s.site_id", "operator": "s.operator_id"}.get(group_by or "", "NULL")
     sql = _PG_SQL.format(
         group_col=group_col,
-        peak_group=group_col,
         site_filter="AND s.site_id = ANY(%(sites)s)" if site_ids else "",
     )
+    hours_from, hours_to = whole_hours(start, end)
     params = {
         "g": granularity,
         "start": start,
         "end": end,
+        "hours_from": hours_from,
+        "hours_to": hours_to,
         "operator": operator_id,
         "sites": site_ids,
     }
@@ -289,6 +327,35 @@ def aggregate_sql(
         Point(bucket.astimezone(UTC), grp, float(charge), float(discharge), float(peak))
         for bucket, grp, charge, discharge, peak in rows
     ]
+
+
+_REBUILD_SQL = """
+INSERT INTO fleet_sitepowerpeak (site_id, hour, peak)
+SELECT d.site_id, date_trunc('hour', t."timestamp", 'UTC'), MAX(ABS(t.power))
+FROM fleet_telemetrysample t
+JOIN fleet_device d ON d.device_id = t.device_id
+WHERE d.site_id IS NOT NULL
+  AND (%(sites)s::varchar[] IS NULL OR d.site_id = ANY(%(sites)s::varchar[]))
+GROUP BY 1, 2
+ORDER BY 1, 2
+ON CONFLICT (site_id, hour) DO UPDATE
+    SET peak = GREATEST(fleet_sitepowerpeak.peak, EXCLUDED.peak)
+"""
+
+
+def rebuild_power_peaks(site_ids: list[str] | None = None) -> int:
+    """Recompute the hourly peak rollup of the given sites (all when None) from their
+    samples, on PostgreSQL; returns the rows written. The triggers keep it exact: this
+    is for samples loaded with the triggers off."""
+    with transaction.atomic():
+        stale = SitePowerPeak.objects.all()
+        if site_ids is not None:
+            stale = stale.filter(site_id__in=site_ids)
+        stale.delete()
+        # Ordered and GREATEST as in the triggers: telemetry may be arriving meanwhile.
+        with connection.cursor() as cursor:
+            cursor.execute(_REBUILD_SQL, {"sites": site_ids})
+            return cursor.rowcount
 
 
 def aggregated_energy(

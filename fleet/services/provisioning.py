@@ -189,6 +189,8 @@ def assign_device(
         raise NotFound(f"Site '{site_id}' not found")
     before = audit.snapshot(device)
     operator_before = audit.operator_id_of(device)
+    # The hourly peak-power rollup follows the charger in this transaction: a trigger on
+    # the site column (migration 0010), so the admin and bulk updates move it too.
     device.site = site
     fields = ["site", "updated_at"]
     if v2g_capable is not None:
