@@ -16,8 +16,9 @@ def audit_entries(
     resource_id: str | None = None,
     action: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
 ) -> QuerySet[AuditEntry]:
-    """Entries in the operator's trail, newest first; `since` is inclusive."""
+    """Entries in the operator's trail, newest first; `since` is inclusive, `until` not."""
     queryset = narrow(
         AuditEntry.objects.filter(operator_id=operator_id),
         actor=actor,
@@ -25,5 +26,6 @@ def audit_entries(
         resource_id=resource_id,
         action=action,
         at__gte=since,
+        at__lt=until,
     )
     return queryset.order_by("-at", "-id")

@@ -1,23 +1,25 @@
 """Charging records (page and CSV export) and energy per site: the API's query and
 service, scoped to the operator, behind the same filters."""
 
-import csv
-import io
-import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIRequest
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from console.web.access import ConsoleAccess, console_view
 from console.web.bar_charts import BarChart, bar_chart
+from console.web.csv_export import (
+    EXPORT_CHUNK,
+    csv_chunks,
+    json_cell,
+    refused_export,
+    streamed_csv,
+    utc_iso,
+)
 from console.web.forms.records import PAGE_SIZE, EnergyForm, RecordFilterForm
 from console.web.tables import filtered_table, wants_fragment
 from fleet.errors import NotFound, TellusError
@@ -26,16 +28,11 @@ from fleet.queries.records import charging_records
 from fleet.queries.sites import sites
 from fleet.services.energy import aggregated_energy, bucket_label, buckets
 
-# Records read per database round trip while exporting, and written per chunk sent.
-EXPORT_CHUNK = 2000
-ROWS_PER_WRITE = 500
 CSV_HEADER = [
     "record_id", "device_id", "device_sn", "site_id", "site_name", "connector_id",
     "start_time", "end_time", "energy_kwh", "max_power_kw", "avg_power_kw", "cost",
     "meter_start_kwh", "meter_end_kwh", "stop_reason", "vehicle_info", "details",
 ]  # fmt: skip
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- Records ---------------------------------------------------------------------------------
@@ -68,38 +65,10 @@ def records_csv(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """Every record the page's filters select, streamed as CSV (no page limit)."""
     form = RecordFilterForm(request.GET)
     if not form.is_valid():
-        problems = "; ".join(
-            f"{field.replace('__all__', 'filters')}: {' '.join(errors)}"
-            for field, errors in form.errors.items()
-        )
-        return HttpResponseBadRequest(
-            f"Nothing exported: {problems}\n", content_type="text/plain; charset=utf-8"
-        )
+        return refused_export(form)
     records = filtered_records(access, form).iterator(chunk_size=EXPORT_CHUNK)
-    chunks = csv_chunks(records)
-    response = StreamingHttpResponse(
-        _asynchronous(chunks) if isinstance(request, ASGIRequest) else chunks,
-        content_type="text/csv; charset=utf-8",
-    )
     filename = f"charging-records-{timezone.now():%Y-%m-%d}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def csv_safe(value: object) -> object:
-    """Text a charger or a person wrote, made inert for spreadsheets; numbers pass as they
-    are (a negative cost is a number, not a formula)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def utc_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _json(value: object) -> str:
-    return "" if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return streamed_csv(request, record_chunks(records), filename)
 
 
 def csv_row(record: ChargingRecord) -> list[object]:
@@ -110,38 +79,12 @@ def csv_row(record: ChargingRecord) -> list[object]:
         record.energy, record.max_power, record.avg_power,
         "" if record.cost is None else record.cost,
         record.meter_start, record.meter_end, record.stop_reason,
-        _json(record.vehicle_info), _json(record.details),
+        json_cell(record.vehicle_info), json_cell(record.details),
     ]  # fmt: skip
 
 
-def csv_chunks(records: Iterable[ChargingRecord]) -> Iterator[str]:
-    """The header at once, then the rows a few hundred at a time."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(CSV_HEADER)
-    yield flush()
-    for count, record in enumerate(records, 1):
-        writer.writerow([csv_safe(value) for value in csv_row(record)])
-        if count % ROWS_PER_WRITE == 0:
-            yield flush()
-    yield flush()
-
-
-async def _asynchronous(chunks: Iterator[str]) -> AsyncIterator[str]:
-    """Under ASGI, Django reads a synchronous iterator to its end before sending anything;
-    this hands the chunks over as they are made, on the request's thread (the database
-    cursor's)."""
-    pull = sync_to_async(next, thread_sensitive=True)
-    done = object()
-    while (chunk := await pull(chunks, done)) is not done:
-        yield chunk
+def record_chunks(records: Iterable[ChargingRecord]) -> Iterator[str]:
+    return csv_chunks(CSV_HEADER, (csv_row(record) for record in records))
 
 
 # --- Energy ----------------------------------------------------------------------------------
