@@ -1,0 +1,194 @@
+"""The fault dictionary in the console: every code with how often the operator's chargers
+raised it lately, one entry with its live fleet context (which chargers, on which
+firmware, the alerts and runbooks), and the codes the chargers report that the dictionary
+lacks. The dictionary is shared by every operator: the console only reads it, and
+platform staff edit it in the Django admin."""
+
+import heapq
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.admin.utils import quote
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from console.web.access import ConsoleAccess, console_view
+from console.web.forms.faults import PAGE_SIZE, FaultFilterForm
+from console.web.tables import filtered_table, wants_fragment
+from console.web.version_chart import version_chart
+from diagnostics.models import FaultCode
+from diagnostics.queries import faults as fault_queries
+from diagnostics.queries.fault_context import (
+    active_alerts_for_code,
+    fault_seen_in_fleet,
+    raised_by,
+    runbooks_for_code,
+)
+from diagnostics.services.faults import device_affected, firmware_distribution, undocumented_codes
+from fleet.models import Device
+
+LIST = "console/faults/list.html"
+ENTRY = "console/faults/entry.html"
+UNDOCUMENTED = "console/faults/undocumented.html"
+RECENT_DAYS = 7
+WINDOW_DAYS = 30
+DEVICES_SHOWN = 25
+ALERTS_SHOWN = 10
+VERSIONS_LISTED = 200  # the firmware numbers' table; the chart draws fewer
+# Undocumented codes: reported within this many days (events are kept for good, so an
+# unbounded look back would grow with every year), each with its latest chargers.
+UNDOCUMENTED_DAYS = 90
+UNDOCUMENTED_SHOWN = 100
+UNDOCUMENTED_DEVICES_SHOWN = 10
+CODE_MAX_LENGTH = FaultCode._meta.get_field("code").max_length
+
+
+@console_view()
+def fault_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
+    """The dictionary, filtered and searched; an HTMX request gets the table alone."""
+    categories, severities = fault_queries.fault_filter_values()
+    form = FaultFilterForm(request.GET, categories=categories, severities=severities)
+    table = fault_table(access, form)
+    if wants_fragment(request):
+        return render(request, f"{LIST}#fault-table", table)
+    return render(request, LIST, table)
+
+
+def fault_table(access: ConsoleAccess, form: FaultFilterForm) -> dict[str, Any]:
+    """The table's rows, each with how often the operator's chargers raised its code in
+    the last RECENT_DAYS days (one grouped query for the page)."""
+    table = filtered_table(
+        form, lambda: fault_queries.fault_codes(**form.query_filters()), PAGE_SIZE
+    )
+    page = table["page"]
+    if page is not None and page.items:
+        since = timezone.now() - timedelta(days=RECENT_DAYS)
+        counts = fault_queries.fault_counts(
+            access.operator_id, [fault.code for fault in page.items], since
+        )
+        for fault in page.items:
+            fault.recent = counts.get(fault.code, 0)
+            fault.category_label = category_label(fault.category)
+    return {**table, "recent_days": RECENT_DAYS}
+
+
+def category_label(category: str) -> str:
+    return category.replace("_", " ")
+
+
+@console_view()
+def fault_entry(request: HttpRequest, access: ConsoleAccess, code: str) -> HttpResponse:
+    """One entry and what it means for the operator's fleet now. A code the dictionary
+    lacks is not found; if the operator's chargers reported it, the page says so and
+    points to the undocumented codes."""
+    fault = FaultCode.objects.filter(code=code).first() if plausible_code(code) else None
+    if fault is None:
+        seen = plausible_code(code) and fault_seen_in_fleet(access.operator_id, code)
+        context = {"missing_code": code[:CODE_MAX_LENGTH], "seen_in_fleet": seen}
+        return render(request, ENTRY, context, status=404)
+    return render(request, ENTRY, entry_context(access, fault, request.user))
+
+
+def plausible_code(code: str) -> bool:
+    """Whether `code` could be stored at all: within the column's length, without control
+    characters (a NUL never reaches the database)."""
+    return 0 < len(code) <= CODE_MAX_LENGTH and code.isprintable()
+
+
+def entry_context(access: ConsoleAccess, fault: FaultCode, user) -> dict[str, Any]:
+    """The entry and its fleet context: one read of the chargers that raised the code in
+    the last WINDOW_DAYS days gives the counts, the busiest chargers and the firmware."""
+    now = timezone.now()
+    rows = raised_by(
+        access.operator_id,
+        fault.code,
+        since=now - timedelta(days=WINDOW_DAYS),
+        recent_since=now - timedelta(days=RECENT_DAYS),
+    )
+    with_issues = bool(fault.known_firmware_issues)
+    firmware = Counter((row.firmware_version, row.model) for row in rows)
+    distribution = firmware_distribution(
+        fault, [(version, model, count) for (version, model), count in firmware.items()]
+    )
+    busiest = heapq.nlargest(DEVICES_SHOWN, rows, key=lambda row: (row.count, row.last_seen_epoch))
+    devices = [
+        {"row": row, "affected": device_affected(fault, row.firmware_version, row.model)}
+        for row in busiest
+    ]
+    alerts = list(active_alerts_for_code(access.operator_id, fault.code)[: ALERTS_SHOWN + 1])
+    return {
+        "fault": fault,
+        "category_label": category_label(fault.category),
+        "recent_days": RECENT_DAYS,
+        "window_days": WINDOW_DAYS,
+        "totals": {
+            "recent_devices": sum(1 for row in rows if row.recent),
+            "recent_events": sum(row.recent for row in rows),
+            "devices": len(rows),
+            "events": sum(row.count for row in rows),
+        },
+        "devices": devices,
+        "devices_left_out": max(0, len(rows) - DEVICES_SHOWN),
+        "distribution": distribution[:VERSIONS_LISTED],
+        "versions_left_out": max(0, len(distribution) - VERSIONS_LISTED),
+        "chart": version_chart(distribution, with_issues=with_issues),
+        "with_issues": with_issues,
+        "alerts": alerts[:ALERTS_SHOWN],
+        "more_alerts": len(alerts) > ALERTS_SHOWN,
+        "runbooks": [
+            {"slug": runbook.slug, "title": runbook.title, "url": runbook_url(runbook.slug)}
+            for runbook in runbooks_for_code(fault.code)
+        ],
+        "edit_url": admin_change_url(fault, user),
+    }
+
+
+def runbook_url(slug: str) -> str:
+    """The runbook's console page (its plain path while that page is not routed yet)."""
+    try:
+        return reverse("console:runbook", args=[slug])
+    except NoReverseMatch:
+        return f"/runbooks/{quote(slug)}/"
+
+
+def admin_change_url(fault: FaultCode, user) -> str | None:
+    """The entry's admin page, for platform staff allowed to change it; the dictionary
+    is every operator's, so no operator's console role may edit it."""
+    if not (user.is_staff and user.has_perm("diagnostics.change_faultcode")):
+        return None
+    return reverse("admin:diagnostics_faultcode_change", args=[quote(fault.code)])
+
+
+@console_view()
+def undocumented(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
+    """Codes the operator's chargers reported lately that the dictionary lacks, each with
+    its counts and latest chargers; staff get a link to start the entry."""
+    since = timezone.now() - timedelta(days=UNDOCUMENTED_DAYS)
+    found = undocumented_codes(
+        access.operator_id, since=since, max_devices=UNDOCUMENTED_DEVICES_SHOWN
+    )
+    rows = found[:UNDOCUMENTED_SHOWN]
+    listed = {device_id for row in rows for device_id in row["devices"]}
+    serials = dict(
+        Device.objects.filter(
+            device_id__in=listed, site__operator_id=access.operator_id
+        ).values_list("device_id", "sn")
+    )
+    may_add = request.user.is_staff and request.user.has_perm("diagnostics.add_faultcode")
+    add_url = reverse("admin:diagnostics_faultcode_add")
+    for row in rows:
+        row["chargers"] = [
+            (device_id, serials[device_id]) for device_id in row["devices"] if device_id in serials
+        ]
+        row["add_url"] = f"{add_url}?{urlencode({'code': row['fault_code']})}" if may_add else ""
+    context = {
+        "rows": rows,
+        "codes_left_out": len(found) - len(rows),
+        "days": UNDOCUMENTED_DAYS,
+        "devices_shown": UNDOCUMENTED_DEVICES_SHOWN,
+    }
+    return render(request, UNDOCUMENTED, context)

@@ -1,0 +1,94 @@
+"""A fault code in an operator's fleet: which chargers raised it lately, the alerts open
+for it and the runbooks that treat it. Scoped to one operator; nothing of another
+operator's chargers is read into a result."""
+
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from diagnostics.models import Alert, Runbook
+from diagnostics.queries.alerts import alerts
+from diagnostics.queries.faults import operator_fault_events
+
+
+class RaisedBy(NamedTuple):
+    """One charger that raised the code in the window, with its counts (a tuple: a page
+    may build thousands of them)."""
+
+    device_id: str
+    sn: str
+    model: str
+    firmware_version: str
+    site_id: str
+    site_name: str
+    recent: int  # since the short window's start (7 days)
+    count: int  # since the long window's start (30 days)
+    last_seen_epoch: float
+
+    @property
+    def last_seen(self) -> datetime:
+        return datetime.fromtimestamp(self.last_seen_epoch, UTC)
+
+
+# Counted per charger first, from the fault-code index alone, and only then joined to the
+# operator's chargers: the join meets one row per charger instead of one per event. The
+# join is what scopes the result to the operator.
+_RAISED_BY = """
+SELECT d.device_id, d.sn, d.model, d.firmware_version, d.site_id, s.name,
+       raised.recent, raised.count, raised.last_seen
+FROM (
+    SELECT e.device_id,
+           COUNT(*) FILTER (WHERE e."timestamp" >= %(recent_since)s) AS recent,
+           COUNT(*) AS count,
+           -- Seconds, not a timestamp: thousands of rows load far faster as numbers.
+           EXTRACT(EPOCH FROM MAX(e."timestamp"))::float8 AS last_seen
+    FROM fleet_deviceevent e
+    WHERE e.event_type = 'fault' AND e.fault_code = %(code)s AND e."timestamp" >= %(since)s
+    GROUP BY e.device_id
+) raised
+JOIN fleet_device d ON d.device_id = raised.device_id
+JOIN fleet_site s ON s.site_id = d.site_id
+WHERE s.operator_id = %(operator_id)s
+"""
+
+
+def raised_by(
+    operator_id: str | None, code: str, since: datetime, recent_since: datetime
+) -> list[RaisedBy]:
+    """Every charger of the operator that raised `code` since `since`, with its counts
+    since `since` and since `recent_since`: one query, one row per charger (at most the
+    operator's chargers)."""
+    if not operator_id:
+        return []
+    params = {
+        "operator_id": operator_id,
+        "code": code,
+        "since": since,
+        "recent_since": recent_since,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RAISED_BY, params)
+        return list(map(RaisedBy._make, cursor.fetchall()))
+
+
+def fault_seen_in_fleet(operator_id: str | None, code: str) -> bool:
+    """Whether any charger of the operator ever raised `code`."""
+    return operator_fault_events(operator_id).filter(fault_code=code).exists()
+
+
+def active_alerts_for_code(operator_id: str | None, code: str) -> QuerySet[Alert]:
+    """The operator's open and acknowledged alerts about `code`, newest detection first."""
+    if not operator_id:
+        return Alert.objects.none()
+    return (
+        alerts(operator_id, statuses=Alert.ACTIVE)
+        .filter(fault_code=code)
+        .select_related("device", "site")
+    )
+
+
+def runbooks_for_code(code: str) -> QuerySet[Runbook]:
+    """The runbooks that name `code` among their linked fault codes, by title."""
+    return Runbook.objects.filter(linked_fault_codes__contains=[code]).order_by("title", "slug")
