@@ -14,8 +14,10 @@ from console.web.forms.fleet import DeviceFilterForm
 from console.web.views import alerts as alert_views
 from console.web.views import devices as device_views
 from console.web.views import fleet as fleet_views
+from console.web.views import runs as run_views
 from console.web.views import sites as site_views
 from diagnostics.queries import alerts as alert_queries
+from diagnostics.services.runbooks import get_run
 from fleet.live.publish import device_group, operator_group
 from fleet.queries.overview import fleet_overview
 from fleet.services.tenancy import devices_of, get_device_for_operator, get_site_for_operator
@@ -77,6 +79,27 @@ DEVICE_PAGE = LivePage(
     # Heartbeats are not published (one per charger every 30 s): the age shown is kept
     # true by re-reading the status now and then.
     every={"status": 15.0},
+)
+
+
+# --- A runbook run ------------------------------------------------------------------------------
+
+
+def _run(access: ConsoleAccess, params: dict[str, str]) -> str:
+    return get_run(access.operator_id, params["id"]).run_id
+
+
+def _run_command(access: ConsoleAccess, run_id: str, keys: set[str]) -> str:
+    context = {"command": run_views.step_command_context(get_run(access.operator_id, run_id))}
+    return render_to_string(f"{run_views.TEMPLATE}#run-command", context)
+
+
+RUN_PAGE = LivePage(
+    subject=_run,
+    groups=lambda access, run_id: [device_group(get_run(access.operator_id, run_id).device_id)],
+    fragments={"command": Fragment(_run_command)},
+    # The step's command answering is what an engineer on a run waits for.
+    triggers={"command.status": ("command",)},
 )
 
 
@@ -188,4 +211,5 @@ PAGES: dict[str, LivePage] = {
     "site": SITE_PAGE,
     "fleet": FLEET_PAGE,
     "alerts": ALERTS_PAGE,
+    "run": RUN_PAGE,
 }

@@ -301,6 +301,7 @@ def test_a_new_alert_appears_in_the_inbox_and_is_acknowledged(server, scene, bro
         ("records", "/records/"),
         ("energy", "/energy/"),
         ("people", "/people/"),
+        ("audit", "/audit/"),
     ],
 )
 def test_the_other_pages_render_for_an_admin(server, scene, browser, shots, name, path):

@@ -21,6 +21,7 @@ from console.web.forms.flexibility import MAX_MINUTES, FlexibilityForm
 from console.web.live_paths import live_path
 from console.web.roles import Role
 from console.web.wording import form_problems, spoken_minutes
+from diagnostics.queries import runbooks as runbook_queries
 from diagnostics.queries.faults import fault_titles
 from diagnostics.services.firmware_review import firmware_notes
 from diagnostics.services.remote_commands import OCPP_MESSAGES, SENSORS, send_diagnostic_command
@@ -63,6 +64,7 @@ def page_context(access: ConsoleAccess, device: Device) -> dict:
         records=list(charging_records(access.operator_id, device_id=device.device_id)[:10]),
         upgrades=list(device.firmware_updates.order_by("-created_at")[:3]),
         runbooks=suggest(device)[:5],
+        runs=list(runbook_queries.runs(access.operator_id, device_id=device.device_id)[:5]),
         live_path=live_path("device", device.device_id),
         schedule_days=DAYS,
         diagnostic_commands=commands_by_risk(risks),
