@@ -1,6 +1,5 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels."""
 
-import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
@@ -12,6 +11,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
 from console import log_redaction
+from console.heap import settle_heap
 
 django_asgi_app = get_asgi_application()
 # Before the server logs its first request line (the stream's token is in its query).
@@ -37,9 +37,4 @@ application = ProtocolTypeRouter(
     }
 )
 
-# The app and its imports live as long as the process: move them out of the collector's
-# reach, and collect the young generation less often. Full collections over a large
-# heap were the main source of tail latency on the hot path.
-gc.collect()
-gc.freeze()
-gc.set_threshold(50_000, 50, 100)
+settle_heap()

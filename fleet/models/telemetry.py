@@ -92,6 +92,14 @@ class DeviceEvent(models.Model):
                 condition=models.Q(event_type="fault"),
                 name="event_fault_code_time_device",
             ),
+            # The fleet page's "latest faults of the operator": the newest fault events
+            # first, stopping at the few it shows (a full sort at 1,000,000 events).
+            models.Index(
+                models.F("timestamp").desc(),
+                models.F("id").desc(),
+                condition=~models.Q(fault_code=""),
+                name="event_recent_faults",
+            ),
         ]
 
     def __str__(self) -> str:
