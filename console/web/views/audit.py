@@ -130,11 +130,10 @@ def audit_rows(access: ConsoleAccess, entries: list[AuditEntry]) -> list[AuditRo
         if client_ids
         else {}
     )
-    run_pages = _url_exists("console:run")
-    return [audit_row(entry, names, run_pages) for entry in entries]
+    return [audit_row(entry, names) for entry in entries]
 
 
-def audit_row(entry: AuditEntry, client_names: dict[str, str], run_pages: bool) -> AuditRow:
+def audit_row(entry: AuditEntry, client_names: dict[str, str]) -> AuditRow:
     facts = changed_facts(entry.before, entry.after) + detail_facts(entry.details)
     shown = facts[:FACTS_SHOWN]
     cut = len(facts) > FACTS_SHOWN or any(_was_cut(fact) for fact in shown)
@@ -143,7 +142,7 @@ def audit_row(entry: AuditEntry, client_names: dict[str, str], run_pages: bool) 
         actor=actor_words(entry.actor, client_names),
         action=ACTION_WORDS.get(entry.action, entry.action.replace("_", " ")),
         subject=subject_words(entry.resource_type),
-        subject_url=subject_url(entry.resource_type, entry.resource_id, run_pages),
+        subject_url=subject_url(entry.resource_type, entry.resource_id),
         facts=shown,
         hidden=len(facts) - len(shown),
         full_json=full_json(entry) if cut else "",
@@ -163,7 +162,7 @@ def actor_words(label: str, client_names: dict[str, str]) -> str:
     return label or PLATFORM
 
 
-def subject_url(resource_type: str, resource_id: str, run_pages: bool) -> str | None:
+def subject_url(resource_type: str, resource_id: str) -> str | None:
     """The console page of the subject, where it has one."""
     if not resource_id:
         return None
@@ -174,19 +173,11 @@ def subject_url(resource_type: str, resource_id: str, run_pages: bool) -> str | 
             return reverse("console:site", args=[resource_id])
         if resource_type == "alert":
             return f"{reverse('console:alerts')}?status=all#alert-{quote(resource_id)}"
-        if resource_type == "runbook_run" and run_pages:
+        if resource_type == "runbook_run":
             return reverse("console:run", args=[resource_id])
     except NoReverseMatch:  # an id no URL can hold (a slash, say): named, not linked
         return None
     return None
-
-
-def _url_exists(name: str) -> bool:
-    try:
-        reverse(name, args=["x"])
-    except NoReverseMatch:
-        return False
-    return True
 
 
 def changed_facts(before: dict | None, after: dict | None) -> list[Fact]:

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from django.contrib.admin.utils import quote
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from console.web.access import ConsoleAccess, console_view
@@ -140,19 +140,15 @@ def entry_context(access: ConsoleAccess, fault: FaultCode, user) -> dict[str, An
         "alerts": alerts[:ALERTS_SHOWN],
         "more_alerts": len(alerts) > ALERTS_SHOWN,
         "runbooks": [
-            {"slug": runbook.slug, "title": runbook.title, "url": runbook_url(runbook.slug)}
+            {
+                "slug": runbook.slug,
+                "title": runbook.title,
+                "url": reverse("console:runbook", args=[runbook.slug]),
+            }
             for runbook in runbooks_for_code(fault.code)
         ],
         "edit_url": admin_change_url(fault, user),
     }
-
-
-def runbook_url(slug: str) -> str:
-    """The runbook's console page (its plain path while that page is not routed yet)."""
-    try:
-        return reverse("console:runbook", args=[slug])
-    except NoReverseMatch:
-        return f"/runbooks/{quote(slug)}/"
 
 
 def admin_change_url(fault: FaultCode, user) -> str | None:
