@@ -2,10 +2,14 @@
 form converts, then validates with the API's own params schema, so a console power limit
 and a partner's POST /v1/operator/control/flexibility are held to the same rules."""
 
+from datetime import datetime, timedelta
+
 import pydantic
 from django import forms
+from django.http import QueryDict
 
 from api.schemas.control import PauseChargingParams, SetPowerLimitParams
+from console.web.wording import form_problems, spoken_minutes
 
 MAX_MINUTES = 7 * 24 * 60  # the API's longest duration, 7 days
 
@@ -34,6 +38,26 @@ class FlexibilityForm(forms.Form):
     def minutes(self) -> int:
         return self.cleaned_data["duration"]
 
+    def consequence(self, receiver: str, now: datetime) -> str:
+        """What `receiver` ("SN-1", "Each of the 3 chargers at Depot") will be sent and
+        until when; the page adds what the rating then allows."""
+        until = (now + timedelta(minutes=self.minutes)).strftime("%H:%M UTC on %Y-%m-%d")
+        lasting = f"for {spoken_minutes(self.minutes)}, until about {until}"
+        if self.command == "pause_charging":
+            return (
+                f"{receiver} will receive set_power_limit at 0 % (a pause) {lasting}. Vehicles "
+                "plugged in stop drawing power; the limit then lapses and charging resumes on "
+                "its own."
+            )
+        return (
+            f"{receiver} will receive set_power_limit at {self.percent} % of its maximum "
+            f"power {lasting}; the limit then lapses on its own."
+        )
+
+    @property
+    def percent(self) -> int:
+        return self.cleaned_data.get("power_limit_percent", 0)
+
 
 class PowerLimitForm(FlexibilityForm):
     schema, command = SetPowerLimitParams, "set_power_limit"
@@ -48,3 +72,14 @@ class PauseForm(FlexibilityForm):
 
 
 FORMS = {"set_power_limit": PowerLimitForm, "pause_charging": PauseForm}
+
+
+def posted_form(data: QueryDict) -> tuple[FlexibilityForm | None, str]:
+    """The valid form of the command a POST names, or None and what is wrong with it."""
+    form_class = FORMS.get(data.get("command", ""))
+    if form_class is None:
+        return None, "choose a power limit or a pause."
+    form = form_class(data)
+    if not form.is_valid():
+        return None, form_problems(form)
+    return form, ""

@@ -16,8 +16,7 @@ from console.web.access import ConsoleAccess, console_view
 from console.web.charts import power_chart
 from console.web.forms.control import DAYS, FORMS
 from console.web.forms.diagnostics import DiagnosticCommandForm, commands_by_risk, risk_of
-from console.web.forms.flexibility import FORMS as LIMIT_FORMS
-from console.web.forms.flexibility import MAX_MINUTES, FlexibilityForm
+from console.web.forms.flexibility import MAX_MINUTES, FlexibilityForm, posted_form
 from console.web.live_paths import live_path
 from console.web.roles import Role
 from console.web.wording import form_problems, spoken_minutes
@@ -195,13 +194,9 @@ def device_power(request: HttpRequest, access: ConsoleAccess, device_id: str) ->
     """Limit or pause this one charger for a while. The first POST shows what will happen;
     only the confirmed one queues the command."""
     device = get_device_for_operator(access.operator_id, device_id)
-    form_class = LIMIT_FORMS.get(request.POST.get("command", ""))
-    if form_class is None:
-        messages.error(request, "Nothing was sent: choose a power limit or a pause.")
-        return redirect("console:device", device_id=device.device_id)
-    form = form_class(request.POST)
-    if not form.is_valid():
-        messages.error(request, f"Nothing was sent: {form_problems(form)}")
+    form, problem = posted_form(request.POST)
+    if form is None:
+        messages.error(request, f"Nothing was sent: {problem}")
         return redirect("console:device", device_id=device.device_id)
     if request.POST.get("confirmed") != "yes":
         context = page_context(access, device)
@@ -228,21 +223,10 @@ def device_power(request: HttpRequest, access: ConsoleAccess, device_id: str) ->
 
 
 def power_limit_consequence(form: FlexibilityForm, device: Device) -> str:
-    until = (timezone.now() + timedelta(minutes=form.minutes)).strftime("%H:%M UTC on %Y-%m-%d")
-    lasting = f"for {spoken_minutes(form.minutes)}, until about {until}"
-    if form.command == "pause_charging":
-        return (
-            f"{device.sn} will receive set_power_limit at 0 % (a pause) {lasting}: a vehicle "
-            "plugged in stops drawing power, then charging resumes on its own."
-        )
-    percent = form.cleaned_data["power_limit_percent"]
-    text = (
-        f"{device.sn} will receive set_power_limit at {percent} % of its maximum power "
-        f"{lasting}; the limit then lapses on its own."
-    )
-    if device.rated_power_kw:
+    text = form.consequence(device.sn, timezone.now())
+    if form.command != "pause_charging" and device.rated_power_kw:
         text += (
             f" Rated {device.rated_power_kw:g} kW, it may then draw up to "
-            f"{device.rated_power_kw * percent / 100:g} kW."
+            f"{device.rated_power_kw * form.percent / 100:g} kW."
         )
     return text

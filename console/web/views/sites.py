@@ -11,10 +11,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from console.web.access import ConsoleAccess, console_view
-from console.web.forms.flexibility import FORMS, MAX_MINUTES, FlexibilityForm
+from console.web.forms.flexibility import MAX_MINUTES, FlexibilityForm, posted_form
 from console.web.live_paths import live_path
 from console.web.roles import Role
-from console.web.wording import form_problems, spoken_minutes
+from console.web.wording import spoken_minutes
 from fleet.errors import TellusError
 from fleet.models import Site
 from fleet.queries import devices as device_queries
@@ -107,13 +107,9 @@ def site_flexibility(request: HttpRequest, access: ConsoleAccess, site_id: str) 
     """Limit or pause every charger of the site. The first POST shows exactly what will
     happen; only the confirmed one calls the service, whose outcome is a message."""
     site = get_site_for_operator(access.operator_id, site_id)
-    form_class = FORMS.get(request.POST.get("command", ""))
-    if form_class is None:
-        messages.error(request, "Nothing was sent: choose a power limit or a pause.")
-        return redirect("console:site", site_id=site.site_id)
-    form = form_class(request.POST)
-    if not form.is_valid():
-        messages.error(request, f"Nothing was sent: {form_problems(form)}")
+    form, problem = posted_form(request.POST)
+    if form is None:
+        messages.error(request, f"Nothing was sent: {problem}")
         return redirect("console:site", site_id=site.site_id)
     totals = site_totals(site)
     if not totals.chargers:
@@ -154,23 +150,11 @@ def what_will_happen(form: FlexibilityForm, site: Site, totals: SiteTotals, now:
     """The confirmation: which command, to how many chargers, for how long, and after."""
     n = totals.chargers
     each = f"Each of the {n} chargers" if n != 1 else "The one charger"
-    until = (now + timedelta(minutes=form.minutes)).strftime("%H:%M UTC on %Y-%m-%d")
-    lasting = f"for {spoken_minutes(form.minutes)}, until about {until}"
-    if form.command == "pause_charging":
-        return (
-            f"{each} at {site.name} will receive set_power_limit at 0 % "
-            f"(a pause) {lasting}. Vehicles plugged in stop drawing power; the limit then "
-            "lapses and charging resumes on its own."
-        )
-    percent = form.cleaned_data["power_limit_percent"]
-    text = (
-        f"{each} at {site.name} will receive set_power_limit at {percent} % "
-        f"of its maximum power {lasting}; the limit then lapses on its own."
-    )
-    if totals.rated_kw:
+    text = form.consequence(f"{each} at {site.name}", now)
+    if form.command != "pause_charging" and totals.rated_kw:
         text += (
             f" Rated {totals.rated_kw:g} kW in all, the site's chargers may then draw up to "
-            f"{totals.rated_kw * percent / 100:g} kW"
+            f"{totals.rated_kw * form.percent / 100:g} kW"
             + (f" (site capacity {site.power_capacity:g} kW)." if site.power_capacity else ".")
         )
     return text
