@@ -1,0 +1,114 @@
+"""Every console page, in Chromium, as the two people it is for: a field engineer on a
+1024x768 tablet and an operator at a desktop — each page answers, logs no script error,
+shows a loading indicator where it swaps by HTMX, and its live pages go live. And a user
+of another operator, who finds nothing of Acme's: empty states, not someone else's data.
+
+Screenshots go to the `shots` folder (TELLUS_SCREENSHOT_DIR) as tour-<who>-<page>.png."""
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from console.web.services.people import create_console_user
+from diagnostics.services import runbooks as engine
+from fleet.actors import Actor
+from fleet.models import Device, DeviceEvent
+from tests.console.conftest import PASSWORD
+from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
+    TABLET,
+    browser,
+    live,
+    scene,
+    server,
+    shots,
+    sign_in,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DESKTOP = {"width": 1440, "height": 900}
+# name, path (formatted with the tour's ids), swaps by HTMX, live
+PAGES = [
+    ("fleet", "/", True, True),
+    ("device", "/devices/{device_id}/", False, True),
+    ("site", "/sites/{site_id}/", False, True),
+    ("alerts", "/alerts/", True, True),
+    ("faults", "/faults/", True, False),
+    ("fault-entry", "/faults/F-0421/", False, False),
+    ("undocumented", "/faults/undocumented/", False, False),
+    ("runbooks", "/runbooks/", False, False),
+    ("runbook", "/runbooks/charger-faulting-on-power-up/", False, False),
+    ("runs", "/runs/", True, False),
+    ("run", "/runs/{run_id}/", False, True),
+    ("escalation", "/runs/{escalated_id}/escalation/", False, False),
+    ("audit", "/audit/", True, False),
+    ("commands", "/commands/", True, False),
+    ("records", "/records/", True, False),
+    ("energy", "/energy/", True, False),
+]
+
+
+@pytest.fixture
+def tour(scene) -> dict:
+    """Acme's charger with F-0421 reported, a run in progress and an escalated one, and
+    an operator-role user for the desktop."""
+    device = Device.objects.get(pk=scene["device_id"])
+    for minutes in (3, 2):
+        DeviceEvent.objects.create(
+            device=device, connector_id=1, event_type="fault", fault_code="F-0421",
+            timestamp=timezone.now() - timezone.timedelta(minutes=minutes),
+        )  # fmt: skip
+    actor = Actor.platform(device.site.operator_id)
+    run = engine.start_run(actor, device, "charger-faulting-on-power-up", 1)
+    escalated = engine.start_run(actor, device, "connector-stuck-preparing", 1)
+    engine.escalate(actor, escalated, note="tour")
+    return {
+        **scene,
+        "device": device,
+        "site_id": scene["site"].site_id,
+        "run_id": run.run_id,
+        "escalated_id": escalated.run_id,
+    }
+
+
+@pytest.mark.parametrize(
+    ("who", "viewport"),
+    [("erin", TABLET), ("olivia", DESKTOP)],
+    ids=["engineer-tablet", "operator-desktop"],
+)
+def test_every_page_works_for_the_people_it_is_for(server, tour, browser, shots, who, viewport):
+    page = sign_in(browser, server, who, viewport=viewport)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    for name, path, swaps, is_live in PAGES:
+        response = page.goto(server.url + path.format(**tour))
+        assert response.status == 200, name
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        if swaps:
+            assert page.locator(".htmx-indicator").count() >= 1, f"{name}: no loading indicator"
+        if is_live:
+            live(page)
+        page.screenshot(path=shots / f"tour-{who}-{name}.png", full_page=True)
+    assert errors == []
+
+
+def test_another_operator_sees_nothing_of_acmes(server, tour, browser, shots, make_client):
+    make_client("Rival Energy")
+    create_console_user(
+        "rita", "Rival Energy", "engineer", password=PASSWORD, actor=Actor.platform()
+    )
+    page = sign_in(browser, server, "rita", viewport=TABLET)
+    sn = tour["device"].sn
+    for name, path, _, _ in PAGES:
+        response = page.goto(server.url + path.format(**tour))
+        if "{" in path:  # an Acme id in the address: not found, nothing told
+            assert response.status == 404, name
+            continue
+        assert response.status == 200, name
+        assert sn not in page.content(), f"{name} shows Acme's charger"
+        assert tour["run_id"] not in page.content(), name
+        page.screenshot(path=shots / f"tour-rival-{name}.png", full_page=True)
+    page.goto(server.url + "/runs/")
+    expect(page.locator("#run-table")).to_contain_text("No runbook has been run yet")
+    page.goto(server.url + "/faults/F-0421/")
+    expect(page.locator("main")).to_contain_text("Rival Energy")
