@@ -22,6 +22,7 @@ from console.env import (
     env_retry_schedule,
     load_or_create_secret_key,
     parse_database_url,
+    private_sqlite_file,
     redis_backed_services,
 )
 
@@ -120,7 +121,7 @@ DATABASES = {
     if DATABASE_URL
     else {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": VAR_DIR / "tellus.sqlite3",
+        "NAME": private_sqlite_file(VAR_DIR / "tellus.sqlite3"),
         "OPTIONS": SQLITE_OPTIONS,
     }
 }
