@@ -39,7 +39,7 @@ def save_logins(var_dir: Path, logins: dict[str, str]) -> None:
 def format_logins(url: str, logins: dict[str, str], var_dir: Path) -> str:
     """What a person needs to sign in: the console's address, one line per demo role and
     the platform superuser, and where the passwords are kept."""
-    lines = [f"  Console: {url}/    API docs: {url}/v1/docs    Django admin: {url}/admin/"]
+    lines = [f"  Console: {url}/   (API documentation {url}/v1/docs, Django admin {url}/admin/)"]
     roles = [(role, f"demo-{role}") for role in ROLES if f"demo-{role}" in logins]
     if roles:
         lines.append("  Sign in as one of Demo Charging's people (role, login, password):")

@@ -181,6 +181,7 @@ class Command(BaseCommand):
             f"telemetry samples, {requests.get('records_uploaded', 0):,} records, "
             f"{errors:,} failed requests"
         )
+        self.stdout.flush()  # a pipe or a file buffers it otherwise
 
     async def operate(self, client, chargers: list[dict], speed: float, stopping) -> None:
         """The operator's half of the scenarios that need one: discharges asked of the
