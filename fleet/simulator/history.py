@@ -65,21 +65,23 @@ def charger_history(
         sessions, samples = _connector_history(
             rng, kind, rated_kw / connectors, connector_id, start, end
         )
+        for session in sessions:
+            session["energy"] = round(session["energy"], 3)
         meter_now = float(meters.get(connector_id, 0.0))
-        meter = max(0.0, meter_now - sum(s["energy"] for s in sessions))
+        meter = round(max(0.0, meter_now - sum(s["energy"] for s in sessions)), 3)
         for sequence, session in enumerate(sessions, start=1):
             energy = session.pop("energy")
             history.records.append(
                 {
                     "record_id": f"{saved['sn']}-{connector_id}-h{sequence}",
                     "connector_id": connector_id,
-                    "energy": round(energy, 3),
-                    "meter_start": round(meter, 3),
+                    "energy": energy,
+                    "meter_start": meter,
                     "meter_end": round(meter + energy, 3),
                     **session,
                 }
             )
-            meter += energy
+            meter = round(meter + energy, 3)
         history.meters[connector_id] = round(meter, 3)
         history.samples += samples
     return history
@@ -139,6 +141,7 @@ def _connector_history(
         samples.append(sample("preparing", 0.0, vehicle.soc))
         now += timedelta(seconds=round(rng.uniform(20, 90)))  # authorised, cable locked
         started, soc_start, energy, peak = now, vehicle.soc, 0.0, 0.0
+        last: dict[str, Any] | None = None
         reason = "ev_full"
         while True:
             kwh = physics.charge(vehicle, STEP_SECONDS, None)
@@ -147,14 +150,19 @@ def _connector_history(
             energy += kwh
             peak = max(peak, physics.power)
             now += timedelta(seconds=STEP_SECONDS)  # the minute just charged
+            last = sample("charging", energy, vehicle.soc)
             every = STEP_SECONDS if end - now <= RECENT_SAMPLES else CHARGING_SAMPLE_SECONDS
             if (now - started).total_seconds() % every == 0:
-                samples.append(sample("charging", energy, vehicle.soc))
+                samples.append(last)
             if vehicle.soc >= vehicle.target_soc:
                 break
             if now - started >= stay:
                 reason = "ev_disconnected"
                 break
+        if last is None:  # the vehicle was full: it leaves without a session
+            continue
+        if samples[-1] is not last:  # the session's last minute is always reported
+            samples.append(last)
         hours = (now - started).total_seconds() / 3600
         sessions.append(
             {
