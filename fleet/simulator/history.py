@@ -177,6 +177,8 @@ def _connector_history(
                     "soc_end": round(vehicle.soc),
                 },
                 "stop_reason": reason,
+                # Said where the record is read (its CSV, the API): not a real session.
+                "details": {"source": "demo back-fill"},
             }
         )
         unplugged = round(rng.uniform(60, 300))  # the driver comes back and leaves
