@@ -9,12 +9,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SIMULATE ?= 1
 CHARGERS ?= 50
+HISTORY_DAYS ?= 5
 
 # The test suite needs real services; on these machines they run locally.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tellus
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test bench lint format migrate venv clean
+.PHONY: run logins test bench lint format migrate venv clean
 
 # Running needs the project's dependencies only; testing, linting and benchmarks add the
 # development tools (pytest, ruff, granian, py-spy, playwright).
@@ -37,12 +38,16 @@ migrate: $(RUN_STAMP)
 run: export TELLUS_PLAIN_HTTP ?= true
 run: migrate
 	@$(BIN)/python manage.py load_diagnostics > /dev/null
-	@$(BIN)/python manage.py ensure_console_admin
-	@$(BIN)/python manage.py seed_console_users --operator "Demo Charging"
-	@$(BIN)/python manage.py seed_demo
+	@$(BIN)/python manage.py ensure_console_admin --keep-password
+	@$(BIN)/python manage.py seed_console_users --operator "Demo Charging" --quiet
+	@$(BIN)/python manage.py seed_demo --chargers $(CHARGERS)
 	@echo "  database: $${DATABASE_URL:-SQLite under var/}  redis: $${REDIS_URL:-none (embedded default)}"
 	@HOST=$(HOST) PORT=$(PORT) SIMULATE=$(SIMULATE) CHARGERS=$(CHARGERS) \
-	  exec $(BIN)/python -m console.devrun
+	  HISTORY_DAYS=$(HISTORY_DAYS) exec $(BIN)/python -m console.devrun
+
+# The console's address and the demo logins again (`make run` prints them once it is up).
+logins:
+	@HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m console.web.demo_logins
 
 test: $(DEV_STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \

@@ -2,8 +2,10 @@
 under var/ that needs no server (see console.settings)."""
 
 import os
+from pathlib import Path
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
@@ -24,3 +26,11 @@ def schedule_periodic_tasks(sender, **kwargs) -> None:
         sender.signature("diagnostics.detect"),
         name="detect",
     )
+
+
+@worker_ready.connect
+def announce_ready(**kwargs) -> None:
+    """`make run` waits for this file before it prints the logins (console/devrun.py)."""
+    path = os.environ.get("TELLUS_WORKER_READY_FILE")
+    if path:
+        Path(path).touch()

@@ -9,6 +9,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from fleet.private_files import create_private_once
+
 # "60/minute", or with a count of periods (the limits library's notation): "5/15minute".
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)\s*$")
 _RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -159,10 +161,15 @@ def redis_backed_services(url: str, prefix: str) -> tuple[dict, dict]:
 
 
 def load_or_create_secret_key(path: Path) -> str:
-    """Generate SECRET_KEY once into var/ so sessions survive restarts on a laptop."""
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_urlsafe(50)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    """Generate SECRET_KEY once into var/ so sessions survive restarts on a laptop; the
+    file is 0600 from its creation (and tightened if an older release left it looser)."""
+    create_private_once(path, secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+def private_sqlite_file(path: Path) -> Path:
+    """The embedded database's file, created empty with mode 0600 before SQLite opens it
+    (it holds password hashes, sessions and sealed client secrets; SQLite gives its WAL
+    and shared-memory files the database file's mode)."""
+    create_private_once(path, "")
+    return path

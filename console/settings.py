@@ -22,6 +22,7 @@ from console.env import (
     env_retry_schedule,
     load_or_create_secret_key,
     parse_database_url,
+    private_sqlite_file,
     redis_backed_services,
 )
 
@@ -120,7 +121,7 @@ DATABASES = {
     if DATABASE_URL
     else {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": VAR_DIR / "tellus.sqlite3",
+        "NAME": private_sqlite_file(VAR_DIR / "tellus.sqlite3"),
         "OPTIONS": SQLITE_OPTIONS,
     }
 }
@@ -139,6 +140,8 @@ else:
     for _sub in ("queue", "processed", "control"):
         (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
+    # Kombu's, with a message written whole before a reader can see it.
+    CELERY_BROKER_TRANSPORT = "console.filesystem_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_dir / "queue"),
         "data_folder_out": str(_celery_dir / "queue"),

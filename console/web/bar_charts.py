@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from math import floor, log10
 
 WIDTH, HEIGHT = 600, 200
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 4, 8, 22
+# The left margin holds a tick label such as "100,000 kWh" at 11 px (the demo reaches 10,000).
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 84, 4, 8, 22
 
 
 @dataclass(frozen=True)

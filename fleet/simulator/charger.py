@@ -95,11 +95,14 @@ class SimulatedCharger:
         self.speed = speed
         self.behaviour = behaviour
         kind, rated_kw, _ = MODELS[saved["model"]]
+        meters = saved.setdefault("meters", {})
         self.connectors = {
+            # A new charger's meter as one in service for a year or two; kept in the state
+            # file from the start, where the demo's back-filled past ends (history.py).
             n: Connector(
                 n,
                 ConnectorPhysics(kind, rated_kw, extra_heating=behaviour.extra_heating),
-                meter_kwh=saved.setdefault("meters", {}).get(str(n), rng.uniform(100, 5000)),
+                meter_kwh=meters.setdefault(str(n), round(rng.uniform(5000, 50000), 3)),
             )
             for n in range(1, saved.get("connectors", 2) + 1)
         }

@@ -5,8 +5,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +14,10 @@ from typing import Any
 
 import httpx
 
+from fleet.private_files import write_private
 from fleet.simulator.charger import Behaviour, SimulatedCharger
 from fleet.simulator.client import ChargerClient
+from fleet.simulator.physics import MODELS
 from fleet.simulator.scenarios import Scenario, assign, behaviour_for
 
 logger = logging.getLogger("tellus.simulator")
@@ -31,6 +33,17 @@ FLEET_MIX = [
 
 # Long polls (one per connector), the heartbeat, telemetry and a command's reports.
 CHARGER_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+
+
+def planned_rated_kw(chargers: int, sites: int) -> list[float]:
+    """The rated power of the chargers each of `sites` sites will hold, placed round robin
+    as the demo places them (fleet.services.demo.place_chargers), by the fleet mix (the
+    few chargers a scenario gives another model are not counted apart)."""
+    rated = [0.0] * sites
+    for index in range(chargers):
+        model = FLEET_MIX[index % len(FLEET_MIX)][0]
+        rated[index % sites] += MODELS[model][1]
+    return rated
 
 
 @dataclass
@@ -59,10 +72,9 @@ def load_state(path: Path | None, base_url: str) -> dict[str, Any]:
 def save_state(path: Path | None, state: dict[str, Any]) -> None:
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_suffix(path.suffix + ".tmp")
-    scratch.write_text(json.dumps(state, indent=1))
-    os.replace(scratch, path)  # a crash mid-write leaves the previous state whole
+    # It holds the chargers' secrets: 0600 from the first byte, replaced atomically (a
+    # crash mid-write leaves the previous state whole).
+    write_private(path, json.dumps(state, indent=1))
 
 
 def new_identity(index: int, rng: random.Random, scenarios: list[Scenario]) -> dict[str, Any]:
@@ -101,11 +113,14 @@ async def run_fleet(
     on_registered: Callable[[list[dict]], Awaitable[None]] | None = None,
     behaviour: Behaviour | None = None,
     latencies: list[float] | None = None,
+    report: Callable[[dict[str, Any]], None] | None = None,
+    report_every: float = 60.0,
 ) -> dict[str, Any]:
     """Run the fleet until `stopping` is set or `duration` has passed; returns a summary
     (per-charger request counts added up) and leaves the state file current.
     `behaviour` is that of chargers in no scenario; `latencies` collects telemetry
-    answer times (the fleet-scale bench)."""
+    answer times (the fleet-scale bench); `report` is given `fleet_status` every
+    `report_every` real seconds."""
     stopping = stopping or asyncio.Event()
     state = load_state(options.state_file, options.base_url)
     plan = plan_fleet(options, state)
@@ -125,6 +140,8 @@ async def run_fleet(
             chargers.append(SimulatedCharger(saved, client, rng, options.speed, acting))
         tasks = [asyncio.create_task(charger.run()) for charger in chargers]
         helpers = [asyncio.create_task(_keep_state(options, state, stopping))]
+        if report is not None:
+            helpers.append(asyncio.create_task(_report(chargers, report, report_every, stopping)))
         if on_registered is not None:
             helpers.append(
                 asyncio.create_task(_after_registration(chargers, on_registered, stopping))
@@ -149,6 +166,29 @@ async def run_fleet(
             summary[name] = summary.get(name, 0) + value
     summary["records_pending"] = sum(len(c.saved.get("outbox", [])) for c in chargers)
     return summary
+
+
+def fleet_status(chargers: list[SimulatedCharger]) -> dict[str, Any]:
+    """What the fleet is doing now: chargers registered, connectors by state, and the
+    requests made since the start, added up."""
+    states = Counter(c.state for charger in chargers for c in charger.connectors.values())
+    requests: Counter[str] = Counter()
+    for charger in chargers:
+        requests.update(charger.client.stats)
+    return {
+        "chargers": len(chargers),
+        "registered": sum(1 for charger in chargers if charger.device_id),
+        "connectors": dict(states),
+        "requests": dict(requests),
+    }
+
+
+async def _report(chargers, report, every: float, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), every)
+        if not stopping.is_set():
+            report(fleet_status(chargers))
 
 
 async def _keep_state(options: FleetOptions, state: dict, stopping: asyncio.Event) -> None:

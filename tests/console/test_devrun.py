@@ -2,7 +2,8 @@
 stopped by one SIGTERM, every child with it.
 
 It runs here on the test database and Redis with three chargers; the server must come up,
-the chargers must be placed on the demo operator's sites and their telemetry must grow.
+the chargers must be placed on the demo operator's sites with a past of a few days, their
+telemetry must grow, and the logins must be the last thing printed once all of it is up.
 """
 
 import os
@@ -16,7 +17,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from fleet.models import Device, TelemetrySample
+from console.web.demo_logins import save_logins
+from fleet.models import ChargingRecord, Device, TelemetrySample
 from tests.live_server import REPO, UNLIMITED_RATES, database_url, eventually, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,6 +55,7 @@ def test_the_demo_comes_up_alive_and_one_sigterm_stops_all_of_it(tmp_path):
         "LOG_LEVEL": "WARNING",
     }
     call_command("load_diagnostics", verbosity=0)
+    save_logins(tmp_path, {"demo-viewer": "viewer-pw", "demo-operator": "operator-pw"})
     log = (tmp_path / "devrun.log").open("wb")
     supervisor = subprocess.Popen(
         [sys.executable, "-m", "console.devrun"], cwd=REPO, env=env, stdout=log, stderr=log
@@ -69,6 +72,22 @@ def test_the_demo_comes_up_alive_and_one_sigterm_stops_all_of_it(tmp_path):
             timeout=90,
             what="telemetry growing",
         )
+        eventually(
+            lambda: "Passwords are kept in" in (tmp_path / "devrun.log").read_text(),
+            timeout=120,
+            what="the logins printed",
+        )
+        printed = (tmp_path / "devrun.log").read_text()
+        up = printed.index("Tellus is running (server healthy, worker ready, fleet on its sites)")
+        # Last: after the worker's start and the fleet's placement, not scrolled away.
+        assert printed.index('"placed": 3') < up < printed.index("demo-operator  operator-pw")
+        assert f"Console: http://127.0.0.1:{port}/" in printed[up:]
+        assert "celery@" not in printed  # no worker banner
+        assert "registered SIM-" not in printed  # no line per charger
+        for device in Device.objects.all():  # each with a past, before it registered
+            assert ChargingRecord.objects.filter(
+                device=device, end_time__lt=device.registered_at
+            ).exists()
         listing = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
         assert listing.status_code == 200
         children = children_of(supervisor.pid)
