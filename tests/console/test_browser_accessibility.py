@@ -234,3 +234,28 @@ def test_a_phone_does_not_scroll_sideways(server, audited, browser, shots, name)
             .map(b => b.innerText)""")
         assert short == [], f"{name}: buttons, folds or page links under 44 px high"
         page.close()
+
+
+def test_pushed_changes_are_announced_politely(server, audited, browser):
+    """A screen reader hears a change only in a live region that was there before it: the
+    connectors' new power arrives inside the same polite region; the chart's redraws are
+    not announced, and nothing on the page interrupts (no assertive region)."""
+    page = sign_in(browser, server, "olivia", viewport=TABLET)
+    page.goto(f"{server.url}/devices/{audited['device_id']}/")
+    expect(page.locator("#live-status")).to_have_attribute("role", "status")
+    live(page)
+    region = page.locator("[aria-live]", has=page.locator("#connectors"))
+    expect(region).to_have_attribute("aria-live", "polite")
+    region.evaluate("node => { node.dataset.before = 'yes'; }")
+    audited["charger"].telemetry(power=33.3)
+    expect(page.locator("#connectors")).to_contain_text("33.3 kW", timeout=10_000)
+    expect(region).to_have_attribute("data-before", "yes")  # the same region, now updated
+    for pushed in ("#device-status", "#device-commands"):
+        expect(page.locator(f"[aria-live=polite]:has({pushed})")).to_have_count(1)
+    expect(page.locator("[aria-live]:has(#device-chart)")).to_have_count(0)
+    expect(page.locator("[aria-live=assertive]")).to_have_count(0)
+
+    page.goto(f"{server.url}/sites/{audited['site_id']}/")
+    expect(page.locator("[aria-live=polite]:has(#site-power)")).to_have_count(1)
+    page.goto(f"{server.url}/alerts/")  # new alerts are inserted into #alert-items
+    expect(page.locator("[aria-live=polite]:has(#alert-items)")).to_have_count(1)
