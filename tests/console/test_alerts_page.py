@@ -783,7 +783,7 @@ def test_each_row_is_followed_by_its_evidence_row_folded_until_opened(fleets, si
     main, more = rows.split("</tr>")[:2]
     assert '<details class="alert-expand">' in main  # folded
     assert more.strip().startswith(f'<tr id="alert-{alert.alert_id}-more" class="alert-more">')
-    assert '<td colspan="8">' in more
+    assert '<td colspan="7">' in more  # the row's width
     assert "<dt>Peak temperature (°C)</dt>" in more and "History" in more
     assert f"/alerts/{alert.alert_id}/dismiss/" in more and 'name="snooze_minutes"' in more
 

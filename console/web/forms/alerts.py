@@ -15,7 +15,7 @@ from diagnostics.services.alerts import MAX_SNOOZE_MINUTES
 
 ACTIVE, ALL = "active", "all"
 STATUS_CHOICES = [
-    (ACTIVE, "Active (open or acknowledged)"),
+    (ACTIVE, "Open or acknowledged"),
     (Alert.Status.OPEN, "Open"),
     (Alert.Status.ACKNOWLEDGED, "Acknowledged"),
     (Alert.Status.RESOLVED, "Resolved"),
@@ -26,9 +26,9 @@ SEVERITY_CHOICES = [("", "Any severity"), *[(s.value, s.label) for s in reversed
 # What each detector looks for, in words (Alert.detector holds the detector's name).
 DETECTOR_WORDS = {
     "repeat_fault": "Repeated fault",
-    "firmware_cluster": "Same fault on one firmware",
+    "firmware_cluster": "Fault across one firmware",
     "heartbeat_lost": "Heartbeat lost",
-    "reconnect_storm": "Reconnecting again and again",
+    "reconnect_storm": "Keeps reconnecting",
     "over_temperature": "Running hot",
     "discharge_no_power": "Discharge without power",
     "stuck_preparing": "Stuck preparing",
