@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from console.web import live_pages
 from console.web.access import ConsoleAccess
-from console.web.forms.alerts import AlertFilterForm
+from console.web.forms.alerts import DETECTOR_WORDS, AlertFilterForm
 from console.web.roles import Role
 from console.web.views.alerts import alert_list_context
 from diagnostics.models import Alert, AlertTransition, RunbookExecution
@@ -262,6 +262,11 @@ def test_filters_are_offered_in_words_and_kept_in_the_query_string(fleets, signe
     assert (
         f"?severity=high&amp;detector=over_temperature&amp;device={fleets['ours'].sn}&amp;page=2"
     ) in html  # the pager keeps the filters
+
+
+def test_every_detector_is_offered_and_named_in_words():
+    assert set(DETECTOR_WORDS) == set(detectors.ALERT_DETECTORS)
+    assert all("_" not in words for words in DETECTOR_WORDS.values())
 
 
 def test_an_htmx_filter_request_gets_the_list_fragment_alone(fleets, signed_in):
