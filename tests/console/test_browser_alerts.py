@@ -1,7 +1,8 @@
 """The alerts inbox in Chromium, as an engineer works it on a 1024x768 tablet and an
 operator at a desktop: ten alerts in one screen, most severe first; an alert's evidence
 opens in place; two ticked alerts acknowledged with one note; an alert the detectors open
-arrives live as a row of the table; the suggested runbook started from its row.
+arrives live as a row of the table; the suggested runbook started from its row; and the
+same without JavaScript.
 
 Screenshots go to the `shots` folder (TELLUS_SCREENSHOT_DIR) as alerts-*.png."""
 
@@ -15,6 +16,7 @@ from diagnostics.models import Alert
 from fleet.live.messages import alert_changed
 from fleet.live.publish import publish_operator_message_sync
 from fleet.models import Device
+from tests.console.conftest import PASSWORD
 from tests.console.test_alerts_page import make_alert
 from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
     TABLET,
@@ -192,3 +194,25 @@ def test_a_viewer_reads_alerts_without_controls(server, inbox, browser):
     expect(acting).to_have_count(0)
     rows(page).first.locator("summary").click()
     expect(page.locator("#alert-items > tr.alert-more").first).to_contain_text("History")
+
+
+def test_without_javascript_alerts_open_and_ticked_ones_are_acknowledged(server, inbox, browser):
+    context = browser.new_context(java_script_enabled=False, viewport=TABLET)
+    page = context.new_page()
+    page.goto(f"{server.url}/login/")
+    page.get_by_label("Username").fill("erin")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{server.url}/alerts/?severity=high")
+    expect(rows(page)).to_have_count(3)
+    expect(page.get_by_label("Tick every open alert on this page")).to_be_hidden()
+    rows(page).first.locator("summary").click()
+    expect(page.locator("#alert-items > tr.alert-more").first).to_contain_text("History")
+    rows(page).nth(1).get_by_role("checkbox").check()
+    rows(page).nth(2).get_by_role("checkbox").check()
+    page.get_by_label("Note for the ticked alerts (required)").fill("Crew on site at 14:00")
+    page.get_by_role("button", name="Acknowledge ticked").click()
+    page.wait_for_url(f"{server.url}/alerts/?severity=high")
+    expect(page.locator(".flash")).to_have_text("2 alerts acknowledged.")
+    expect(rows(page).locator(".badge", has_text="acknowledged")).to_have_count(2)
+    context.close()
