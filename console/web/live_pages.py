@@ -192,7 +192,10 @@ def _alert_items(access: ConsoleAccess, filters: QueryDict, keys: set[str]) -> s
         pieces.append(render_to_string(f"{alert_views.TEMPLATE}#alert-item", context))
     if not pieces:
         return ""
-    wrapper = '<div data-live-insert="alert-items" data-live-fallback="alert-list">{}</div>'
+    # Each alert is two table rows (the row and its evidence row); rows parse only inside
+    # table markup, and a <tbody> is the one wrapper a <template> keeps at the top level
+    # (live.js inserts or replaces the wrapper's children in the table body "alert-items").
+    wrapper = '<tbody data-live-insert="alert-items" data-live-fallback="alert-list">{}</tbody>'
     return wrapper.format("".join(pieces))
 
 

@@ -1,9 +1,12 @@
 """The diagnostic runbooks, shared by every operator, and the runs of them on an
 operator's chargers."""
 
-from django.db.models import QuerySet
+from collections.abc import Collection
+
+from django.db.models import Q, QuerySet
 
 from diagnostics.models import Runbook, RunbookExecution
+from diagnostics.services.runbooks import UNFINISHED
 
 
 def runbooks() -> QuerySet[Runbook]:
@@ -23,3 +26,21 @@ def runs(
     if status:
         queryset = queryset.filter(status=status)
     return queryset.select_related("runbook", "device").order_by("-created_at", "-id")
+
+
+def unfinished_runs(
+    operator_id: str | None, pairs: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], RunbookExecution]:
+    """The latest unfinished (open or paused) run of each (device id, runbook slug) asked
+    for, on the operator's chargers, in one query; pairs with none are absent."""
+    if not operator_id or not pairs:
+        return {}
+    wanted = Q()
+    for device_id, slug in pairs:
+        wanted |= Q(device_id=device_id, runbook_id=slug)
+    queryset = (
+        runs(operator_id)
+        .filter(wanted, status__in=UNFINISHED)
+        .order_by("created_at", "id")  # the latest last, so it wins below
+    )
+    return {(run.device_id, run.runbook_id): run for run in queryset}

@@ -281,15 +281,16 @@ def test_a_new_alert_appears_in_the_inbox_and_is_acknowledged(server, scene, bro
     for _ in range(3):
         charger.fault("F-0411")
     sweep_now()
-    alert = page.locator(".alert-item").first
+    alert = page.locator("#alert-items > tr.alert-row").first
     expect(alert).to_contain_text("F-0411", timeout=10_000)
-    acknowledging = alert.locator("details", has=page.get_by_text("Acknowledge", exact=True))
+    alert.locator("summary").click()  # its evidence, history and actions open beneath it
+    evidence = page.locator("#alert-items > tr.alert-more").first
+    acknowledging = evidence.locator("details", has=page.get_by_text("Acknowledge", exact=True))
     acknowledging.locator("summary").click()
     acknowledging.get_by_label("Note (required)").fill("On site at 14:00, replacing the contactor")
     acknowledging.get_by_role("button", name="Acknowledge").click()
-    acknowledged = page.locator(".alert-item").first
-    expect(acknowledged).to_contain_text("replacing the contactor", timeout=10_000)
-    expect(acknowledged).to_contain_text("acknowledged")
+    expect(evidence).to_contain_text("replacing the contactor", timeout=10_000)
+    expect(alert.locator(".badge")).to_have_text("acknowledged")
     page.screenshot(path=shots / "alerts.png", full_page=True)
 
 

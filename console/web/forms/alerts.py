@@ -15,7 +15,7 @@ from diagnostics.services.alerts import MAX_SNOOZE_MINUTES
 
 ACTIVE, ALL = "active", "all"
 STATUS_CHOICES = [
-    (ACTIVE, "Active (open or acknowledged)"),
+    (ACTIVE, "Open or acknowledged"),
     (Alert.Status.OPEN, "Open"),
     (Alert.Status.ACKNOWLEDGED, "Acknowledged"),
     (Alert.Status.RESOLVED, "Resolved"),
@@ -23,10 +23,24 @@ STATUS_CHOICES = [
     (ALL, "All"),
 ]
 SEVERITY_CHOICES = [("", "Any severity"), *[(s.value, s.label) for s in reversed(Alert.Severity)]]
+# What each detector looks for, in words (Alert.detector holds the detector's name).
+DETECTOR_WORDS = {
+    "repeat_fault": "Repeated fault",
+    "firmware_cluster": "Fault across one firmware",
+    "heartbeat_lost": "Heartbeat lost",
+    "reconnect_storm": "Keeps reconnecting",
+    "over_temperature": "Running hot",
+    "discharge_no_power": "Discharge without power",
+    "stuck_preparing": "Stuck preparing",
+}
+DETECTOR_CHOICES = [("", "Any kind"), *DETECTOR_WORDS.items()]
 PAGE_SIZE = 20
 MAX_PAGE = 10_000
 NOTE_MAX_LENGTH = 2000  # AlertUpdate.note's bound; the schema checks it again
-FILTER_FIELDS = ("status", "severity", "device", "site")
+# `device` keeps its name in the query string (other pages link with it) but takes a
+# charger's serial number as well as its id.
+FILTER_FIELDS = ("status", "severity", "detector", "fault_code", "site", "device")
+BULK_MAX = 100  # alerts acknowledged by one press: a page's worth, with room
 # Line breaks and tabs belong in a note; every other control character is refused.
 NOTE_LAYOUT = {"\n", "\r", "\t"}
 
@@ -34,8 +48,12 @@ NOTE_LAYOUT = {"\n", "\r", "\t"}
 class AlertFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=STATUS_CHOICES)
     severity = forms.ChoiceField(required=False, choices=SEVERITY_CHOICES)
-    device = forms.CharField(required=False, max_length=40, strip=True, label="Charger id")
+    detector = forms.ChoiceField(required=False, choices=DETECTOR_CHOICES, label="Kind")
+    fault_code = forms.CharField(required=False, max_length=32, strip=True, label="Fault code")
     site = forms.CharField(required=False, max_length=40, strip=True)
+    device = forms.CharField(
+        required=False, max_length=64, strip=True, label="Charger (serial or id)"
+    )
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
 
     @property
@@ -51,7 +69,9 @@ class AlertFilterForm(forms.Form):
             "status": status if status not in (ACTIVE, ALL) else None,
             "statuses": Alert.ACTIVE if status == ACTIVE else None,
             "severity": data.get("severity") or None,
-            "device_id": data.get("device") or None,
+            "detector": data.get("detector") or None,
+            "fault_code": data.get("fault_code") or None,
+            "charger": data.get("device") or None,
             "site_id": data.get("site") or None,
         }
 
@@ -124,3 +144,28 @@ FORMS: dict[str, type[AlertMoveForm]] = {
     "dismiss": DismissForm,
 }
 ACTION_FOR_STATUS = {form.status: action for action, form in FORMS.items()}
+
+
+class AlertIdsField(forms.Field):
+    """The ticked alerts' ids (each value of a repeated field), duplicates dropped. They
+    are only what the form said: each is looked up among the operator's alerts later."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[str]:
+        given = value if isinstance(value, list | tuple) else [value] if value else []
+        return list(dict.fromkeys(str(item).strip() for item in given if str(item).strip()))
+
+    def validate(self, value: list[str]) -> None:
+        if not value:
+            raise ValidationError("Tick the alerts to acknowledge first.")
+        if len(value) > BULK_MAX:
+            raise ValidationError(f"Acknowledge at most {BULK_MAX} alerts at once.")
+        if any(len(item) > 40 or not item.isprintable() for item in value):
+            raise ValidationError("The form named an alert that is not in this inbox.")
+
+
+class BulkAcknowledgeForm(AcknowledgeForm):
+    """Acknowledge the ticked alerts of a page with one note."""
+
+    alert = AlertIdsField(required=False, label="Alerts")

@@ -1,6 +1,7 @@
-"""The alerts inbox: what the detectors found across the operator's chargers, with the
-evidence and history of each, and (for engineers and above) acknowledge, resolve and
-dismiss through the API's own service."""
+"""The alerts inbox: what the detectors found across the operator's chargers, one row an
+alert, most severe first, with the evidence and history of each folded beneath it; for
+engineers and above, acknowledge (one alert or the ticked ones with one note), resolve and
+dismiss through the API's own service, and start the alert's suggested runbook."""
 
 from datetime import datetime
 from typing import Any
@@ -16,20 +17,25 @@ from console.web.access import ConsoleAccess, console_view
 from console.web.forms.alerts import (
     ACTION_FOR_STATUS,
     ACTIVE,
+    DETECTOR_WORDS,
     FORMS,
     NOTE_MAX_LENGTH,
     PAGE_SIZE,
     AlertFilterForm,
+    BulkAcknowledgeForm,
 )
 from console.web.live_paths import live_path
 from console.web.roles import Role
 from console.web.tables import page_count, wants_fragment
-from diagnostics.models import Alert, AlertTransition
+from console.web.wording import form_problems
+from diagnostics.models import Alert, AlertTransition, RunbookExecution
 from diagnostics.queries import alerts as alert_queries
 from diagnostics.queries.faults import fault_titles
-from diagnostics.queries.runbooks import runbooks
+from diagnostics.queries.runbooks import runbooks, unfinished_runs
+from diagnostics.services import runbooks as engine
 from diagnostics.services.alerts import MAX_SNOOZE_MINUTES, get_alert, transition
-from fleet.errors import NotFound, TellusError
+from fleet.errors import Conflict, NotFound, TellusError
+from fleet.models import Connector
 from fleet.queries.paging import paginate
 from fleet.queries.sites import sites
 
@@ -67,7 +73,8 @@ EVIDENCE_MAX_DEPTH = 3  # details a charger sent may nest deeper than anyone rea
 
 @console_view()
 def inbox(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
-    """The inbox, active alerts first by default; an HTMX request gets the list alone."""
+    """The inbox, active alerts by default, most severe first; an HTMX request gets the
+    list alone."""
     form = AlertFilterForm(request.GET)
     context = alert_list_context(access, form)
     if wants_fragment(request):
@@ -83,9 +90,10 @@ def alert_list_context(access: ConsoleAccess, form: AlertFilterForm) -> dict[str
     base = _shared_context(access, form)
     if not form.is_valid():
         return {**base, "page": None, "pages": 0}
-    queryset = _with_relations(alert_queries.alerts(access.operator_id, **form.query_filters()))
+    queryset = alert_queries.alerts(access.operator_id, **form.query_filters())
+    queryset = _with_relations(alert_queries.most_severe_first(queryset))
     page = paginate(queryset, form.cleaned_data["page"] or 1, PAGE_SIZE)
-    _annotate(page.items)
+    _annotate(access, page.items)
     return {
         **base,
         "page": page,
@@ -104,7 +112,7 @@ def alert_item_context(
     alert = queryset.filter(alert_id=alert_id).first()
     if alert is None:
         raise NotFound(f"Alert '{alert_id}' not found")
-    _annotate([alert])
+    _annotate(access, [alert])
     return {**_shared_context(access, form or AlertFilterForm({})), "alert": alert}
 
 
@@ -120,11 +128,134 @@ def alert_action(
     outcome, ok = _move(access, alert, action, request.POST)
     filters = AlertFilterForm(request.GET)
     if request.htmx:
+        # The alert's row and, out of band, its opened evidence row with the outcome.
         context = alert_item_context(access, alert.alert_id, filters)
-        return render(request, f"{TEMPLATE}#alert-item", {**context, "outcome": (ok, outcome)})
+        context.update(outcome=(ok, outcome), expanded=True, oob=True)
+        return render(request, f"{TEMPLATE}#alert-item", context)
     (messages.success if ok else messages.error)(request, outcome)
+    return _back_to_inbox(filters)
+
+
+def _back_to_inbox(filters: AlertFilterForm) -> HttpResponse:
     query = filters.query_string()
     return redirect(reverse("console:alerts") + (f"?{query}" if query else ""))
+
+
+@require_POST
+@console_view(needs=Role.ENGINEER)
+def bulk_acknowledge(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
+    """Acknowledge the ticked alerts with one note. Each goes through the same service as
+    one alert (row-locked, recorded, audited), on its own: those that cannot be moved (no
+    longer open, or not the operator's) are named in the outcome and the rest are moved.
+    Without HTMX the outcome is a message on the inbox; with HTMX the list is re-rendered
+    with the outcome above it."""
+    filters = AlertFilterForm(request.GET)
+    form = BulkAcknowledgeForm(request.POST)
+    if form.is_valid():
+        ok, outcome = _acknowledge_each(access, form.cleaned_data["alert"], form)
+    else:
+        ok, outcome = False, f"Nothing was acknowledged: {form_problems(form)}"
+    if request.htmx:
+        context = alert_list_context(access, filters)
+        return render(request, f"{TEMPLATE}#alert-list", {**context, "bulk_outcome": (ok, outcome)})
+    (messages.success if ok else messages.error)(request, outcome)
+    return _back_to_inbox(filters)
+
+
+def _acknowledge_each(
+    access: ConsoleAccess, alert_ids: list[str], form: BulkAcknowledgeForm
+) -> tuple[bool, str]:
+    """Move each alert in its own transaction; say which moved and name those that did not."""
+    ours = {
+        alert.alert_id: alert
+        for alert in alert_queries.alerts(access.operator_id)
+        .filter(alert_id__in=alert_ids)
+        .select_related("device")
+    }
+    done, refused = [], []
+    for alert_id in alert_ids:
+        alert = ours.get(alert_id)
+        if alert is None:
+            refused.append(f"no alert “{alert_id}” is yours to acknowledge")
+            continue
+        try:
+            transition(access.actor, alert_id, form.status, form.cleaned_data["note"])
+        except Conflict:
+            alert.refresh_from_db(fields=["status"])
+            refused.append(f"{_named(alert)} was already {alert.status}")
+        except TellusError as problem:
+            refused.append(f"{_named(alert)}: {problem.message}")
+        else:
+            done.append(alert)
+    said = []
+    if done:
+        count = len(done)
+        said.append(f"{count} alert{'s' if count != 1 else ''} acknowledged.")
+    else:
+        said.append("Nothing was acknowledged.")
+    if refused:
+        said.append(f"Not acknowledged: {'; '.join(refused)}.")
+    return not refused, " ".join(said)
+
+
+def _named(alert: Alert) -> str:
+    """An alert as a person names it: its title and where."""
+    where = f" on {alert.device.sn}" if alert.device_id else ""
+    return f"“{alert.title}”{where}"
+
+
+@require_POST
+@console_view(needs=Role.ENGINEER)
+def start_suggested_run(request: HttpRequest, access: ConsoleAccess, alert_id: str) -> HttpResponse:
+    """Start the alert's suggested runbook on its charger (and its connector, when the
+    alert is about one) through the runbook engine, and open the run. When a run of that
+    runbook is already under way on the charger, open that one instead."""
+    alert = get_alert(access.operator_id, alert_id)  # another operator's: 404
+    filters = AlertFilterForm(request.GET)
+    if not alert.device_id or not alert.suggested_runbook:
+        messages.error(request, f"No run was started: {_named(alert)} suggests no runbook.")
+        return _back_to_inbox(filters)
+    under_way = _run_under_way(access, alert)
+    if under_way is not None:
+        return _continue(request, under_way)
+    try:
+        run = engine.start_run(
+            access.actor, alert.device, alert.suggested_runbook, _connector_of(alert)
+        )
+    except Conflict:  # started by someone else a moment ago
+        under_way = _run_under_way(access, alert)
+        if under_way is not None:
+            return _continue(request, under_way)
+        messages.error(request, "No run was started: another run got in the way; try again.")
+        return _back_to_inbox(filters)
+    except TellusError as refused:
+        messages.error(request, f"No run was started: {refused.message}")
+        return _back_to_inbox(filters)
+    return redirect("console:run", run_id=run.run_id)
+
+
+def _run_under_way(access: ConsoleAccess, alert: Alert) -> RunbookExecution | None:
+    pair = (alert.device_id, alert.suggested_runbook)
+    return unfinished_runs(access.operator_id, [pair]).get(pair)
+
+
+def _continue(request: HttpRequest, run: RunbookExecution) -> HttpResponse:
+    messages.info(
+        request,
+        f"A run of “{run.runbook.title}” was already under way on this charger "
+        f"(started by {who(run.started_by)}): carry on with it here.",
+    )
+    return redirect("console:run", run_id=run.run_id)
+
+
+def _connector_of(alert: Alert) -> int | None:
+    """The connector the alert is about, when its evidence names one the charger has."""
+    evidence = alert.evidence if isinstance(alert.evidence, dict) else {}
+    connector = evidence.get("connector_id")
+    if type(connector) is not int or not 1 <= connector <= 255:
+        return None
+    known = Connector.objects.filter(device_id=alert.device_id, connector_id=connector).exists()
+    return connector if known else None
 
 
 def _move(access: ConsoleAccess, alert: Alert, action: str, data) -> tuple[str, bool]:
@@ -170,26 +301,47 @@ def _shared_context(access: ConsoleAccess, form: AlertFilterForm) -> dict[str, A
 
 def _with_relations(queryset):
     transitions = AlertTransition.objects.order_by("at", "id")
-    return queryset.select_related("device", "site").prefetch_related(
+    return queryset.select_related("device", "site", "previous").prefetch_related(
         Prefetch("transitions", queryset=transitions)
     )
 
 
-def _annotate(alerts: list[Alert]) -> None:
-    """Give each alert what the template shows beside its fields: the dictionary title of
-    its code, its runbook's title, its evidence as rows, its moves and who made them (one
-    query each for faults and runbooks, whatever the page's size)."""
+def _annotate(access: ConsoleAccess, alerts: list[Alert]) -> None:
+    """Give each alert what the template shows beside its fields: what its detector looks
+    for in words, the dictionary title of its code, its runbook's title and any run of it
+    under way on the charger, its evidence as rows, its moves and who made them (one query
+    each for faults, runbooks and runs, whatever the page's size)."""
     titles = fault_titles(alerts)
     slugs = {alert.suggested_runbook for alert in alerts if alert.suggested_runbook}
     runbook_titles = dict(runbooks().filter(slug__in=slugs).values_list("slug", "title"))
+    pairs = {
+        (alert.device_id, alert.suggested_runbook)
+        for alert in alerts
+        if alert.device_id and alert.suggested_runbook in runbook_titles
+    }
+    under_way = unfinished_runs(access.operator_id, pairs)
     for alert in alerts:
+        alert.detector_words = DETECTOR_WORDS.get(alert.detector, alert.detector.replace("_", " "))
         alert.fault_title = titles.get(alert.fault_code, "")
+        alert.subject_words = _subject_words(alert)
         alert.runbook_title = runbook_titles.get(alert.suggested_runbook, "")
+        alert.open_run = under_way.get((alert.device_id, alert.suggested_runbook))
+        if alert.open_run is not None:
+            alert.open_run.started_by_words = who(alert.open_run.started_by)
         alert.facts_noun = FACTS.get(alert.detector, "facts")
         alert.evidence_rows = evidence_rows(alert.evidence)
         alert.moves = [ACTION_FOR_STATUS[status] for status in _next_statuses(alert)]
         for move in alert.transitions.all():
             move.who = who(move.by)
+
+
+def _subject_words(alert: Alert) -> str:
+    """What a charger-less alert is about, in words (a firmware cluster's firmware)."""
+    evidence = alert.evidence if isinstance(alert.evidence, dict) else {}
+    firmware = evidence.get("firmware_version")
+    if alert.detector == "firmware_cluster" and isinstance(firmware, str):
+        return f"Chargers on firmware {firmware[:64]}"
+    return "Across chargers"
 
 
 def _next_statuses(alert: Alert) -> list[str]:
