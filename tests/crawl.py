@@ -210,6 +210,7 @@ BACKENDS = ["sqlite", "postgresql"]
 
 @dataclass
 class World:
+    backend: str  # "sqlite" (the embedded default) or "postgresql"
     server: LiveServer
     ids: dict  # what tests/crawl_world.py made, and the demo logins
 
@@ -236,14 +237,14 @@ def world_on(backend: str, folder: Path) -> Iterator[World]:
         server = EmbeddedServer(var_dir, folder / "embedded-server.log")
         server.start()
         try:
-            yield World(server, _build(server, env))
+            yield World(backend, server, _build(server, env))
         finally:
             server.stop()
         return
     with serving(folder / "server.log") as server:
         env = {**server.environment(), "TELLUS_VAR_DIR": str(var_dir)}
         run_python(["-m", "tests.crawl_world", "prepare"], env)
-        yield World(server, _build(server, env))
+        yield World(backend, server, _build(server, env))
 
 
 def _build(server: LiveServer, env: dict[str, str]) -> dict:

@@ -1,13 +1,19 @@
 """Every console page, in Chromium, as the two people it is for: a field engineer on a
 1024x768 tablet and an operator at a desktop — each page answers, logs no script error,
-shows a loading indicator where it swaps by HTMX, and its live pages go live. And a user
-of another operator, who finds nothing of Acme's: empty states, not someone else's data.
+shows a loading indicator where it swaps by HTMX, and its live pages go live. On both
+databases: the embedded default (SQLite, as `make run` starts it) and PostgreSQL, each
+with the crawl's world (tests/crawl_world.py). And a user of another operator, who finds
+nothing of Acme's: empty states, not someone else's data.
 
-Screenshots go to the `shots` folder (TELLUS_SCREENSHOT_DIR) as tour-<who>-<page>.png."""
+Screenshots go to the `shots` folder (TELLUS_SCREENSHOT_DIR) as
+tour-<database>-<who>-<page>.png and tour-rival-<page>.png."""
+
+import shutil
+from collections.abc import Iterator
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from console.web.services.people import create_console_user
 from diagnostics.services import runbooks as engine
@@ -15,6 +21,8 @@ from fleet.actors import Actor
 from fleet.models import Device, DeviceEvent
 from tests.console.conftest import PASSWORD
 from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
+    CHROMIUM,
+    LAUNCH_ARGS,
     TABLET,
     browser,
     live,
@@ -23,6 +31,7 @@ from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
     shots,
     sign_in,
 )
+from tests.crawl import BACKENDS, World, world_on
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,24 +80,53 @@ def tour(scene) -> dict:
     }
 
 
+@pytest.fixture(params=BACKENDS)
+def world(request, tmp_path) -> Iterator[World]:
+    with world_on(request.param, tmp_path) as built:
+        yield built
+
+
+@pytest.fixture
+def chromium(world) -> Iterator[Browser]:
+    assert shutil.which(CHROMIUM), "browser tests need Debian's Chromium: apt-get install chromium"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def sign_in_as(browser: Browser, world: World, role: str, viewport: dict) -> Page:
+    """The demo login of `role`, through the sign-in form."""
+    username, password = world.logins[role]
+    page = browser.new_page(viewport=viewport)
+    page.goto(f"{world.url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{world.url}/")
+    return page
+
+
 @pytest.mark.parametrize(
-    ("who", "viewport"),
-    [("erin", TABLET), ("olivia", DESKTOP)],
+    ("role", "viewport"),
+    [("engineer", TABLET), ("operator", DESKTOP)],
     ids=["engineer-tablet", "operator-desktop"],
 )
-def test_every_page_works_for_the_people_it_is_for(server, tour, browser, shots, who, viewport):
-    page = sign_in(browser, server, who, viewport=viewport)
+def test_every_page_works_for_the_people_it_is_for(world, chromium, shots, role, viewport):
+    page = sign_in_as(chromium, world, role, viewport)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     for name, path, swaps, is_live in PAGES:
-        response = page.goto(server.url + path.format(**tour))
+        response = page.goto(world.url + path.format(**world.ids))
         assert response.status == 200, name
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         if swaps:
             assert page.locator(".htmx-indicator").count() >= 1, f"{name}: no loading indicator"
         if is_live:
             live(page)
-        page.screenshot(path=shots / f"tour-{who}-{name}.png", full_page=True)
+        page.screenshot(path=shots / f"tour-{world.backend}-{role}-{name}.png", full_page=True)
     assert errors == []
 
 
