@@ -27,7 +27,8 @@ from diagnostics.queries.fault_context import runbooks_for_code
 from diagnostics.queries.faults import latest_reporters, reported_codes
 from diagnostics.services.loader import load_runbooks
 from fleet.actors import Actor
-from fleet.models import ChargingRecord, DeviceEvent, TelemetrySample
+from fleet.models import ChargingRecord, Control, DeviceEvent, TelemetrySample
+from fleet.queries.site_detail import site_controls
 from fleet.services import provisioning
 from fleet.services.energy import aggregated_energy, rebuild_power_peaks
 
@@ -134,12 +135,33 @@ def case_energy() -> dict:
     }
 
 
+def case_site_controls() -> dict:
+    """Controls name sites in a JSON list (containment is PostgreSQL's): each site finds
+    the controls that name it, and "site_1" does not find "site_10"'s."""
+    world = _fleet()
+    north, south = world["sites"]
+    for command, targets in (
+        ("limit_power", [north.site_id, south.site_id]),
+        ("pause", [south.site_id]),
+        ("resume", [south.site_id + "0"]),
+    ):
+        Control.objects.create(
+            operator_id=world["operator"], target_type="site", target_ids=targets,
+            command=command, params={},
+        )  # fmt: skip
+    return {
+        site.name: sorted(c.command for c in site_controls(world["operator"], site.site_id))
+        for site in (north, south)
+    }
+
+
 CASES: dict[str, Callable[[], Any]] = {
     "raised_by": case_raised_by,
     "reported_codes": case_reported_codes,
     "latest_reporters": case_latest_reporters,
     "runbooks_for_code": case_runbooks_for_code,
     "energy": case_energy,
+    "site_controls": case_site_controls,
 }
 
 

@@ -32,6 +32,7 @@ EXPECTED = {
         ],
         "total": {"charge_energy": 20.0, "discharge_energy": 0.0, "max_power": 22.0},
     },
+    "site_controls": {"North depot": ["limit_power"], "South depot": ["limit_power", "pause"]},
 }
 
 
