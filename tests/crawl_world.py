@@ -19,6 +19,8 @@ What it makes, for the "Demo Charging" operator of `make run`:
 - charging records uploaded over the charger API;
 - the detectors' sweep (open alerts: repeat fault, over-temperature, platform faults);
 - commands: one completed by the charger, one left queued;
+- a depot with an address and a grid capacity, holding the first charger, under a
+  power limit for the whole site (a control in progress);
 - a run in progress and an escalated one.
 """
 
@@ -42,9 +44,10 @@ from console.web.roles import Role
 from diagnostics.services import runbooks as engine
 from diagnostics.services.detectors import run_detectors
 from fleet.actors import Actor
-from fleet.models import Device, Site
+from fleet.models import ApiClient, Device, Site
 from fleet.services import provisioning
 from fleet.services.commands import queue_command
+from fleet.services.control import flexibility
 
 OPERATOR = "Demo Charging"
 CHARGERS = [
@@ -167,9 +170,15 @@ class Charger:
 
 
 def build(base_url: str) -> dict:
-    sites = list(Site.objects.filter(operator__name=OPERATOR).order_by("name"))
-    operator_id = sites[0].operator_id
+    demo_sites = list(Site.objects.filter(operator__name=OPERATOR).order_by("name"))
+    operator_id = demo_sites[0].operator_id
     actor = Actor.platform(operator_id)
+    client = ApiClient.objects.filter(operator_id=operator_id).order_by("created_at").first()
+    depot = provisioning.create_site(
+        client.client_id, "Crawl depot", address="1 Harbour Road, Bristol",
+        power_capacity=150.0, actor=Actor.cli(),
+    )  # fmt: skip
+    sites = [depot, *demo_sites]
     chargers = []
     for index, (sn, model, firmware, temperature, power) in enumerate(CHARGERS):
         charger = Charger(base_url, sn, model, firmware)
@@ -195,6 +204,10 @@ def build(base_url: str) -> dict:
     queue_command(device, "start_charging", {}, actor=actor, connector_id=1)
     first.answer_next_command("completed")
     queue_command(device, "stop_charging", {}, actor=actor, connector_id=1)
+    flexibility(
+        actor, "site", [depot.site_id], "set_power_limit",
+        {"power_limit_percent": 50, "duration": 3600, "reason": "grid peak"},
+    )  # fmt: skip
     run = engine.start_run(actor, device, "charger-faulting-on-power-up", 1)
     escalated = engine.start_run(actor, device, "connector-stuck-preparing", 1)
     engine.escalate(actor, escalated, note="handed to the vendor by the crawl")
