@@ -41,10 +41,12 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from console.web.roles import Role
+from diagnostics.models import Alert
 from diagnostics.services import runbooks as engine
 from diagnostics.services.detectors import run_detectors
 from fleet.actors import Actor
 from fleet.models import ApiClient, Device, Site
+from fleet.secrets_box import unseal
 from fleet.services import provisioning
 from fleet.services.commands import queue_command
 from fleet.services.control import flexibility
@@ -201,7 +203,7 @@ def build(base_url: str) -> dict:
     run_detectors(timezone.now())
 
     device = Device.objects.get(device_id=first.device_id)
-    queue_command(device, "start_charging", {}, actor=actor, connector_id=1)
+    completed = queue_command(device, "start_charging", {}, actor=actor, connector_id=1)
     first.answer_next_command("completed")
     queue_command(device, "stop_charging", {}, actor=actor, connector_id=1)
     flexibility(
@@ -220,6 +222,10 @@ def build(base_url: str) -> dict:
         "site_id": device.site_id,
         "run_id": run.run_id,
         "escalated_id": escalated.run_id,
+        "command_id": completed.command_id,
+        "alert_id": Alert.objects.filter(operator_id=operator_id).order_by("alert_id")[0].alert_id,
+        # The demo operator's API client (seed_demo keeps its secret sealed, and shows it).
+        "api_client": [client.client_id, unseal(client.secret_sealed)],
         "logins": {role: [f"demo-{role}", saved[f"demo-{role}"]] for role in Role.values},
     }
 

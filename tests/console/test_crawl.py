@@ -1,9 +1,14 @@
 """Every console page reachable by links, as each of the four roles, on the embedded
 default (SQLite, started as `make run` starts it) and on PostgreSQL: no page answers 5xx,
 and no page links where it will refuse (a 4xx, or a trip back to sign-in, from a link a
-role was shown). The world crawled has something on every page (tests/crawl_world.py)."""
+role was shown). The world crawled has something on every page (tests/crawl_world.py).
+The operator API's reads answer on both databases too, with the same energy totals."""
 
+from datetime import timedelta
+
+import httpx
 import pytest
+from django.utils import timezone
 
 from tests.crawl import BACKENDS, crawl, world_on
 
@@ -36,3 +41,69 @@ def test_every_page_answers_for_every_role(world):
         assert {"/faults/F-0421/", "/faults/undocumented/"} <= paths, role
         assert ("/audit/" in paths) == (role != "viewer"), role
         assert ("/people/" in paths) == (role == "admin"), role
+
+
+def energy_window() -> str:
+    """Two days back to tomorrow (the world's records are of the last 15 hours)."""
+    today = timezone.now().date()
+    start, end = today - timedelta(days=2), today + timedelta(days=1)
+    return f"start_time={start}T00:00:00Z&end_time={end}T00:00:00Z"
+
+
+def operator_reads(ids: dict) -> list[str]:
+    """Every read of the operator API (GET in /v1/openapi.json), about the world's ids."""
+    device, site = ids["device_id"], ids["site_id"]
+    window = energy_window()
+    reads = [
+        "/v1/operator/sites",
+        f"/v1/operator/sites/{site}",
+        "/v1/operator/devices",
+        f"/v1/operator/devices/{device}",
+        f"/v1/operator/devices/{device}/events",
+        f"/v1/operator/devices/{device}/telemetry",
+        f"/v1/operator/devices/{device}/runbook-suggestions",
+        "/v1/operator/charging-records",
+        f"/v1/operator/commands/{ids['command_id']}",
+        "/v1/operator/faults",
+        "/v1/operator/faults/undocumented",
+        "/v1/operator/faults/F-0421",
+        "/v1/operator/runbooks",
+        "/v1/operator/runbooks/charger-faulting-on-power-up",
+        "/v1/operator/alerts",
+        f"/v1/operator/alerts/{ids['alert_id']}",
+        "/v1/operator/runbook-runs",
+        f"/v1/operator/runbook-runs/{ids['run_id']}",
+        "/v1/operator/audit-logs",
+    ]
+    for granularity in ("hour", "day", "month"):
+        for group in ("", "&group_by=site", "&group_by=operator"):
+            reads.append(
+                f"/v1/operator/aggregated/energy?granularity={granularity}&{window}{group}"
+            )
+    return reads
+
+
+def test_every_operator_read_answers(world):
+    client_id, secret = world.ids["api_client"]
+    with httpx.Client(base_url=world.url, timeout=60) as api:
+        token = api.post(
+            "/v1/operator/oauth/token",
+            json={
+                "client_id": client_id,
+                "client_secret": secret,
+                "grant_type": "client_credentials",
+            },
+        )
+        assert token.status_code == 200, token.text
+        api.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        answers = {path: api.get(path) for path in operator_reads(world.ids)}
+    failed = [
+        f"{a.status_code} {path}: {a.text[:200]}"
+        for path, a in answers.items()
+        if a.status_code != 200
+    ]
+    assert failed == [], "\n".join(failed)
+    # The world's nine charging records, 108 kWh in all, whatever the bucket size.
+    for granularity in ("hour", "day", "month"):
+        path = f"/v1/operator/aggregated/energy?granularity={granularity}&{energy_window()}"
+        assert answers[path].json()["data"]["total"]["charge_energy"] == 108.0, granularity
