@@ -21,7 +21,8 @@ What it makes, for the "Demo Charging" operator of `make run`:
 - commands: one completed by the charger, one left queued;
 - a depot with an address and a grid capacity, holding the first charger, under a
   power limit for the whole site (a control in progress);
-- a run in progress and an escalated one.
+- a run in progress and an escalated one;
+- another operator, "Rival Energy", with nothing but an engineer who signs in.
 """
 
 import json
@@ -41,6 +42,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from console.web.roles import Role
+from console.web.services.people import create_console_user
 from diagnostics.models import Alert
 from diagnostics.services import runbooks as engine
 from diagnostics.services.detectors import run_detectors
@@ -52,6 +54,7 @@ from fleet.services.commands import queue_command
 from fleet.services.control import flexibility
 
 OPERATOR = "Demo Charging"
+RIVAL = "Rival Energy"
 CHARGERS = [
     # serial, model, firmware, temperature, power
     ("SN-CRAWL-1", "TP-DC180", "3.1.0", 31.0, 42.0),
@@ -214,6 +217,9 @@ def build(base_url: str) -> dict:
     escalated = engine.start_run(actor, device, "connector-stuck-preparing", 1)
     engine.escalate(actor, escalated, note="handed to the vendor by the crawl")
 
+    provisioning.create_operator_client(RIVAL, ["read"], actor=Actor.cli())
+    rival, rival_password = create_console_user("rival-engineer", RIVAL, "engineer", actor=actor)
+
     saved = json.loads((Path(settings.VAR_DIR) / "console-logins.json").read_text())
     return {
         "operator_id": operator_id,
@@ -227,6 +233,7 @@ def build(base_url: str) -> dict:
         # The demo operator's API client (seed_demo keeps its secret sealed, and shows it).
         "api_client": [client.client_id, unseal(client.secret_sealed)],
         "logins": {role: [f"demo-{role}", saved[f"demo-{role}"]] for role in Role.values},
+        "rival_login": [rival.username, rival_password],
     }
 
 
