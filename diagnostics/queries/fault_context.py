@@ -137,13 +137,13 @@ def active_alerts_for_code(operator_id: str | None, code: str) -> QuerySet[Alert
     )
 
 
-def runbooks_for_code(code: str) -> QuerySet[Runbook]:
+def runbooks_for_code(code: str) -> list[Runbook]:
     """The runbooks that name `code` among their linked fault codes, by title. Read whole
-    and matched here: JSON containment is PostgreSQL's (SQLite has none), and the runbook
-    library is a few dozen rows."""
-    linked = [
-        slug
-        for slug, codes in Runbook.objects.values_list("slug", "linked_fault_codes")
-        if isinstance(codes, list) and code in codes
+    and matched here, in one query: JSON containment is PostgreSQL's (SQLite has none),
+    and the runbook library is a few dozen rows."""
+    library = Runbook.objects.only("slug", "title", "linked_fault_codes").order_by("title", "slug")
+    return [
+        runbook
+        for runbook in library
+        if isinstance(runbook.linked_fault_codes, list) and code in runbook.linked_fault_codes
     ]
-    return Runbook.objects.filter(slug__in=linked).order_by("title", "slug")
