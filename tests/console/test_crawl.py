@@ -22,6 +22,10 @@ def world(request, tmp_path):
 
 
 def test_every_page_answers_for_every_role(world):
+    # On the database it is said to be on (SQLite without Redis: the embedded default).
+    health = httpx.get(f"{world.url}/healthz", timeout=10).json()
+    assert health["database"] == {"status": "ok", "vendor": world.backend}
+    assert (health["redis"]["status"] == "not_configured") == (world.backend == "sqlite")
     failures, pages = [], {}
     for role, (username, password) in world.logins.items():
         found = crawl(world.url, username, password)
