@@ -107,6 +107,16 @@ def test_every_operator_read_answers(world):
         if a.status_code != 200
     ]
     assert failed == [], "\n".join(failed)
+    # What the chargers reported through each database's own write path (the charger hot
+    # path has a PostgreSQL and an ORM version): the telemetry sample, the connector it
+    # updated, the command the charger claimed by its long poll and answered.
+    ids = world.ids
+    device = answers[f"/v1/operator/devices/{ids['device_id']}"].json()["data"]
+    assert [(c["status"], c["power"]) for c in device["connectors"]] == [("charging", 42.0)]
+    samples = answers[f"/v1/operator/devices/{ids['device_id']}/telemetry"].json()["data"]
+    assert [(s["power"], s["temperature"]) for s in samples["items"]] == [(42.0, 31.0)]
+    command = answers[f"/v1/operator/commands/{ids['command_id']}"].json()["data"]
+    assert (command["command"], command["status"]) == ("start_charging", "completed")
     # The world's nine charging records, 108 kWh in all, whatever the bucket size.
     for granularity in ("hour", "day", "month"):
         path = f"/v1/operator/aggregated/energy?granularity={granularity}&{energy_window()}"
