@@ -8,6 +8,7 @@ failed and which page linked to them.
 """
 
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -21,6 +22,9 @@ import httpx
 
 from tests.embedded import EmbeddedServer, embedded_environment, run_python
 from tests.live_server import LiveServer, serving
+
+# A line per request would bury a failure's report.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 MAX_PAGES = 400
 # Query-string variants of one path followed at most (filters, sorts, pages).

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from tests.crawl import BACKENDS, crawl, world_on
+from tests.crawl import BACKENDS, crawl, sign_in, world_on
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,6 +45,14 @@ def test_every_page_answers_for_every_role(world):
         assert {"/faults/F-0421/", "/faults/undocumented/"} <= paths, role
         assert ("/audit/" in paths) == (role != "viewer"), role
         assert ("/people/" in paths) == (role == "admin"), role
+
+    # What a role is not shown, it is refused in words (403), not by a failure.
+    for role, hidden in (("viewer", "/audit/"), ("viewer", "/people/"), ("operator", "/people/")):
+        browser = sign_in(world.url, *world.logins[role])
+        try:
+            assert browser.get(hidden).status_code == 403, (role, hidden)
+        finally:
+            browser.close()
 
 
 def energy_window() -> str:
