@@ -218,7 +218,9 @@ def build(base_url: str) -> dict:
     engine.escalate(actor, escalated, note="handed to the vendor by the crawl")
 
     provisioning.create_operator_client(RIVAL, ["read"], actor=Actor.cli())
-    rival, rival_password = create_console_user("rival-engineer", RIVAL, "engineer", actor=actor)
+    rival, rival_password = create_console_user(
+        "rival-engineer", RIVAL, "engineer", actor=Actor.cli()
+    )
 
     saved = json.loads((Path(settings.VAR_DIR) / "console-logins.json").read_text())
     return {
