@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from diagnostics.models import Alert, Runbook
 from diagnostics.queries.alerts import alerts
@@ -32,10 +32,11 @@ class RaisedBy(NamedTuple):
         return datetime.fromtimestamp(self.last_seen_epoch, UTC)
 
 
-# Counted per charger first, from the fault-code index alone, and only then joined to the
-# operator's chargers: the join meets one row per charger instead of one per event. The
-# join is what scopes the result to the operator.
-_RAISED_BY = """
+# PostgreSQL: counted per charger first, from the fault-code index alone, and only then
+# joined to the operator's chargers: the join meets one row per charger instead of one per
+# event (the console bench's million fault events). The join is what scopes the result to
+# the operator.
+_RAISED_BY_POSTGRESQL = """
 SELECT d.device_id, d.sn, d.model, d.firmware_version, d.site_id, s.name,
        raised.recent, raised.count, raised.last_seen
 FROM (
@@ -62,6 +63,14 @@ def raised_by(
     operator's chargers)."""
     if not operator_id:
         return []
+    if connection.vendor == "postgresql":
+        return _raised_by_postgresql(operator_id, code, since, recent_since)
+    return _raised_by_orm(operator_id, code, since, recent_since)
+
+
+def _raised_by_postgresql(
+    operator_id: str, code: str, since: datetime, recent_since: datetime
+) -> list[RaisedBy]:
     params = {
         "operator_id": operator_id,
         "code": code,
@@ -69,8 +78,47 @@ def raised_by(
         "recent_since": recent_since,
     }
     with connection.cursor() as cursor:
-        cursor.execute(_RAISED_BY, params)
+        cursor.execute(_RAISED_BY_POSTGRESQL, params)
         return list(map(RaisedBy._make, cursor.fetchall()))
+
+
+def _raised_by_orm(
+    operator_id: str, code: str, since: datetime, recent_since: datetime
+) -> list[RaisedBy]:
+    """The same answer on any database (the embedded default's SQLite): the ORM, joined
+    first, which is fine at the sizes a single machine holds."""
+    rows = (
+        operator_fault_events(operator_id)
+        .filter(fault_code=code, timestamp__gte=since)
+        .order_by()
+        .values(
+            "device_id",
+            "device__sn",
+            "device__model",
+            "device__firmware_version",
+            "device__site_id",
+            "device__site__name",
+        )
+        .annotate(
+            recent=Count("pk", filter=Q(timestamp__gte=recent_since)),
+            count=Count("pk"),
+            last_seen=Max("timestamp"),
+        )
+    )
+    return [
+        RaisedBy(
+            row["device_id"],
+            row["device__sn"],
+            row["device__model"],
+            row["device__firmware_version"],
+            row["device__site_id"],
+            row["device__site__name"],
+            row["recent"],
+            row["count"],
+            row["last_seen"].timestamp(),
+        )
+        for row in rows
+    ]
 
 
 def fault_seen_in_fleet(operator_id: str | None, code: str) -> bool:
@@ -89,6 +137,13 @@ def active_alerts_for_code(operator_id: str | None, code: str) -> QuerySet[Alert
     )
 
 
-def runbooks_for_code(code: str) -> QuerySet[Runbook]:
-    """The runbooks that name `code` among their linked fault codes, by title."""
-    return Runbook.objects.filter(linked_fault_codes__contains=[code]).order_by("title", "slug")
+def runbooks_for_code(code: str) -> list[Runbook]:
+    """The runbooks that name `code` among their linked fault codes, by title. Read whole
+    and matched here, in one query: JSON containment is PostgreSQL's (SQLite has none),
+    and the runbook library is a few dozen rows."""
+    library = Runbook.objects.only("slug", "title", "linked_fault_codes").order_by("title", "slug")
+    return [
+        runbook
+        for runbook in library
+        if isinstance(runbook.linked_fault_codes, list) and code in runbook.linked_fault_codes
+    ]

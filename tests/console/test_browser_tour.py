@@ -1,28 +1,28 @@
 """Every console page, in Chromium, as the two people it is for: a field engineer on a
 1024x768 tablet and an operator at a desktop — each page answers, logs no script error,
-shows a loading indicator where it swaps by HTMX, and its live pages go live. And a user
-of another operator, who finds nothing of Acme's: empty states, not someone else's data.
+shows a loading indicator where it swaps by HTMX, and its live pages go live. On both
+databases: the embedded default (SQLite, as `make run` starts it) and PostgreSQL, each
+with the crawl's world (tests/crawl_world.py). And a user of another operator, who finds
+nothing of the demo operator's: empty states, not someone else's data.
 
-Screenshots go to the `shots` folder (TELLUS_SCREENSHOT_DIR) as tour-<who>-<page>.png."""
+Screenshots go to the `shots` folder (TELLUS_SCREENSHOT_DIR) as
+tour-<database>-<role>-<page>.png (the other operator's user: role "rival")."""
+
+import shutil
+from collections.abc import Iterator
 
 import pytest
-from django.utils import timezone
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from console.web.services.people import create_console_user
-from diagnostics.services import runbooks as engine
-from fleet.actors import Actor
-from fleet.models import Device, DeviceEvent
-from tests.console.conftest import PASSWORD
 from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
+    CHROMIUM,
+    LAUNCH_ARGS,
     TABLET,
-    browser,
     live,
-    scene,
-    server,
     shots,
-    sign_in,
 )
+from tests.crawl import BACKENDS, World, world_on
+from tests.crawl_world import CHARGERS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,67 +48,70 @@ PAGES = [
 ]
 
 
+@pytest.fixture(params=BACKENDS)
+def world(request, tmp_path) -> Iterator[World]:
+    with world_on(request.param, tmp_path) as built:
+        yield built
+
+
 @pytest.fixture
-def tour(scene) -> dict:
-    """Acme's charger with F-0421 reported, a run in progress and an escalated one, and
-    an operator-role user for the desktop."""
-    device = Device.objects.get(pk=scene["device_id"])
-    for minutes in (3, 2):
-        DeviceEvent.objects.create(
-            device=device, connector_id=1, event_type="fault", fault_code="F-0421",
-            timestamp=timezone.now() - timezone.timedelta(minutes=minutes),
-        )  # fmt: skip
-    actor = Actor.platform(device.site.operator_id)
-    run = engine.start_run(actor, device, "charger-faulting-on-power-up", 1)
-    escalated = engine.start_run(actor, device, "connector-stuck-preparing", 1)
-    engine.escalate(actor, escalated, note="tour")
-    return {
-        **scene,
-        "device": device,
-        "site_id": scene["site"].site_id,
-        "run_id": run.run_id,
-        "escalated_id": escalated.run_id,
-    }
+def chromium(world) -> Iterator[Browser]:
+    assert shutil.which(CHROMIUM), "browser tests need Debian's Chromium: apt-get install chromium"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def sign_in_as(browser: Browser, world: World, role: str, viewport: dict) -> Page:
+    """The demo login of `role` (or the other operator's engineer, "rival"), through the
+    sign-in form."""
+    username, password = world.ids["rival_login"] if role == "rival" else world.logins[role]
+    page = browser.new_page(viewport=viewport)
+    page.goto(f"{world.url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{world.url}/")
+    return page
 
 
 @pytest.mark.parametrize(
-    ("who", "viewport"),
-    [("erin", TABLET), ("olivia", DESKTOP)],
+    ("role", "viewport"),
+    [("engineer", TABLET), ("operator", DESKTOP)],
     ids=["engineer-tablet", "operator-desktop"],
 )
-def test_every_page_works_for_the_people_it_is_for(server, tour, browser, shots, who, viewport):
-    page = sign_in(browser, server, who, viewport=viewport)
+def test_every_page_works_for_the_people_it_is_for(world, chromium, shots, role, viewport):
+    page = sign_in_as(chromium, world, role, viewport)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     for name, path, swaps, is_live in PAGES:
-        response = page.goto(server.url + path.format(**tour))
+        response = page.goto(world.url + path.format(**world.ids))
         assert response.status == 200, name
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         if swaps:
             assert page.locator(".htmx-indicator").count() >= 1, f"{name}: no loading indicator"
         if is_live:
             live(page)
-        page.screenshot(path=shots / f"tour-{who}-{name}.png", full_page=True)
+        page.screenshot(path=shots / f"tour-{world.backend}-{role}-{name}.png", full_page=True)
     assert errors == []
 
 
-def test_another_operator_sees_nothing_of_acmes(server, tour, browser, shots, make_client):
-    make_client("Rival Energy")
-    create_console_user(
-        "rita", "Rival Energy", "engineer", password=PASSWORD, actor=Actor.platform()
-    )
-    page = sign_in(browser, server, "rita", viewport=TABLET)
-    sn = tour["device"].sn
+def test_another_operator_sees_nothing_of_the_demo_operators(world, chromium, shots):
+    page = sign_in_as(chromium, world, "rival", TABLET)
+    sn = CHARGERS[0][0]
     for name, path, _, _ in PAGES:
-        response = page.goto(server.url + path.format(**tour))
-        if "{" in path:  # an Acme id in the address: not found, nothing told
+        response = page.goto(world.url + path.format(**world.ids))
+        if "{" in path:  # the demo operator's id in the address: not found, nothing told
             assert response.status == 404, name
             continue
         assert response.status == 200, name
-        assert sn not in page.content(), f"{name} shows Acme's charger"
-        assert tour["run_id"] not in page.content(), name
-        page.screenshot(path=shots / f"tour-rival-{name}.png", full_page=True)
-    page.goto(server.url + "/runs/")
+        assert sn not in page.content(), f"{name} shows the demo operator's charger"
+        assert world.ids["run_id"] not in page.content(), name
+        page.screenshot(path=shots / f"tour-{world.backend}-rival-{name}.png", full_page=True)
+    page.goto(world.url + "/runs/")
     expect(page.locator("#run-table")).to_contain_text("No runbook has been run yet")
-    page.goto(server.url + "/faults/F-0421/")
+    page.goto(world.url + "/faults/F-0421/")
     expect(page.locator("main")).to_contain_text("Rival Energy")

@@ -1,0 +1,183 @@
+"""Database-specific queries, asked the same questions on both databases.
+
+Each case builds a small world with known answers and returns what the product's own
+function answers, as plain JSON. tests/test_database_parity.py runs every case in the
+test process on PostgreSQL, and all of them at once on the embedded default (SQLite) in a
+subprocess: `python -m tests.parity_cases`, with neither DATABASE_URL nor REDIS_URL set
+and a temporary TELLUS_VAR_DIR, which migrates a fresh SQLite file and prints the answers.
+"""
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import django
+from django.apps import apps
+
+if not apps.ready:  # run as a program: set up before the models are imported
+    django.setup()
+
+from django.core.management import call_command
+from django.db import transaction
+
+from diagnostics.queries import fault_context
+from diagnostics.queries.fault_context import runbooks_for_code
+from diagnostics.queries.faults import latest_reporters, reported_codes
+from diagnostics.services.loader import load_runbooks
+from fleet.actors import Actor
+from fleet.models import ChargingRecord, Control, DeviceEvent, TelemetrySample
+from fleet.queries.site_detail import site_controls
+from fleet.services import provisioning
+from fleet.services.energy import aggregated_energy, rebuild_power_peaks
+
+NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def _fleet() -> dict[str, Any]:
+    """Acme with two chargers on two sites, Rival with one; fault events of F-0421 (one
+    outside the 30-day window, one by Rival's charger) and of an undocumented code."""
+
+    platform = Actor.platform()
+    acme, _ = provisioning.create_operator_client("Acme Charging", ["read"], actor=platform)
+    rival, _ = provisioning.create_operator_client("Rival Energy", ["read"], actor=platform)
+    north = provisioning.create_site(acme.client_id, "North depot", actor=platform)
+    south = provisioning.create_site(acme.client_id, "South depot", actor=platform)
+    theirs = provisioning.create_site(rival.client_id, "Their depot", actor=platform)
+    devices = {}
+    for sn, site in (("SN-A1", north), ("SN-A2", south), ("SN-R1", theirs)):
+        device, _ = provisioning.register_device(sn, "TP-DC180", "Tellus Power", "3.1.0")
+        devices[sn] = provisioning.assign_device(device.device_id, site.site_id, actor=platform)
+    for sn, code, age in (
+        ("SN-A1", "F-0421", DAY),
+        ("SN-A1", "F-0421", 10 * DAY),
+        ("SN-A1", "F-0421", 20 * DAY),
+        ("SN-A1", "F-0421", 40 * DAY),  # before the window
+        ("SN-A2", "F-0421", 2 * DAY),
+        ("SN-A2", "X-9", 3 * DAY),  # in no dictionary
+        ("SN-R1", "F-0421", DAY),  # another operator's
+    ):
+        DeviceEvent.objects.create(
+            device=devices[sn], connector_id=1, event_type="fault", fault_code=code,
+            timestamp=NOW - age,
+        )  # fmt: skip
+    return {"operator": acme.operator_id, "devices": devices, "sites": [north, south]}
+
+
+def raised_by_versions() -> dict[str, Callable]:
+
+    return {
+        "postgresql": fault_context._raised_by_postgresql,
+        "orm": fault_context._raised_by_orm,
+        "chosen": fault_context.raised_by,
+    }
+
+
+def case_raised_by(version: str = "chosen") -> list:
+    world = _fleet()
+    rows = raised_by_versions()[version](world["operator"], "F-0421", NOW - 30 * DAY, NOW - 7 * DAY)
+    return sorted(
+        [row.sn, row.site_name, row.recent, row.count, row.last_seen.isoformat()] for row in rows
+    )
+
+
+def case_reported_codes() -> list:
+
+    _fleet()
+    return reported_codes(10)
+
+
+def case_latest_reporters() -> dict:
+
+    world = _fleet()
+    serial = {device.device_id: sn for sn, device in world["devices"].items()}
+    found = latest_reporters(world["operator"], ["F-0421", "X-9", "F-0204"], NOW - 30 * DAY, 5)
+    return {code: [serial[device_id] for device_id in ids] for code, ids in found.items()}
+
+
+def case_runbooks_for_code() -> dict:
+
+    load_runbooks()
+    return {
+        code: [runbook.slug for runbook in runbooks_for_code(code)]
+        for code in ("F-0421", "F-0702", "X-9")
+    }
+
+
+def case_energy() -> dict:
+    """One charger, one two-hour session of 20 kWh (peak 11 kW) from 10:00, and samples of
+    15 kW at 10:30 and -22 kW at 11:15: hourly buckets of 10 kWh, peaks 15 and 22 kW."""
+
+    world = _fleet()
+    device = world["devices"]["SN-A1"]
+    start = NOW.replace(hour=10)
+    ChargingRecord.objects.create(
+        record_id="rec-1", device=device, connector_id=1, start_time=start,
+        end_time=start + timedelta(hours=2), energy=20.0, max_power=11.0, avg_power=10.0,
+        meter_start=100.0, meter_end=120.0,
+    )  # fmt: skip
+    for minutes, power in ((30, 15.0), (75, -22.0)):
+        TelemetrySample.objects.create(
+            device=device, connector_id=1, timestamp=start + timedelta(minutes=minutes),
+            state="charging", voltage=400.0, current=power * 2.5, power=power,
+            energy_delivered=1.0,
+        )  # fmt: skip
+    rebuild_power_peaks()  # a no-op on SQLite; on PostgreSQL the triggers' result again
+    answer = aggregated_energy(world["operator"], "hour", start, start + timedelta(hours=2))
+    return {
+        "series": [
+            [p["time"], p["charge_energy"], p["max_power"], p["avg_power"]]
+            for p in answer["series"]
+        ],
+        "total": answer["total"],
+    }
+
+
+def case_site_controls() -> dict:
+    """Controls name sites in a JSON list (containment is PostgreSQL's): each site finds
+    the controls that name it, and "site_1" does not find "site_10"'s."""
+    world = _fleet()
+    north, south = world["sites"]
+    for command, targets in (
+        ("limit_power", [north.site_id, south.site_id]),
+        ("pause", [south.site_id]),
+        ("resume", [south.site_id + "0"]),
+    ):
+        Control.objects.create(
+            operator_id=world["operator"], target_type="site", target_ids=targets,
+            command=command, params={},
+        )  # fmt: skip
+    return {
+        site.name: sorted(c.command for c in site_controls(world["operator"], site.site_id))
+        for site in (north, south)
+    }
+
+
+CASES: dict[str, Callable[[], Any]] = {
+    "raised_by": case_raised_by,
+    "reported_codes": case_reported_codes,
+    "latest_reporters": case_latest_reporters,
+    "runbooks_for_code": case_runbooks_for_code,
+    "energy": case_energy,
+    "site_controls": case_site_controls,
+}
+
+
+def run_case(name: str) -> Any:
+    """One case in a transaction that is rolled back: the next case starts empty."""
+
+    with transaction.atomic():
+        answer = json.loads(json.dumps(CASES[name]()))
+        transaction.set_rollback(True)
+    return answer
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0, interactive=False)
+    sys.stdout.write(json.dumps({name: run_case(name) for name in CASES}))
+
+
+if __name__ == "__main__":
+    main()
