@@ -14,10 +14,13 @@ Screenshots go to the `shots` folder (TELLUS_SCREENSHOT_DIR) as a11y-<size>-<who
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from console.web.services.people import create_console_user
+from diagnostics.services import runbooks as engine
 from fleet.actors import Actor
+from fleet.models import Device, DeviceEvent
 from tests.console.accessibility import PHONE, SIZES, audit, describe
 from tests.console.conftest import PASSWORD
 from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
@@ -30,12 +33,35 @@ from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
     sign_in,
     sweep_now,
 )
-from tests.console.test_browser_tour import PAGES, tour  # noqa: F401 (fixture)
+from tests.console.test_browser_tour import PAGES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # The pages a phone user must be able to work on, not only read.
 PHONE_PAGES = ("device", "alerts", "run")
+
+
+@pytest.fixture
+def tour(scene) -> dict:
+    """The scene's charger with F-0421 reported, a run in progress and an escalated one:
+    the ids the tour's PAGES are formatted with."""
+    device = Device.objects.get(pk=scene["device_id"])
+    for minutes in (3, 2):
+        DeviceEvent.objects.create(
+            device=device, connector_id=1, event_type="fault", fault_code="F-0421",
+            timestamp=timezone.now() - timezone.timedelta(minutes=minutes),
+        )  # fmt: skip
+    actor = Actor.platform(device.site.operator_id)
+    run = engine.start_run(actor, device, "charger-faulting-on-power-up", 1)
+    escalated = engine.start_run(actor, device, "connector-stuck-preparing", 1)
+    engine.escalate(actor, escalated, note="tour")
+    return {
+        **scene,
+        "device": device,
+        "site_id": scene["site"].site_id,
+        "run_id": run.run_id,
+        "escalated_id": escalated.run_id,
+    }
 
 
 @pytest.fixture
