@@ -1,6 +1,7 @@
 """An operator's devices: the list, and each device's event log and stored telemetry.
 Everything is scoped to the operator; foreign ids are 3001."""
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -39,6 +40,20 @@ def devices(
 
 
 FAULT_STATES = (ConnectorState.FAULT, ConnectorState.UNAVAILABLE)
+# The states in which power flows; in any other a connector draws nothing.
+FLOWING_STATES = (ConnectorState.CHARGING, ConnectorState.DISCHARGING)
+
+
+def power_now(connectors: Iterable[Connector]) -> list[Connector]:
+    """The connectors with the power they draw now: the last reported power while charging
+    or discharging, 0 kW in any other state (a stop or a fault moves the state before the
+    charger's next sample, and an idle connector's last power is history, not a draw).
+    The rows are read-only copies for display; the database keeps what was reported."""
+    shown = list(connectors)
+    for connector in shown:
+        if connector.power is not None and connector.state not in FLOWING_STATES:
+            connector.power = 0.0
+    return shown
 
 
 def faulted_filter() -> Q:

@@ -15,7 +15,11 @@ from fleet import db
 from fleet.actors import Actor
 from fleet.errors import Conflict, NotFound
 from fleet.live import messages
-from fleet.live.publish import announce_command, publish_device_message
+from fleet.live.publish import (
+    announce_command,
+    publish_device_message,
+    publish_device_message_sync,
+)
 from fleet.models import Command, CommandStatusChange, Device
 from fleet.services import audit
 from fleet.signals import command_changed
@@ -66,8 +70,9 @@ def queue_command(
     control_id: str = "",
     expires_in: int | None = None,
 ) -> Command:
-    """Queue a command issued by `actor` and wake the charger's long poll once it is
-    committed. Commands issued for an operator go to that operator's audit trail."""
+    """Queue a command issued by `actor`; once it is committed, wake the charger's long
+    poll and tell the device's watchers. Commands issued for an operator go to that
+    operator's audit trail."""
     lifetime = expires_in if expires_in is not None else settings.TELLUS_COMMAND_EXPIRY_SECONDS
     with transaction.atomic():
         queued = Command.objects.create(
@@ -96,6 +101,10 @@ def queue_command(
                 },
             )
         transaction.on_commit(lambda: announce_command(device.device_id))
+        # Open console pages list it as queued (a site's control progress counts it).
+        transaction.on_commit(
+            lambda: publish_device_message_sync(device.device_id, messages.command_status(queued))
+        )
     return queued
 
 
