@@ -133,10 +133,8 @@ class ConsoleLiveConsumer(AsyncWebsocketConsumer):
                 await work
             except asyncio.CancelledError:
                 raise
-            except OSError:  # the page went away while a frame was on its way
-                await self.end(FAILED)
             except Exception:
-                if self.closed:
+                if self.closed:  # the page went away while a frame was on its way
                     return
                 logger.exception(
                     "live %s failed for %s; closing the socket so the page reconnects",
