@@ -45,14 +45,17 @@ FLOWING_STATES = (ConnectorState.CHARGING, ConnectorState.DISCHARGING)
 
 
 def power_now(connectors: Iterable[Connector]) -> list[Connector]:
-    """The connectors with the power they draw now: the last reported power while charging
-    or discharging, 0 kW in any other state (a stop or a fault moves the state before the
-    charger's next sample, and an idle connector's last power is history, not a draw).
+    """The connectors with the power (and current) they draw now: as last reported while
+    charging or discharging, 0 in any other state (a stop or a fault moves the state before
+    the charger's next sample, and an idle connector's last power is history, not a draw).
     The rows are read-only copies for display; the database keeps what was reported."""
     shown = list(connectors)
     for connector in shown:
-        if connector.power is not None and connector.state not in FLOWING_STATES:
-            connector.power = 0.0
+        if connector.state not in FLOWING_STATES:
+            if connector.power is not None:
+                connector.power = 0.0
+            if connector.current is not None:
+                connector.current = 0.0
     return shown
 
 

@@ -532,6 +532,7 @@ async def test_a_stop_redraws_the_connector_idle_at_0_kw_and_the_header(acme):
     await watcher.disconnect()
     connectors = section(html, 'id="connectors"')
     assert "state-idle" in connectors and "0.0 kW" in connectors and "7.0 kW" not in connectors
+    assert "0.0 A" in connectors and "32.0 A" not in connectors
     assert 'id="device-status"' in html and 'id="device-events"' in html
 
 
