@@ -62,7 +62,9 @@ def _device_fragment(partial: str, build: Callable | None = None) -> Callable:
 
 DEVICE_PAGE = LivePage(
     subject=_device,
-    groups=lambda access, device_id: [device_group(device_id)],
+    # The operator's group too: an alert of this charger opening or closing changes what
+    # its header says.
+    groups=lambda access, device_id: [device_group(device_id), operator_group(access.operator_id)],
     fragments={
         "status": Fragment(_device_fragment("device-status")),
         "connectors": Fragment(_device_fragment("connectors", device_views.connectors_context)),
@@ -70,11 +72,16 @@ DEVICE_PAGE = LivePage(
         "events": Fragment(_device_fragment("events", device_views.events_context)),
         "commands": Fragment(_device_fragment("commands", device_views.commands_context)),
     },
+    # What each message changes on the page: a sample moves the connector (its state may be
+    # a fault, which the header tells); an event (plug-in, start, stop, fault) moves the
+    # connector's state and power and is listed; a command's status (queued, accepted,
+    # completed, failed, expired) redraws the command list.
     triggers={
-        "telemetry.sample": ("connectors", "chart"),
+        "telemetry.sample": ("connectors", "chart", "status"),
         "device.status": ("status",),
-        "device.event": ("events", "status"),
+        "device.event": ("events", "status", "connectors"),
         "command.status": ("commands",),
+        "alert.changed": ("status",),
     },
     # Heartbeats are not published (one per charger every 30 s): the age shown is kept
     # true by re-reading the status now and then.
@@ -110,34 +117,42 @@ def _site(access: ConsoleAccess, params: dict[str, str]) -> str:
     return get_site_for_operator(access.operator_id, params["id"]).site_id
 
 
-def _site_devices(access: ConsoleAccess, site_id: str) -> list[str]:
+def _site_groups(access: ConsoleAccess, site_id: str) -> list[str]:
     placed = devices_of(access.operator_id).filter(site_id=site_id)
-    return [device_group(device_id) for device_id in placed.values_list("device_id", flat=True)]
+    devices = [device_group(device_id) for device_id in placed.values_list("device_id", flat=True)]
+    return [*devices, operator_group(access.operator_id)]
 
 
-def _site_fragment(partial: str) -> Callable:
+def _site_fragment(partial: str, build: Callable = site_views.site_context) -> Callable:
     def render(access: ConsoleAccess, site_id: str, keys: set[str]) -> str:
         site = get_site_for_operator(access.operator_id, site_id)
-        context = site_views.site_context(access, site)
-        return render_to_string(f"{site_views.TEMPLATE}#{partial}", context)
+        return render_to_string(f"{site_views.TEMPLATE}#{partial}", build(access, site))
 
     return render
 
 
 SITE_PAGE = LivePage(
     subject=_site,
-    groups=_site_devices,
+    groups=_site_groups,
     fragments={
         # A busy site's chargers report every few seconds each: one render for them all.
         "power": Fragment(_site_fragment("site-power"), interval=2.0),
         "devices": Fragment(_site_fragment("site-devices"), interval=2.0),
+        "controls": Fragment(
+            _site_fragment("site-controls", site_views.controls_context), interval=2.0
+        ),
     },
+    # A sample or an event (a stop, a fault, a plug-in) changes the power in use, the
+    # connector states and the chargers' rows; a command's status is a control's progress.
     triggers={
         "telemetry.sample": ("power", "devices"),
         "device.status": ("devices",),
-        "device.event": ("devices",),
+        "device.event": ("power", "devices"),
+        "command.status": ("controls",),
+        "alert.changed": ("devices",),
     },
-    every={"devices": 15.0},  # heartbeat ages and chargers placed since the page opened
+    # Heartbeat ages and chargers placed since the page opened; a control's time left.
+    every={"devices": 15.0, "controls": 30.0},
 )
 
 
@@ -169,7 +184,7 @@ FLEET_PAGE = LivePage(
         "summary": Fragment(_fleet_summary, interval=2.0),
         "table": Fragment(_fleet_table, interval=5.0),
     },
-    triggers={"alert.changed": ("summary",)},
+    triggers={"alert.changed": ("summary", "table")},
     # Chargers come and go without a message to the operator's group: counts and the
     # table are read again every so often.
     every={"summary": 15.0, "table": 15.0},

@@ -70,6 +70,28 @@ def publish_device_message_sync(device_id: str, message: DeviceMessage) -> None:
         redis_batch.live_updates.succeeded()
 
 
+def publish_device_messages_sync(batch: list[tuple[str, DeviceMessage]]) -> None:
+    """Many messages at once (a control reaching every charger of a site): one trip to the
+    event loop for them all; like the single publish, never fails the caller."""
+    layer = get_channel_layer()
+    if layer is None or not batch or redis_batch.live_updates.skip():
+        return
+
+    async def send_all() -> None:
+        await asyncio.gather(
+            *(layer.group_send(device_group(device_id), message) for device_id, message in batch)
+        )
+
+    try:
+        async_to_sync(send_all)()
+    except REDIS_ERRORS as error:
+        redis_batch.live_updates.failed(error)
+    except Exception:
+        logger.warning("Could not publish %d device messages", len(batch), exc_info=True)
+    else:
+        redis_batch.live_updates.succeeded()
+
+
 def operator_group(operator_id: str) -> str:
     return f"operator.{operator_id}"
 

@@ -1,6 +1,7 @@
 """An operator's devices: the list, and each device's event log and stored telemetry.
 Everything is scoped to the operator; foreign ids are 3001."""
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -39,6 +40,23 @@ def devices(
 
 
 FAULT_STATES = (ConnectorState.FAULT, ConnectorState.UNAVAILABLE)
+# The states in which power flows; in any other a connector draws nothing.
+FLOWING_STATES = (ConnectorState.CHARGING, ConnectorState.DISCHARGING)
+
+
+def power_now(connectors: Iterable[Connector]) -> list[Connector]:
+    """The connectors with the power (and current) they draw now: as last reported while
+    charging or discharging, 0 in any other state (a stop or a fault moves the state before
+    the charger's next sample, and an idle connector's last power is history, not a draw).
+    The rows are read-only copies for display; the database keeps what was reported."""
+    shown = list(connectors)
+    for connector in shown:
+        if connector.state not in FLOWING_STATES:
+            if connector.power is not None:
+                connector.power = 0.0
+            if connector.current is not None:
+                connector.current = 0.0
+    return shown
 
 
 def faulted_filter() -> Q:

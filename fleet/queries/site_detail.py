@@ -6,25 +6,28 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, Sum
 
 from fleet.models import Connector, Control, Device, Site
+from fleet.queries.devices import FLOWING_STATES
 
 
 @dataclass(frozen=True)
 class SiteTotals:
     chargers: int
     rated_kw: float | None  # None unless every charger's rated power is known
-    power_kw: float  # the sum of the connectors' latest power
+    power_kw: float  # the sum of the power of the connectors charging or discharging
     connectors_reporting: int
 
 
 def site_totals(site: Site) -> SiteTotals:
-    """Charger count, their rated power and the power their connectors last reported."""
+    """Charger count, their rated power and the power their connectors draw now: the last
+    reported power of those charging or discharging (an idle, preparing or faulted
+    connector draws nothing, whatever it last reported)."""
     chargers = Device.objects.filter(site=site).aggregate(
         n=Count("pk"),
         rated=Sum("rated_power_kw"),
         unrated=Count("pk", filter=Q(rated_power_kw__isnull=True)),
     )
     power = Connector.objects.filter(device__site=site).aggregate(
-        kw=Sum("power"), reporting=Count("power")
+        kw=Sum("power", filter=Q(state__in=FLOWING_STATES)), reporting=Count("power")
     )
     known = chargers["n"] and not chargers["unrated"]
     return SiteTotals(

@@ -15,7 +15,12 @@ from fleet import db
 from fleet.actors import Actor
 from fleet.errors import Conflict, NotFound
 from fleet.live import messages
-from fleet.live.publish import announce_command, publish_device_message
+from fleet.live.publish import (
+    announce_command,
+    publish_device_message,
+    publish_device_message_sync,
+    publish_device_messages_sync,
+)
 from fleet.models import Command, CommandStatusChange, Device
 from fleet.services import audit
 from fleet.signals import command_changed
@@ -65,9 +70,11 @@ def queue_command(
     connector_id: int | None = None,
     control_id: str = "",
     expires_in: int | None = None,
+    publish: bool = True,
 ) -> Command:
-    """Queue a command issued by `actor` and wake the charger's long poll once it is
-    committed. Commands issued for an operator go to that operator's audit trail."""
+    """Queue a command issued by `actor`; once it is committed, wake the charger's long
+    poll and tell the device's watchers (`publish=False`: the caller publishes them, see
+    publish_queued). Commands issued for an operator go to that operator's audit trail."""
     lifetime = expires_in if expires_in is not None else settings.TELLUS_COMMAND_EXPIRY_SECONDS
     with transaction.atomic():
         queued = Command.objects.create(
@@ -96,7 +103,20 @@ def queue_command(
                 },
             )
         transaction.on_commit(lambda: announce_command(device.device_id))
+        if publish:  # open console pages list it as queued
+            transaction.on_commit(
+                lambda: publish_device_message_sync(
+                    device.device_id, messages.command_status(queued)
+                )
+            )
     return queued
+
+
+def publish_queued(commands: list[Command]) -> None:
+    """Once committed, tell the watchers of each command's device that it is queued, all
+    in one go (a control reaching every charger of a site)."""
+    batch = [(command.device_id, messages.command_status(command)) for command in commands]
+    transaction.on_commit(lambda: publish_device_messages_sync(batch))
 
 
 # --- Delivery ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.utils import timezone
 from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from fleet.models import Command, Connector, Control, Device, Schedule
-from fleet.services.commands import queue_command
+from fleet.services.commands import publish_queued, queue_command
 from fleet.services.tenancy import devices_of, get_device_for_operator, sites_of
 
 
@@ -177,9 +177,11 @@ def flexibility(
                 {**device_params, "control_id": control.control_id},
                 actor=actor,
                 control_id=control.control_id,
+                publish=False,
             )
             for device in devices
         ]
+        publish_queued(commands)  # the site page's control progress counts them queued
     return control, commands
 
 

@@ -2,10 +2,15 @@
 // fragments over a WebSocket and swaps each in for the element with the same id. The page
 // is complete without it (a reload shows the truth); the status in the top bar says when
 // updates are paused, and the socket reconnects by itself with a growing delay.
+// The server sends a keep-alive every 10 s: "Live" is shown only while frames or
+// keep-alives arrive; after STALE_MS without either the page says its updates are stale,
+// closes the socket and reconnects (asking for every fragment again: `resume=1`).
 (function () {
   "use strict";
   var FINAL = { 4401: "Live updates stopped: sign in again to resume.",
                 4404: "Live updates stopped: reload the page." };
+  var KEEPALIVE = "<!--keep-alive-->";
+  var STALE_MS = 25000;
 
   function start() {
     var path = document.body.dataset.live;
@@ -59,15 +64,36 @@
       });
     }
 
+    var heard = 0;  // when the last frame or keep-alive arrived
+    var resumed = false;
+
     function connect() {
       var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-      var socket = new WebSocket(scheme + location.host + path);
+      var socket = new WebSocket(scheme + location.host + path + (resumed ? "&resume=1" : ""));
+      var watch = null;
       socket.onopen = function () {
         delay = 1000;
+        heard = Date.now();
         show("live", "Live");
+        watch = setInterval(function () {
+          if (Date.now() - heard < STALE_MS) return;
+          // A silent socket may never finish closing: let it go and open another now.
+          clearInterval(watch);
+          socket.onmessage = socket.onclose = null;
+          socket.close();
+          resumed = true;
+          show("stale", "Updates stale — reconnecting…");
+          setTimeout(connect, 0);
+        }, 1000);
       };
-      socket.onmessage = function (event) { swap(event.data); };
+      socket.onmessage = function (event) {
+        heard = Date.now();
+        if (status && status.dataset.state !== "live") show("live", "Live");
+        if (event.data !== KEEPALIVE) swap(event.data);
+      };
       socket.onclose = function (event) {
+        clearInterval(watch);
+        resumed = true;
         if (FINAL[event.code]) {
           show("stopped", FINAL[event.code]);
           return;

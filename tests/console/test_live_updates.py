@@ -2,23 +2,32 @@
 re-rendered fragments of the page when the charger reports."""
 
 import asyncio
+import logging
 import re
+from collections.abc import Iterator
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
+from console.web import live
+from console.web.live_pages import DEVICE_PAGE, Fragment
+from console.web.models import OperatorMember
 from diagnostics.models import Alert
 from diagnostics.services import detectors
 from fleet.actors import Actor
 from fleet.live import messages
+from fleet.live.messages import DeviceEventMessage
 from fleet.live.publish import publish_device_message
 from fleet.models import Command, Device
-from fleet.services import provisioning
-from fleet.services.commands import queue_command
+from fleet.services import control, provisioning
+from fleet.services.commands import publish_command_change, queue_command, report_command_status
+from fleet.services.events import record_event
 from fleet.services.telemetry import record_telemetry_orm
 from tests.diagnostics.test_alerts import fault
 
@@ -371,3 +380,237 @@ async def test_a_missing_or_malformed_csrf_cookie_pushes_forms_without_a_token(
     await watcher.disconnect()
     assert 'id="alert-' in html  # pushed all the same
     assert 'name="csrfmiddlewaretoken" value=""' in html or "csrfmiddlewaretoken" not in html
+
+
+# --- Live means live: access rechecked on a timer, keep-alives, failures that reconnect ----
+
+
+def sign_out(cookie: str) -> None:
+    SessionStore(cookie).delete()
+
+
+def deactivate(cookie: str) -> None:
+    User.objects.filter(pk=SessionStore(cookie)["_auth_user_id"]).update(is_active=False)
+
+
+def remove_from_operator(cookie: str) -> None:
+    OperatorMember.objects.filter(user_id=SessionStore(cookie)["_auth_user_id"]).delete()
+
+
+@pytest.mark.parametrize("lose_access", [sign_out, deactivate, remove_from_operator])
+async def test_losing_access_closes_a_quiet_page_as_signed_out_within_the_recheck(
+    acme, monkeypatch, lose_access
+):
+    """No message needs to arrive: the recheck runs on a timer of its own."""
+    monkeypatch.setattr(live, "RECHECK_SECONDS", 0.5)
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}", cookie)
+    await opened(watcher)
+    await sync_to_async(lose_access)(cookie)
+    outputs = await received(watcher, 3)
+    assert close_code(outputs) == 4401
+    # Nothing after the close, even when the charger reports.
+    sample = reading(12.0)
+    await publish_device_message(
+        device.device_id, messages.telemetry_sample(device.device_id, sample)
+    )
+    assert await received(watcher, 1.5) == []
+    await watcher.disconnect()
+
+
+async def test_a_page_still_allowed_stays_open_and_updated_across_many_rechecks(acme, monkeypatch):
+    monkeypatch.setattr(live, "RECHECK_SECONDS", 0.3)
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}", cookie)
+    await opened(watcher)
+    await asyncio.sleep(2)  # six rechecks or so
+    sample = reading(18.5)
+    await sync_to_async(record_telemetry_orm)(device.device_id, sample, timezone.now())
+    await publish_device_message(
+        device.device_id, messages.telemetry_sample(device.device_id, sample)
+    )
+    outputs = await received(watcher, 2)
+    await watcher.disconnect()
+    assert close_code(outputs) is None
+    assert "18.5 kW" in "\n".join(texts(outputs))
+
+
+async def test_a_quiet_page_receives_a_keep_alive_within_15_seconds(acme):
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}", cookie)
+    await opened(watcher)
+    outputs = await received(watcher, 15)
+    await watcher.disconnect()
+    assert live.KEEPALIVE in texts(outputs)
+    assert close_code(outputs) is None
+
+
+def broken(access, subject, keys) -> str:
+    raise RuntimeError("the template broke")
+
+
+@pytest.fixture
+def logged() -> Iterator[list[logging.LogRecord]]:
+    """What the live consumer logs (its own handler: Django's logging setup, on the first
+    socket of a test run, would drop pytest's)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("console.web.live")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+async def test_a_failing_render_is_logged_and_closes_with_an_error_code(acme, monkeypatch, logged):
+    monkeypatch.setitem(DEVICE_PAGE.fragments, "connectors", Fragment(broken))
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}", cookie)
+    await opened(watcher)
+    sample = reading(9.0)
+    await publish_device_message(
+        device.device_id, messages.telemetry_sample(device.device_id, sample)
+    )
+    outputs = await received(watcher, 3)
+    await watcher.disconnect()
+    assert close_code(outputs) == live.FAILED
+    (failure,) = logged
+    assert "update loop failed" in failure.getMessage()
+    assert "the template broke" in str(failure.exc_info[1])
+
+
+async def test_a_failing_recheck_is_logged_and_closes_with_an_error_code(acme, monkeypatch, logged):
+    def unreachable(scope, access):
+        raise ConnectionError("the session store is unreachable")
+
+    monkeypatch.setattr(live, "RECHECK_SECONDS", 0.3)
+    monkeypatch.setattr(live, "_current_access", unreachable)
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}", cookie)
+    await opened(watcher)
+    outputs = await received(watcher, 3)
+    await watcher.disconnect()
+    assert close_code(outputs) == live.FAILED
+    (failure,) = logged
+    assert "access recheck failed" in failure.getMessage()
+    assert "the session store is unreachable" in str(failure.exc_info[1])
+
+
+async def test_a_page_that_comes_back_is_sent_every_fragment_at_once(acme):
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}&resume=1", cookie)
+    connected, _ = await watcher.connect()
+    assert connected
+    html = "\n".join(texts(await received(watcher, 2)))
+    await watcher.disconnect()
+    for fragment in ('id="device-status"', 'id="connectors"', 'id="device-chart"',
+                     'id="device-events"', 'id="device-commands"'):  # fmt: skip
+        assert fragment in html
+
+
+# --- Events redraw what they change ---------------------------------------------------------
+
+
+def section(html: str, marker: str) -> str:
+    """The <section> of the page or frame that carries `marker`."""
+    start = html.index(marker)
+    return html[start : html.index("</section>", start)]
+
+
+def event(device: Device, event_type: str, **data) -> DeviceEventMessage:
+    stored = record_event(device.device_id, event_type, 1, timezone.now(), data)
+    return messages.device_event(stored)
+
+
+async def test_a_stop_redraws_the_connector_idle_at_0_kw_and_the_header(acme):
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}", cookie)
+    await opened(watcher)
+    stopped = await sync_to_async(event)(device, "stop", reason="ev_full")
+    await publish_device_message(device.device_id, stopped)
+    html = "\n".join(texts(await received(watcher, 2)))
+    await watcher.disconnect()
+    connectors = section(html, 'id="connectors"')
+    assert "state-idle" in connectors and "0.0 kW" in connectors and "7.0 kW" not in connectors
+    assert "0.0 A" in connectors and "32.0 A" not in connectors
+    assert 'id="device-status"' in html and 'id="device-events"' in html
+
+
+async def test_a_fault_redraws_the_connector_in_fault(acme):
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}", cookie)
+    await opened(watcher)
+    faulted = await sync_to_async(event)(device, "fault", fault_code="F-0411")
+    await publish_device_message(device.device_id, faulted)
+    html = "\n".join(texts(await received(watcher, 2)))
+    await watcher.disconnect()
+    assert "state-fault" in section(html, 'id="connectors"')
+
+
+async def test_a_stop_takes_the_connectors_power_out_of_the_sites_power_in_use(acme):
+    device, cookie = acme
+    site_id = await sync_to_async(lambda: device.site_id)()
+    watcher = socket(f"page=site&id={site_id}", cookie)
+    await opened(watcher)
+    stopped = await sync_to_async(event)(device, "stop")
+    await publish_device_message(device.device_id, stopped)
+    html = "\n".join(texts(await received(watcher, 3)))
+    await watcher.disconnect()
+    power = section(html, 'id="site-power"')
+    assert "<strong>0.0 kW</strong>" in power
+
+
+async def test_a_queued_command_appears_in_the_command_list_without_a_reload(acme):
+    device, cookie = acme
+    watcher = socket(f"page=device&id={device.device_id}", cookie)
+    await opened(watcher)
+
+    @sync_to_async
+    def stop_from_the_console() -> None:
+        control.stop_charging(Actor.platform(device.site.operator_id), device.device_id, 1, {})
+
+    await stop_from_the_console()  # published once committed, by the service itself
+    html = "\n".join(texts(await received(watcher, 2)))
+    await watcher.disconnect()
+    commands = section(html, 'id="device-commands"')
+    assert "stop_charging" in commands and "cmd-queued" in commands
+
+
+async def test_a_site_controls_progress_is_redrawn_as_its_chargers_answer(acme):
+    device, cookie = acme
+    site_id = await sync_to_async(lambda: device.site_id)()
+    watcher = socket(f"page=site&id={site_id}", cookie)
+    await opened(watcher)
+
+    @sync_to_async
+    def pause_the_site() -> Command:
+        operator = Actor.platform(device.site.operator_id)
+        params = {"duration": 600}
+        _, (command,) = control.flexibility(operator, "site", [site_id], "pause_charging", params)
+        return command
+
+    command = await pause_the_site()
+    sent = "\n".join(texts(await received(watcher, 3)))
+    assert 'id="site-controls"' in sent and "1 queued, 0 accepted, 0 completed" in sent
+    answered = await sync_to_async(report_command_status)(
+        device.device_id, command.command_id, "completed", timezone.now()
+    )
+    await publish_command_change(answered)
+    html = "\n".join(texts(await received(watcher, 3)))
+    await watcher.disconnect()
+    assert 'id="site-controls"' in html and "0 queued, 0 accepted, 1 completed" in html
+
+
+def test_an_idle_connector_draws_0_kw_on_the_charger_and_site_pages_after_a_reload(
+    acme, console_user
+):
+    device, _ = acme
+    record_event(device.device_id, "stop", 1, timezone.now(), {})
+    browser = Client()
+    browser.force_login(console_user("reader", "Acme Charging"))
+    charger = browser.get(f"/devices/{device.device_id}/").content.decode()
+    connectors = section(charger, 'id="connectors"')
+    assert "0.0 kW" in connectors and "7.0 kW" not in connectors
+    site = browser.get(f"/sites/{device.site_id}/").content.decode()
+    assert "<strong>0.0 kW</strong>" in site
+    assert "7.0 kW" not in site

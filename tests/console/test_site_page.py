@@ -84,7 +84,7 @@ def test_power_in_use_is_measured_against_capacity_in_words_and_a_meter(
 def test_a_site_drawing_more_than_its_capacity_says_so(fleets, depot_chargers, signed_in):
     _, _, depot, _ = fleets
     busy, _ = depot_chargers
-    Connector.objects.filter(device=busy, connector_id=2).update(power=40)
+    Connector.objects.filter(device=busy, connector_id=2).update(state="charging", power=40)
     html = page_of(signed_in("Acme Charging"), depot).content.decode()
     assert "62.0 kW</strong> of 50 kW capacity (124 %)" in html
     assert "over capacity by 12.0 kW" in html

@@ -79,7 +79,7 @@ def page_context(access: ConsoleAccess, device: Device) -> dict:
 
 
 def connectors_context(access: ConsoleAccess, device: Device) -> dict:
-    return {"connectors": list(device.connectors.order_by("connector_id"))}
+    return {"connectors": device_queries.power_now(device.connectors.order_by("connector_id"))}
 
 
 def chart_context(access: ConsoleAccess, device: Device) -> dict:

@@ -51,6 +51,8 @@ def site_context(access: ConsoleAccess, site: Site) -> dict:
     summary = summarise_sites([site])[0]
     totals = site_totals(site)
     devices = list(device_queries.devices(access.operator_id, site_id=site.site_id)[:DEVICES_SHOWN])
+    for device in devices:  # each connector with what it draws now (0 kW unless flowing)
+        device_queries.power_now(device.connectors.all())
     return {
         "site": site,
         "summary": summary,
