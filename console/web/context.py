@@ -4,6 +4,7 @@ operators they can switch to."""
 
 from django.http import HttpRequest
 
+from console.web.views.session import renew_every_seconds
 from fleet.models import Operator
 
 
@@ -11,7 +12,7 @@ def console_access(request: HttpRequest) -> dict:
     access = getattr(request, "console", None)
     if access is None:
         return {}
-    context = {"console": access}
+    context = {"console": access, "live_renew_seconds": renew_every_seconds()}
     if access.is_staff and not request.htmx:
         context["switchable_operators"] = list(
             Operator.objects.order_by("name").values_list("operator_id", "name")

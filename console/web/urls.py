@@ -14,6 +14,7 @@ from console.web.views import (
     records,
     runbooks,
     runs,
+    session,
     sites,
 )
 
@@ -60,5 +61,6 @@ urlpatterns = [
     path("people/<int:member_id>/", people.member_change, name="people-change"),
     path("login/", ConsoleLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("session/renew", session.renew, name="session-renew"),
     path("healthz", health.healthz, name="healthz"),
 ]

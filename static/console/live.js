@@ -64,6 +64,17 @@
       });
     }
 
+    // An open live page is someone watching: it renews the session well inside the idle
+    // limit, so its updates flow for as long as it stays open (console/web/views/session.py).
+    var renewPath = document.body.dataset.renew;
+    var renewMs = 1000 * (parseInt(document.body.dataset.renewSeconds, 10) || 900);
+    if (renewPath && window.fetch) {
+      setInterval(function () {
+        window.fetch(renewPath, { credentials: "same-origin", cache: "no-store" })
+          .catch(function () {});
+      }, renewMs);
+    }
+
     var heard = 0;  // when the last frame or keep-alive arrived
     var resumed = false;
 
