@@ -153,8 +153,9 @@ def test_counts_of_a_fleet_are_by_state_and_one_query(charger_at, django_assert_
     degraded = online(charger_at())
     open_alert(degraded, "medium")
     charger_at()  # offline
+    operator_id = healthy.site.operator_id
     with django_assert_max_num_queries(1):
-        counts = health_counts(devices_of(healthy.site.operator_id))
+        counts = health_counts(devices_of(operator_id))
     assert (counts.total, counts.faulted, counts.offline, counts.degraded, counts.healthy) == (
         4, 1, 1, 1, 1,
     )  # fmt: skip
