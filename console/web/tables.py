@@ -29,3 +29,19 @@ def filtered_table(form: forms.Form, rows: Callable[[], QuerySet], size: int) ->
     query = form.data.copy()
     query.pop("page", None)
     return {"form": form, "page": page, "pages": page_count(page, size), "query": query.urlencode()}
+
+
+def sort_headers(form: forms.Form, sorts: dict[str, str], default: str) -> list[dict]:
+    """Each sortable column's header: its label, the link that sorts by it (ascending, or
+    descending when it is already the ascending sort; the filters kept, back to page 1)
+    and its aria-sort state."""
+    current = (form.cleaned_data.get("sort") if form.is_valid() else "") or default
+    headers = []
+    for key, label in sorts.items():
+        query = form.data.copy()
+        query.pop("page", None)
+        query["sort"] = f"-{key}" if current == key else key
+        state = "ascending" if current == key else "descending" if current == f"-{key}" else None
+        href = f"?{query.urlencode()}"
+        headers.append({"key": key, "label": label, "href": href, "state": state})
+    return headers
