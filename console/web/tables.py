@@ -8,12 +8,27 @@ from django import forms
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from fleet.models import Device
+from fleet.queries.devices import device_by_reference
 from fleet.queries.paging import Page, paginate
 
 
 def wants_fragment(request: HttpRequest) -> bool:
     """An HTMX swap asks for the fragment alone; a history restore needs the whole page."""
     return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def chosen_charger(operator_id: str, form: forms.Form, field: str = "device") -> Device | None:
+    """The operator's charger a valid filter form names in `field` by its id or its serial
+    number; None when it names none (a foreign or unknown one then matches nothing)."""
+    if not form.is_valid():
+        return None
+    return device_by_reference(operator_id, form.cleaned_data.get(field) or "")
+
+
+def with_charger(filters: dict, charger: Device | None, key: str = "device_id") -> dict:
+    """The query's filters with the charger given by serial replaced by its id."""
+    return {**filters, key: charger.device_id} if charger is not None else filters
 
 
 def page_count(page: Page, size: int) -> int:

@@ -38,6 +38,14 @@ def devices(
     return queryset.prefetch_related("connectors").order_by("registered_at", "device_id")
 
 
+def device_by_reference(operator_id: str, reference: str) -> Device | None:
+    """The operator's charger whose id, or serial number in any case, is `reference`
+    (what people type in a filter); None for anything else."""
+    if not reference:
+        return None
+    return devices_of(operator_id).filter(Q(device_id=reference) | Q(sn__iexact=reference)).first()
+
+
 FAULT_STATES = (ConnectorState.FAULT, ConnectorState.UNAVAILABLE)
 
 

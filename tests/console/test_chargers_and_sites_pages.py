@@ -10,7 +10,10 @@ import pytest
 from django.utils import timezone
 
 from diagnostics.models import Alert
+from fleet.actors import Actor
 from fleet.models import Connector, ConnectorState, Device
+from fleet.services.commands import queue_command
+from fleet.services.records import store_charging_record
 
 pytestmark = pytest.mark.django_db
 
@@ -346,3 +349,52 @@ def test_a_chargers_page_marks_the_chargers_section(fleets, signed_in):
     html = signed_in("Acme Charging").get(f"/devices/{fleets['hot'].device_id}/").content.decode()
     nav = html[html.index('class="main-nav"') : html.index("</nav>")]
     assert 'aria-current="true">Chargers</a>' in nav
+
+
+# --- Every filter that takes a charger takes its serial too --------------------------------
+
+
+def test_commands_records_runs_and_audit_take_a_chargers_serial(fleets, signed_in, make_client):
+    acme, _ = make_client("Acme Charging")
+    hot, healthy = fleets["hot"], fleets["healthy"]
+    actor = Actor.for_client(acme)
+    mine = queue_command(hot, "start_charging", {}, connector_id=1, actor=actor)
+    other = queue_command(healthy, "start_charging", {}, connector_id=1, actor=actor)
+    begin = timezone.now() - timezone.timedelta(hours=2)
+    record, _ = store_charging_record(
+        hot.device_id,
+        {
+            "record_id": "rec-hot-1", "connector_id": 1, "start_time": begin,
+            "end_time": begin + timezone.timedelta(minutes=30), "energy": 12.5,
+            "max_power": 11.0, "avg_power": 7.4, "meter_start": 100.0, "meter_end": 112.5,
+            "stop_reason": "ev_disconnected",
+        },
+    )  # fmt: skip
+    browser = signed_in("Acme Charging", "admin")
+
+    commands = browser.get("/commands/", {"device": hot.sn.lower()})
+    assert [c.command_id for c in commands.context["page"].items] == [mine.command_id]
+    assert other.command_id not in commands.content.decode()
+    assert f'value="{hot.sn}"' in commands.content.decode()  # the chosen charger by its serial
+
+    records = browser.get("/records/", {"device": hot.sn})
+    assert [r.record_id for r in records.context["page"].items] == [record.record_id]
+    assert "rec-hot-1" in browser.get("/records.csv", {"device": hot.sn}).getvalue().decode()
+
+    runs = browser.get("/runs/", {"device": hot.sn})
+    assert runs.status_code == 200 and runs.context["chosen_charger"] == hot
+
+    by_id = browser.get("/audit/", {"subject_id": hot.device_id}).context["page"]
+    by_serial = browser.get("/audit/", {"subject_id": hot.sn}).context["page"]
+    assert by_id.total > 0
+    assert [e.pk for e in by_serial.items] == [e.pk for e in by_id.items]
+
+
+def test_another_operators_serial_matches_nothing_in_the_filters(fleets, signed_in, make_client):
+    rival, _ = make_client("Rival Energy")
+    theirs = fleets["theirs"]
+    queue_command(theirs, "start_charging", {}, connector_id=1, actor=Actor.for_client(rival))
+    browser = signed_in("Acme Charging", "admin")
+    assert browser.get("/commands/", {"device": theirs.sn}).context["page"].total == 0
+    assert browser.get("/records/", {"device": theirs.sn}).context["page"].total == 0
+    assert browser.get("/audit/", {"subject_id": theirs.sn}).context["page"].total == 0
