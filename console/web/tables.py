@@ -46,11 +46,18 @@ def filtered_table(form: forms.Form, rows: Callable[[], QuerySet], size: int) ->
     return {"form": form, "page": page, "pages": page_count(page, size), "query": query.urlencode()}
 
 
+def filtered(form: forms.Form) -> bool:
+    """Whether the request narrows the rows (a sort or a page alone does not)."""
+    return any(value for name, value in form.data.items() if name not in ("sort", "page"))
+
+
 def sort_headers(form: forms.Form, sorts: dict[str, str], default: str) -> list[dict]:
     """Each sortable column's header: its label, the link that sorts by it (ascending, or
     descending when it is already the ascending sort; the filters kept, back to page 1)
     and its aria-sort state."""
     current = (form.cleaned_data.get("sort") if form.is_valid() else "") or default
+    if current.lstrip("-") not in sorts:  # an unknown sort: the query's default
+        current = default
     headers = []
     for key, label in sorts.items():
         query = form.data.copy()

@@ -266,7 +266,6 @@ DEVICE_ORDER = {
     "site": "site__name",
     "model": "model",
     "firmware": "firmware_version",
-    "status": "status",
     "heartbeat": "last_heartbeat",
 }
 DEFAULT_DEVICE_SORT = "health"

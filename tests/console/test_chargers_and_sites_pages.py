@@ -151,6 +151,7 @@ def test_chargers_are_listed_worst_health_first_by_default(fleets, signed_in):
         ("site", ["ACME-0001", "ACME-0002", "ACME-0003", "ACME-0004"]),
         ("-site", ["ACME-0004", "ACME-0001", "ACME-0002", "ACME-0003"]),
         ("heartbeat", ["ACME-0001", "ACME-0002", "ACME-0004", "ACME-0003"]),  # never: last
+        ("nonsense", ["ACME-0002", "ACME-0003", "ACME-0004", "ACME-0001"]),  # the default
     ],
 )
 def test_a_column_header_sorts_the_list(fleets, signed_in, sort, expected):
@@ -276,10 +277,12 @@ def test_the_csv_makes_formulas_inert(fleets, signed_in, assigned_device, make_c
 def test_empty_states_say_why_nothing_is_listed(make_client, signed_in):
     make_client("Acme Charging")
     browser = signed_in("Acme Charging")
-    assert (
-        "No charger is on a site of Acme Charging yet" in browser.get("/devices/").content.decode()
-    )
-    assert "Acme Charging has no site yet" in browser.get("/sites/").content.decode()
+    for query in ({}, {"sort": "-serial"}):  # a sort alone is no filter
+        chargers = browser.get("/devices/", query).content.decode()
+        assert "No charger is on a site of Acme Charging yet" in chargers
+        assert "Acme Charging has no site yet" in browser.get("/sites/", query).content.decode()
+    narrowed = browser.get("/devices/", {"health": "faulted"}).content.decode()
+    assert "No charger matches these filters" in narrowed
 
 
 def test_an_htmx_sort_gets_the_table_alone(fleets, signed_in):

@@ -20,7 +20,6 @@ DEVICE_SORTS = {
     "site": "Site",
     "model": "Model",
     "firmware": "Firmware",
-    "status": "Connectivity",
     "heartbeat": "Last heartbeat",
 }
 SITE_SORTS = {
@@ -39,10 +38,7 @@ MAX_PAGE = 10_000
 TEXT_MAX = 64
 
 
-def sort_choices(sorts: dict[str, str]) -> list[tuple[str, str]]:
-    return [("", "Default")] + [
-        (f"{way}{key}", label) for key, label in sorts.items() for way in ("", "-")
-    ]
+SORT_MAX = 32
 
 
 class DeviceFilterForm(forms.Form):
@@ -52,7 +48,8 @@ class DeviceFilterForm(forms.Form):
     site = forms.CharField(required=False, max_length=32)
     model = forms.CharField(required=False, max_length=100)
     firmware = forms.CharField(required=False, max_length=64)
-    sort = forms.ChoiceField(required=False, choices=sort_choices(DEVICE_SORTS))
+    # A sort the list does not know falls back to its default (the query decides).
+    sort = forms.CharField(required=False, max_length=SORT_MAX)
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
 
     def query_filters(self) -> dict:
@@ -81,7 +78,7 @@ class SiteFilterForm(forms.Form):
         choices=[("", "Any"), *((s, f"With {STATE_WORDS[s].lower()} chargers") for s in PROBLEMS)],
         label="Chargers",
     )
-    sort = forms.ChoiceField(required=False, choices=sort_choices(SITE_SORTS))
+    sort = forms.CharField(required=False, max_length=SORT_MAX)
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
 
     def query_filters(self) -> dict:

@@ -22,7 +22,7 @@ from console.web.forms.fleet import DEVICE_SORTS, PAGE_SIZE, DeviceFilterForm
 from console.web.forms.flexibility import MAX_MINUTES, FlexibilityForm, posted_form
 from console.web.live_paths import live_path
 from console.web.roles import Role
-from console.web.tables import filtered_table, sort_headers, wants_fragment
+from console.web.tables import filtered, filtered_table, sort_headers, wants_fragment
 from console.web.views.fleet import charger_rows
 from console.web.wording import form_problems, spoken_minutes
 from diagnostics.queries import runbooks as runbook_queries
@@ -67,6 +67,7 @@ def device_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     context = {
         **filtered_table(form, lambda: charger_rows(access, form), PAGE_SIZE),
         "headers": sort_headers(form, DEVICE_SORTS_SHOWN, DEFAULT_DEVICE_SORT),
+        "filtered": filtered(form),
     }
     if wants_fragment(request):
         return render(request, f"{LIST_TEMPLATE}#charger-table", context)
@@ -79,7 +80,7 @@ def device_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     return render(request, LIST_TEMPLATE, context)
 
 
-# The columns of the list, in its order (connectivity sorts from the query string only).
+# The columns of the list, in its order.
 DEVICE_SORTS_SHOWN = {key: DEVICE_SORTS[key] for key in
                       ("serial", "health", "model", "firmware", "site", "heartbeat")}  # fmt: skip
 

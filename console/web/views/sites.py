@@ -17,7 +17,7 @@ from console.web.forms.fleet import PAGE_SIZE, SITE_SORTS, SiteFilterForm
 from console.web.forms.flexibility import MAX_MINUTES, FlexibilityForm, posted_form
 from console.web.live_paths import live_path
 from console.web.roles import Role
-from console.web.tables import filtered_table, sort_headers, wants_fragment
+from console.web.tables import filtered, filtered_table, sort_headers, wants_fragment
 from console.web.wording import spoken_minutes
 from diagnostics.queries.health import DEFAULT_SITE_SORT, chargers, site_rows
 from fleet.errors import TellusError
@@ -47,6 +47,7 @@ def site_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
             form, lambda: site_rows(access.operator_id, **form.query_filters()), PAGE_SIZE
         ),
         "headers": sort_headers(form, SITE_SORTS, DEFAULT_SITE_SORT),
+        "filtered": filtered(form),
     }
     if wants_fragment(request):
         return render(request, f"{LIST_TEMPLATE}#site-table", context)
