@@ -17,12 +17,15 @@ everywhere. Low-severity alerts are shown, but leave a charger healthy.
 Every figure is an annotation (subqueries and CASE), so a page of chargers, a sort or a
 count over 10,000 of them is one query on SQLite and PostgreSQL alike."""
 
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import (
     Case,
     CharField,
     Count,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -107,29 +110,48 @@ def _state(faulted: Q, degraded: Q, *, as_rank: bool) -> Case:
     )
 
 
-def with_health_facts(queryset: QuerySet[Device]) -> QuerySet[Device]:
-    """Devices with `health`, `health_rank` (0 = faulted … 3 = healthy),
-    `connectors_in_fault` and `top_alert_severity`: what the state is computed from."""
+def is_faulted() -> Q:
+    """The faulted rule as a condition: EXISTS, which the database answers with a
+    semi-join or a hashed lookup rather than a count per charger."""
     in_fault = Connector.objects.filter(device=OuterRef("pk"), state=ConnectorState.FAULT)
-    queryset = queryset.annotate(
-        connectors_in_fault=counted(in_fault, "device"),
-        top_alert_severity=Subquery(active_alerts_worst_first().values("severity")[:1]),
+    grave = Alert.objects.filter(
+        device=OuterRef("pk"), status__in=Alert.ACTIVE, severity__in=FAULTING_SEVERITIES
     )
-    faulted = (
-        reports_fault()
-        | Q(connectors_in_fault__gt=0)
-        | Q(top_alert_severity__in=FAULTING_SEVERITIES)
+    return reports_fault() | Exists(in_fault) | Exists(grave)
+
+
+def is_degraded_alone() -> Q:
+    """An active medium alert (faulted and offline come first: see `in_state`)."""
+    medium = Alert.objects.filter(
+        device=OuterRef("pk"), status__in=Alert.ACTIVE, severity=Alert.Severity.MEDIUM
     )
-    degraded = Q(top_alert_severity=Alert.Severity.MEDIUM)
-    return queryset.annotate(
+    return Q(Exists(medium))
+
+
+STATE_CONDITIONS = {
+    FAULTED: lambda: is_faulted(),
+    OFFLINE: lambda: ~is_faulted() & Q(status=Device.Status.OFFLINE),
+    DEGRADED: lambda: ~is_faulted() & ~Q(status=Device.Status.OFFLINE) & is_degraded_alone(),
+    HEALTHY: lambda: ~is_faulted() & ~Q(status=Device.Status.OFFLINE) & ~is_degraded_alone(),
+}
+
+
+def with_health_facts(queryset: QuerySet[Device], *, selected: bool = True) -> QuerySet[Device]:
+    """Devices with `health` and `health_rank` (0 = faulted … 3 = healthy). Not
+    `selected`, they are aliases: computed only where a sort uses them (a sort by serial
+    then reads no alert at all)."""
+    add = queryset.annotate if selected else queryset.alias
+    faulted, degraded = is_faulted(), is_degraded_alone()
+    return add(
         health=_state(faulted, degraded, as_rank=False),
         health_rank=_state(faulted, degraded, as_rank=True),
     )
 
 
 def with_health(queryset: QuerySet[Device]) -> QuerySet[Device]:
-    """`with_health_facts` and what a table shows beside the state: the top active alert
-    (`top_alert_id`, `top_alert_title`), how many alerts are active (`active_alerts`),
+    """`with_health_facts` and what a table shows beside the state: connectors in fault
+    (`connectors_in_fault`), the top active alert (`top_alert_severity`, `top_alert_id`,
+    `top_alert_title`), how many alerts are active (`active_alerts`),
     and the last fault code a charger event carried with its dictionary title
     (`last_fault_code`, `last_fault_at`, `last_fault_title`; the title is None for a code
     the dictionary does not know)."""
@@ -140,7 +162,10 @@ def with_health(queryset: QuerySet[Device]) -> QuerySet[Device]:
         .order_by("-timestamp", "-id")
     )
     active = Alert.objects.filter(device=OuterRef("pk"), status__in=Alert.ACTIVE)
+    in_fault = Connector.objects.filter(device=OuterRef("pk"), state=ConnectorState.FAULT)
     queryset = with_health_facts(queryset).annotate(
+        connectors_in_fault=counted(in_fault, "device"),
+        top_alert_severity=Subquery(top.values("severity")[:1]),
         top_alert_id=Subquery(top.values("alert_id")[:1]),
         top_alert_title=Subquery(top.values("title")[:1]),
         active_alerts=counted(active, "device"),
@@ -152,8 +177,9 @@ def with_health(queryset: QuerySet[Device]) -> QuerySet[Device]:
 
 
 def in_state(queryset: QuerySet[Device], state: str | None) -> QuerySet[Device]:
-    """Devices (annotated by `with_health_facts`) in one state; no state keeps them all."""
-    return queryset.filter(health=state) if state else queryset
+    """Devices in one state (the rule as conditions, which the database answers without
+    computing each charger's state); no state keeps them all."""
+    return queryset.filter(STATE_CONDITIONS[state]()) if state in STATE_CONDITIONS else queryset
 
 
 @dataclass(frozen=True)
@@ -170,12 +196,16 @@ class HealthCounts:
 
 
 def health_counts(devices: QuerySet[Device]) -> HealthCounts:
-    """How many of the devices are in each state, and how many are online: one query."""
-    counts = with_health_facts(devices.order_by()).aggregate(
-        total=Count("pk"),
-        online=Count("pk", filter=Q(status=Device.Status.ONLINE)),
-        **{state: Count("pk", filter=Q(health=state)) for state in STATES},
-    )
+    """How many of the devices are in each state, and how many are online: one query
+    reading each charger's state and connectivity once (grouping by the state in SQL
+    would compute it twice a row), counted here."""
+    pairs = Counter(with_health_facts(devices.order_by()).values_list("health", "status"))
+    counts = dict.fromkeys(("total", "online", *STATES), 0)
+    for (state, status), n in pairs.items():
+        counts[state] += n
+        counts["total"] += n
+        if status == Device.Status.ONLINE:
+            counts["online"] += n
     return HealthCounts(**counts)
 
 
@@ -237,27 +267,6 @@ def device_health(device: Device) -> DeviceHealth:
     )
 
 
-def with_site_health(queryset: QuerySet[Site]) -> QuerySet[Site]:
-    """Sites with how many chargers they hold in all (`chargers`) and in each state
-    (`faulted`, `offline`, `degraded`), connectors in fault (`connectors_in_fault`) and
-    active alerts on the site or its chargers (`active_alerts`): one query."""
-    placed = Device.objects.filter(site=OuterRef("pk"))
-    annotations = {"chargers": counted(placed, "site")}
-    for state in (FAULTED, OFFLINE, DEGRADED):
-        annotations[state] = counted(
-            with_health_facts(Device.objects.filter(site=OuterRef("pk"))).filter(health=state),
-            "site",
-        )
-    in_fault = Connector.objects.filter(device__site=OuterRef("pk"), state=ConnectorState.FAULT)
-    annotations["connectors_in_fault"] = counted(in_fault, "device__site")
-    active = Alert.objects.filter(
-        Q(site=OuterRef("pk")) | Q(device__site=OuterRef("pk")), status__in=Alert.ACTIVE
-    )
-    # All of a site's alerts belong to its operator: grouping by it counts them.
-    annotations["active_alerts"] = counted(active, "operator")
-    return queryset.annotate(**annotations)
-
-
 # A list's sort keys, each the columns it orders by (then a unique tie-break), so a page
 # never shows a row twice or skips one. Missing values sort last in both directions.
 DEVICE_ORDER = {
@@ -278,7 +287,7 @@ SITE_ORDER = {
     "degraded": "degraded",
     "alerts": "active_alerts",
     "capacity": "power_capacity",
-}
+}  # attributes of the rows of `site_rows`
 DEFAULT_SITE_SORT = "name"
 
 
@@ -304,9 +313,26 @@ def chargers(
     model, firmware_version, search) with their health, in one state if `health` is given,
     sorted by a DEVICE_ORDER key (worst health first by default). A site id not of this
     operator raises NotFound, like the fleet query."""
-    queryset = with_health(device_queries.devices(operator_id, **filters).select_related("site"))
-    queryset = in_state(queryset, health)
+    queryset = with_health_facts(device_queries.devices(operator_id, **filters), selected=False)
+    queryset = in_state(queryset, health).prefetch_related(None)
     return queryset.order_by(*ordering(sort, DEVICE_ORDER, DEFAULT_DEVICE_SORT, ("sn", "pk")))
+
+
+def detailed(ids: list[str]) -> list[Device]:
+    """These chargers (by id), in this order, with everything a table shows: their health
+    (`with_health`), site and connectors; two queries for a page. A listing's sort and
+    count read only what they need (`chargers`), its page's rows are then read here."""
+    if not ids:
+        return []
+    rows = with_health(Device.objects.filter(pk__in=ids)).select_related("site")
+    by_id = {row.pk: row for row in rows.prefetch_related("connectors")}
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def detailed_in_chunks(ids: list[str], size: int) -> Iterator[Device]:
+    """`detailed`, `size` chargers at a time, for an export of a whole listing."""
+    for start in range(0, len(ids), size):
+        yield from detailed(ids[start : start + size])
 
 
 def site_rows(
@@ -316,15 +342,66 @@ def site_rows(
     status: str | None = None,
     health: str | None = None,
     sort: str | None = None,
-) -> QuerySet[Site]:
-    """The operator's sites with their chargers' health (`with_site_health`); `search`
-    matches part of the name, address or id; `health` keeps sites with at least one
-    charger in that state."""
-    queryset = with_site_health(operator_sites(operator_id, status=status))
+) -> list[Site]:
+    """The operator's sites, each with how many chargers it holds in all (`chargers`) and
+    in each state (`faulted`, `offline`, `degraded`, `healthy`), its connectors in fault
+    (`connectors_in_fault`) and the active alerts on it or its chargers (`active_alerts`);
+    `search` matches part of the name, address or id; `health` keeps sites with at least
+    one charger in that state; sorted by a SITE_ORDER key. Four queries, each charger's
+    state computed once, whatever the number of sites (an operator has tens or hundreds,
+    so they are counted, filtered and sorted here rather than by the database)."""
+    queryset = operator_sites(operator_id, status=status)
     if search:
         queryset = queryset.filter(
             Q(name__icontains=search) | Q(address__icontains=search) | Q(site_id__icontains=search)
         )
+    sites = list(queryset)
+    states: dict[str, Counter] = defaultdict(Counter)
+    placed = with_health_facts(Device.objects.filter(site__operator_id=operator_id).order_by())
+    for (site_id, state), n in Counter(placed.values_list("site_id", "health")).items():
+        states[site_id][state] += n
+    in_fault = Counter(
+        dict(
+            Connector.objects.filter(
+                device__site__operator_id=operator_id, state=ConnectorState.FAULT
+            )
+            .values_list("device__site_id")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+    )
+    alerts = Counter(
+        device_site or site
+        for site, device_site in Alert.objects.filter(
+            operator_id=operator_id, status__in=Alert.ACTIVE
+        ).values_list("site_id", "device__site_id")
+    )
+    for site in sites:
+        counts = states[site.site_id]
+        site.chargers = sum(counts.values())
+        for state in STATES:
+            setattr(site, state, counts[state])
+        site.connectors_in_fault = in_fault[site.site_id]
+        site.active_alerts = alerts[site.site_id]
     if health in (FAULTED, OFFLINE, DEGRADED):
-        queryset = queryset.filter(**{f"{health}__gt": 0})
-    return queryset.order_by(*ordering(sort, SITE_ORDER, DEFAULT_SITE_SORT, ("name", "pk")))
+        sites = [site for site in sites if getattr(site, health)]
+    return sorted_sites(sites, sort)
+
+
+def sorted_sites(sites: list[Site], sort: str | None) -> list[Site]:
+    """By a SITE_ORDER key ("key" or "-key", else by name), ties by name; missing values
+    last in both directions."""
+    key = (sort or "").lstrip("-")
+    descending = bool(sort) and sort.startswith("-") and key in SITE_ORDER
+    if key not in SITE_ORDER:
+        key = DEFAULT_SITE_SORT
+    field = SITE_ORDER[key]
+    by_name = sorted(sites, key=lambda site: (site.name.lower(), site.pk))
+    known = [site for site in by_name if getattr(site, field) is not None]
+    missing = [site for site in by_name if getattr(site, field) is None]
+
+    def value(site: Site):
+        found = getattr(site, field)
+        return found.lower() if isinstance(found, str) else found
+
+    return sorted(known, key=value, reverse=descending) + missing

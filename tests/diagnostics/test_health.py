@@ -11,6 +11,7 @@ from django.utils import timezone
 from diagnostics.models import Alert
 from diagnostics.queries.health import (
     chargers,
+    detailed,
     device_health,
     health_counts,
     site_rows,
@@ -170,14 +171,18 @@ def test_a_page_of_chargers_costs_the_same_queries_whatever_its_size(
         open_alert(device, ("low", "medium", "high")[n % 3])
         connector(device, ConnectorState.FAULT if n % 4 == 0 else ConnectorState.IDLE)
     operator_id = device.site.operator_id
-    # the rows with their health, and their connectors (prefetched)
-    with django_assert_max_num_queries(2):
-        rows = list(chargers(operator_id))
+    # the ids in order (sorted by health), then the rows with everything a table shows
+    # and their connectors (prefetched)
+    with django_assert_max_num_queries(3):
+        rows = detailed(list(chargers(operator_id).values_list("pk", flat=True)))
+    assert len(rows) == 12
     assert [row.health for row in rows] == sorted(
         (row.health for row in rows), key=["faulted", "offline", "degraded", "healthy"].index
     )
-    with django_assert_max_num_queries(1):
-        sites = list(site_rows(operator_id))
+    assert all(len(row.connectors.all()) == 1 for row in rows)
+    # the sites, the chargers' states by site, connectors in fault, active alerts
+    with django_assert_max_num_queries(4):
+        sites = site_rows(operator_id)
     assert sites[0].chargers == 12
     assert sites[0].faulted == sum(row.health == "faulted" for row in rows)
     assert sites[0].active_alerts == 12

@@ -8,10 +8,11 @@ from console.web.access import STAFF_OPERATOR_KEY, ConsoleAccess, console_view
 from console.web.forms.fleet import PAGE_SIZE, DeviceFilterForm
 from console.web.live_paths import live_path
 from console.web.tables import filtered_table, wants_fragment
-from diagnostics.queries.health import chargers
+from diagnostics.queries.health import chargers, detailed
 from diagnostics.queries.overview import fleet_overview
 from fleet.errors import NotFound
 from fleet.models import Device, Operator
+from fleet.queries.paging import Page
 from fleet.queries.sites import sites
 
 
@@ -33,7 +34,17 @@ def home(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
 
 def device_table(access: ConsoleAccess, form: DeviceFilterForm) -> dict:
     """The chargers the filters select, each with its health, a page at a time."""
-    return filtered_table(form, lambda: charger_rows(access, form), PAGE_SIZE)
+    return with_details(filtered_table(form, lambda: charger_rows(access, form), PAGE_SIZE))
+
+
+def with_details(table: dict) -> dict:
+    """The table's page of chargers read with what the table shows (their health column,
+    site and connectors)."""
+    page = table["page"]
+    if page is not None:
+        items = detailed([device.pk for device in page.items])
+        table = {**table, "page": Page(items, page.total, page.page, page.size)}
+    return table
 
 
 def charger_rows(access: ConsoleAccess, form: DeviceFilterForm):

@@ -12,14 +12,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from console.web.access import ConsoleAccess, console_view
-from console.web.csv_export import EXPORT_CHUNK, csv_chunks, refused_export, streamed_csv
+from console.web.csv_export import csv_chunks, refused_export, streamed_csv
 from console.web.forms.fleet import PAGE_SIZE, SITE_SORTS, SiteFilterForm
 from console.web.forms.flexibility import MAX_MINUTES, FlexibilityForm, posted_form
 from console.web.live_paths import live_path
 from console.web.roles import Role
 from console.web.tables import filtered, filtered_table, sort_headers, wants_fragment
 from console.web.wording import spoken_minutes
-from diagnostics.queries.health import DEFAULT_SITE_SORT, chargers, site_rows
+from diagnostics.queries.health import DEFAULT_SITE_SORT, chargers, detailed, site_rows
 from fleet.errors import TellusError
 from fleet.models import Site
 from fleet.queries.site_detail import SiteTotals, site_controls, site_totals
@@ -60,7 +60,7 @@ def sites_csv(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     form = SiteFilterForm(request.GET)
     if not form.is_valid():
         return refused_export(form)
-    rows = site_rows(access.operator_id, **form.query_filters()).iterator(chunk_size=EXPORT_CHUNK)
+    rows = site_rows(access.operator_id, **form.query_filters())
     filename = f"sites-{timezone.now():%Y-%m-%d}.csv"
     return streamed_csv(request, csv_chunks(CSV_HEADER, map(site_csv_row, rows)), filename)
 
@@ -94,7 +94,8 @@ def site_context(access: ConsoleAccess, site: Site) -> dict:
     WebSocket rebuilds them from this alone."""
     summary = summarise_sites([site])[0]
     totals = site_totals(site)
-    devices = list(chargers(access.operator_id, site_id=site.site_id)[:DEVICES_SHOWN])
+    shown = chargers(access.operator_id, site_id=site.site_id)[:DEVICES_SHOWN]
+    devices = detailed(list(shown.values_list("pk", flat=True)))
     return {
         "site": site,
         "summary": summary,
