@@ -7,6 +7,8 @@ import io
 import itertools
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from diagnostics.models import Alert
@@ -401,3 +403,22 @@ def test_another_operators_serial_matches_nothing_in_the_filters(fleets, signed_
     assert browser.get("/commands/", {"device": theirs.sn}).context["page"].total == 0
     assert browser.get("/records/", {"device": theirs.sn}).context["page"].total == 0
     assert browser.get("/audit/", {"subject_id": theirs.sn}).context["page"].total == 0
+
+
+def test_a_list_page_costs_the_same_queries_for_few_chargers_or_many(
+    fleets, signed_in, assigned_device, make_client
+):
+    browser = signed_in("Acme Charging")
+
+    def queries(path: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert browser.get(path).status_code == 200
+        return len(captured.captured_queries)
+
+    few = {path: queries(path) for path in ("/", "/devices/", "/sites/")}
+    acme, _ = make_client("Acme Charging")
+    for n in range(5, 45):
+        device = assigned_device(acme, fleets["depot"], sn=f"ACME-{n:04d}")
+        open_alert(device, ("medium", "high")[n % 2], "Something is wrong")
+        Connector.objects.create(device=device, connector_id=1, state=ConnectorState.FAULT)
+    assert {path: queries(path) for path in few} == few
