@@ -230,7 +230,7 @@ MAX_BANNER_ALERTS = 10
 
 def device_health(device: Device) -> DeviceHealth:
     """The state of one charger (by the same annotations as every table) with its active
-    alerts and its last fault: four queries."""
+    alerts and its last fault: five queries at most."""
     row = with_health_facts(Device.objects.filter(pk=device.pk)).values("health").first()
     alerts = list(
         Alert.objects.filter(device=device, status__in=Alert.ACTIVE)
