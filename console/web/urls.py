@@ -23,8 +23,12 @@ app_name = "console"
 urlpatterns = [
     path("", fleet.home, name="home"),
     path("operator/", fleet.choose_operator, name="choose-operator"),
+    path("sites/", sites.site_list, name="sites"),
+    path("sites.csv", sites.sites_csv, name="sites-csv"),
     path("sites/<str:site_id>/", sites.site_page, name="site"),
     path("sites/<str:site_id>/flexibility/", sites.site_flexibility, name="site-flexibility"),
+    path("devices/", devices.device_list, name="devices"),
+    path("devices.csv", devices.devices_csv, name="devices-csv"),
     path("devices/<str:device_id>/", devices.device_page, name="device"),
     path(
         "devices/<str:device_id>/diagnostics/",

@@ -4,7 +4,7 @@ Everything is scoped to the operator; foreign ids are 3001."""
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from fleet.models import Connector, ConnectorState, Device, DeviceEvent, TelemetrySample
 from fleet.queries.filters import in_window, narrow
@@ -18,17 +18,15 @@ def devices(
     status: str | None = None,
     model: str | None = None,
     firmware_version: str | None = None,
-    faulted: bool | None = None,
     search: str | None = None,
 ) -> QuerySet[Device]:
     """The operator's devices with their connectors, oldest registration first.
-    `search` matches part of the serial number, device id, model or firmware version."""
+    `search` matches part of the serial number, device id, model or firmware version.
+    Whether a charger is faulted is its state of health: diagnostics/queries/health.py."""
     queryset = devices_of(operator_id)
     if site_id:
         queryset = queryset.filter(site=get_site_for_operator(operator_id, site_id))
     queryset = narrow(queryset, status=status, model=model, firmware_version=firmware_version)
-    if faulted is not None:
-        queryset = queryset.filter(faulted_filter() if faulted else ~faulted_filter())
     if search:
         queryset = queryset.filter(
             Q(sn__icontains=search)
@@ -39,7 +37,6 @@ def devices(
     return queryset.prefetch_related("connectors").order_by("registered_at", "device_id")
 
 
-FAULT_STATES = (ConnectorState.FAULT, ConnectorState.UNAVAILABLE)
 # The states in which power flows; in any other a connector draws nothing.
 FLOWING_STATES = (ConnectorState.CHARGING, ConnectorState.DISCHARGING)
 
@@ -59,11 +56,12 @@ def power_now(connectors: Iterable[Connector]) -> list[Connector]:
     return shown
 
 
-def faulted_filter() -> Q:
-    """A device is faulted while its last heartbeat carried a fault code or one of its
-    connectors is in a fault (or unavailable) state."""
-    in_fault = Connector.objects.filter(device=OuterRef("pk"), state__in=FAULT_STATES)
-    return (Q(reported_fault_code__isnull=False) & ~Q(reported_fault_code=0)) | Exists(in_fault)
+def device_by_reference(operator_id: str, reference: str) -> Device | None:
+    """The operator's charger whose id, or serial number in any case, is `reference`
+    (what people type in a filter); None for anything else."""
+    if not reference:
+        return None
+    return devices_of(operator_id).filter(Q(device_id=reference) | Q(sn__iexact=reference)).first()
 
 
 def device_events(

@@ -16,8 +16,9 @@ class Page:
     size: int
 
 
-def paginate(queryset: QuerySet, page: int, size: int) -> Page:
-    """One page of an ordered queryset; page and size are validated by the caller."""
-    total = queryset.count()
+def paginate(queryset: QuerySet | list, page: int, size: int) -> Page:
+    """One page of an ordered queryset (or of a list already read); page and size are
+    validated by the caller."""
+    total = len(queryset) if isinstance(queryset, list) else queryset.count()
     offset = (page - 1) * size
     return Page(list(queryset[offset : offset + size]), total, page, size)

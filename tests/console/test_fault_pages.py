@@ -550,7 +550,8 @@ def test_faults_is_in_the_main_navigation_after_alerts(dictionary, make_client, 
     make_client(ACME)
     html = signed_in(ACME).get("/faults/").content.decode()
     nav = html.split('<nav aria-label="Main" class="main-nav">')[1]
-    assert nav.index('href="/alerts/"') < nav.index('href="/faults/">Faults</a>')
+    assert nav.index('href="/alerts/"') < nav.index('href="/faults/"')
+    assert 'href="/faults/" aria-current="page">Faults</a>' in nav
 
 
 # --- The firmware chart's rules ------------------------------------------------------------

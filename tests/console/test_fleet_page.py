@@ -108,7 +108,10 @@ def test_recent_faults_are_the_operators_own_with_their_dictionary_title(two_fle
         ({"q": "AC-1"}, [1]),
         ({"status": "online"}, [0]),
         ({"status": "faulted"}, [2]),
-        ({"status": "offline", "q": "ac-"}, [1, 2]),
+        ({"status": "offline", "q": "ac-"}, [2, 1]),  # worst health first: 2 is faulted
+        ({"health": "faulted"}, [2]),
+        ({"health": "offline"}, [1]),
+        ({"health": "healthy"}, [0]),
     ],
 )
 def test_the_device_table_searches_and_filters(two_fleets, signed_in, query, expected):

@@ -209,10 +209,11 @@ def test_the_page_costs_a_bounded_number_of_queries(
         upload((first, second)[n % 2], f"cdr-{n:02d}", f"2025-03-01T{n % 24:02d}:{n:02d}:00")
     browser = signed_in("Acme Charging")
     # Session, user, membership; the count and the page (chargers and sites joined); the
-    # session's save. Filtering by a device adds its ownership check.
+    # session's save. Filtering by a device adds reading it by id or serial and its
+    # ownership check.
     with django_assert_max_num_queries(9):
         assert browser.get(URL).status_code == 200
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         assert browser.get(URL, {"device": first.device_id}).status_code == 200
 
 

@@ -22,7 +22,7 @@ class CommandFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=STATUS_CHOICES)
     command = forms.ChoiceField(required=False, choices=COMMAND_CHOICES, label="Command")
     device = forms.CharField(
-        required=False, max_length=MAX_FILTER_LENGTH, strip=True, label="Device id"
+        required=False, max_length=MAX_FILTER_LENGTH, strip=True, label="Charger"
     )
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
 

@@ -70,7 +70,7 @@ class WindowForm(forms.Form):
 
 class RecordFilterForm(WindowForm):
     device = forms.CharField(
-        required=False, max_length=MAX_FILTER_LENGTH, strip=True, label="Device id"
+        required=False, max_length=MAX_FILTER_LENGTH, strip=True, label="Charger"
     )
     connector = forms.IntegerField(required=False, min_value=1, max_value=255)
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)

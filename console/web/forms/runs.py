@@ -51,7 +51,7 @@ class RunFilterForm(forms.Form):
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *RunbookExecution.Status.choices]
     )
-    device = forms.CharField(required=False, max_length=64, label="Device id")
+    device = forms.CharField(required=False, max_length=64, label="Charger")
     page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
 
     def query_filters(self) -> dict:

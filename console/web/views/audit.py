@@ -34,9 +34,9 @@ from console.web.forms.audit import (
 )
 from console.web.models import OperatorMember
 from console.web.roles import Role
-from console.web.tables import page_count, wants_fragment
+from console.web.tables import chosen_charger, page_count, wants_fragment, with_charger
 from console.web.wording import form_problems
-from fleet.models import ApiClient, AuditEntry
+from fleet.models import ApiClient, AuditEntry, Device
 from fleet.queries.audit import audit_entries
 from fleet.queries.paging import Page
 
@@ -94,7 +94,8 @@ def audit_table(access: ConsoleAccess, form: AuditFilterForm) -> dict[str, Any]:
     base = {"form": form, "export_limit": f"{EXPORT_LIMIT:,}", "count_limit": f"{COUNT_LIMIT:,}"}
     if not form.is_valid():
         return {**base, "page": None, "pages": 0, "query": "", "problems": form_problems(form)}
-    entries = audit_entries(access.operator_id, **form.query_filters())
+    filters, charger = audit_filters(access, form)
+    entries = audit_entries(access.operator_id, **filters)
     number = form.cleaned_data["page"] or 1
     # One read of the matching ids (capped) counts them and picks the page's: a filter
     # that matches little of a long trail walks its index once, not twice.
@@ -114,7 +115,18 @@ def audit_table(access: ConsoleAccess, form: AuditFilterForm) -> dict[str, Any]:
         "more": total > COUNT_LIMIT,
         "query": query.urlencode(),
         "rows": audit_rows(access, page.items),
+        "chosen_charger": charger,
     }
+
+
+def audit_filters(access: ConsoleAccess, form: AuditFilterForm) -> tuple[dict, Device | None]:
+    """The trail's filters (after is_valid), a charger subject given by its id or its serial
+    number read as its id; with the charger so named, if any."""
+    filters = form.query_filters()
+    if filters["resource_type"] not in (None, "device"):
+        return filters, None
+    charger = chosen_charger(access.operator_id, form, "subject_id")
+    return with_charger(filters, charger, "resource_id"), charger
 
 
 def audit_rows(access: ConsoleAccess, entries: list[AuditEntry]) -> list[AuditRow]:
@@ -281,7 +293,7 @@ def audit_csv(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
 
 
 def exported_entries(access: ConsoleAccess, form: AuditFilterForm) -> QuerySet[AuditEntry]:
-    return audit_entries(access.operator_id, **form.query_filters())[:EXPORT_LIMIT]
+    return audit_entries(access.operator_id, **audit_filters(access, form)[0])[:EXPORT_LIMIT]
 
 
 def csv_row(entry: AuditEntry) -> list[object]:

@@ -6,7 +6,7 @@ from django.shortcuts import render
 
 from console.web.access import ConsoleAccess, console_view
 from console.web.forms.commands import PAGE_SIZE, CommandFilterForm
-from console.web.tables import filtered_table, wants_fragment
+from console.web.tables import chosen_charger, filtered_table, wants_fragment, with_charger
 from fleet.queries import commands as command_queries
 
 
@@ -21,8 +21,13 @@ def command_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
 
 def command_table(access: ConsoleAccess, form: CommandFilterForm) -> dict:
     # The API's query: the operator's own commands only; a foreign device id matches nothing.
-    return filtered_table(
+    # The charger may be given by its id or its serial number.
+    charger = chosen_charger(access.operator_id, form)
+    table = filtered_table(
         form,
-        lambda: command_queries.commands(access.operator_id, **form.query_filters()),
+        lambda: command_queries.commands(
+            access.operator_id, **with_charger(form.query_filters(), charger)
+        ),
         PAGE_SIZE,
     )
+    return {**table, "chosen_charger": charger}

@@ -1,6 +1,7 @@
-"""A charger's page: identity and firmware, live connector state, the last 15 minutes of
-power, its events, commands, records and upgrades, suggested runbooks, and the remote
-actions the viewer's role allows."""
+"""The Chargers list (sortable, filtered, paged, exported as CSV) and a charger's page:
+its health and open alerts, identity and firmware, live connector state, the last 15
+minutes of power, its events, commands, records and upgrades, suggested runbooks, and the
+remote actions the viewer's role allows."""
 
 from collections import defaultdict
 from datetime import timedelta
@@ -14,14 +15,19 @@ from django.views.decorators.http import require_POST
 
 from console.web.access import ConsoleAccess, console_view
 from console.web.charts import power_chart
+from console.web.csv_export import EXPORT_CHUNK, csv_chunks, refused_export, streamed_csv, utc_iso
 from console.web.forms.control import DAYS, FORMS
 from console.web.forms.diagnostics import DiagnosticCommandForm, commands_by_risk, risk_of
+from console.web.forms.fleet import DEVICE_SORTS, PAGE_SIZE, DeviceFilterForm
 from console.web.forms.flexibility import MAX_MINUTES, FlexibilityForm, posted_form
 from console.web.live_paths import live_path
 from console.web.roles import Role
+from console.web.tables import filtered, filtered_table, sort_headers, wants_fragment
+from console.web.views.fleet import charger_rows, with_details
 from console.web.wording import form_problems, spoken_minutes
 from diagnostics.queries import runbooks as runbook_queries
 from diagnostics.queries.faults import fault_titles
+from diagnostics.queries.health import DEFAULT_DEVICE_SORT, detailed_in_chunks
 from diagnostics.services.firmware_review import firmware_notes
 from diagnostics.services.remote_commands import OCPP_MESSAGES, SENSORS, send_diagnostic_command
 from diagnostics.services.runbooks import suggest
@@ -30,8 +36,9 @@ from fleet.models import Device
 from fleet.queries import commands as command_queries
 from fleet.queries import devices as device_queries
 from fleet.queries.records import charging_records
+from fleet.queries.sites import sites
 from fleet.services import control
-from fleet.services.tenancy import get_device_for_operator
+from fleet.services.tenancy import devices_of, get_device_for_operator
 
 CHART_MINUTES = 15
 SERVICES = {
@@ -43,6 +50,67 @@ SERVICES = {
 
 
 TEMPLATE = "console/devices/device.html"
+LIST_TEMPLATE = "console/devices/list.html"
+CSV_HEADER = [
+    "serial", "device_id", "health", "connectivity", "top_alert_severity", "top_alert",
+    "active_alerts", "connectors_in_fault", "reported_fault_code", "last_fault_code",
+    "last_fault_title", "last_fault_at", "manufacturer", "model", "firmware", "site",
+    "site_id", "last_heartbeat",
+]  # fmt: skip
+
+
+@console_view()
+def device_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
+    """Every charger of the operator with its health: sortable, filtered, paged; an HTMX
+    request gets the table alone."""
+    form = DeviceFilterForm(request.GET)
+    context = {
+        **with_details(filtered_table(form, lambda: charger_rows(access, form), PAGE_SIZE)),
+        "headers": sort_headers(form, DEVICE_SORTS_SHOWN, DEFAULT_DEVICE_SORT),
+        "filtered": filtered(form),
+    }
+    if wants_fragment(request):
+        return render(request, f"{LIST_TEMPLATE}#charger-table", context)
+    chargers_of = devices_of(access.operator_id).order_by()
+    context.update(
+        site_choices=list(sites(access.operator_id).values_list("site_id", "name")),
+        model_choices=sorted(set(chargers_of.values_list("model", flat=True))),
+        firmware_choices=sorted(set(chargers_of.values_list("firmware_version", flat=True))),
+    )
+    return render(request, LIST_TEMPLATE, context)
+
+
+# The columns of the list, in its order.
+DEVICE_SORTS_SHOWN = {key: DEVICE_SORTS[key] for key in
+                      ("serial", "health", "model", "firmware", "site", "heartbeat")}  # fmt: skip
+
+
+@console_view()
+def devices_csv(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
+    """Every charger the list's filters select, in its order, streamed as CSV."""
+    form = DeviceFilterForm(request.GET)
+    if not form.is_valid():
+        return refused_export(form)
+    # The selection's ids in order (one query), then its rows a chunk at a time.
+    ids = list(charger_rows(access, form).values_list("pk", flat=True))
+    rows = detailed_in_chunks(ids, EXPORT_CHUNK)
+    filename = f"chargers-{timezone.now():%Y-%m-%d}.csv"
+    return streamed_csv(request, csv_chunks(CSV_HEADER, map(csv_row, rows)), filename)
+
+
+def csv_row(device: Device) -> list[object]:
+    def moment(value):
+        return utc_iso(value) if value else ""
+
+    return [
+        device.sn, device.device_id, device.health, device.status,
+        device.top_alert_severity or "", device.top_alert_title or "", device.active_alerts,
+        device.connectors_in_fault, device.reported_fault_code or "",
+        device.last_fault_code or "", device.last_fault_title or "",
+        moment(device.last_fault_at), device.manufacturer, device.model,
+        device.firmware_version, device.site.name if device.site_id else "",
+        device.site_id or "", moment(device.last_heartbeat),
+    ]  # fmt: skip
 
 
 @console_view()

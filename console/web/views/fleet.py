@@ -8,10 +8,11 @@ from console.web.access import STAFF_OPERATOR_KEY, ConsoleAccess, console_view
 from console.web.forms.fleet import PAGE_SIZE, DeviceFilterForm
 from console.web.live_paths import live_path
 from console.web.tables import filtered_table, wants_fragment
+from diagnostics.queries.health import chargers, detailed
+from diagnostics.queries.overview import fleet_overview
 from fleet.errors import NotFound
-from fleet.models import Operator
-from fleet.queries import devices as device_queries
-from fleet.queries.overview import fleet_overview
+from fleet.models import Device, Operator
+from fleet.queries.paging import Page
 from fleet.queries.sites import sites
 
 
@@ -32,14 +33,27 @@ def home(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
 
 
 def device_table(access: ConsoleAccess, form: DeviceFilterForm) -> dict:
-    def rows():
-        try:
-            queryset = device_queries.devices(access.operator_id, **form.query_filters())
-        except NotFound:  # a site id not of this operator: nothing matches, nothing is told
-            queryset = device_queries.devices(access.operator_id).none()
-        return queryset.select_related("site")
+    """The chargers the filters select, each with its health, a page at a time."""
+    return with_details(filtered_table(form, lambda: charger_rows(access, form), PAGE_SIZE))
 
-    return filtered_table(form, rows, PAGE_SIZE)
+
+def with_details(table: dict) -> dict:
+    """The table's page of chargers read with what the table shows (their health column,
+    site and connectors)."""
+    page = table["page"]
+    if page is not None:
+        items = detailed([device.pk for device in page.items])
+        table = {**table, "page": Page(items, page.total, page.page, page.size)}
+    return table
+
+
+def charger_rows(access: ConsoleAccess, form: DeviceFilterForm):
+    """The chargers a valid form selects, with their health (the Chargers list and the
+    fleet table share it)."""
+    try:
+        return chargers(access.operator_id, **form.query_filters())
+    except NotFound:  # a site id not of this operator: nothing matches, nothing is told
+        return Device.objects.none()
 
 
 @require_POST

@@ -21,9 +21,9 @@ from console.web.csv_export import (
     utc_iso,
 )
 from console.web.forms.records import PAGE_SIZE, EnergyForm, RecordFilterForm
-from console.web.tables import filtered_table, wants_fragment
+from console.web.tables import chosen_charger, filtered_table, wants_fragment, with_charger
 from fleet.errors import NotFound, TellusError
-from fleet.models import ChargingRecord
+from fleet.models import ChargingRecord, Device
 from fleet.queries.records import charging_records
 from fleet.queries.sites import sites
 from fleet.services.energy import aggregated_energy, bucket_label, buckets
@@ -47,17 +47,24 @@ def record_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     return render(request, "console/records/list.html", table)
 
 
-def filtered_records(access: ConsoleAccess, form: RecordFilterForm) -> QuerySet[ChargingRecord]:
-    """What the filters select, the same for the page and its CSV (call after is_valid)."""
+def filtered_records(
+    access: ConsoleAccess, form: RecordFilterForm, charger: Device | None = None
+) -> QuerySet[ChargingRecord]:
+    """What the filters select, the same for the page and its CSV (call after is_valid);
+    the charger may be given by its id or its serial number (`charger`, if already read)."""
+    charger = charger or chosen_charger(access.operator_id, form)
+    filters = with_charger(form.query_filters(), charger)
     try:
-        queryset = charging_records(access.operator_id, **form.query_filters())
+        queryset = charging_records(access.operator_id, **filters)
     except NotFound:  # a device id not of this operator: nothing matches, nothing is told
         return ChargingRecord.objects.none()
     return queryset.select_related("device__site")
 
 
 def record_table(access: ConsoleAccess, form: RecordFilterForm) -> dict:
-    return filtered_table(form, lambda: filtered_records(access, form), PAGE_SIZE)
+    charger = chosen_charger(access.operator_id, form)
+    table = filtered_table(form, lambda: filtered_records(access, form, charger), PAGE_SIZE)
+    return {**table, "chosen_charger": charger}
 
 
 @console_view()

@@ -25,7 +25,7 @@ from console.web.forms.runs import (
 from console.web.live_paths import live_path
 from console.web.procedure_words import evidence_items, procedure
 from console.web.roles import Role
-from console.web.tables import filtered_table, wants_fragment
+from console.web.tables import chosen_charger, filtered_table, wants_fragment, with_charger
 from console.web.views.runbooks import CHECKLIST_WORDS
 from console.web.wording import form_problems
 from diagnostics.models import RunbookExecution, StepResult
@@ -45,11 +45,15 @@ CHECKED = [StepResult.Outcome.VERIFIED, StepResult.Outcome.FAILED, StepResult.Ou
 def run_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """The operator's runs, newest first, by status and charger."""
     form = RunFilterForm(request.GET)
+    charger = chosen_charger(access.operator_id, form)  # by its id or its serial number
     table = filtered_table(
         form,
-        lambda: runbook_queries.runs(access.operator_id, **form.query_filters()),
+        lambda: runbook_queries.runs(
+            access.operator_id, **with_charger(form.query_filters(), charger)
+        ),
         PAGE_SIZE,
     )
+    table["chosen_charger"] = charger
     if wants_fragment(request):
         return render(request, "console/runs/list.html#run-table", table)
     return render(request, "console/runs/list.html", table)

@@ -1,6 +1,7 @@
-"""A site's page: what it is, what its chargers draw against its capacity, each charger's
-state, and — for the operator role — limiting or pausing the whole site's charging with
-the same flexibility service as the API, with the progress of the last controls sent."""
+"""The Sites list (sortable, filtered, paged, exported as CSV) and a site's page: what
+it is, what its chargers draw against its capacity, each charger's health and state, and
+— for the operator role — limiting or pausing the whole site's charging with the same
+flexibility service as the API, with the progress of the last controls sent."""
 
 from datetime import datetime, timedelta
 
@@ -11,22 +12,65 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from console.web.access import ConsoleAccess, console_view
+from console.web.csv_export import csv_chunks, refused_export, streamed_csv
+from console.web.forms.fleet import PAGE_SIZE, SITE_SORTS, SiteFilterForm
 from console.web.forms.flexibility import MAX_MINUTES, FlexibilityForm, posted_form
 from console.web.live_paths import live_path
 from console.web.roles import Role
+from console.web.tables import filtered, filtered_table, sort_headers, wants_fragment
 from console.web.wording import spoken_minutes
+from diagnostics.queries.health import DEFAULT_SITE_SORT, chargers, detailed, site_rows
 from fleet.errors import TellusError
 from fleet.models import Site
-from fleet.queries import devices as device_queries
 from fleet.queries.site_detail import SiteTotals, site_controls, site_totals
 from fleet.queries.sites import summarise_sites
 from fleet.services import control
 from fleet.services.tenancy import get_site_for_operator
 
 TEMPLATE = "console/sites/site.html"
-DEVICES_SHOWN = 200  # beyond this the fleet page, filtered by the site, pages through them
+LIST_TEMPLATE = "console/sites/list.html"
+CSV_HEADER = [
+    "site", "site_id", "status", "address", "chargers", "faulted", "offline", "degraded",
+    "connectors_in_fault", "active_alerts", "capacity_kw",
+]  # fmt: skip
+DEVICES_SHOWN = 200  # beyond this the Chargers list, filtered by the site, pages through them
 CONTROLS_SHOWN = 5
 NEAR_CAPACITY = 0.9
+
+
+@console_view()
+def site_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
+    """The operator's sites with their chargers' health; an HTMX request gets the table."""
+    form = SiteFilterForm(request.GET)
+    context = {
+        **filtered_table(
+            form, lambda: site_rows(access.operator_id, **form.query_filters()), PAGE_SIZE
+        ),
+        "headers": sort_headers(form, SITE_SORTS, DEFAULT_SITE_SORT),
+        "filtered": filtered(form),
+    }
+    if wants_fragment(request):
+        return render(request, f"{LIST_TEMPLATE}#site-table", context)
+    return render(request, LIST_TEMPLATE, context)
+
+
+@console_view()
+def sites_csv(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
+    """Every site the list's filters select, in its order, streamed as CSV."""
+    form = SiteFilterForm(request.GET)
+    if not form.is_valid():
+        return refused_export(form)
+    rows = site_rows(access.operator_id, **form.query_filters())
+    filename = f"sites-{timezone.now():%Y-%m-%d}.csv"
+    return streamed_csv(request, csv_chunks(CSV_HEADER, map(site_csv_row, rows)), filename)
+
+
+def site_csv_row(site: Site) -> list[object]:
+    return [
+        site.name, site.site_id, site.status, site.address, site.chargers, site.faulted,
+        site.offline, site.degraded, site.connectors_in_fault, site.active_alerts,
+        "" if site.power_capacity is None else site.power_capacity,
+    ]  # fmt: skip
 
 
 @console_view()
@@ -50,9 +94,8 @@ def site_context(access: ConsoleAccess, site: Site) -> dict:
     WebSocket rebuilds them from this alone."""
     summary = summarise_sites([site])[0]
     totals = site_totals(site)
-    devices = list(device_queries.devices(access.operator_id, site_id=site.site_id)[:DEVICES_SHOWN])
-    for device in devices:  # each connector with what it draws now (0 kW unless flowing)
-        device_queries.power_now(device.connectors.all())
+    shown = chargers(access.operator_id, site_id=site.site_id)[:DEVICES_SHOWN]
+    devices = detailed(list(shown.values_list("pk", flat=True)))
     return {
         "site": site,
         "summary": summary,

@@ -1,14 +1,15 @@
-"""An operator's fleet at a glance: device counts, open alerts by severity, its sites'
-connector summaries and the latest faults. A fixed number of queries, whatever the size."""
+"""An operator's fleet at a glance: chargers by state of health, open alerts by severity,
+its sites' connector summaries and the latest faults. A fixed number of queries, whatever
+the size."""
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from diagnostics.models import Alert
 from diagnostics.queries.faults import fault_titles
-from fleet.models import Device, DeviceEvent
-from fleet.queries.devices import faulted_filter
+from diagnostics.queries.health import HealthCounts, health_counts
+from fleet.models import DeviceEvent
 from fleet.queries.sites import SiteSummary, sites, summarise_sites
 from fleet.services.tenancy import devices_of
 
@@ -21,30 +22,16 @@ SEVERITIES = [
 
 
 @dataclass(frozen=True)
-class DeviceCounts:
-    total: int
-    online: int
-    offline: int
-    faulted: int
-
-
-@dataclass(frozen=True)
 class FleetOverview:
-    devices: DeviceCounts
+    devices: HealthCounts
     open_alerts: list[tuple[str, int]]  # (severity, count), most severe first
     sites: list[SiteSummary]
     recent_faults: list[DeviceEvent]
 
 
-def device_counts(operator_id: str) -> DeviceCounts:
-    counts = devices_of(operator_id).aggregate(
-        total=Count("pk"),
-        online=Count("pk", filter=Q(status=Device.Status.ONLINE)),
-        faulted=Count("pk", filter=faulted_filter()),
-    )
-    return DeviceCounts(
-        counts["total"], counts["online"], counts["total"] - counts["online"], counts["faulted"]
-    )
+def device_counts(operator_id: str) -> HealthCounts:
+    """The operator's chargers by state of health (diagnostics/queries/health.py)."""
+    return health_counts(devices_of(operator_id))
 
 
 def open_alerts_by_severity(operator_id: str) -> list[tuple[str, int]]:
