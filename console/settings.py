@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "console.web.times.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -108,6 +109,8 @@ TEMPLATES = [
                 "console.csp.nonce",
                 "console.web.context.console_access",
             ],
+            # The console's one way to show a time: {{ moment|at }} (console/web/times.py).
+            "builtins": ["console.web.templatetags.console_time"],
         },
     },
 ]

@@ -44,7 +44,7 @@ TEMPLATE = "console/audit/list.html"
 # Who may read the trail: it names people, addresses and every change (README: Console).
 NEEDS = Role.ENGINEER
 CSV_HEADER = [
-    "at", "actor", "action", "resource_type", "resource_id", "ip", "details", "before", "after",
+    "at_utc", "actor", "action", "resource_type", "resource_id", "ip", "details", "before", "after",
 ]  # fmt: skip
 # What a row shows of one change before its full JSON is needed.
 VALUE_MAX = 80
