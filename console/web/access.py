@@ -17,7 +17,7 @@ from django.shortcuts import render
 
 from console.web.models import OperatorMember
 from console.web.roles import Role, allows
-from console.web.times import DEFAULT_ZONE, zone_of
+from console.web.times import DEFAULT_ZONE, session_zone
 from fleet.actors import Actor, request_ip
 from fleet.errors import NotFound
 from fleet.models import Operator
@@ -64,7 +64,7 @@ def access_of(user, session, ip: str | None) -> ConsoleAccess | None:
     if user is None or not user.is_authenticated or not user.is_active:
         return None
     member = OperatorMember.objects.filter(user=user).select_related("operator").first()
-    zone = zone_of(user)
+    zone = session_zone(user, session)
     if member is not None:
         return ConsoleAccess(user, member.operator, Role(member.role), False, ip, time_zone=zone)
     if not user.is_staff:

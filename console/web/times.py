@@ -18,6 +18,9 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
 DEFAULT_ZONE = "UTC"
+# The session key holding the signed-in user's zone (set at sign-in and when they choose),
+# so that a page costs no query for it.
+TIME_ZONE_KEY = "console_time_zone"
 ZONE_NAME_MAX = 64
 
 # What each style of the `at` filter shows of a moment (the zone is always added).
@@ -57,6 +60,20 @@ def zone_of(user) -> str:
     except (AttributeError, DatabaseError):  # no profile yet (RelatedObjectDoesNotExist)
         return DEFAULT_ZONE
     return chosen if zone_named(chosen) is not None else DEFAULT_ZONE
+
+
+def session_zone(user, session) -> str:
+    """The zone of a signed-in user's session: the one kept at sign-in, else looked up
+    (and kept from then on)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return DEFAULT_ZONE
+    kept = session.get(TIME_ZONE_KEY) if session is not None else None
+    if zone_named(kept) is not None:
+        return kept
+    name = zone_of(user)
+    if session is not None:
+        session[TIME_ZONE_KEY] = name
+    return name
 
 
 def zone_abbreviation(moment: datetime) -> str:
@@ -142,7 +159,7 @@ class TimeZoneMiddleware:
 
     def __call__(self, request):
         try:
-            name = zone_of(getattr(request, "user", None))
+            name = session_zone(getattr(request, "user", None), getattr(request, "session", None))
         except DatabaseError:  # the session or user could not be read
             name = DEFAULT_ZONE
         request.time_zone = name

@@ -15,6 +15,7 @@ from diagnostics.checks import run_check
 from diagnostics.models import Alert, FaultCode, Runbook, RunbookExecution, StepResult
 from diagnostics.services.faults import firmware_assessment
 from diagnostics.services.remote_commands import DIAGNOSTIC_COMMANDS
+from diagnostics.words import DETECTORS
 from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from fleet.models import (
@@ -629,7 +630,8 @@ def rank(runbooks: Iterable[Runbook], signals: Signals) -> list[Suggestion]:
             hits = sorted(signals.observed(condition) & set(rule[condition]))
             if hits:
                 score += rule["score"]
-                reasons.append(REASONS[condition].format(" / ".join(hits)))
+                named = [DETECTORS.get(hit, hit) for hit in hits]
+                reasons.append(REASONS[condition].format(" / ".join(named)))
                 matched |= {f"{condition}:{hit}" for hit in hits}
         if score and signals.model and runbook.applicable_models:
             if not _fits_model(runbook, signals.model):

@@ -42,9 +42,9 @@ ACTION_WORDS = {
     "resolve_runbook": "resolved",
     "close_runbook": "closed",
     "escalate": "escalated",
-    "login": "signed in as",
-    "logout": "signed out as",
-    "login_failed": "failed to sign in as",
+    "login": "signed in",
+    "logout": "signed out",
+    "login_failed": "failed to sign in",
 }
 # The select's labels: the words above read alone, with the kind of subject they go with.
 ACTION_LABELS = {

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -71,6 +72,7 @@ class AuditRow:
     action: str
     subject: str
     subject_url: str | None
+    subject_name: str = ""  # a person's username where the subject is one
     facts: list[Fact] = field(default_factory=list)
     hidden: int = 0  # facts left out of the list (the full JSON has them)
     full_json: str = ""  # set when anything was cut or left out
@@ -130,7 +132,24 @@ def audit_rows(access: ConsoleAccess, entries: list[AuditEntry]) -> list[AuditRo
         if client_ids
         else {}
     )
-    return [audit_row(entry, names) for entry in entries]
+    user_ids = {
+        int(e.resource_id) for e in entries if e.resource_type == "user" and e.resource_id.isdigit()
+    }
+    usernames = (
+        {
+            str(pk): name
+            for pk, name in get_user_model()
+            .objects.filter(pk__in=user_ids)
+            .values_list("pk", "username")
+        }
+        if user_ids
+        else {}
+    )
+    rows = [audit_row(entry, names) for entry in entries]
+    for row in rows:
+        if row.entry.resource_type == "user":
+            row.subject_name = usernames.get(row.entry.resource_id, "")
+    return rows
 
 
 def audit_row(entry: AuditEntry, client_names: dict[str, str]) -> AuditRow:
