@@ -109,8 +109,12 @@ TEMPLATES = [
                 "console.csp.nonce",
                 "console.web.context.console_access",
             ],
-            # The console's one way to show a time: {{ moment|at }} (console/web/times.py).
-            "builtins": ["console.web.templatetags.console_time"],
+            # The console's one way to show a time ({{ moment|at }}, console/web/times.py) and words
+            # for people ({{ label|who }}, {{ key|step_title:runbook }}, {{ key|words }}).
+            "builtins": [
+                "console.web.templatetags.console_time",
+                "console.web.templatetags.console_words",
+            ],
         },
     },
 ]

@@ -1,7 +1,11 @@
-"""Words the console's pages share: a refused form's problems in one line, and durations
-as a person says them."""
+"""Words the console's pages share: a refused form's problems in one line, durations as a
+person says them, and who did something (an actor label) as a person reads it."""
+
+from collections.abc import Iterable
 
 from django import forms
+
+from fleet.models import ApiClient
 
 
 def form_problems(form: forms.Form) -> str:
@@ -23,3 +27,36 @@ def spoken_minutes(minutes: int) -> str:
         if value
     ]
     return " ".join(parts)
+
+
+def actor_words(label: str, client_names: dict[str, str] | None = None) -> str:
+    """user:olga → olga; client:cli_… → the API client <its name>; cli:root → the command
+    line (root); platform → the platform."""
+    kind, _, name = (label or "").partition(":")
+    if kind == "user" and name:
+        return name
+    if kind == "client" and name:
+        return f"the API client {(client_names or {}).get(name) or name}"
+    if kind == "cli" and name:
+        return f"the command line ({name})"
+    return "the platform" if not label or label == "platform" else label
+
+
+def client_names(operator_id: str | None, labels: Iterable[str]) -> dict[str, str]:
+    """The names of the operator's own API clients among actor labels (another
+    operator's client stays an id)."""
+    ids = {label.removeprefix("client:") for label in labels if label.startswith("client:")}
+    if not ids or operator_id is None:
+        return {}
+    return dict(
+        ApiClient.objects.filter(operator_id=operator_id, client_id__in=ids).values_list(
+            "client_id", "name"
+        )
+    )
+
+
+def people_words(operator_id: str | None, labels: Iterable[str]) -> dict[str, str]:
+    """Each actor label in words, client names looked up once."""
+    labels = [label for label in labels if label is not None]
+    names = client_names(operator_id, labels)
+    return {label: actor_words(label, names) for label in labels}

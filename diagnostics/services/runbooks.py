@@ -15,7 +15,7 @@ from diagnostics.checks import run_check
 from diagnostics.models import Alert, FaultCode, Runbook, RunbookExecution, StepResult
 from diagnostics.services.faults import firmware_assessment
 from diagnostics.services.remote_commands import DIAGNOSTIC_COMMANDS
-from diagnostics.words import DETECTORS
+from diagnostics.words import DETECTORS, value_words
 from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from fleet.models import (
@@ -220,7 +220,7 @@ def _reason(when: dict[str, Any], last: StepResult | None) -> str:
     if "outcome" in when:
         parts.append(f"check {when['outcome']}")
     for key, value in (when.get("evidence") or {}).items():
-        parts.append(f"{key} = {value}")
+        parts.append(f"its {key.replace('_', ' ')} is {value_words(key, value)}")
     summary = (last.evidence or {}).get("summary") if last else None
     return ", ".join(parts) + (f" ({summary})" if summary else "")
 

@@ -187,7 +187,7 @@ def test_platform_staff_read_the_trail_of_the_operator_they_chose(operators, tra
 def test_a_row_names_the_person_the_api_client_or_the_platform(trail, readers):
     html = readers["engineer"].get(URL).content.decode()
     assert '<td>olga<br><span class="muted">from 10.0.0.7</span></td>' in html
-    assert "<td>API client Billing bridge</td>" in html
+    assert "<td>the API client Billing bridge</td>" in html
     assert "<td>platform</td>" in html
     assert "<td>erin</td>" in html
 
@@ -201,12 +201,12 @@ def test_the_command_line_and_an_unknown_client_are_named_as_well(operators, rea
     html = readers["engineer"].get(URL).content.decode()
     assert "<td>the command line (root)</td>" in html
     # Another operator's client (a charger moved between them) is not named, only its id.
-    assert f"<td>API client {rival.client_id}</td>" in html and "Rival Energy" not in html
+    assert f"<td>the API client {rival.client_id}</td>" in html and "Rival Energy" not in html
 
 
 def test_a_row_says_the_action_in_words_and_links_its_subject(trail, readers):
     html = readers["engineer"].get(URL).content.decode()
-    assert "<td>acknowledged</td>" in html and "acknowledge_alert" not in html
+    assert "<td>acknowledged</td>" in html and "<code class=\"muted\">acknowledge" not in html
     assert "<td>sent a command to</td>" in html and "<td>changed</td>" in html
     assert 'charger<br><a href="/devices/dvc_1/"><code>dvc_1</code></a>' in html
     assert 'site<br><a href="/sites/site_1/"><code>site_1</code></a>' in html
@@ -276,7 +276,7 @@ def test_text_from_the_trail_is_escaped(operators, readers):
 def test_an_action_the_page_has_no_words_for_reads_as_itself(operators, readers):
     acme, _ = operators
     write(acme.operator, "platform", "recalibrate_meter", "device:dvc_1", "2025-03-16T08:00:00")
-    assert "recalibrate meter<br>" in readers["engineer"].get(URL).content.decode()
+    assert "<td>recalibrate meter</td>" in readers["engineer"].get(URL).content.decode()
 
 
 def test_every_action_has_words_and_a_label():
@@ -313,7 +313,7 @@ def test_each_filter_narrows_the_trail(trail, readers, query, expected):
     response = readers["engineer"].get(URL, query)
     assert ids(response) == keys(trail, *expected)
     if query.get("actor") == "olga" and "action" not in query:
-        assert "<td>API client Billing bridge</td>" not in response.content.decode()
+        assert "<td>the API client Billing bridge</td>" not in response.content.decode()
 
 
 def test_the_client_filter_takes_the_label_the_trail_uses(operators, trail, readers):

@@ -36,7 +36,8 @@ from console.web.forms.audit import (
 from console.web.models import OperatorMember
 from console.web.roles import Role
 from console.web.tables import page_count, wants_fragment
-from console.web.wording import form_problems
+from console.web.wording import actor_words as shared_actor_words
+from console.web.wording import client_names, form_problems
 from fleet.models import ApiClient, AuditEntry
 from fleet.queries.audit import audit_entries
 from fleet.queries.paging import Page
@@ -120,18 +121,9 @@ def audit_table(access: ConsoleAccess, form: AuditFilterForm) -> dict[str, Any]:
 
 
 def audit_rows(access: ConsoleAccess, entries: list[AuditEntry]) -> list[AuditRow]:
-    client_ids = {e.actor.removeprefix("client:") for e in entries if e.actor.startswith("client:")}
     # Only the operator's own clients are named; another's (a charger moved between
     # operators) stays an id.
-    names = (
-        dict(
-            ApiClient.objects.filter(
-                operator_id=access.operator_id, client_id__in=client_ids
-            ).values_list("client_id", "name")
-        )
-        if client_ids
-        else {}
-    )
+    names = client_names(access.operator_id, (e.actor for e in entries))
     user_ids = {
         int(e.resource_id) for e in entries if e.resource_type == "user" and e.resource_id.isdigit()
     }
@@ -169,16 +161,9 @@ def audit_row(entry: AuditEntry, client_names: dict[str, str]) -> AuditRow:
 
 
 def actor_words(label: str, client_names: dict[str, str]) -> str:
-    """user:olga → olga; client:cli_… → API client <its name>; cli:root → the command
-    line (root); platform → platform."""
-    kind, _, name = label.partition(":")
-    if kind == "user" and name:
-        return name
-    if kind == "client" and name:
-        return f"API client {client_names.get(name) or name}"
-    if kind == "cli" and name:
-        return f"the command line ({name})"
-    return label or PLATFORM
+    """The trail's actor in words (console.web.wording.actor_words); the platform as the
+    Who filter names it."""
+    return PLATFORM if label in ("", PLATFORM) else shared_actor_words(label, client_names)
 
 
 def subject_url(resource_type: str, resource_id: str) -> str | None:
