@@ -60,3 +60,38 @@ def people_words(operator_id: str | None, labels: Iterable[str]) -> dict[str, st
     labels = [label for label in labels if label is not None]
     names = client_names(operator_id, labels)
     return {label: actor_words(label, names) for label in labels}
+
+
+# A fault entry's thresholds carry their unit in their key (diagnostics/data/faults.yaml):
+# the known ones in words, any other by its key's unit suffix.
+THRESHOLDS = {
+    "bms_discharge_floor_soc_pct": ("BMS discharge floor, state of charge", "%"),
+    "cabinet_fan_nominal_rpm": ("Cabinet fan nominal speed", "rpm"),
+    "coil_supply_tolerance_pct": ("Coil supply tolerance", "%"),
+    "connector_warning_temp_c_ac": ("Connector warning temperature, AC", "°C"),
+    "connector_warning_temp_c_dc": ("Connector warning temperature, DC", "°C"),
+    "contactor_life_cycles_ac": ("Contactor life, AC", "cycles"),
+    "contactor_life_cycles_dc": ("Contactor life, DC", "cycles"),
+    "contributing_ambient_above_c": ("Ambient temperature that contributes, above", "°C"),
+    "heartbeat_interval_s": ("Heartbeat interval", "s"),
+    "inverter_health_window_h": ("Inverter health window", "h"),
+    "isolation_test_pass_above_kohms": ("Isolation test passes above", "kΩ"),
+    "reconnect_storm_above_count": ("Reconnect storm above", "reconnects"),
+    "reconnect_storm_window_s": ("Reconnect storm window", "s"),
+    "site_visit_above_timeouts_per_day": ("Site visit above", "timeouts a day"),
+}
+UNIT_SUFFIXES = {"_c": "°C", "_pct": "%", "_s": "s", "_h": "h", "_kw": "kW", "_v": "V", "_a": "A"}
+
+
+def threshold_words(name: str, value: object) -> tuple[str, str]:
+    """("heartbeat_interval_s", 30) → ("Heartbeat interval", "30 s")."""
+    label, unit = THRESHOLDS.get(str(name), ("", ""))
+    if not label:
+        key = str(name)
+        for suffix, symbol in UNIT_SUFFIXES.items():
+            if key.endswith(suffix):
+                key, unit = key.removesuffix(suffix), symbol
+                break
+        label = key.replace("_", " ").capitalize()
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return label, f"{text} {unit}" if unit else text

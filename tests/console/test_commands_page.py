@@ -76,7 +76,7 @@ def test_the_issuer_is_the_api_client_the_console_user_or_the_platform(
     html = signed_in("Acme Charging").get(URL).content.decode()
     assert "API client Billing bridge" in html
     assert "<td>olga</td>" in html
-    assert "<td>platform</td>" in html
+    assert "<td>the platform</td>" in html
     assert "whole charger" in html  # reboot has no connector
 
 

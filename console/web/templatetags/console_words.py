@@ -28,4 +28,4 @@ def step_title(key: object, runbook: object = None) -> str:
 
 @register.filter
 def words(key: object) -> str:
-    return key_words(key)
+    return "" if key is None or key == "" else key_words(key)
