@@ -38,11 +38,12 @@ def describe_when(when: dict[str, Any]) -> str:
     return " and ".join(parts) or "always"
 
 
-def describe_then(then: dict[str, Any]) -> str:
-    """What a branch does, with its note when it has one."""
+def describe_then(then: dict[str, Any], titles: dict[str, str] | None = None) -> str:
+    """What a branch does, with its note when it has one; a step by its title."""
     action = then.get("action", "next")
     if action == "goto":
-        text = f"go to step “{then.get('step')}”"
+        step = then.get("step")
+        text = f"go to step “{(titles or {}).get(step) or step}”"
     elif action == "switch":
         text = f"switch to the runbook “{then.get('runbook')}”"
     elif action == "escalate" and then.get("target"):
@@ -55,6 +56,7 @@ def describe_then(then: dict[str, Any]) -> str:
 
 def procedure(runbook_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each step with its on-site note, check, command and branches in words."""
+    titles = {step.get("key"): step.get("title") for step in runbook_steps}
     return [
         {
             **step,
@@ -62,7 +64,7 @@ def procedure(runbook_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "check_name": (step.get("check") or {}).get("name"),
             "command_info": step_command_info(step),
             "routes": [
-                {"when": describe_when(b["when"]), "then": describe_then(b["then"])}
+                {"when": describe_when(b["when"]), "then": describe_then(b["then"], titles)}
                 for b in step.get("branches", [])
             ],
             "choices": step_choices(step),

@@ -206,7 +206,7 @@ def test_the_command_line_and_an_unknown_client_are_named_as_well(operators, rea
 
 def test_a_row_says_the_action_in_words_and_links_its_subject(trail, readers):
     html = readers["engineer"].get(URL).content.decode()
-    assert "<td>acknowledged</td>" in html and "<code class=\"muted\">acknowledge" not in html
+    assert "<td>acknowledged</td>" in html and '<code class="muted">acknowledge' not in html
     assert "<td>sent a command to</td>" in html and "<td>changed</td>" in html
     assert 'charger<br><a href="/devices/dvc_1/"><code>dvc_1</code></a>' in html
     assert 'site<br><a href="/sites/site_1/"><code>site_1</code></a>' in html

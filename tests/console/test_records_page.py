@@ -105,7 +105,7 @@ def test_a_row_shows_the_session_its_charger_and_why_it_stopped(fleets, records,
     html = signed_in("Acme Charging").get(URL).content.decode()
     assert f'href="/devices/{first.device_id}/">{first.sn}</a>' in html
     assert '<time datetime="2025-03-15T10:00:00Z">2025-03-15 10:00:00 UTC</time>' in html
-    assert "12.50 kWh" in html and "11.0 kW" in html and "ev_disconnected" in html
+    assert "12.50 kWh" in html and "11.0 kW" in html and "ev disconnected" in html
     assert '<span class="badge discharge">discharge</span>' in html  # cdr-c, a V2G session
 
 
