@@ -50,7 +50,7 @@ def describe_then(then: dict[str, Any], titles: dict[str, str] | None = None) ->
         text = f"escalate to {then['target']}"
     else:
         text = ACTIONS.get(action, action)
-    note = then.get("note")
+    note = (then.get("note") or "").rstrip(". ")  # the sentence around it ends it
     return f"{text}: {note}" if note else text
 
 

@@ -55,13 +55,6 @@ def client_names(operator_id: str | None, labels: Iterable[str]) -> dict[str, st
     )
 
 
-def people_words(operator_id: str | None, labels: Iterable[str]) -> dict[str, str]:
-    """Each actor label in words, client names looked up once."""
-    labels = [label for label in labels if label is not None]
-    names = client_names(operator_id, labels)
-    return {label: actor_words(label, names) for label in labels}
-
-
 # A fault entry's thresholds carry their unit in their key (diagnostics/data/faults.yaml):
 # the known ones in words, any other by its key's unit suffix.
 THRESHOLDS = {

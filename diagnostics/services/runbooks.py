@@ -572,7 +572,7 @@ REASONS = {
     "device_status": "the device is {}",
     "connector_state": "a connector is in {}",
     "recent_command": "a recent {} command has not completed",
-    "open_alert": "an open {} alert",
+    "open_alert": "an open alert: {}",
 }
 
 

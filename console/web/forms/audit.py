@@ -136,7 +136,7 @@ class AuditFilterForm(WindowForm):
         strip=True,
         validators=[no_control_characters],
         label="Who",
-        help_text="A user name, client:<API client id> or platform, as listed.",
+        help_text="A person's user name, or an API client or the platform chosen from the list.",
     )
     action = forms.ChoiceField(required=False, choices=ACTION_CHOICES, label="Action")
     subject_type = forms.ChoiceField(required=False, choices=(), label="Subject")
