@@ -81,8 +81,8 @@ def test_runbooks_read_as_procedures_for_any_role(signed_in, acme):
     assert "Check the incoming supply" in page
     assert "If the check says pass: go on to the next step." in page
     assert (
-        "If its pattern is F-0421 repeated (a cluster): go to step “Look for a firmware cluster of F-0421”."
-        in page
+        "If its pattern is F-0421 repeated (a cluster): "
+        "go to step “Look for a firmware cluster of F-0421”." in page
     )
     assert (
         "escalate" in page.lower()
