@@ -9,12 +9,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpResponse
 from django.template import Context, Template
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from console.web.models import ConsoleProfile
-from console.web.times import TIME_ZONE_KEY, moment_text, time_element, zone_named
+from console.web.times import (
+    TIME_ZONE_KEY,
+    TimeZoneMiddleware,
+    moment_text,
+    time_element,
+    zone_named,
+)
 from fleet.actors import Actor
 from fleet.live import messages
 from fleet.live.publish import publish_device_message
@@ -277,3 +285,51 @@ async def test_a_live_fragment_is_rendered_in_the_readers_zone(
     tokyo = sample["timestamp"].astimezone(ZoneInfo("Asia/Tokyo"))
     assert 'id="connectors"' in html
     assert f">{tokyo:%H:%M:%S} JST</time>" in html
+
+
+@pytest.mark.django_db
+def test_a_control_to_confirm_says_until_when_in_the_readers_zone(acme, signed_in):
+    browser = signed_in("Acme Charging", "operator")
+    browser.post("/account/", {"time_zone": "Europe/Paris"})
+    page = browser.post(
+        f"/sites/{acme.site_id}/flexibility/",
+        {"command": "set_power_limit", "power_limit_percent": "50", "duration": "30"},
+    ).content.decode()
+    assert re.search(r"until about \d\d:\d\d CES?T on \d{4}-\d\d-\d\d", page)
+
+
+class Untouchable:
+    """A request's user that must not be read."""
+
+    @property
+    def is_authenticated(self):
+        raise AssertionError("the API path read the user")
+
+
+def test_the_api_passes_through_without_reading_who_sent_it():
+    request = RequestFactory().get("/v1/device/heartbeat")
+    request.user = Untouchable()
+    sync = TimeZoneMiddleware(lambda r: HttpResponse("ok"))
+    assert sync(request).content == b"ok" and not hasattr(request, "time_zone")
+
+
+async def test_the_api_passes_through_the_async_path_without_reading_who_sent_it():
+    request = RequestFactory().get("/v1/device/heartbeat")
+    request.user = Untouchable()
+
+    async def view(r):
+        return HttpResponse("ok")
+
+    response = await TimeZoneMiddleware(view)(request)
+    assert response.content == b"ok" and not hasattr(request, "time_zone")
+
+
+async def test_a_console_request_on_the_async_path_is_in_the_readers_zone():
+    request = RequestFactory().get("/")
+    request.user = AnonymousUser()
+    request.session = {}
+
+    async def view(r):
+        return HttpResponse(timezone.get_current_timezone_name())
+
+    assert (await TimeZoneMiddleware(view)(request)).content == b"UTC"

@@ -4,12 +4,11 @@
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
 from console.web.access import ConsoleAccess, console_view
 from console.web.forms.account import TimeZoneForm
 from console.web.services.profile import set_time_zone
-from console.web.times import TIME_ZONE_KEY, zone_label, zone_named
+from console.web.times import TIME_ZONE_KEY, zone_label
 from console.web.wording import form_problems
 from fleet.errors import TellusError
 
@@ -29,7 +28,6 @@ def account_page(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
                 messages.error(request, f"The time zone was not changed: {refused.message}")
                 return redirect("console:account")
             request.session[TIME_ZONE_KEY] = name
-            timezone.activate(zone_named(name))
             messages.success(request, f"Times are now shown in {zone_label(name)}.")
             return redirect("console:account")
         messages.error(request, f"The time zone was not changed: {form_problems(form)}")
