@@ -433,9 +433,10 @@ def test_the_page_costs_a_bounded_number_of_queries(
     # Session, user, membership; the capped count, the page and its clients' names; the
     # people and clients the "Who" box suggests (not in a fragment); the session's save
     # (a savepoint around its update).
-    with django_assert_max_num_queries(11):
+    # And the serials of the chargers the entries are about.
+    with django_assert_max_num_queries(12):
         assert browser.get(URL).status_code == 200
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         assert browser.get(URL, {"page": 2}, HTTP_HX_REQUEST="true").status_code == 200
 
 

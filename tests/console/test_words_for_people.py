@@ -208,8 +208,10 @@ def test_people_are_named_as_people(world):
     assert f"started by the API client {client.name}" in client_run
     commands = visible(browser.get("/commands/").content.decode())
     assert f"the API client {client.name}" in commands
-    audit = visible(browser.get("/audit/").content.decode())
-    assert "erin signed in" not in audit or "signed in as" not in audit
+    audit = browser.get("/audit/").content.decode()
+    assert "<td>signed in</td>" in audit and "<td>user<br>erin</td>" in audit
+    charger = world["charger"]
+    assert f'<a href="/devices/{charger.device_id}/">{charger.sn}</a>' in audit
 
 
 def test_a_run_reads_its_steps_checks_and_evidence_in_words_with_units(world):

@@ -38,7 +38,7 @@ from console.web.roles import Role
 from console.web.tables import page_count, wants_fragment
 from console.web.wording import actor_words as shared_actor_words
 from console.web.wording import client_names, form_problems
-from fleet.models import ApiClient, AuditEntry
+from fleet.models import ApiClient, AuditEntry, Device, Site
 from fleet.queries.audit import audit_entries
 from fleet.queries.paging import Page
 
@@ -124,24 +124,38 @@ def audit_rows(access: ConsoleAccess, entries: list[AuditEntry]) -> list[AuditRo
     # Only the operator's own clients are named; another's (a charger moved between
     # operators) stays an id.
     names = client_names(access.operator_id, (e.actor for e in entries))
-    user_ids = {
-        int(e.resource_id) for e in entries if e.resource_type == "user" and e.resource_id.isdigit()
-    }
-    usernames = (
-        {
-            str(pk): name
-            for pk, name in get_user_model()
-            .objects.filter(pk__in=user_ids)
-            .values_list("pk", "username")
-        }
-        if user_ids
-        else {}
-    )
     rows = [audit_row(entry, names) for entry in entries]
+    named = subject_names(access, entries)
     for row in rows:
-        if row.entry.resource_type == "user":
-            row.subject_name = usernames.get(row.entry.resource_id, "")
+        row.subject_name = named.get((row.entry.resource_type, row.entry.resource_id), "")
     return rows
+
+
+def subject_names(access: ConsoleAccess, entries: list[AuditEntry]) -> dict[tuple[str, str], str]:
+    """A person's username, a charger's serial and a site's name for the subjects that
+    have one (the operator's own chargers and sites; any other stays an id)."""
+    wanted: dict[str, set[str]] = {"user": set(), "device": set(), "site": set()}
+    for entry in entries:
+        if entry.resource_type in wanted and entry.resource_id:
+            wanted[entry.resource_type].add(entry.resource_id)
+    names: dict[tuple[str, str], str] = {}
+    people = {int(pk) for pk in wanted["user"] if pk.isdigit()}
+    if people:
+        for pk, username in (
+            get_user_model().objects.filter(pk__in=people).values_list("pk", "username")
+        ):
+            names[("user", str(pk))] = username
+    if wanted["device"]:
+        for device_id, sn in Device.objects.filter(
+            device_id__in=wanted["device"], site__operator_id=access.operator_id
+        ).values_list("device_id", "sn"):
+            names[("device", device_id)] = sn
+    if wanted["site"]:
+        for site_id, name in Site.objects.filter(
+            site_id__in=wanted["site"], operator_id=access.operator_id
+        ).values_list("site_id", "name"):
+            names[("site", site_id)] = name
+    return names
 
 
 def audit_row(entry: AuditEntry, client_names: dict[str, str]) -> AuditRow:
