@@ -93,6 +93,8 @@ def console_view(needs: str = Role.VIEWER) -> Callable:
             if access is not None and access.is_staff and access.operator is None:
                 return render(request, "console/fleet/no_operator.html", status=200)
             if access is None or not access.can(needs):
+                if access is not None:  # the refusal page says which role they have
+                    request.console = access
                 raise PermissionDenied
             request.console = access
             if not all(plain_id(value) for value in kwargs.values() if isinstance(value, str)):

@@ -6,6 +6,7 @@ from typing import Any
 
 from console.web.times import as_moment, moment_text
 from console.web.wording import actor_words
+from diagnostics.queries import runbooks as runbook_queries
 from diagnostics.services.runbooks import step_choices, step_command_info
 from diagnostics.words import value_words
 
@@ -45,7 +46,8 @@ def describe_then(then: dict[str, Any], titles: dict[str, str] | None = None) ->
         step = then.get("step")
         text = f"go to step “{(titles or {}).get(step) or step}”"
     elif action == "switch":
-        text = f"switch to the runbook “{then.get('runbook')}”"
+        slug = then.get("runbook")
+        text = f"switch to the runbook “{(titles or {}).get(slug) or slug}”"
     elif action == "escalate" and then.get("target"):
         text = f"escalate to {then['target']}"
     else:
@@ -57,6 +59,13 @@ def describe_then(then: dict[str, Any], titles: dict[str, str] | None = None) ->
 def procedure(runbook_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each step with its on-site note, check, command and branches in words."""
     titles = {step.get("key"): step.get("title") for step in runbook_steps}
+    switches = any(
+        b.get("then", {}).get("action") == "switch"
+        for step in runbook_steps
+        for b in step.get("branches", [])
+    )
+    if switches:  # other runbooks by their titles
+        titles = dict(runbook_queries.runbooks().values_list("slug", "title")) | titles
     return [
         {
             **step,

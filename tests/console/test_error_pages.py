@@ -79,7 +79,8 @@ def test_a_page_the_role_does_not_open_is_a_styled_403_that_changes_nothing(acme
     page = response.content.decode()
     assert response.status_code == 403
     assert '<header class="topbar">' in page and "<h1>You cannot do this here</h1>" in page
-    assert "Nothing was changed" in page and "ask an admin of your operator" in page
+    assert "(role: viewer)" in page and "Nothing was changed" in page
+    assert "ask an admin of your operator" in page
     assert '<a href="/">Go to the fleet page</a>' in page
 
 

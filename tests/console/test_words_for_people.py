@@ -256,3 +256,11 @@ def test_a_fault_entrys_thresholds_are_named_with_their_units(world):
     text = visible(world["browser"].get("/faults/F-0203/").content.decode())
     assert "Connector warning temperature, AC 65 °C" in text
     assert "connector_warning_temp_c_ac" not in text
+
+
+def test_a_route_to_another_runbook_names_it_by_its_title(world):
+    text = visible(world["browser"].get(f"/runbooks/{POWER_UP}/").content.decode())
+    v2g = Runbook.objects.get(slug="v2g-discharge-not-flowing")
+    assert (
+        f"switch to the runbook “{v2g.title}”" in text and "v2g-discharge-not-flowing" not in text
+    )
