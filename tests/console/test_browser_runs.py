@@ -87,7 +87,7 @@ def test_a_step_command_status_arrives_while_the_charger_answers(server, scene, 
     page = sign_in(browser, server, "erin")
     start_power_up_run(page, server, scene["device_id"])
     page.get_by_role("button", name=re.compile("Measured: all phases present")).click()
-    expect(page.locator("#step-check")).to_contain_text("f0411_single", timeout=10_000)
+    expect(page.locator("#step-check")).to_contain_text("a single F-0411", timeout=10_000)
     page.get_by_role("button", name="Follow the check's result").click()
     expect(page.locator("#current-heading")).to_contain_text("firmware")
     expect(page.locator("#step-check")).to_contain_text("Pass", timeout=10_000)
