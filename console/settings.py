@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "console.web.times.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -108,6 +109,12 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "console.csp.nonce",
                 "console.web.context.console_access",
+            ],
+            # The console's one way to show a time ({{ moment|at }}, console/web/times.py) and words
+            # for people ({{ label|who }}, {{ key|step_title:runbook }}, {{ key|words }}).
+            "builtins": [
+                "console.web.templatetags.console_time",
+                "console.web.templatetags.console_words",
             ],
         },
     },

@@ -23,3 +23,8 @@ urlpatterns = [
     re_path(r"^v1/(?P<unmatched>.*)$", v1_not_found),
     path("", include("console.web.urls")),
 ]
+
+# The console's own error pages; under /v1 the API middleware answers in its envelope.
+handler403 = "console.web.views.errors.permission_denied"
+handler404 = "console.web.views.errors.page_not_found"
+handler500 = "console.web.views.errors.server_error"

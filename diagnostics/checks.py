@@ -17,6 +17,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from diagnostics.versions import compare, parse_version
+from diagnostics.words import PATTERNS, counted
 from fleet.models import Command, Device, DeviceEvent, TelemetrySample
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
@@ -153,7 +154,8 @@ def fault_pattern(device: Device, last: int = 10, cluster_min: int = 2) -> Check
         pattern = "none"
     evidence["pattern"] = pattern
     outcome = PASS if pattern == "none" else FAIL
-    return CheckResult(outcome, f"{len(events)} fault events; pattern: {pattern}", evidence)
+    summary = f"{counted(len(events), 'fault event')}; pattern: {PATTERNS[pattern]}"
+    return CheckResult(outcome, summary, evidence)
 
 
 def _minor_gap(device_version: str, latest: str) -> int | None:

@@ -17,6 +17,7 @@ from django.shortcuts import render
 
 from console.web.models import OperatorMember
 from console.web.roles import Role, allows
+from console.web.times import DEFAULT_ZONE, session_zone
 from fleet.actors import Actor, request_ip
 from fleet.errors import NotFound
 from fleet.models import Operator
@@ -35,6 +36,9 @@ class ConsoleAccess:
     # A pushed fragment has no request: the live socket carries the page's CSRF token here
     # so the forms it renders post like the page's own.
     csrf_token: str = ""
+    # The IANA zone the user reads times in (console/web/times.py): a pushed fragment
+    # is rendered in it, as the page was.
+    time_zone: str = DEFAULT_ZONE
 
     @property
     def operator_id(self) -> str | None:
@@ -60,15 +64,16 @@ def access_of(user, session, ip: str | None) -> ConsoleAccess | None:
     if user is None or not user.is_authenticated or not user.is_active:
         return None
     member = OperatorMember.objects.filter(user=user).select_related("operator").first()
+    zone = session_zone(user, session)
     if member is not None:
-        return ConsoleAccess(user, member.operator, Role(member.role), False, ip)
+        return ConsoleAccess(user, member.operator, Role(member.role), False, ip, time_zone=zone)
     if not user.is_staff:
         return None
     chosen = session.get(STAFF_OPERATOR_KEY)
     operator = Operator.objects.filter(pk=chosen).first() if chosen else None
     if operator is None:
         operator = Operator.objects.order_by("name").first()
-    return ConsoleAccess(user, operator, Role.ADMIN, True, ip)
+    return ConsoleAccess(user, operator, Role.ADMIN, True, ip, time_zone=zone)
 
 
 def plain_id(value: str) -> bool:
@@ -88,6 +93,8 @@ def console_view(needs: str = Role.VIEWER) -> Callable:
             if access is not None and access.is_staff and access.operator is None:
                 return render(request, "console/fleet/no_operator.html", status=200)
             if access is None or not access.can(needs):
+                if access is not None:  # the refusal page says which role they have
+                    request.console = access
                 raise PermissionDenied
             request.console = access
             if not all(plain_id(value) for value in kwargs.values() if isinstance(value, str)):

@@ -37,6 +37,7 @@ from django.contrib.auth import get_user
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
+from django.utils import timezone
 
 from console.web.access import ConsoleAccess, access_of
 from console.web.live_pages import PAGES
@@ -222,10 +223,13 @@ class ConsoleLiveConsumer(AsyncWebsocketConsumer):
                 loop.call_later(max(wait, 0.05), self.wake.set)
 
     def _render(self, names: set[str]) -> str:
-        return "\n".join(
-            self.page.fragments[name].render(self.access, self.subject, self.keys.pop(name, set()))
-            for name in sorted(names)
-        )
+        with timezone.override(self.access.time_zone):  # the reader's zone, as on the page
+            return "\n".join(
+                self.page.fragments[name].render(
+                    self.access, self.subject, self.keys.pop(name, set())
+                )
+                for name in sorted(names)
+            )
 
 
 def _first(query: dict[str, list[str]], key: str) -> str:

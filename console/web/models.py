@@ -33,3 +33,16 @@ def operator_id_for(user) -> str | None:
     return (
         OperatorMember.objects.filter(user_id=user.pk).values_list("operator_id", flat=True).first()
     )
+
+
+class ConsoleProfile(models.Model):
+    """A console user's own settings: the time zone every page shows times in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="console_profile"
+    )
+    # An IANA name (console.web.times.zone_names); UTC until the user chooses another.
+    time_zone = models.CharField(max_length=64, default="UTC")
+
+    def __str__(self) -> str:
+        return f"{self.user}: times in {self.time_zone}"

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
 from console.web.models import operator_id_for
+from console.web.times import TIME_ZONE_KEY, zone_of
 from fleet.actors import Actor, request_ip
 from fleet.services import audit
 
@@ -30,6 +31,12 @@ def record_login(sender, request, user, **kwargs) -> None:
     _record("login", user, request, user.get_username())
 
 
+def remember_time_zone(sender, request, user, **kwargs) -> None:
+    """The user's time zone kept in the session from sign-in on: pages read it there."""
+    if request is not None and hasattr(request, "session"):
+        request.session[TIME_ZONE_KEY] = zone_of(user)
+
+
 def record_logout(sender, request, user, **kwargs) -> None:
     if user is not None:  # signing out without being signed in changes nothing
         _record("logout", user, request, user.get_username())
@@ -50,5 +57,6 @@ def record_login_failure(sender, credentials, request=None, **kwargs) -> None:
 
 def connect() -> None:
     user_logged_in.connect(record_login, dispatch_uid="tellus-audit-login")
+    user_logged_in.connect(remember_time_zone, dispatch_uid="tellus-time-zone")
     user_logged_out.connect(record_logout, dispatch_uid="tellus-audit-logout")
     user_login_failed.connect(record_login_failure, dispatch_uid="tellus-audit-login-failed")

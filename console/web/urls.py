@@ -3,6 +3,7 @@ from django.urls import path
 
 from console.web.signin import ConsoleLoginView
 from console.web.views import (
+    account,
     alerts,
     audit,
     commands,
@@ -63,6 +64,7 @@ urlpatterns = [
     path("people/", people.member_list, name="people"),
     path("people/new/", people.member_create, name="people-create"),
     path("people/<int:member_id>/", people.member_change, name="people-change"),
+    path("account/", account.account_page, name="account"),
     path("login/", ConsoleLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("session/renew", session.renew, name="session-renew"),

@@ -15,6 +15,7 @@ from diagnostics.checks import run_check
 from diagnostics.models import Alert, FaultCode, Runbook, RunbookExecution, StepResult
 from diagnostics.services.faults import firmware_assessment
 from diagnostics.services.remote_commands import DIAGNOSTIC_COMMANDS
+from diagnostics.words import DETECTORS, value_words
 from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from fleet.models import (
@@ -219,7 +220,7 @@ def _reason(when: dict[str, Any], last: StepResult | None) -> str:
     if "outcome" in when:
         parts.append(f"check {when['outcome']}")
     for key, value in (when.get("evidence") or {}).items():
-        parts.append(f"{key} = {value}")
+        parts.append(f"its {key.replace('_', ' ')} is {value_words(key, value)}")
     summary = (last.evidence or {}).get("summary") if last else None
     return ", ".join(parts) + (f" ({summary})" if summary else "")
 
@@ -571,7 +572,7 @@ REASONS = {
     "device_status": "the device is {}",
     "connector_state": "a connector is in {}",
     "recent_command": "a recent {} command has not completed",
-    "open_alert": "an open {} alert",
+    "open_alert": "an open alert: {}",
 }
 
 
@@ -629,7 +630,8 @@ def rank(runbooks: Iterable[Runbook], signals: Signals) -> list[Suggestion]:
             hits = sorted(signals.observed(condition) & set(rule[condition]))
             if hits:
                 score += rule["score"]
-                reasons.append(REASONS[condition].format(" / ".join(hits)))
+                named = [DETECTORS.get(hit, hit) for hit in hits]
+                reasons.append(REASONS[condition].format(" / ".join(named)))
                 matched |= {f"{condition}:{hit}" for hit in hits}
         if score and signals.model and runbook.applicable_models:
             if not _fits_model(runbook, signals.model):

@@ -59,11 +59,13 @@ def test_the_firmware_cluster_route_is_taken_with_its_evidence_then_escalated(
     page.get_by_role("button", name=re.compile("Measured: all phases present")).click()
 
     expect(page.locator("#current-heading")).to_contain_text("Read the fault log")
-    expect(check).to_contain_text("f0421_cluster", timeout=10_000)
+    expect(check).to_contain_text("F-0421 repeated (a cluster)", timeout=10_000)
     page.get_by_role("button", name="Follow the check's result").click()
 
-    expect(page.locator(".moves")).to_contain_text("fault-log → firmware-cluster")
-    expect(page.locator(".moves")).to_contain_text("pattern = f0421_cluster")
+    expect(page.locator(".moves")).to_contain_text(
+        "Read the fault log → Look for a firmware cluster of F-0421"
+    )
+    expect(page.locator(".moves")).to_contain_text("its pattern is F-0421 repeated (a cluster)")
     expect(check).to_contain_text("clusters on firmware 3.1.0", timeout=10_000)
     expect(check.locator("table")).to_contain_text("3.1.0")  # the versions it compared
     page.screenshot(path=shots / "run.png", full_page=True)
@@ -85,7 +87,7 @@ def test_a_step_command_status_arrives_while_the_charger_answers(server, scene, 
     page = sign_in(browser, server, "erin")
     start_power_up_run(page, server, scene["device_id"])
     page.get_by_role("button", name=re.compile("Measured: all phases present")).click()
-    expect(page.locator("#step-check")).to_contain_text("f0411_single", timeout=10_000)
+    expect(page.locator("#step-check")).to_contain_text("a single F-0411", timeout=10_000)
     page.get_by_role("button", name="Follow the check's result").click()
     expect(page.locator("#current-heading")).to_contain_text("firmware")
     expect(page.locator("#step-check")).to_contain_text("Pass", timeout=10_000)

@@ -54,7 +54,7 @@ def test_a_command_shows_its_charger_connector_status_history_and_reason(fleets,
         ours[0].device_id, command.command_id, "rejected", datetime.now(UTC), "occupied"
     )
     html = signed_in("Acme Charging").get(URL).content.decode()
-    assert "stop_charging" in html and "connector 2" in html
+    assert "stop charging · connector 2" in html
     assert f'href="/devices/{ours[0].device_id}/">{ours[0].sn}</a>' in html
     assert '<span class="badge cmd-failed">failed</span> occupied' in html  # text, not colour
     assert "queued <span" in html and "rejected <span" in html  # the history, in order
@@ -76,7 +76,7 @@ def test_the_issuer_is_the_api_client_the_console_user_or_the_platform(
     html = signed_in("Acme Charging").get(URL).content.decode()
     assert "API client Billing bridge" in html
     assert "<td>olga</td>" in html
-    assert "<td>platform</td>" in html
+    assert "<td>the platform</td>" in html
     assert "whole charger" in html  # reboot has no connector
 
 

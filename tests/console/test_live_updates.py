@@ -162,7 +162,7 @@ async def test_a_command_status_change_pushes_the_command_history(acme):
     await publish_device_message(device.device_id, messages.command_status(command))
     html = "\n".join(texts(await received(watcher, 2)))
     await watcher.disconnect()
-    assert 'id="device-commands"' in html and "start_charging" in html and "accepted" in html
+    assert 'id="device-commands"' in html and "start charging" in html and "accepted" in html
 
 
 async def test_a_charger_moved_to_another_operator_closes_the_socket(acme):

@@ -104,8 +104,8 @@ def test_a_row_shows_the_session_its_charger_and_why_it_stopped(fleets, records,
     (first, _), _ = fleets
     html = signed_in("Acme Charging").get(URL).content.decode()
     assert f'href="/devices/{first.device_id}/">{first.sn}</a>' in html
-    assert '<time datetime="2025-03-15T10:00:00+00:00">2025-03-15 10:00:00 UTC</time>' in html
-    assert "12.50 kWh" in html and "11.0 kW" in html and "ev_disconnected" in html
+    assert '<time datetime="2025-03-15T10:00:00Z">2025-03-15 10:00:00 UTC</time>' in html
+    assert "12.50 kWh" in html and "11.0 kW" in html and "ev disconnected" in html
     assert '<span class="badge discharge">discharge</span>' in html  # cdr-c, a V2G session
 
 
@@ -241,8 +241,8 @@ def test_the_csv_has_one_row_per_record_with_its_fields(fleets, records, signed_
         "site_id": second.site_id,
         "site_name": "Acme Depot",
         "connector_id": "1",
-        "start_time": "2025-03-15T12:00:00Z",
-        "end_time": "2025-03-15T13:00:00Z",
+        "start_time_utc": "2025-03-15T12:00:00Z",
+        "end_time_utc": "2025-03-15T13:00:00Z",
         "energy_kwh": "12.5",
         "max_power_kw": "11.0",
         "avg_power_kw": "-6.0",

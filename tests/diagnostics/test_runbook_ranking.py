@@ -98,7 +98,7 @@ def test_the_ranking_follows_the_data_not_the_code(device):
     first = engine.suggest(device)[0]
     assert (first["slug"], first["reasons"]) == (
         "connector-stuck-preparing",
-        ["an open over_temperature alert"],
+        ["an open alert: over-temperature"],
     )
 
 

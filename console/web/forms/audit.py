@@ -42,9 +42,9 @@ ACTION_WORDS = {
     "resolve_runbook": "resolved",
     "close_runbook": "closed",
     "escalate": "escalated",
-    "login": "signed in as",
-    "logout": "signed out as",
-    "login_failed": "failed to sign in as",
+    "login": "signed in",
+    "logout": "signed out",
+    "login_failed": "failed to sign in",
 }
 # The select's labels: the words above read alone, with the kind of subject they go with.
 ACTION_LABELS = {
@@ -136,7 +136,7 @@ class AuditFilterForm(WindowForm):
         strip=True,
         validators=[no_control_characters],
         label="Who",
-        help_text="A user name, client:<API client id> or platform, as listed.",
+        help_text="A person's user name, or an API client or the platform chosen from the list.",
     )
     action = forms.ChoiceField(required=False, choices=ACTION_CHOICES, label="Action")
     subject_type = forms.ChoiceField(required=False, choices=(), label="Subject")

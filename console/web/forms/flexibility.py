@@ -9,6 +9,7 @@ from django import forms
 from django.http import QueryDict
 
 from api.schemas.control import PauseChargingParams, SetPowerLimitParams
+from console.web.times import in_zone, zone_abbreviation
 from console.web.wording import form_problems, spoken_minutes
 
 MAX_MINUTES = 7 * 24 * 60  # the API's longest duration, 7 days
@@ -41,7 +42,8 @@ class FlexibilityForm(forms.Form):
     def consequence(self, receiver: str, now: datetime) -> str:
         """What `receiver` ("SN-1", "Each of the 3 chargers at Depot") will be sent and
         until when; the page adds what the rating then allows."""
-        until = (now + timedelta(minutes=self.minutes)).strftime("%H:%M UTC on %Y-%m-%d")
+        ends = in_zone(now + timedelta(minutes=self.minutes))  # the reader's zone
+        until = f"{ends:%H:%M} {zone_abbreviation(ends)} on {ends:%Y-%m-%d}"
         lasting = f"for {spoken_minutes(self.minutes)}, until about {until}"
         if self.command == "pause_charging":
             return (

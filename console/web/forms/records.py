@@ -1,5 +1,5 @@
-"""Filters of the records and energy pages. Times are typed in UTC and must lie in the
-range the API accepts, so an absurd year is a message on the form, never a crash."""
+"""Filters of the records and energy pages. Times are typed in the reader's time zone and
+must lie in the range the API accepts, so an absurd year is a message on the form, never a crash."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -27,12 +27,13 @@ DEFAULT_SPAN = {
 
 
 class UtcDateTimeField(forms.Field):
-    """A moment typed in UTC: a browser's datetime-local value (no zone: read as UTC) or
-    ISO 8601 with a zone, converted to UTC."""
+    """A moment typed in the reader's time zone (console/web/times.py): a browser's
+    datetime-local value (no zone: read in the zone in force) or ISO 8601 with a zone;
+    converted to UTC."""
 
     default_error_messages = {
-        "invalid": "Enter a date and time such as 2025-03-15T10:00 (UTC).",
-        "range": "Choose a time from 2000-01-01 up to 2100-01-01 (UTC).",
+        "invalid": "Enter a date and time such as 2025-03-15T10:00.",
+        "range": "Choose a time from 2000-01-01 up to 2100-01-01.",
     }
 
     def to_python(self, value: object) -> datetime | None:
@@ -46,7 +47,7 @@ class UtcDateTimeField(forms.Field):
         except ValueError:
             raise ValidationError(self.error_messages["invalid"], code="invalid") from None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
+            moment = moment.replace(tzinfo=timezone.get_current_timezone())
         try:
             moment = moment.astimezone(UTC)
         except OverflowError:  # year 1 or 9999 pushed past the end of time by its offset
@@ -57,8 +58,8 @@ class UtcDateTimeField(forms.Field):
 
 
 class WindowForm(forms.Form):
-    start = UtcDateTimeField(required=False, label="From (UTC)")
-    end = UtcDateTimeField(required=False, label="Until (UTC)")
+    start = UtcDateTimeField(required=False, label="From")
+    end = UtcDateTimeField(required=False, label="Until")
 
     def clean(self) -> dict:
         cleaned = super().clean()

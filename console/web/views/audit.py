@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -35,8 +36,9 @@ from console.web.forms.audit import (
 from console.web.models import OperatorMember
 from console.web.roles import Role
 from console.web.tables import chosen_charger, page_count, wants_fragment, with_charger
-from console.web.wording import form_problems
-from fleet.models import ApiClient, AuditEntry, Device
+from console.web.wording import actor_words as shared_actor_words
+from console.web.wording import client_names, form_problems
+from fleet.models import ApiClient, AuditEntry, Device, Site
 from fleet.queries.audit import audit_entries
 from fleet.queries.paging import Page
 
@@ -44,7 +46,7 @@ TEMPLATE = "console/audit/list.html"
 # Who may read the trail: it names people, addresses and every change (README: Console).
 NEEDS = Role.ENGINEER
 CSV_HEADER = [
-    "at", "actor", "action", "resource_type", "resource_id", "ip", "details", "before", "after",
+    "at_utc", "actor", "action", "resource_type", "resource_id", "ip", "details", "before", "after",
 ]  # fmt: skip
 # What a row shows of one change before its full JSON is needed.
 VALUE_MAX = 80
@@ -71,6 +73,7 @@ class AuditRow:
     action: str
     subject: str
     subject_url: str | None
+    subject_name: str = ""  # a person's username where the subject is one
     facts: list[Fact] = field(default_factory=list)
     hidden: int = 0  # facts left out of the list (the full JSON has them)
     full_json: str = ""  # set when anything was cut or left out
@@ -130,19 +133,41 @@ def audit_filters(access: ConsoleAccess, form: AuditFilterForm) -> tuple[dict, D
 
 
 def audit_rows(access: ConsoleAccess, entries: list[AuditEntry]) -> list[AuditRow]:
-    client_ids = {e.actor.removeprefix("client:") for e in entries if e.actor.startswith("client:")}
     # Only the operator's own clients are named; another's (a charger moved between
     # operators) stays an id.
-    names = (
-        dict(
-            ApiClient.objects.filter(
-                operator_id=access.operator_id, client_id__in=client_ids
-            ).values_list("client_id", "name")
-        )
-        if client_ids
-        else {}
-    )
-    return [audit_row(entry, names) for entry in entries]
+    names = client_names(access.operator_id, (e.actor for e in entries))
+    rows = [audit_row(entry, names) for entry in entries]
+    named = subject_names(access, entries)
+    for row in rows:
+        row.subject_name = named.get((row.entry.resource_type, row.entry.resource_id), "")
+    return rows
+
+
+def subject_names(access: ConsoleAccess, entries: list[AuditEntry]) -> dict[tuple[str, str], str]:
+    """A person's username, a charger's serial and a site's name for the subjects that
+    have one (the operator's own chargers and sites; any other stays an id)."""
+    wanted: dict[str, set[str]] = {"user": set(), "device": set(), "site": set()}
+    for entry in entries:
+        if entry.resource_type in wanted and entry.resource_id:
+            wanted[entry.resource_type].add(entry.resource_id)
+    names: dict[tuple[str, str], str] = {}
+    people = {int(pk) for pk in wanted["user"] if pk.isdigit()}
+    if people:
+        for pk, username in (
+            get_user_model().objects.filter(pk__in=people).values_list("pk", "username")
+        ):
+            names[("user", str(pk))] = username
+    if wanted["device"]:
+        for device_id, sn in Device.objects.filter(
+            device_id__in=wanted["device"], site__operator_id=access.operator_id
+        ).values_list("device_id", "sn"):
+            names[("device", device_id)] = sn
+    if wanted["site"]:
+        for site_id, name in Site.objects.filter(
+            site_id__in=wanted["site"], operator_id=access.operator_id
+        ).values_list("site_id", "name"):
+            names[("site", site_id)] = name
+    return names
 
 
 def audit_row(entry: AuditEntry, client_names: dict[str, str]) -> AuditRow:
@@ -162,16 +187,9 @@ def audit_row(entry: AuditEntry, client_names: dict[str, str]) -> AuditRow:
 
 
 def actor_words(label: str, client_names: dict[str, str]) -> str:
-    """user:olga → olga; client:cli_… → API client <its name>; cli:root → the command
-    line (root); platform → platform."""
-    kind, _, name = label.partition(":")
-    if kind == "user" and name:
-        return name
-    if kind == "client" and name:
-        return f"API client {client_names.get(name) or name}"
-    if kind == "cli" and name:
-        return f"the command line ({name})"
-    return label or PLATFORM
+    """The trail's actor in words (console.web.wording.actor_words); the platform as the
+    Who filter names it."""
+    return PLATFORM if label in ("", PLATFORM) else shared_actor_words(label, client_names)
 
 
 def subject_url(resource_type: str, resource_id: str) -> str | None:

@@ -20,6 +20,7 @@ from console.web.access import ConsoleAccess, console_view
 from console.web.forms.faults import PAGE_SIZE, FaultFilterForm
 from console.web.tables import filtered_table, wants_fragment
 from console.web.version_chart import version_chart
+from console.web.wording import threshold_words
 from diagnostics.models import FaultCode
 from diagnostics.queries import faults as fault_queries
 from diagnostics.queries.fault_context import (
@@ -123,6 +124,7 @@ def entry_context(access: ConsoleAccess, fault: FaultCode, user) -> dict[str, An
     return {
         "fault": fault,
         "category_label": category_label(fault.category),
+        "thresholds": [threshold_words(k, v) for k, v in (fault.thresholds or {}).items()],
         "recent_days": RECENT_DAYS,
         "window_days": WINDOW_DAYS,
         "totals": {

@@ -30,7 +30,7 @@ from fleet.services.energy import aggregated_energy, bucket_label, buckets
 
 CSV_HEADER = [
     "record_id", "device_id", "device_sn", "site_id", "site_name", "connector_id",
-    "start_time", "end_time", "energy_kwh", "max_power_kw", "avg_power_kw", "cost",
+    "start_time_utc", "end_time_utc", "energy_kwh", "max_power_kw", "avg_power_kw", "cost",
     "meter_start_kwh", "meter_end_kwh", "stop_reason", "vehicle_info", "details",
 ]  # fmt: skip
 

@@ -166,7 +166,7 @@ def test_a_whole_run_down_the_f0421_cluster_branch(api, acme, device, cluster):
         ("fault-log", "goto", "firmware-cluster"),
         ("firmware-cluster", "resolve", "resolved"),
     ]
-    assert "pattern = f0421_cluster" in detail["moves"][1]["why"]
+    assert "its pattern is F-0421 repeated (a cluster)" in detail["moves"][1]["why"]
     assert detail["escalation"] is None
 
     again = act(api, token, run_id, "firmware-cluster", action="continue")
