@@ -257,7 +257,7 @@ def test_filters_are_offered_in_words_and_kept_in_the_query_string(fleets, signe
         make_alert(fleets["ours"], minutes_ago=n + 2, severity="high")
     query = {"severity": "high", "detector": "over_temperature", "device": fleets["ours"].sn}
     html = inbox(signed_in(ACME), query).content.decode()
-    assert '<option value="over_temperature" selected>Running hot</option>' in html
+    assert '<option value="over_temperature" selected>Over-temperature</option>' in html
     assert "Charger (serial or id)" in html and f'value="{fleets["ours"].sn}"' in html
     assert (
         f"?severity=high&amp;detector=over_temperature&amp;device={fleets['ours'].sn}&amp;page=2"

@@ -30,6 +30,8 @@ DESKTOP = {"width": 1440, "height": 900}
 # name, path (formatted with the tour's ids), swaps by HTMX, live
 PAGES = [
     ("fleet", "/", True, True),
+    ("chargers", "/devices/", True, False),
+    ("sites", "/sites/", True, False),
     ("device", "/devices/{device_id}/", False, True),
     ("site", "/sites/{site_id}/", False, True),
     ("alerts", "/alerts/", True, True),
@@ -45,6 +47,7 @@ PAGES = [
     ("commands", "/commands/", True, False),
     ("records", "/records/", True, False),
     ("energy", "/energy/", True, False),
+    ("account", "/account/", False, False),
 ]
 
 

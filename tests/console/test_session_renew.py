@@ -1,24 +1,11 @@
-"""A live page keeps its session: someone watching a live page is not idle. The page renews
-the session well inside the idle limit (GET /session/renew), so its updates flow for as
-long as it stays open, while a page that is not live idles out as before; signing out,
-deactivation and losing access still end a live page (tests/console/test_live_updates.py).
-"""
-
-from collections.abc import Iterator
+"""Renewing a session (GET /session/renew, what a live page does now and then): only for a
+signed-in, active console user, and well inside the idle limit. In a browser, over the
+idle limit: tests/console/test_browser_session.py."""
 
 import pytest
 from django.test import Client
-from playwright.sync_api import expect
 
 from console.web.views.session import renew_every_seconds
-from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
-    browser,
-    live,
-    scene,
-    shots,
-    sign_in,
-)
-from tests.live_server import LiveServer, serving
 
 RENEW = "/session/renew"
 
@@ -26,8 +13,8 @@ RENEW = "/session/renew"
 @pytest.mark.django_db
 def test_a_signed_in_user_renews_the_session(signed_in, make_client):
     make_client("Acme Charging")
-    browser = signed_in("Acme Charging", "viewer")
-    response = browser.get(RENEW)
+    visitor = signed_in("Acme Charging", "viewer")
+    response = visitor.get(RENEW)
     assert response.status_code == 204
     assert response.cookies["sessionid"]["max-age"] > 0  # the cookie's idle clock restarts
     assert "no-store" in response["Cache-Control"]
@@ -40,11 +27,11 @@ def test_nobody_else_renews_anything(signed_in, make_client, client):
     assert "sessionid" not in answer.cookies  # no session made for a stranger
 
     make_client("Acme Charging")
-    browser = signed_in("Acme Charging", "viewer", username="vera")
-    user = browser.get("/").wsgi_request.user
+    visitor = signed_in("Acme Charging", "viewer", username="vera")
+    user = visitor.get("/").wsgi_request.user
     user.is_active = False
     user.save()
-    assert browser.get(RENEW).status_code == 401
+    assert visitor.get(RENEW).status_code == 401
     assert Client().post(RENEW).status_code == 405
 
 
@@ -53,30 +40,3 @@ def test_renewal_comes_well_inside_the_idle_limit(settings):
     assert renew_every_seconds() == 900
     settings.SESSION_COOKIE_AGE = 60
     assert renew_every_seconds() == 15
-
-
-@pytest.fixture
-def server(tmp_path) -> Iterator[LiveServer]:
-    """A live server whose console sessions idle out after one minute."""
-    with serving(tmp_path / "server.log", extra_env={"TELLUS_CONSOLE_IDLE_MINUTES": "1"}) as up:
-        yield up
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_live_page_outlives_the_idle_limit_and_a_quiet_one_does_not(server, scene, browser):
-    """Two people sign in (one minute idle limit): one watches a charger's live page, the
-    other leaves the records page open. After 80 s the watcher's page is still live and
-    their next click is still signed in; the other's next click asks them to sign in."""
-    watcher = sign_in(browser, server, "olivia")
-    watcher.goto(f"{server.url}/devices/{scene['device_id']}/")
-    live(watcher)
-    idle = sign_in(browser, server, "erin")
-    idle.goto(f"{server.url}/records/")
-
-    watcher.wait_for_timeout(80_000)
-
-    expect(watcher.locator("#live-status")).to_have_attribute("data-state", "live")
-    watcher.goto(f"{server.url}/alerts/")
-    assert watcher.url == f"{server.url}/alerts/"
-    idle.goto(f"{server.url}/alerts/")
-    assert "/login/" in idle.url

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from api.operator.alerts import AlertUpdate
 from diagnostics.models import Alert
 from diagnostics.services.alerts import MAX_SNOOZE_MINUTES
+from diagnostics.words import DETECTORS
 
 ACTIVE, ALL = "active", "all"
 STATUS_CHOICES = [
@@ -24,15 +25,8 @@ STATUS_CHOICES = [
 ]
 SEVERITY_CHOICES = [("", "Any severity"), *[(s.value, s.label) for s in reversed(Alert.Severity)]]
 # What each detector looks for, in words (Alert.detector holds the detector's name).
-DETECTOR_WORDS = {
-    "repeat_fault": "Repeated fault",
-    "firmware_cluster": "Fault across one firmware",
-    "heartbeat_lost": "Heartbeat lost",
-    "reconnect_storm": "Keeps reconnecting",
-    "over_temperature": "Running hot",
-    "discharge_no_power": "Discharge without power",
-    "stuck_preparing": "Stuck preparing",
-}
+# The detectors' names from the one mapping of diagnostics keys to words, as a list shows them.
+DETECTOR_WORDS = {key: text[:1].upper() + text[1:] for key, text in DETECTORS.items()}
 DETECTOR_CHOICES = [("", "Any kind"), *DETECTOR_WORDS.items()]
 PAGE_SIZE = 20
 MAX_PAGE = 10_000

@@ -27,7 +27,8 @@ from console.web.forms.alerts import (
 from console.web.live_paths import live_path
 from console.web.roles import Role
 from console.web.tables import page_count, wants_fragment
-from console.web.wording import form_problems
+from console.web.times import moment_text
+from console.web.wording import actor_words, form_problems
 from diagnostics.models import Alert, AlertTransition, RunbookExecution
 from diagnostics.queries import alerts as alert_queries
 from diagnostics.queries.faults import fault_titles
@@ -281,7 +282,7 @@ def _move(access: ConsoleAccess, alert: Alert, action: str, data) -> tuple[str, 
         return f"Nothing changed: {refused.message}.", False
     said = f"{alert.title} is now {moved.status}"
     if moved.snoozed_until:
-        said += f"; no new alert for it before {moved.snoozed_until:%Y-%m-%d %H:%M} UTC"
+        said += f"; no new alert for it before {moment_text(moved.snoozed_until, 'minute')}"
     return said + ".", True
 
 
@@ -350,15 +351,9 @@ def _next_statuses(alert: Alert) -> list[str]:
 
 
 def who(label: str) -> str:
-    """An actor label as a person reads it: the user's name, an API client, a detector."""
-    kind, _, name = label.partition(":")
-    if kind == "user":
-        return name
-    if kind == "client":
-        return f"API client {name}"
-    if kind == "cli":
-        return f"{name} (command line)"
-    return label or "the platform"
+    """An actor label as a person reads it (console/web/wording.py): a person's username,
+    the API client, the command line or the platform."""
+    return actor_words(label)
 
 
 def evidence_rows(evidence: Any) -> list[dict[str, Any]]:
