@@ -573,7 +573,7 @@ async def test_a_queued_command_appears_in_the_command_list_without_a_reload(acm
     html = "\n".join(texts(await received(watcher, 2)))
     await watcher.disconnect()
     commands = section(html, 'id="device-commands"')
-    assert "stop_charging" in commands and "cmd-queued" in commands
+    assert "stop charging" in commands and "cmd-queued" in commands
 
 
 async def test_a_site_controls_progress_is_redrawn_as_its_chargers_answer(acme):
