@@ -10,6 +10,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -153,8 +154,9 @@ def sweep_now() -> None:
         pool.submit(sweep).result()
 
 
-@pytest.fixture
-def browser(scene) -> Iterator[Browser]:
+@contextmanager
+def launched_chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, closed afterwards (the browser tests' one launch)."""
     assert shutil.which(CHROMIUM), "browser tests need Debian's Chromium: apt-get install chromium"
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
@@ -162,6 +164,12 @@ def browser(scene) -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture
+def browser(scene) -> Iterator[Browser]:
+    with launched_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -8,16 +8,14 @@ nothing of the demo operator's: empty states, not someone else's data.
 Screenshots go to the `shots` folder (TELLUS_SCREENSHOT_DIR) as
 tour-<database>-<role>-<page>.png (the other operator's user: role "rival")."""
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
-    CHROMIUM,
-    LAUNCH_ARGS,
     TABLET,
+    launched_chromium,
     live,
     shots,
 )
@@ -59,13 +57,8 @@ def world(request, tmp_path) -> Iterator[World]:
 
 @pytest.fixture
 def chromium(world) -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "browser tests need Debian's Chromium: apt-get install chromium"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with launched_chromium() as launched:
+        yield launched
 
 
 def sign_in_as(browser: Browser, world: World, role: str, viewport: dict) -> Page:
