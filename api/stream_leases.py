@@ -2,8 +2,9 @@
 
 A stream holds a lease in Redis while it lives: one member per subscription set of the
 client (the stream's own rule keeps one connection per client and set, so sets are
-streams), scored with the time its lease runs out. The stream refreshes its lease every
-third of `TELLUS_STREAM_LEASE_SECONDS` and releases it when it closes. A stream whose
+streams; decision: stream-rules), scored with the time its lease runs out. The stream
+refreshes its lease every third of `TELLUS_STREAM_LEASE_SECONDS` and releases it when it
+closes. A stream whose
 process dies without closing (killed, host lost) stops counting when its lease runs out,
 so no count leaks. Times come from the Redis server's clock (`TIME` inside the scripts),
 so hosts whose clocks differ agree on which leases have run out.
