@@ -14,7 +14,9 @@ so clients can tell why:
   fleet during the stream
 - 4409 replaced by a newer connection of the same client for the same set of devices
   (decision: stream-rules: the newest wins, the older is closed)
-- 4429 the client's operator_query rate class is exhausted (the handshake is one read)
+- 4429 the client's operator_query rate class is exhausted (the handshake is one read),
+  or the client already has TELLUS_STREAM_MAX_PER_CLIENT streams open (any process;
+  api/stream_leases.py)
 """
 
 import asyncio
@@ -30,6 +32,7 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from api import stream_leases
 from api.auth import authenticate_operator_call, parse_bearer
 from api.input_guard import check_query_string
 from fleet import tokens
@@ -114,6 +117,7 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         self.tasks: list[asyncio.Task] = []
         self.device_ids: list[str] = []
         self.replacement_group = ""
+        self.lease: tuple[str, str] | None = None
         query_string = self.scope.get("query_string", b"").decode("latin-1")
         try:
             check_query_string(query_string)
@@ -165,6 +169,15 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         replaced: StreamReplacedMessage = {"type": "stream.replaced", "by": self.channel_name}
         for attempt in (1, 2):
             try:
+                # The set's lease first: a client at its cap is refused before it replaces
+                # anything (a new connection for a set it already streams takes that
+                # set's lease over, so it is never refused).
+                if not await stream_leases.acquire(principal.client_id, digest, self.channel_name):
+                    cap = settings.TELLUS_STREAM_MAX_PER_CLIENT
+                    return await self.close(
+                        4429, f"at most {cap} concurrent streams per client; close one first"
+                    )
+                self.lease = (principal.client_id, digest)
                 await self.channel_layer.group_send(self.replacement_group, replaced)
                 await self.channel_layer.group_add(self.replacement_group, self.channel_name)
                 for device_id in device_ids:
@@ -181,6 +194,7 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
                 return await self.close(1013, LIVE_UPDATES_DOWN)
         self.tasks.append(loop.create_task(self._cadence()))
         self.tasks.append(loop.create_task(self._expire_at(principal.expires_at)))
+        self.tasks.append(loop.create_task(self._keep_lease()))
         for device_id in device_ids:
             await self._send_frame(device_id)
 
@@ -200,6 +214,9 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
             task.cancel()
         for pending in getattr(self, "pending", {}).values():
             pending.cancel()
+        if getattr(self, "lease", None):
+            with suppress(*REDIS_ERRORS):  # or it runs out by itself
+                await stream_leases.release(*self.lease, self.channel_name)
         with suppress(*REDIS_ERRORS):  # Redis forgets a dead subscriber by itself
             for device_id in getattr(self, "device_ids", []):
                 await self.channel_layer.group_discard(device_group(device_id), self.channel_name)
@@ -237,6 +254,19 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
         process: a stream on a token of the old version closes at once."""
         if version != self.token_version:
             self.tasks.append(asyncio.ensure_future(self.close(4401, "token revoked")))
+
+    async def _keep_lease(self) -> None:
+        """Refresh the stream's lease while it lives, so it keeps counting towards the
+        client's cap; a process that dies stops refreshing and its leases run out."""
+        while True:
+            await asyncio.sleep(stream_leases.refresh_interval())
+            try:
+                held = await stream_leases.refresh(*self.lease, self.channel_name)
+            except REDIS_ERRORS:
+                continue  # open streams outlive a Redis outage; the lease returns with it
+            if not held:  # a newer connection for the same devices took the lease over
+                await self.close(4409, "replaced by a newer connection for the same devices")
+                return
 
     async def _expire_at(self, expires_at: int) -> None:
         await asyncio.sleep(max(0.0, expires_at - time.time()))

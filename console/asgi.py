@@ -11,11 +11,14 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
 from console import log_redaction
+from console.handshake_limits import allow_stream_urls
 from console.heap import settle_heap
 
 django_asgi_app = get_asgi_application()
 # Before the server logs its first request line (the stream's token is in its query).
 log_redaction.install()
+# Before the server parses its first WebSocket handshake (the stream's device ids are in its URL).
+allow_stream_urls()
 
 from api.device.fastpath import DeviceFastPath  # noqa: E402
 

@@ -239,6 +239,11 @@ TELLUS_RATE_DEVICE_OTHER = env_rate("TELLUS_RATE_DEVICE_OTHER", "60/minute")
 TELLUS_STREAM_CADENCE_SECONDS = env_int("TELLUS_STREAM_CADENCE_SECONDS", 5, minimum=1)
 TELLUS_STREAM_MIN_INTERVAL_SECONDS = env_float("TELLUS_STREAM_MIN_INTERVAL_SECONDS", 1.0)
 TELLUS_STREAM_MAX_DEVICES = env_int("TELLUS_STREAM_MAX_DEVICES", 500, minimum=1)
+# Streams open at once per API client, counted across processes by leases in Redis that
+# each stream refreshes while it lives (api/stream_leases.py); a dead process's streams
+# stop counting when their leases run out.
+TELLUS_STREAM_MAX_PER_CLIENT = env_int("TELLUS_STREAM_MAX_PER_CLIENT", 10, minimum=1)
+TELLUS_STREAM_LEASE_SECONDS = env_float("TELLUS_STREAM_LEASE_SECONDS", 30.0, minimum=1.0)
 # Where rate-limit counters live: Redis (shared by all processes) or process memory.
 TELLUS_RATE_LIMIT_STORAGE_URL = REDIS_URL or "memory://"
 TELLUS_MAX_BODY_BYTES = env_int("TELLUS_MAX_BODY_BYTES", 256 * 1024, minimum=1024)
