@@ -4,6 +4,9 @@ Each callable is given to a Ninja route as `auth=`; it returns the principal or 
 a TellusError, which the API turns into 2001 / 2002 / 2003.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.http import HttpRequest
 
 from api.ratelimit import aenforce, enforce
@@ -50,6 +53,39 @@ def authenticate_operator_call(
     return principal
 
 
+def _wire_text(raw: bytes | str) -> str:
+    # Valid UTF-8 (and so ASCII, what HTTP allows) comes back byte for byte when the
+    # signature base is encoded; anything else cannot match a signature, and is refused.
+    return raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+
+
+def scope_target(scope: Mapping[str, Any]) -> str | None:
+    """The request target of an ASGI scope (HTTP or WebSocket) exactly as it was sent:
+    the raw path and query string, percent-encoding untouched. None when the server
+    gives no raw_path (uvicorn, daphne and granian all do)."""
+    raw_path = scope.get("raw_path")
+    if raw_path is None:
+        return None
+    query = _wire_text(scope.get("query_string") or b"")
+    return _wire_text(raw_path) + (f"?{query}" if query else "")
+
+
+def request_target(request: HttpRequest) -> str:
+    """The path and query a signature covers, as the client sent them (README: Request
+    signing). The decoded path would differ from what was signed wherever the client
+    percent-encoded a character Django re-encodes differently (`%2F`, `%7E`, lower-case
+    escapes)."""
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, Mapping) and (target := scope_target(scope)) is not None:
+        return target
+    uri = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")  # WSGI servers
+    if uri:
+        if "://" in uri.split("?", 1)[0]:  # absolute-form: drop the scheme and authority
+            uri = "/" + uri.split("://", 1)[1].partition("/")[2]
+        return _wire_text(uri.encode("latin-1"))
+    return request.get_full_path()
+
+
 def authenticate_operator_request(
     request: HttpRequest, scope: str, rate_class: str
 ) -> OperatorPrincipal:
@@ -59,7 +95,7 @@ def authenticate_operator_request(
         scope,
         rate_class,
         method=request.method or "",
-        path=request.get_full_path(),
+        path=request_target(request),
         body=request.body,
         signature=request.headers.get("X-Signature"),
         timestamp=request.headers.get("X-Timestamp"),

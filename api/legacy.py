@@ -25,6 +25,7 @@ from api.envelope import (
 )
 from api.input_guard import load_json
 from api.operator.common import MAX_PAGE
+from api.schemas.reporting import MAX_SESSION_KWH
 from fleet.actors import Actor, request_ip
 from fleet.errors import InvalidParameter, MissingParameter, TellusError
 from fleet.models import ApiClient, LegacyOrder
@@ -55,7 +56,8 @@ class StartCharging(Strict):
 
 class StartDischarging(StartCharging):
     LimitMinSOC: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
-    LimitMaxEnergy: Annotated[StrictInt, Field(ge=1)] | None = Field(
+    # No more than one session can deliver: the bound of the v1 energy fields.
+    LimitMaxEnergy: Annotated[StrictInt, Field(ge=1, le=MAX_SESSION_KWH)] | None = Field(
         None, description="kWh (decision: legacy-units)."
     )
 

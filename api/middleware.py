@@ -1,14 +1,17 @@
 """Guarantees for everything under /v1 that no single view can give on its own.
 
 Before the view: refuse oversized bodies and non-JSON content types, by the rules of api.edge that
-the charger fast path applies too. After it: any 400, 404, 405 or 500 that did not come out of our
-API code as an envelope (a Host not allowed, unknown path, wrong method, a crash outside a view)
-becomes one; on the legacy start/stop endpoints, whose errors are `{"Status", "Reason", "Code"}`
-(decision: legacy-errors), such a refusal takes that shape instead. Works sync and async, so it
+the charger fast path applies too, on every request that has a body (a Content-Length over zero, a
+chunked Transfer-Encoding, or body bytes received), whatever its method. After it: any 400, 404,
+405 or 500 that did not come out of our API code as an envelope (a Host not allowed, unknown path,
+wrong method, a crash outside a view) becomes one; on the legacy start/stop endpoints, whose errors
+are `{"Status", "Reason", "Code"}` (decision: legacy-errors), such a refusal takes that shape
+instead. Works sync and async, so it
 never forces a thread hop on the async hot path.
 """
 
 import json
+import os
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -23,12 +26,27 @@ from api.envelope import (
 from api.input_guard import check_path, check_query_string
 from fleet.errors import InvalidParameter
 
-_BODY_METHODS = {"POST", "PUT", "PATCH"}
 _CONVERTED = {
     400: (1001, "Bad request"),  # Django's own refusals, e.g. a Host not in ALLOWED_HOSTS
     404: (3001, "Resource not found"),
     500: (9001, "Internal server error"),
 }
+
+
+def _received_bytes(request: HttpRequest) -> int:
+    """How many body bytes the server handed over, without reading them. An ASGI server
+    passes a chunked body with no Content-Length; Django has spooled it to a file by now,
+    so its size is known; a stream that cannot tell (WSGI's) counts as empty."""
+    if hasattr(request, "_body"):
+        return len(request._body)
+    stream = getattr(request, "_stream", None)
+    try:
+        here = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(here)
+    except (AttributeError, OSError, ValueError):
+        return 0
+    return max(end - here, 0)
 
 
 def _check_request(request: HttpRequest) -> HttpResponse | None:
@@ -37,17 +55,19 @@ def _check_request(request: HttpRequest) -> HttpResponse | None:
         check_query_string(request.META.get("QUERY_STRING", ""))
     except InvalidParameter as exc:
         return tellus_error_response(exc)
-    if request.method not in _BODY_METHODS:
-        return None
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return error_response(1001, "Invalid Content-Length header", {"field": "Content-Length"})
-    if length == 0:
+    # A body is a body however it is framed: declared, chunked, or bytes that arrived anyway.
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    received = 0 if length > 0 else _received_bytes(request)
+    if length <= 0 and not chunked and received == 0:
         return None
-    refused = check_body_size(length) or check_content_type(
-        request.content_type or "", request.path
+    size_refused = (
+        check_body_size(length) if length > 0 else check_body_size(received, declared=False)
     )
+    refused = size_refused or check_content_type(request.content_type or "", request.path)
     return None if refused is None else tellus_error_response(refused)
 
 

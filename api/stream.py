@@ -33,7 +33,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from api import stream_leases
-from api.auth import authenticate_operator_call, parse_bearer
+from api.auth import authenticate_operator_call, parse_bearer, scope_target
 from api.input_guard import check_query_string
 from fleet import tokens
 from fleet.errors import (
@@ -125,7 +125,9 @@ class TelemetryStreamConsumer(AsyncJsonWebsocketConsumer):
             return await self.close(4400, "the query string contains a NUL character")
         query = parse_qs(query_string)
         headers = dict(self.scope.get("headers", []))
-        path = self.scope.get("path", "") + (f"?{query_string}" if query_string else "")
+        path = scope_target(self.scope) or self.scope.get("path", "") + (
+            f"?{query_string}" if query_string else ""
+        )
         try:
             principal = await _authenticate(self._token(query), path, headers)
         except TooManyRequests as exc:

@@ -53,7 +53,9 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """`uvicorn console.asgi:application` on 127.0.0.1 and a free port."""
+    """`uvicorn console.asgi:application` on 127.0.0.1 and a free port; `server="daphne"`
+    serves it with daphne instead (what `manage.py runserver` runs), for what each ASGI
+    server hands the application its own way (the raw request target, chunked bodies)."""
 
     def __init__(
         self,
@@ -62,7 +64,9 @@ class LiveServer:
         log_path: Path,
         extra_env: dict[str, str] | None = None,
         access_log: bool = False,
+        server: str = "uvicorn",
     ):
+        self.server = server
         self.database = database
         self.extra_env = extra_env or {}
         self.access_log = access_log
@@ -98,7 +102,9 @@ class LiveServer:
             self.port = free_port()
             self._log = self.log_path.open("ab")
             self.process = subprocess.Popen(
-                [
+                self._daphne()
+                if self.server == "daphne"
+                else [
                     sys.executable,
                     "-m",
                     "uvicorn",
@@ -127,6 +133,11 @@ class LiveServer:
             self.stop()
             if attempt == attempts - 1:
                 raise RuntimeError(f"live server did not start; log:\n{self.log_tail()}")
+
+    def _daphne(self) -> list[str]:
+        verbosity = ["-v", "1" if self.access_log else "0"]
+        where = ["-b", "127.0.0.1", "-p", str(self.port), *verbosity]
+        return [sys.executable, "-m", "daphne", *where, "console.asgi:application"]
 
     def _wait_ready(self, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout

@@ -88,12 +88,21 @@ async def _read_body(scope: Scope, receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _parse(model: type[BaseModel], scope: Scope, body: bytes) -> BaseModel:
-    if not body:
-        raise MissingParameter("body")
+def _check_body_type(scope: Scope, body: bytes) -> None:
+    """The content-type rule for any request with a body, chunked or not, as the
+    middleware applies it on the Django routes."""
+    chunked = "chunked" in _header(scope, b"transfer-encoding").lower()
+    if not body and not chunked:
+        return
     content_type = _header(scope, b"content-type").split(";")[0].strip().lower()
     if refused := check_content_type(content_type, scope["path"]):
         raise refused
+
+
+def _parse(model: type[BaseModel], scope: Scope, body: bytes) -> BaseModel:
+    _check_body_type(scope, body)
+    if not body:
+        raise MissingParameter("body")
     return validate_body(model, load_json(body))
 
 
@@ -109,7 +118,7 @@ async def _telemetry(scope: Scope, receive: Receive, principal) -> dict[str, Any
 
 async def _commands(scope: Scope, receive: Receive, principal) -> dict[str, Any]:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    await _read_body(scope, receive)
+    _check_body_type(scope, await _read_body(scope, receive))
     gone = asyncio.Event()
 
     async def watch_disconnect() -> None:

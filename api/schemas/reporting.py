@@ -25,7 +25,8 @@ Percent = Annotated[StrictInt, Field(ge=0, le=100)]
 Volts = Measure(0, 2_000)
 Amps = Measure(-5_000, 5_000)
 Kilowatts = Measure(-5_000, 5_000)
-SessionKwh = Measure(0, 100_000)  # one session
+MAX_SESSION_KWH = 100_000  # one session; also bounds a legacy discharge's LimitMaxEnergy
+SessionKwh = Measure(0, MAX_SESSION_KWH)
 MeterKwh = Measure(0, 1_000_000_000)  # a meter's lifetime register
 Celsius = Measure(-100, 300)
 Cycles = Measure(0, 1_000_000_000)

@@ -1,7 +1,8 @@
 """Optional HMAC-SHA256 request signing for operator clients (decision: signing).
 
 `X-Signature` is the lowercase hex HMAC-SHA256, keyed with the client secret, of
-METHOD + PATH (with `/v1` and the query string) + TIMESTAMP + BODY, concatenated with no
+METHOD + PATH (with `/v1` and the query string, exactly as sent: the API passes the raw
+request target, percent-encoding untouched) + TIMESTAMP + BODY, concatenated with no
 separators; `X-Timestamp` is Unix seconds or ISO 8601 with a zone, within
 TELLUS_CLOCK_SKEW_SECONDS of the server's clock. A signature is accepted once: a replay
 inside the window is refused (remembered in the database, not in Redis). Failures are 401/2001.

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from api.schemas.reporting import MAX_SESSION_KWH
 from fleet.models import Command, Connector, Device, LegacyOrder
 from tests.spec import assert_matches, component, official_spec
 
@@ -184,3 +185,26 @@ def test_legacy_endpoints_need_a_token_and_scope(api, station, make_client, oper
     assert (
         call(api, "put", "/cp/query_station_status", [station.device_id], reader).status_code == 200
     )
+
+
+@pytest.mark.parametrize(
+    ("energy", "accepted"),
+    [(MAX_SESSION_KWH, True), (MAX_SESSION_KWH + 1, False), (2**64 - 1, False), (0, False)],
+)
+def test_discharge_energy_limit_is_bounded_like_the_v1_energy_fields(
+    api, peer, station, energy, accepted
+):
+    Device.objects.filter(pk=station.pk).update(v2g_capable=True)
+    body = {"OrderId": "V-2", "ChargePointId": station.device_id, "ConnectorId": 1}
+    response = call(
+        api, "post", "/cp/start_discharging", {**body, "LimitMaxEnergy": energy}, peer[1]
+    )
+    if accepted:
+        assert response.status_code == 200, response.content
+        assert Command.objects.get().params["max_energy_kwh"] == energy
+        return
+    assert response.status_code == 400
+    answer = response.json()
+    assert (answer["Status"], answer["Code"]) == ("START_FAILED", 1001)
+    assert answer["Details"]["field"] == "LimitMaxEnergy"
+    assert not Command.objects.exists() and not LegacyOrder.objects.exists()
