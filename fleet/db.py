@@ -3,14 +3,26 @@
 Django's ORM runs on a thread; on PostgreSQL the hot path instead talks to the database
 through a psycopg async pool on the event loop, one round trip per request. The ORM
 implementations in fleet.services stay the reference and serve the SQLite default.
+
+A database restart (or a failover, or `pg_terminate_backend`) kills every connection the
+pool holds while they sit idle. The pool hands out only live ones (HotPathPool), so once
+the database is back no charger request pays for a dead connection. The check comes
+before a statement is sent: nothing is sent again after a failure it may have outlived
+(a telemetry batch or a command claim that reached the database is not repeated).
 """
 
 import asyncio
+import logging
+import select
 import weakref
 from functools import cache
+from time import monotonic
 
+import psycopg
 from django.db import connections
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+logger = logging.getLogger("tellus.db")
 
 _pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncConnectionPool]" = (
     weakref.WeakKeyDictionary()
@@ -37,12 +49,62 @@ def _conninfo() -> dict:
     return {key: value for key, value in info.items() if value is not None}
 
 
+def _input_waiting(conn: psycopg.AsyncConnection) -> bool:
+    """Whether the server has sent something to a connection nobody asked anything of.
+
+    An idle autocommit connection that listens to nothing hears from the server only when
+    its session ends (the termination notice and the socket's end, on a restart,
+    a failover or pg_terminate_backend) or, rarely, a parameter change. A poll(2) with no
+    timeout: no round trip to the database on the hot path."""
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
+
+
+async def connection_is_live(conn: psycopg.AsyncConnection) -> bool:
+    """True unless the connection is dead; one round trip only when its socket says the
+    server has spoken since it was last used."""
+    if conn.broken or conn.closed:
+        return False
+    try:
+        if not _input_waiting(conn):
+            return True
+        await conn.execute("")  # reads what was sent: raises if the session has ended
+    except (psycopg.Error, OSError, ValueError):
+        return False
+    return True
+
+
+class HotPathPool(AsyncConnectionPool):
+    """A pool that checks each connection before handing it out and replaces dead ones.
+
+    psycopg_pool's own `check=` does the same with a round trip on every checkout, and
+    sleeps with a growing backoff (1 s, 2 s, 4 s...) after each connection that fails
+    it: with a pool full of connections a restart killed, the first requests after it
+    would wait for seconds or time out. Here the check costs no round trip unless the
+    server has spoken, and a dead connection is replaced at once: the request goes on
+    to the next idle connection, or waits for the one opened in its place."""
+
+    async def getconn(self, timeout: float | None = None) -> psycopg.AsyncConnection:
+        deadline = monotonic() + (self.timeout if timeout is None else timeout)
+        # Every idle connection may be dead, never more: max_size + 1 draws find a live
+        # one (or a freshly opened one, which has been checked by connecting).
+        for _ in range(self.max_size + 1):
+            conn = await super().getconn(timeout=deadline - monotonic())
+            if await connection_is_live(conn):
+                return conn
+            logger.info("Discarding a dead database connection from %s", self.name)
+            await conn.close()
+            await self.putconn(conn)  # closed: the pool opens a new one in its place
+        raise PoolTimeout(f"no live connection in {self.name!r}")
+
+
 async def pg_pool() -> AsyncConnectionPool:
     """The pool of the running event loop, opened on first use."""
     loop = asyncio.get_running_loop()
     pool = _pools.get(loop)
     if pool is None:
-        pool = AsyncConnectionPool(
+        pool = HotPathPool(
             kwargs={**_conninfo(), "autocommit": True},
             min_size=2,
             max_size=POOL_MAX_SIZE,
