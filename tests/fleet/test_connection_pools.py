@@ -1,15 +1,18 @@
-"""The charger hot path's own PostgreSQL pool (fleet.db) after its sessions were killed.
+"""Both PostgreSQL pools after every session they held was killed.
 
-A restart, a failover or pg_terminate_backend ends every session the pool holds while it
-sits idle. The pool must hand out only live connections afterwards: before, each dead
-connection failed the next statement sent on it (AdminShutdown), one request per
-connection, whenever it next came up.
+A restart, a failover or pg_terminate_backend ends every session a pool holds while it
+sits idle. Each pool must hand out only live connections afterwards. Before: the charger
+hot path's own pool (fleet.db) failed the next statement sent on each dead connection
+(AdminShutdown), one request per connection, whenever it next came up; the ORM's pool
+(psycopg_pool's check, as Django configures it) slept 1 s, 2 s, 4 s… after each dead
+connection it drew, and a request that drew five gave up (PoolTimeout).
 """
 
 import asyncio
 
 import psycopg
 import pytest
+from django.db import connection
 
 from fleet import db
 
@@ -60,3 +63,23 @@ async def test_after_every_pooled_session_was_killed_each_statement_gets_a_live_
         assert together == [1] * db.POOL_MAX_SIZE
     finally:
         await db.close_pools()
+
+
+def test_after_every_pooled_session_was_killed_the_orm_gets_a_live_connection_at_once():
+    pool = connection.pool
+    connection.close()  # the test's own connection back to the pool: all of it is ours
+    held = [pool.getconn() for _ in range(pool.max_size)]
+    pids = [conn.info.backend_pid for conn in held]
+    for conn in held:
+        pool.putconn(conn)
+    asyncio.run(terminate(pids))
+    answers = []
+    for _ in range(2 * pool.max_size):
+        with pool.connection() as conn:
+            answers.append(conn.execute("SELECT 1").fetchone()[0])
+    assert answers == [1] * (2 * pool.max_size)
+    # And through the ORM itself.
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
