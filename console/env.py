@@ -114,7 +114,9 @@ def parse_database_url(url: str) -> dict:
     parts = urlsplit(url)
     if parts.scheme in {"postgres", "postgresql", "pgsql", "postgresql+psycopg"}:
         config: dict = {
-            "ENGINE": "django.db.backends.postgresql",
+            # Django's, with a pool that hands out only live connections (a database
+            # restart costs no request once it is back; see console.postgresql).
+            "ENGINE": "console.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "postgres",
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),
@@ -123,9 +125,9 @@ def parse_database_url(url: str) -> dict:
             # Under ASGI each request's sync work runs on its own thread, so persistent
             # per-thread connections would pile up; psycopg's pool is shared instead.
             "CONN_MAX_AGE": 0,
-            # With the pool, Django passes psycopg_pool's check_connection: a pooled
-            # connection is tested before it is handed out, so connections that died with a
-            # database restart are replaced instead of failing a request.
+            # The pool checks each connection before handing it out (console.postgresql),
+            # so connections that died with a database restart are replaced instead of
+            # failing a request.
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {"pool": {"min_size": 2, "max_size": 20}, **dict(parse_qsl(parts.query))},
         }

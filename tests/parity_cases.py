@@ -20,14 +20,15 @@ if not apps.ready:  # run as a program: set up before the models are imported
     django.setup()
 
 from django.core.management import call_command
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from diagnostics.queries import fault_context
 from diagnostics.queries.fault_context import runbooks_for_code
 from diagnostics.queries.faults import latest_reporters, reported_codes
 from diagnostics.services.loader import load_runbooks
 from fleet.actors import Actor
-from fleet.models import ChargingRecord, Control, DeviceEvent, TelemetrySample
+from fleet.errors import Conflict
+from fleet.models import ChargingRecord, Control, Device, DeviceEvent, TelemetrySample
 from fleet.queries.site_detail import site_controls
 from fleet.services import provisioning
 from fleet.services.energy import aggregated_energy, rebuild_power_peaks
@@ -155,6 +156,35 @@ def case_site_controls() -> dict:
     }
 
 
+def case_serial_letter_case() -> dict:
+    """A serial is taken whatever its letter case (a unique index on upper(sn), which
+    SQLite folds for ASCII), and releasing it finds it whatever the case."""
+    first, _ = provisioning.register_device("SN-Case-7", "TP-DC180", "Tellus Power", "3.1.0")
+    refused = []
+    for variant in ("sn-case-7", "SN-CASE-7", "SN-Case-7"):
+        try:
+            provisioning.register_device(variant, "TP-AC22", "Whoever", "0.0.1")
+        except Conflict:
+            refused.append(variant)
+    try:
+        with transaction.atomic():
+            Device.objects.create(
+                sn="sN-cAsE-7", model="x", manufacturer="x", firmware_version="x",
+                secret_hash="x", secret_expires_at=NOW,
+            )  # fmt: skip
+        database_refused = False
+    except IntegrityError:
+        database_refused = True
+    released = provisioning.release_serial("SN-CASE-7", actor=Actor.platform())
+    again, _ = provisioning.register_device("SN-CASE-7", "TP-DC180", "Tellus Power", "3.1.0")
+    return {
+        "refused": refused,
+        "database_refused": database_refused,
+        "released": [released["sn"], released["device_id"] == first.device_id],
+        "registered": sorted(Device.objects.values_list("sn", flat=True)) == [again.sn],
+    }
+
+
 CASES: dict[str, Callable[[], Any]] = {
     "raised_by": case_raised_by,
     "reported_codes": case_reported_codes,
@@ -162,6 +192,7 @@ CASES: dict[str, Callable[[], Any]] = {
     "runbooks_for_code": case_runbooks_for_code,
     "energy": case_energy,
     "site_controls": case_site_controls,
+    "serial_letter_case": case_serial_letter_case,
 }
 
 

@@ -14,7 +14,7 @@ from console.env import redis_backed_services
 from console.settings import *  # noqa: F403
 from console.settings import DATABASES, REDIS_URL
 
-if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] != "console.postgresql":
     raise ImproperlyConfigured(
         "The test suite runs against PostgreSQL: set DATABASE_URL "
         "(make test defaults it to postgres://postgres@127.0.0.1:5432/tellus)."

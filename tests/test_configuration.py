@@ -8,7 +8,7 @@ from console.env import env_int, env_rate, env_retry_schedule, parse_database_ur
 
 def test_postgres_url_is_parsed():
     config = parse_database_url("postgres://tellus:p%40ss@db.internal:6543/fleet?sslmode=require")
-    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert config["ENGINE"] == "console.postgresql"
     assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"], config["NAME"]) == (
         "tellus",
         "p@ss",

@@ -33,6 +33,12 @@ EXPECTED = {
         "total": {"charge_energy": 20.0, "discharge_energy": 0.0, "max_power": 22.0},
     },
     "site_controls": {"North depot": ["limit_power"], "South depot": ["limit_power", "pause"]},
+    "serial_letter_case": {
+        "refused": ["sn-case-7", "SN-CASE-7", "SN-Case-7"],
+        "database_refused": True,
+        "released": ["SN-Case-7", True],
+        "registered": True,
+    },
 }
 
 

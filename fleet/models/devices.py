@@ -2,6 +2,7 @@ import re
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Upper
 
 from fleet.credentials import secret_matches
 from fleet.ids import new_device_id
@@ -61,6 +62,11 @@ class Device(models.Model):
         indexes = [
             models.Index(fields=["site", "status"]),
             models.Index(fields=["status", "last_heartbeat"]),
+        ]
+        constraints = [
+            # `ABC123` is the serial `abc123` (registration is unauthenticated: a case
+            # variant must not pass for another charger). SQLite's upper() folds ASCII only.
+            models.UniqueConstraint(Upper("sn"), name="device_sn_case_insensitive"),
         ]
 
     def __str__(self) -> str:

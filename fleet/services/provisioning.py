@@ -16,7 +16,7 @@ from fleet import tokens
 from fleet.actors import Actor
 from fleet.credentials import hash_secret, new_secret
 from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
-from fleet.models import ApiClient, Device, Operator, Site
+from fleet.models import ApiClient, Connector, Device, Operator, Site
 from fleet.models.operators import SCOPES
 from fleet.secrets_box import reseal, seal
 from fleet.services import audit
@@ -227,7 +227,8 @@ def register_device(
                 + timedelta(seconds=settings.TELLUS_DEVICE_SECRET_TTL_SECONDS),
             )
     except IntegrityError as exc:
-        if Device.objects.filter(sn=sn).exists():
+        # Letter case aside: `ABC123` is taken when `abc123` is (the index on upper(sn)).
+        if Device.objects.filter(sn__iexact=sn).exists():
             raise Conflict(
                 f"A charger with sn '{sn}' is already registered", {"field": "sn", "value": sn}
             ) from exc
@@ -291,3 +292,68 @@ def reseal_client_secrets() -> dict[str, Any]:
             )
             resealed += 1
     return {"resealed": resealed, "unreadable": unreadable}
+
+
+def _history_of(device: Device) -> dict[str, int]:
+    """What the platform has recorded from or for a charger, by kind (its connectors'
+    live state aside: a snapshot, not history)."""
+    counts = {}
+    for relation in Device._meta.related_objects:
+        if relation.related_model is Connector or not relation.one_to_many:
+            continue
+        rows = relation.related_model._base_manager.filter(**{relation.field.name: device})
+        if count := rows.count():
+            counts[str(relation.related_model._meta.verbose_name_plural)] = count
+    return counts
+
+
+@transaction.atomic
+def release_serial(sn: str, *, actor: Actor, force: bool = False) -> dict[str, Any]:
+    """Remove the registration that holds a serial number, so the charger that really
+    carries it can register. Registration is unauthenticated: anyone may claim a serial
+    first. Refused (409) for a charger on a site or with history unless `force`: then its
+    history goes with it. Audited as `release_serial` by `actor`; the registration's
+    tokens stop working."""
+    sn = _require_text("sn", sn, 64)
+    candidates = list(Device.objects.select_for_update().filter(sn__iexact=sn).order_by("sn"))
+    exact = [device for device in candidates if device.sn == sn]
+    if not candidates:
+        raise NotFound(f"No charger is registered with sn '{sn}'")
+    if not exact and len(candidates) > 1:
+        variants = ", ".join(f"'{device.sn}'" for device in candidates)
+        raise Conflict(
+            f"Several chargers have a serial number like '{sn}' ({variants}); give the exact one",
+            {"field": "sn", "value": sn},
+        )
+    device = (exact or candidates)[0]
+    history = _history_of(device)
+    if not force and (device.site_id or history):
+        held = [f"it is on site {device.site_id}"] if device.site_id else []
+        held += [f"{count} {kind}" for kind, count in history.items()]
+        raise Conflict(
+            f"Charger {device.device_id} with sn '{device.sn}' is in use ({', '.join(held)}); "
+            "release it with force only if that registration is not the real charger",
+            {"field": "sn", "value": device.sn},
+        )
+    released = {
+        "device_id": device.device_id,
+        "sn": device.sn,
+        "site_id": device.site_id,
+        "registered_at": device.registered_at.isoformat(),
+        "history": history,
+        "forced": force,
+    }
+    operator_id = audit.operator_id_of(device)
+    before = audit.snapshot(device)
+    device.delete()
+    audit.record(
+        actor=actor,
+        action="release_serial",
+        resource_type="device",
+        resource_id=released["device_id"],
+        operator_id=operator_id,
+        details={"sn": released["sn"], "forced": force, "history": history},
+        before=before,
+        after=None,
+    )
+    return released

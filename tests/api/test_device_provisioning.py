@@ -5,6 +5,7 @@ from datetime import timedelta
 from ipaddress import ip_network
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -104,6 +105,37 @@ def test_second_registration_of_a_serial_is_409_and_changes_nothing(api):
     assert Device.objects.count() == 1
     assert Device.objects.get().model == "TP-DC180"
     assert Device.objects.get().device_id == first["device_id"]
+
+
+def test_a_case_variant_of_a_registered_serial_gets_the_same_409(api):
+    """Registration is unauthenticated: `sn1234567890` must not pass for another charger
+    than `SN1234567890`, and is told exactly what an exact duplicate is told."""
+    first = api.post(REGISTER, CHARGER).json()["data"]
+    exact = api.post(REGISTER, CHARGER)
+    for variant in ("sn1234567890", "Sn1234567890"):
+        response = api.post(REGISTER, {**CHARGER, "sn": variant})
+        assert response.status_code == exact.status_code == 409
+        assert response.json() == {
+            **exact.json(),
+            "message": exact.json()["message"].replace(CHARGER["sn"], variant),
+            "details": {"field": "sn", "value": variant},
+        }
+    assert list(Device.objects.values_list("device_id", "sn")) == [
+        (first["device_id"], "SN1234567890")
+    ]
+
+
+def test_the_database_refuses_a_case_variant_serial_whatever_the_code_path():
+    provisioning.register_device("SN-ABC-1", "TP-DC180", "Tellus Power", "3.1.0")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Device.objects.create(
+            sn="sn-abc-1",
+            model="TP-DC180",
+            manufacturer="Tellus Power",
+            firmware_version="3.1.0",
+            secret_hash="x",
+            secret_expires_at=timezone.now(),
+        )
 
 
 def test_device_token_exchange(api, register_device):

@@ -11,8 +11,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.utils import timezone
 
-from fleet.models import ApiClient, Device, Operator, Site
+from fleet.models import ApiClient, AuditEntry, Device, DeviceEvent, Operator, Site
+from fleet.services import provisioning
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,6 +149,78 @@ def test_rotate_client_secret(db):
 def test_rotate_unknown_client_fails(db):
     with pytest.raises(CommandError, match="not found"):
         call_command("rotate_client_secret", "cli_nobody", stdout=StringIO())
+
+
+# --- release_serial: a serial someone else registered first ---------------------------
+
+
+def squat(sn: str = "SN-REAL-1") -> Device:
+    """A registration made through the open endpoint with someone else's serial."""
+    device, _ = provisioning.register_device(sn, "TP-AC22", "Whoever", "0.0.1")
+    return device
+
+
+def test_release_serial_removes_an_unused_registration_so_the_real_charger_registers(db):
+    squatter = squat("sn-real-1")
+    result = run("release_serial", "SN-REAL-1")  # as printed on the charger: case aside
+    assert result == {
+        "device_id": squatter.device_id,
+        "sn": "sn-real-1",
+        "site_id": None,
+        "registered_at": squatter.registered_at.isoformat(),
+        "history": {},
+        "forced": False,
+    }
+    assert not Device.objects.filter(device_id=squatter.device_id).exists()
+    entry = AuditEntry.objects.get(action="release_serial")
+    assert (entry.resource_type, entry.resource_id, entry.operator_id) == (
+        "device",
+        squatter.device_id,
+        None,
+    )
+    assert entry.actor.startswith("cli:")
+    assert entry.details == {"sn": "sn-real-1", "forced": False, "history": {}}
+    assert entry.before["sn"] == "sn-real-1" and entry.after is None
+    real, _ = provisioning.register_device("SN-REAL-1", "TP-DC180", "Tellus Power", "3.1.0")
+    assert Device.objects.get().device_id == real.device_id
+
+
+def test_release_serial_refuses_a_charger_on_a_site_unless_forced(db):
+    client = run("create_operator_client", "Acme Charging")
+    site = run("create_site", client["client_id"], "Depot")
+    device = squat()
+    run("assign_device", device.device_id, site["site_id"])
+    with pytest.raises(CommandError, match=f"is in use \\(it is on site {site['site_id']}\\)"):
+        call_command("release_serial", "SN-REAL-1", stdout=StringIO())
+    assert Device.objects.filter(device_id=device.device_id).exists()
+    assert not AuditEntry.objects.filter(action="release_serial").exists()
+
+    result = run("release_serial", "SN-REAL-1", "--force")
+    assert (result["site_id"], result["forced"]) == (site["site_id"], True)
+    assert not Device.objects.filter(device_id=device.device_id).exists()
+    # In the trail of the operator whose site it was on.
+    operator = Operator.objects.get(name="Acme Charging")
+    assert AuditEntry.objects.get(action="release_serial").operator_id == operator.pk
+
+
+def test_release_serial_refuses_a_charger_with_history_unless_forced(db):
+    device = squat()
+    now = timezone.now()
+    DeviceEvent.objects.create(
+        device=device, connector_id=1, event_type="boot", timestamp=now, data={}
+    )
+    with pytest.raises(CommandError, match="is in use \\(1 device events\\)"):
+        call_command("release_serial", "SN-REAL-1", stdout=StringIO())
+    assert DeviceEvent.objects.count() == 1
+
+    result = run("release_serial", "SN-REAL-1", "--force")
+    assert result["history"] == {"device events": 1}
+    assert DeviceEvent.objects.count() == 0
+
+
+def test_release_serial_of_an_unknown_serial_fails(db):
+    with pytest.raises(CommandError, match="No charger is registered with sn 'SN-NOBODY'"):
+        call_command("release_serial", "SN-NOBODY", stdout=StringIO())
 
 
 @pytest.mark.django_db(transaction=True)
