@@ -9,7 +9,7 @@ from fleet import models
 from fleet.credentials import hash_secret, new_secret
 from fleet.errors import TellusError
 from fleet.secrets_box import seal
-from fleet.services import audit, provisioning
+from fleet.services import audit, provisioning, tenancy
 from fleet.services.legacy import retry_dead_push
 
 _PENDING = "_tellus_audit_pending"
@@ -49,7 +49,9 @@ class AuditedAdmin(admin.ModelAdmin):
             self.audit_operator_id(stored) if stored else None,
         )
         setattr(request, _PENDING, pending)
-        super().save_model(request, obj, form, change)
+        # A charger or site changing hands here is the staff user's in the ownership log.
+        with tenancy.acting_as(actor_from_console_request(request)):
+            super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

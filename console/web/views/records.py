@@ -58,7 +58,9 @@ def filtered_records(
         queryset = charging_records(access.operator_id, **filters)
     except NotFound:  # a device id not of this operator: nothing matches, nothing is told
         return ChargingRecord.objects.none()
-    return queryset.select_related("device__site")
+    # The site a record was uploaded under (its stamp), and the charger's site now (to
+    # link only to chargers still in the operator's fleet).
+    return queryset.select_related("site", "device__site")
 
 
 def record_table(access: ConsoleAccess, form: RecordFilterForm) -> dict:
@@ -81,7 +83,8 @@ def records_csv(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
 def csv_row(record: ChargingRecord) -> list[object]:
     device = record.device
     return [
-        record.record_id, device.device_id, device.sn, device.site_id, device.site.name,
+        record.record_id, device.device_id, device.sn, record.site_id or "",
+        record.site.name if record.site else "",
         record.connector_id, utc_iso(record.start_time), utc_iso(record.end_time),
         record.energy, record.max_power, record.avg_power,
         "" if record.cost is None else record.cost,
