@@ -1,7 +1,6 @@
 """Ownership changes: logged (by the service, the management command, the admin and a site
 changing operator), announced with device_owner_changed inside the changing transaction;
-facts stamped with the owner at write time on every write path; detectors and checks
-counting only what happened under the charger's current operator; and migration 0014's
+facts stamped with the owner at write time on every write path; and migration 0014's
 back-fill from today's ownership."""
 
 import json
@@ -14,9 +13,6 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from diagnostics.checks import run_check
-from diagnostics.models import Alert
-from diagnostics.services import detectors
 from fleet.actors import Actor
 from fleet.models import (
     ConnectivityChange,
@@ -32,7 +28,6 @@ from fleet.services.heartbeat import Heartbeat, record_heartbeat_orm
 from fleet.signals import device_owner_changed
 from tests.embedded import embedded_environment, run_python
 from tests.fleet import backfill_case
-from tests.history_world import CODES, transferred
 
 
 @pytest.fixture
@@ -184,43 +179,6 @@ async def test_the_charger_hot_path_stamps_telemetry_and_reconnects(http, charge
         )
 
     assert await sync_to_async(stamps)() == ([(operator_id, site_id)], [operator_id])
-
-
-# --- Detectors and checks -------------------------------------------------------------------
-
-
-def test_the_new_operator_gets_no_alert_from_the_old_operators_faults(pair):
-    a, b, device, _ = pair
-    history = transferred(a, b, device, back=False)
-    # Period 0's three faults (A's) and period 1's three (B's) are all recent.
-    detectors.run_detector(detectors.repeat_fault, timezone.now())
-    alerts = {
-        (alert.operator_id, alert.fault_code, alert.fact_count) for alert in Alert.objects.all()
-    }
-    assert alerts == {(b.operator_id, CODES[1], 3)}
-    assert history.device.site.operator_id == b.operator_id
-
-
-def test_an_old_operators_hot_connector_raises_nothing_for_the_new_one(pair):
-    _, _, device, harbour = pair
-    TelemetrySample.objects.create(
-        device=device, connector_id=1, timestamp=timezone.now() - timedelta(minutes=2),
-        state="charging", voltage=400.0, current=20.0, power=30.0, energy_delivered=1.0,
-        temperature=95.0,
-    )  # fmt: skip
-    provisioning.assign_device(device.device_id, harbour.site_id, actor=Actor.platform())
-    detectors.run_detector(detectors.over_temperature, timezone.now())
-    assert not Alert.objects.exists()
-
-
-def test_checks_look_at_the_current_operators_time_only(pair):
-    a, b, device, _ = pair
-    transferred(a, b, device, back=False)
-    device.refresh_from_db()
-    found = run_check("code_present", device, fault_codes=(CODES[0], CODES[1]))
-    assert [e["fault_code"] for e in found.evidence["found"]] == [CODES[1]] * 3
-    pattern = run_check("fault_pattern", device)
-    assert {e["fault_code"] for e in pattern.evidence["events"]} == {CODES[1]}
 
 
 # --- The migration's back-fill --------------------------------------------------------------
