@@ -323,7 +323,7 @@ def discharge_without_power(now: datetime) -> list[Detection]:
     power on that connector since (the V2G runbook's symptom). Fact: the command."""
     power_flowed = TelemetrySample.objects.filter(
         device_id=OuterRef("device_id"),
-        operator_id=OuterRef("operator_id"),
+        operator_id=OuterRef("device__site__operator_id"),
         connector_id=OuterRef("connector_id"),
         timestamp__gte=OuterRef("updated_at"),
         power__lt=0,
@@ -335,9 +335,10 @@ def discharge_without_power(now: datetime) -> list[Detection]:
             status=Command.Status.ACCEPTED,
             updated_at__lte=now - DISCHARGE_GRACE,
             updated_at__gte=now - DISCHARGE_LOOKBACK,
-            # the operator that sent it still owns the charger
-            operator_id=F("device__site__operator_id"),
+            device__site__isnull=False,
         )
+        # sent by the platform, or by the operator that still owns the charger
+        .filter(Q(operator_id__isnull=True) | Q(operator_id=F("device__site__operator_id")))
         .exclude(Exists(power_flowed))
         .select_related("device__site")
         .order_by("command_id")

@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from fleet.models import Device, FirmwareUpdate
+from fleet.models import Device, FirmwareUpdate, Site
 
 _FINAL = {FirmwareUpdate.Status.SUCCESS, FirmwareUpdate.Status.FAILED}
 
@@ -18,8 +18,8 @@ def report_firmware_status(
     A report after a final one starts a new attempt, and so does one after the charger
     changed operator: an upgrade belongs to the operator it was reported under."""
     with transaction.atomic():
-        device = Device.objects.select_for_update().select_related("site").get(device_id=device_id)
-        owner = device.site.operator_id if device.site_id else None
+        device = Device.objects.select_for_update().get(device_id=device_id)
+        owner = Site.objects.filter(pk=device.site_id).values_list("operator_id", flat=True).first()
         update = (
             FirmwareUpdate.objects.filter(
                 device=device, firmware_version=firmware_version, operator_id=owner

@@ -105,12 +105,17 @@ def test_a_site_changing_operator_in_the_admin_logs_each_charger_on_it(pair, ass
     browser.force_login(staff)
     site = device.site
     heard = []
-    device_owner_changed.connect(lambda sender, **kwargs: heard.append(kwargs))
+
+    def receiver(sender, **kwargs):
+        heard.append(kwargs)
+
+    device_owner_changed.connect(receiver)
     response = browser.post(
         f"/admin/fleet/site/{site.site_id}/change/",
         {"operator": b.operator_id, "name": site.name, "address": "", "lat": "", "lng": "",
          "power_capacity": "", "status": "active"},
     )  # fmt: skip
+    device_owner_changed.disconnect(receiver)
     assert response.status_code == 302, response.content
     for moved in (device, other):
         assert changes(moved)[-1] == (

@@ -137,8 +137,7 @@ def test_a_site_moved_to_another_operator_keeps_its_past_with_the_first(
     provisioning.assign_device(device.device_id, depot.site_id, actor=Actor.platform())
     before = day_energy(api, a_token, DAYS[0], site_ids=depot.site_id)
     # The whole site changes hands (as the admin does it).
-    depot.operator = b
-    depot.operator_id = b.operator_id
+    depot.operator = b.operator
     depot.save()
     assert day_energy(api, a_token, DAYS[0], site_ids=depot.site_id) == before
     assert day_energy(api, b_token, DAYS[0]) == {
