@@ -392,3 +392,27 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.DeviceOwnershipChange)
+class DeviceOwnershipChangeAdmin(admin.ModelAdmin):
+    """Read-only: who owned which charger when, across the platform (each charger's own
+    list is on its console page, for staff)."""
+
+    list_display = [
+        "at", "device", "operator_before_name", "site_before_name", "operator_after_name",
+        "site_after_name", "via_site", "actor",
+    ]  # fmt: skip
+    list_filter = ["via_site"]
+    search_fields = ["device__device_id", "device__sn", "actor"]
+    raw_id_fields = ["device"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,11 +1,14 @@
 """Whose a charger's facts are: the operator (and site) that owned the charger when the
-fact happened, stamped on the fact as it is written, and the log of ownership changes.
+fact happened, stamped on the fact as it is written (the log of ownership changes is
+fleet.models.ownership).
 
 A fact (telemetry sample, event, charging record, connectivity change, firmware update)
 carries `operator` (and `site` where reports group by site) copied from the charger's
 site at the moment it is stored; a charger on no site stamps NULL, nobody's. Reads of
 history filter by the stamp, never by where the charger is now, so moving a charger (or
-a whole site) to another operator takes none of its past along.
+a whole site) to another operator takes none of its past along. A fact stored while its
+charger is being moved belongs to whichever owner its write saw (the move commits before
+or after it); either way it has exactly one owner, fixed once, so every report agrees.
 
 The stamps are references without a database constraint: history keeps the ids it
 happened under when a site or an operator is later deleted (as the audit trail keeps
