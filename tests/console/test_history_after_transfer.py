@@ -127,3 +127,20 @@ def test_owners_over_time_are_shown_to_platform_staff_only(world):
     assert "Rival Energy, Harbour" in text
     assert "the platform" in text  # who did it, in words
     assert history.b_site.site_id not in text.split("Owners over time")[1]
+
+
+def test_energy_page_keeps_a_site_that_changed_operator_in_words(world):
+    history = transferred(world["a"], world["b"], world["device"], back=False)
+    site = history.a_site  # the records of period 0 were made there, under A
+    site.operator = world["b"].operator
+    site.save()
+    window = {"granularity": "day", "start": "2025-03-09T00:00", "end": "2025-03-13T00:00"}
+    a_page = world["a_browser"].get("/energy/", window)
+    assert a_page.status_code == 200
+    shown = [(s.name, s.charge) for s in a_page.context["sites"]]
+    assert shown == [(f"{site.name} (no longer yours)", 60.0)]
+    assert f'<h2 id="energy-{site.site_id}-heading">{site.name} (no longer yours)</h2>' in (
+        a_page.content.decode()
+    )
+    b_page = world["b_browser"].get("/energy/", window)
+    assert [(s.name, s.charge) for s in b_page.context["sites"]] == [("Harbour", 5.0)]

@@ -23,7 +23,7 @@ from console.web.csv_export import (
 from console.web.forms.records import PAGE_SIZE, EnergyForm, RecordFilterForm
 from console.web.tables import chosen_charger, filtered_table, wants_fragment, with_charger
 from fleet.errors import NotFound, TellusError
-from fleet.models import ChargingRecord, Device
+from fleet.models import ChargingRecord, Device, Site
 from fleet.queries.records import charging_records
 from fleet.queries.sites import sites
 from fleet.services.energy import aggregated_energy, bucket_label, buckets
@@ -153,8 +153,13 @@ def energy_report(access: ConsoleAccess, form: EnergyForm, names: dict[str, str]
     by_site: dict[str, list[dict]] = defaultdict(list)
     for point in report["series"]:
         by_site[point["site_id"]].append(point)
+    # History may hold sites the operator no longer has (a site that changed operator,
+    # or was deleted): named in words, never by id.
+    former = dict(
+        Site.objects.filter(site_id__in=set(by_site) - set(names)).values_list("site_id", "name")
+    )
     per_site = [
-        site_energy(site_id, names.get(site_id, site_id), points, slots, granularity)
+        site_energy(site_id, site_name(site_id, names, former), points, slots, granularity)
         for site_id, points in by_site.items()
     ]
     return {
@@ -165,6 +170,14 @@ def energy_report(access: ConsoleAccess, form: EnergyForm, names: dict[str, str]
         "end": end,
         "bucket_count": len(slots),
     }
+
+
+def site_name(site_id: str, names: dict[str, str], former: dict[str, str]) -> str:
+    if site_id in names:
+        return names[site_id]
+    if site_id in former:
+        return f"{former[site_id]} (no longer yours)"
+    return "A site since deleted"
 
 
 def site_energy(
