@@ -57,8 +57,18 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def _history(model, device: Device):
+    """The device's facts of `model` from its current operator's time (fleet/models/
+    stamps.py): a charger handed over is checked on what happened since it arrived."""
+    return model.objects.filter(device=device, operator_id=_owner(device))
+
+
+def _owner(device: Device) -> str | None:
+    return device.site.operator_id if device.site_id else None
+
+
 def _latest_sample(device: Device, connector_id: int | None = None) -> TelemetrySample | None:
-    samples = TelemetrySample.objects.filter(device=device)
+    samples = _history(TelemetrySample, device)
     if connector_id is not None:
         samples = samples.filter(connector_id=connector_id)
     return samples.order_by("-timestamp", "-id").first()
@@ -125,7 +135,8 @@ def fault_pattern(device: Device, last: int = 10, cluster_min: int = 2) -> Check
     """Classify the device's newest fault events. Priority when several apply (decision:
     open-thresholds): F-0204 (safety) > V2G codes > F-0421 cluster > a single F-0411 > none."""
     events = list(
-        DeviceEvent.objects.filter(device=device, event_type="fault")
+        _history(DeviceEvent, device)
+        .filter(event_type="fault")
         .order_by("-timestamp", "-id")
         .values("id", "fault_code", "timestamp", "source")[:last]
     )
@@ -214,11 +225,13 @@ def firmware_at_least(device: Device, minimum: str) -> CheckResult:
 @check("auth_before_preparing")
 def auth_before_preparing(device: Device, connector_id: int) -> CheckResult:
     """An auth_ok event precedes the current preparing state (and follows its plug_in)."""
-    preparing = TelemetrySample.objects.filter(
-        device=device, connector_id=connector_id, state="preparing"
-    ).order_by("timestamp", "id")
+    preparing = (
+        _history(TelemetrySample, device)
+        .filter(connector_id=connector_id, state="preparing")
+        .order_by("timestamp", "id")
+    )
     plug_in = (
-        DeviceEvent.objects.filter(device=device, connector_id=connector_id, event_type="plug_in")
+        _history(DeviceEvent, device).filter(connector_id=connector_id, event_type="plug_in")
         .order_by("-timestamp").first()
     )  # fmt: skip
     if plug_in is not None:
@@ -230,8 +243,7 @@ def auth_before_preparing(device: Device, connector_id: int) -> CheckResult:
     }
     if first_preparing is None:
         return CheckResult(UNKNOWN, "No preparing state recorded on this connector", evidence)
-    auth = DeviceEvent.objects.filter(
-        device=device,
+    auth = _history(DeviceEvent, device).filter(
         connector_id=connector_id,
         event_type="auth_ok",
         timestamp__lt=first_preparing.timestamp,
@@ -278,12 +290,15 @@ def fleet_cluster(
     least min_sites sites, all on one firmware version, within `days` — searched in the
     device's operator fleet."""
     since = (now or timezone.now()) - timedelta(days=days)
-    operator_id = device.site.operator_id if device.site else None
+    operator_id = _owner(device)
     if operator_id is None:
         return CheckResult(UNKNOWN, "The device is on no site")
     rows = (
         DeviceEvent.objects.filter(
-            fault_code=fault_code, timestamp__gte=since, device__site__operator_id=operator_id
+            fault_code=fault_code,
+            timestamp__gte=since,
+            device__site__operator_id=operator_id,
+            operator_id=operator_id,
         )
         .values("device__firmware_version")
         .annotate(
@@ -317,7 +332,7 @@ def code_present(
     connector_id: int | None = None,
 ) -> CheckResult:
     """Fails when any of the codes appears in the device's events since `since`."""
-    events = DeviceEvent.objects.filter(device=device, fault_code__in=fault_codes)
+    events = _history(DeviceEvent, device).filter(fault_code__in=fault_codes)
     if since is not None:
         events = events.filter(timestamp__gte=since)
     if connector_id is not None:

@@ -9,7 +9,7 @@ from fleet import models
 from fleet.credentials import hash_secret, new_secret
 from fleet.errors import TellusError
 from fleet.secrets_box import seal
-from fleet.services import audit, provisioning
+from fleet.services import audit, provisioning, tenancy
 from fleet.services.legacy import retry_dead_push
 
 _PENDING = "_tellus_audit_pending"
@@ -49,7 +49,9 @@ class AuditedAdmin(admin.ModelAdmin):
             self.audit_operator_id(stored) if stored else None,
         )
         setattr(request, _PENDING, pending)
-        super().save_model(request, obj, form, change)
+        # A charger or site changing hands here is the staff user's in the ownership log.
+        with tenancy.acting_as(actor_from_console_request(request)):
+            super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -380,6 +382,30 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_display = ["at", "actor", "action", "resource_type", "resource_id", "operator", "ip"]
     list_filter = ["action", "resource_type", "operator"]
     search_fields = ["actor", "resource_id"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.DeviceOwnershipChange)
+class DeviceOwnershipChangeAdmin(admin.ModelAdmin):
+    """Read-only: who owned which charger when, across the platform (each charger's own
+    list is on its console page, for staff)."""
+
+    list_display = [
+        "at", "device", "operator_before_name", "site_before_name", "operator_after_name",
+        "site_after_name", "via_site", "actor",
+    ]  # fmt: skip
+    list_filter = ["via_site"]
+    search_fields = ["device__device_id", "device__sn", "actor"]
+    raw_id_fields = ["device"]
     date_hierarchy = "at"
 
     def has_add_permission(self, request):

@@ -16,3 +16,10 @@ session_ended = Signal()
 # An outbox push to a legacy peer should be attempted now. Sent once the push (or its
 # revival) is committed. Arguments: push_id (int, a fleet.models.LegacyPush pk).
 legacy_push_due = Signal()
+
+# A charger changed operator: it was assigned to a site of another operator (or taken off
+# every site), or its site moved to another operator. Sent inside the transaction that
+# changed it, by whatever path (the service, the admin, a management command). Arguments:
+# device_ids (list[str]), operator_before (str | None), operator_after (str | None),
+# actor (fleet.actors.Actor; the platform's when the path named nobody).
+device_owner_changed = Signal()

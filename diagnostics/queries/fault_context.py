@@ -26,19 +26,25 @@ class RaisedBy(NamedTuple):
     recent: int  # since the short window's start (7 days)
     count: int  # since the long window's start (30 days)
     last_seen_epoch: float
+    # Whether the charger is still the operator's: one it handed over keeps its counts
+    # (they happened under the operator) but has no site and no page to link to.
+    in_fleet: bool = True
 
     @property
     def last_seen(self) -> datetime:
         return datetime.fromtimestamp(self.last_seen_epoch, UTC)
 
 
-# PostgreSQL: counted per charger first, from the fault-code index alone, and only then
-# joined to the operator's chargers: the join meets one row per charger instead of one per
-# event (the console bench's million fault events). The join is what scopes the result to
-# the operator.
+# PostgreSQL: counted per charger first, from the fault-code index alone (the events'
+# operator stamp is in it: that is what scopes the result to the operator), and only then
+# joined to the chargers: the join meets one row per charger instead of one per event (the
+# console bench's million fault events).
 _RAISED_BY_POSTGRESQL = """
-SELECT d.device_id, d.sn, d.model, d.firmware_version, d.site_id, s.name,
-       raised.recent, raised.count, raised.last_seen
+SELECT d.device_id, d.sn, d.model, d.firmware_version,
+       CASE WHEN s.operator_id = %(operator_id)s THEN d.site_id ELSE '' END,
+       CASE WHEN s.operator_id = %(operator_id)s THEN s.name ELSE '' END,
+       raised.recent, raised.count, raised.last_seen,
+       COALESCE(s.operator_id = %(operator_id)s, false)
 FROM (
     SELECT e.device_id,
            COUNT(*) FILTER (WHERE e."timestamp" >= %(recent_since)s) AS recent,
@@ -47,20 +53,19 @@ FROM (
            EXTRACT(EPOCH FROM MAX(e."timestamp"))::float8 AS last_seen
     FROM fleet_deviceevent e
     WHERE e.event_type = 'fault' AND e.fault_code = %(code)s AND e."timestamp" >= %(since)s
+      AND e.operator_id = %(operator_id)s
     GROUP BY e.device_id
 ) raised
 JOIN fleet_device d ON d.device_id = raised.device_id
-JOIN fleet_site s ON s.site_id = d.site_id
-WHERE s.operator_id = %(operator_id)s
+LEFT JOIN fleet_site s ON s.site_id = d.site_id
 """
 
 
 def raised_by(
     operator_id: str | None, code: str, since: datetime, recent_since: datetime
 ) -> list[RaisedBy]:
-    """Every charger of the operator that raised `code` since `since`, with its counts
-    since `since` and since `recent_since`: one query, one row per charger (at most the
-    operator's chargers)."""
+    """Every charger that raised `code` since `since` while the operator owned it, with its
+    counts since `since` and since `recent_since`: one query, one row per charger."""
     if not operator_id:
         return []
     if connection.vendor == "postgresql":
@@ -98,6 +103,7 @@ def _raised_by_orm(
             "device__firmware_version",
             "device__site_id",
             "device__site__name",
+            "device__site__operator_id",
         )
         .annotate(
             recent=Count("pk", filter=Q(timestamp__gte=recent_since)),
@@ -105,24 +111,28 @@ def _raised_by_orm(
             last_seen=Max("timestamp"),
         )
     )
-    return [
-        RaisedBy(
-            row["device_id"],
-            row["device__sn"],
-            row["device__model"],
-            row["device__firmware_version"],
-            row["device__site_id"],
-            row["device__site__name"],
-            row["recent"],
-            row["count"],
-            row["last_seen"].timestamp(),
+    result = []
+    for row in rows:
+        in_fleet = row["device__site__operator_id"] == operator_id
+        result.append(
+            RaisedBy(
+                row["device_id"],
+                row["device__sn"],
+                row["device__model"],
+                row["device__firmware_version"],
+                row["device__site_id"] if in_fleet else "",
+                row["device__site__name"] if in_fleet else "",
+                row["recent"],
+                row["count"],
+                row["last_seen"].timestamp(),
+                in_fleet,
+            )
         )
-        for row in rows
-    ]
+    return result
 
 
 def fault_seen_in_fleet(operator_id: str | None, code: str) -> bool:
-    """Whether any charger of the operator ever raised `code`."""
+    """Whether any charger ever raised `code` while the operator owned it."""
     return operator_fault_events(operator_id).filter(fault_code=code).exists()
 
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet
 
 from diagnostics.models import FaultCode
-from fleet.models import Device, DeviceEvent
+from fleet.models import DeviceEvent
 from fleet.queries.filters import narrow
 
 # Where the dictionary's words are searched: a handful of short texts per entry, tens of
@@ -48,17 +48,16 @@ def fault_titles(events: Iterable[DeviceEvent]) -> dict[str, str]:
 
 
 def operator_fault_events(operator_id: str | None) -> QuerySet[DeviceEvent]:
-    """Fault events of the operator's chargers (none without an operator)."""
+    """Fault events raised under the operator: by its chargers, and by chargers it has
+    since handed over, while they were its own (none without an operator). The stamp is
+    in the fault-code index, so no join is needed."""
     if not operator_id:
         return DeviceEvent.objects.none()
-    # A semi-join on the operator's chargers rather than a join through device and site:
-    # PostgreSQL then probes one hashed set of ids per event instead of joining twice.
-    chargers = Device.objects.filter(site__operator_id=operator_id).values("device_id")
-    return DeviceEvent.objects.filter(event_type="fault", device_id__in=chargers)
+    return DeviceEvent.objects.filter(event_type="fault", operator_id=operator_id)
 
 
 def fault_counts(operator_id: str | None, codes: Sequence[str], since: datetime) -> dict[str, int]:
-    """How many times the operator's chargers raised each of `codes` since `since`, in
+    """How many times chargers raised each of `codes` under the operator since `since`, in
     one grouped query (the index on fault code and time serves it); absent codes: 0."""
     if not codes:
         return {}
@@ -107,8 +106,9 @@ def reported_codes(limit: int) -> list[str]:
 
 
 # The chargers that reported each code most recently: per code, the newest `scan` fault
-# events of the operator's chargers (a backward walk of the fault-code index), grouped
-# by charger. Bounded by the codes times `scan`, whatever the number of events.
+# events raised under the operator (a backward walk of the fault-code index, which holds
+# the operator stamp), grouped by charger. Bounded by the codes times `scan`, whatever
+# the number of events.
 _LATEST_REPORTERS = """
 SELECT c.code, latest.device_id
 FROM unnest(%(codes)s::text[]) AS c(code)
@@ -118,11 +118,7 @@ CROSS JOIN LATERAL (
         SELECT e.device_id, e."timestamp"
         FROM fleet_deviceevent e
         WHERE e.event_type = 'fault' AND e.fault_code = c.code AND e."timestamp" >= %(since)s
-          AND e.device_id IN (
-              SELECT d.device_id FROM fleet_device d
-              JOIN fleet_site s ON s.site_id = d.site_id
-              WHERE s.operator_id = %(operator_id)s
-          )
+          AND e.operator_id = %(operator_id)s
         ORDER BY e."timestamp" DESC
         LIMIT %(scan)s
     ) recent

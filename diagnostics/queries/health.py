@@ -156,8 +156,10 @@ def with_health(queryset: QuerySet[Device]) -> QuerySet[Device]:
     (`last_fault_code`, `last_fault_at`, `last_fault_title`; the title is None for a code
     the dictionary does not know)."""
     top = active_alerts_worst_first()
+    # Under the charger's current operator only: a charger handed over shows no fault of
+    # its previous operator's time (fleet/models/stamps.py).
     last_fault = (
-        DeviceEvent.objects.filter(device=OuterRef("pk"))
+        DeviceEvent.objects.filter(device=OuterRef("pk"), operator_id=OuterRef("site__operator_id"))
         .exclude(fault_code="")
         .order_by("-timestamp", "-id")
     )
@@ -242,8 +244,9 @@ def device_health(device: Device) -> DeviceHealth:
         .order_by("connector_id")
         .values_list("connector_id", flat=True)
     )
+    owner = device.site.operator_id if device.site_id else None
     last_fault = (
-        DeviceEvent.objects.filter(device=device)
+        DeviceEvent.objects.filter(device=device, operator_id=owner)
         .exclude(fault_code="")
         .order_by("-timestamp", "-id")
         .first()

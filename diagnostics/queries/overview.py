@@ -46,17 +46,21 @@ def open_alerts_by_severity(operator_id: str) -> list[tuple[str, int]]:
 
 
 def recent_faults(operator_id: str, limit: int = 8) -> list[DeviceEvent]:
-    """The newest events that carried a fault code, across the operator's devices, each
-    with `fault_title` from the fault dictionary ("" for an undocumented code)."""
+    """The newest events that carried a fault code under the operator (its chargers', and
+    those of chargers it has since handed over from while they were its own), each with
+    `fault_title` from the fault dictionary ("" for an undocumented code) and `in_fleet`
+    (whether the charger is still the operator's, so its page may be linked)."""
     events = list(
-        DeviceEvent.objects.filter(device__site__operator_id=operator_id)
+        DeviceEvent.objects.filter(operator_id=operator_id)
         .exclude(fault_code="")
-        .select_related("device")
+        .select_related("device__site")
         .order_by("-timestamp", "-id")[:limit]
     )
     titles = fault_titles(events)
     for event in events:
         event.fault_title = titles.get(event.fault_code, "")
+        site = event.device.site
+        event.in_fleet = site is not None and site.operator_id == operator_id
     return events
 
 

@@ -5,6 +5,10 @@ or refreshes one alert per subject from those facts.
 
 Every detector, and every subject within a detector, runs on its own transaction or
 savepoint: a failure is logged with its traceback and reported, and the sweep goes on.
+
+An alert belongs to the operator owning the charger now, and counts only the facts that
+happened under that operator (their stamp, fleet/models/stamps.py): a charger handed over
+brings no past faults, temperatures or plug-ins into its new operator's alerts.
 """
 
 import logging
@@ -15,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 
 from diagnostics.models import Alert
 from diagnostics.services.alerts import (
@@ -75,6 +79,15 @@ def _devices(device_ids: set[str]) -> dict[str, Device]:
     return {device_id: device for device_id, device in found.items() if device.site_id}
 
 
+# Facts stamped with the operator owning their charger now (so the charger is on a site).
+UNDER_CURRENT_OWNER = Q(operator_id=F("device__site__operator_id"))
+
+
+def _owned_by(device: Device) -> dict[str, Any]:
+    """The filter keeping a device's facts from its current operator's time."""
+    return {"device": device, "operator_id": device.site.operator_id}
+
+
 def _active(detector: str) -> QuerySet:
     return Alert.objects.filter(detector=detector, status__in=Alert.ACTIVE)
 
@@ -88,7 +101,7 @@ def repeat_fault(now: datetime) -> list[Detection]:
     alert keeps counting new events even when the last 24 h hold fewer than three."""
     rows = (
         DeviceEvent.objects.filter(
-            event_type="fault", timestamp__gte=now - REPEAT_WINDOW, device__site__isnull=False
+            UNDER_CURRENT_OWNER, event_type="fault", timestamp__gte=now - REPEAT_WINDOW
         )
         .exclude(fault_code="")
         .values("device_id", "fault_code")
@@ -122,7 +135,7 @@ def _repeat_fault(device: Device, code: str) -> Detection:
         operator_id=device.site.operator_id,
         device=device,
         fault_code=code,
-        facts=DeviceEvent.objects.filter(device=device, event_type="fault", fault_code=code),
+        facts=DeviceEvent.objects.filter(**_owned_by(device), event_type="fault", fault_code=code),
         window=REPEAT_WINDOW,
         threshold=REPEAT_THRESHOLD,
         describe=describe,
@@ -138,17 +151,16 @@ def firmware_cluster(now: datetime) -> list[Detection]:
     fault events, counted once per device)."""
     rows = (
         DeviceEvent.objects.filter(
-            event_type="fault", timestamp__gte=now - CLUSTER_WINDOW, device__site__isnull=False
+            UNDER_CURRENT_OWNER, event_type="fault", timestamp__gte=now - CLUSTER_WINDOW
         )
         .exclude(fault_code="")
-        .values("fault_code", "device__firmware_version", "device__site__operator_id")
+        .values("fault_code", "device__firmware_version", "operator_id")
         .annotate(devices=Count("device", distinct=True))
         .filter(devices__gte=CLUSTER_MIN_DEVICES)
         .order_by()
     )
     subjects = {
-        (row["fault_code"], row["device__firmware_version"], row["device__site__operator_id"])
-        for row in rows
+        (row["fault_code"], row["device__firmware_version"], row["operator_id"]) for row in rows
     }
     for code, subject, operator_id in _active("firmware_cluster").values_list(
         "fault_code", "subject", "operator_id"
@@ -179,6 +191,7 @@ def _firmware_cluster(code: str, firmware: str, operator_id: str) -> Detection:
             fault_code=code,
             device__firmware_version=firmware,
             device__site__operator_id=operator_id,
+            operator_id=operator_id,
         ),
         fact_key="device_id",
         window=CLUSTER_WINDOW,
@@ -198,8 +211,8 @@ def platform_faults(now: datetime) -> list[Detection]:
             source=DeviceEvent.Source.PLATFORM,
             fault_code__in=PLATFORM_FAULTS,
             timestamp__gte=now - RECENT,
-            device__site__isnull=False,
         )
+        .filter(UNDER_CURRENT_OWNER)
         .values_list("device_id", "fault_code")
         .order_by()
         .distinct()
@@ -234,7 +247,7 @@ def _platform_fault(device: Device, code: str) -> Detection:
         device=device,
         fault_code=code,
         facts=DeviceEvent.objects.filter(
-            device=device, source=DeviceEvent.Source.PLATFORM, fault_code=code
+            **_owned_by(device), source=DeviceEvent.Source.PLATFORM, fault_code=code
         ),
         window=RECENT,
         describe=describe,
@@ -250,8 +263,8 @@ def over_temperature(now: datetime) -> list[Detection]:
     (PostgreSQL sorts NaN above every number, hence the upper bound)."""
     rows = (
         TelemetrySample.objects.filter(
+            UNDER_CURRENT_OWNER,
             timestamp__gte=now - RECENT,
-            device__site__isnull=False,
             temperature__gt=min(OVER_TEMPERATURE_C.values()),
             temperature__lt=math.inf,
         )
@@ -292,7 +305,7 @@ def _over_temperature(device: Device, connector_id: int) -> Detection:
         fault_code="F-0203",
         severity=Alert.Severity.MEDIUM,
         facts=TelemetrySample.objects.filter(
-            device=device,
+            **_owned_by(device),
             connector_id=connector_id,
             temperature__gt=limit,
             temperature__lt=math.inf,
@@ -310,6 +323,7 @@ def discharge_without_power(now: datetime) -> list[Detection]:
     power on that connector since (the V2G runbook's symptom). Fact: the command."""
     power_flowed = TelemetrySample.objects.filter(
         device_id=OuterRef("device_id"),
+        operator_id=OuterRef("device__site__operator_id"),
         connector_id=OuterRef("connector_id"),
         timestamp__gte=OuterRef("updated_at"),
         power__lt=0,
@@ -323,6 +337,8 @@ def discharge_without_power(now: datetime) -> list[Detection]:
             updated_at__gte=now - DISCHARGE_LOOKBACK,
             device__site__isnull=False,
         )
+        # sent by the platform, or by the operator that still owns the charger
+        .filter(Q(operator_id__isnull=True) | Q(operator_id=F("device__site__operator_id")))
         .exclude(Exists(power_flowed))
         .select_related("device__site")
         .order_by("command_id")
@@ -361,6 +377,7 @@ def stuck_preparing(now: datetime) -> list[Detection]:
     preparing samples since that plug-in."""
     latest_plug_in = DeviceEvent.objects.filter(
         device_id=OuterRef("device_id"),
+        operator_id=OuterRef("device__site__operator_id"),
         connector_id=OuterRef("connector_id"),
         event_type="plug_in",
         timestamp__gte=now - STUCK_LOOKBACK,
@@ -375,7 +392,7 @@ def stuck_preparing(now: datetime) -> list[Detection]:
     detections = []
     for connector in connectors:
         charged = TelemetrySample.objects.filter(
-            device_id=connector.device_id,
+            **_owned_by(connector.device),
             connector_id=connector.connector_id,
             state__in=["charging", "discharging"],
             timestamp__gte=connector.plugged_in,
@@ -403,7 +420,7 @@ def _stuck_preparing(connector: Connector) -> Detection:
         device=device,
         severity=Alert.Severity.MEDIUM,
         facts=TelemetrySample.objects.filter(
-            device=device,
+            **_owned_by(device),
             connector_id=connector.connector_id,
             state="preparing",
             timestamp__gte=connector.plugged_in,

@@ -5,6 +5,7 @@ from fleet.models.devices import ConnectivityChange, Connector, ConnectorState, 
 from fleet.models.firmware import FirmwareUpdate
 from fleet.models.legacy import LegacyOrder, LegacyPush, LegacyPushAttempt
 from fleet.models.operators import ApiClient, Operator, UsedSignature
+from fleet.models.ownership import DeviceOwnershipChange
 from fleet.models.records import ChargingRecord
 from fleet.models.sites import Site
 from fleet.models.telemetry import DeviceEvent, SitePowerPeak, TelemetrySample
@@ -21,6 +22,7 @@ __all__ = [
     "Control",
     "Device",
     "DeviceEvent",
+    "DeviceOwnershipChange",
     "FirmwareUpdate",
     "LegacyOrder",
     "LegacyPush",

@@ -7,6 +7,7 @@ from django.db.models.functions import Upper
 from fleet.credentials import secret_matches
 from fleet.ids import new_device_id
 from fleet.models.sites import Site
+from fleet.models.stamps import StampedFact, stamp_field
 
 
 class ConnectorState(models.TextChoices):
@@ -122,10 +123,12 @@ class Connector(models.Model):
         return f"{self.device_id}#{self.connector_id}"
 
 
-class ConnectivityChange(models.Model):
-    """A device going online or offline, for reconnect-storm detection (decision: reconnects)."""
+class ConnectivityChange(StampedFact):
+    """A device going online or offline, for reconnect-storm detection (decision: reconnects),
+    stamped with the operator owning the device then."""
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="connectivity")
+    operator = stamp_field("fleet.Operator")
     status = models.CharField(max_length=8, choices=Device.Status.choices)
     at = models.DateTimeField()
 

@@ -2,10 +2,12 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 
 from fleet.models.devices import Device
+from fleet.models.stamps import StampedFact, stamp_field
 
 
-class FirmwareUpdate(models.Model):
-    """A firmware upgrade of one device to one version, with its latest progress."""
+class FirmwareUpdate(StampedFact):
+    """A firmware upgrade of one device to one version, with its latest progress, stamped
+    with the operator owning the device when the upgrade was first reported."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -15,6 +17,7 @@ class FirmwareUpdate(models.Model):
         FAILED = "failed"
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="firmware_updates")
+    operator = stamp_field("fleet.Operator")
     firmware_version = models.CharField(max_length=64)
     previous_version = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

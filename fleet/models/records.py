@@ -1,12 +1,16 @@
 from django.db import models
 
 from fleet.models.devices import Device
+from fleet.models.stamps import StampedFact, stamp_field
 
 
-class ChargingRecord(models.Model):
-    """A charging detail record uploaded by the charger after a session."""
+class ChargingRecord(StampedFact):
+    """A charging detail record uploaded by the charger after a session, stamped with the
+    operator and site owning the charger when it was uploaded."""
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="charging_records")
+    operator = stamp_field("fleet.Operator")
+    site = stamp_field("fleet.Site")
     record_id = models.CharField(max_length=64)
     connector_id = models.PositiveSmallIntegerField()
     start_time = models.DateTimeField()
@@ -32,7 +36,8 @@ class ChargingRecord(models.Model):
         ]
         indexes = [
             models.Index(fields=["device", "-start_time"], name="record_device_time"),
-            models.Index(fields=["-start_time"], name="record_time"),
+            # an operator's records newest first (its list, records.csv, the energy report)
+            models.Index(fields=["operator", "-start_time"], name="record_operator_time"),
         ]
 
     def __str__(self) -> str:

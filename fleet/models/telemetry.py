@@ -1,13 +1,16 @@
 from django.db import models
 
 from fleet.models.devices import Device
-from fleet.models.sites import Site
+from fleet.models.stamps import StampedFact, stamp_field
 
 
-class TelemetrySample(models.Model):
-    """One connector's electrical snapshot as the charger sent it."""
+class TelemetrySample(StampedFact):
+    """One connector's electrical snapshot as the charger sent it, stamped with the
+    operator and site owning the charger when it arrived (fleet/models/stamps.py)."""
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="telemetry")
+    operator = stamp_field("fleet.Operator")
+    site = stamp_field("fleet.Site")
     connector_id = models.PositiveSmallIntegerField()
     timestamp = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
@@ -30,6 +33,9 @@ class TelemetrySample(models.Model):
             # latest telemetry per connector, and time windows on one connector
             models.Index(fields=["device", "connector_id", "-timestamp"], name="telemetry_latest"),
             models.Index(fields=["timestamp"], name="telemetry_time"),
+            # an operator's samples in a time window (the energy report's partial hours,
+            # the peak rollup's recomputation), whatever chargers it owned then
+            models.Index(fields=["operator", "timestamp"], name="telemetry_operator_time"),
         ]
 
     def __str__(self) -> str:
@@ -37,35 +43,54 @@ class TelemetrySample(models.Model):
 
 
 class SitePowerPeak(models.Model):
-    """The highest power magnitude of any single telemetry sample of a site's chargers in
-    one UTC hour, for the energy report's `max_power` (fleet/services/energy.py).
+    """The highest power magnitude of any single telemetry sample stamped with one
+    operator and site in one UTC hour, for the energy report's `max_power`
+    (fleet/services/energy.py).
 
-    Kept on PostgreSQL by triggers (migration 0010), never by the application; SQLite
-    installs leave it empty. Per site rather than per charger: 100 sites give 72,000 rows
-    for 30 days where 10,000 chargers would give 7,200,000."""
+    Kept on PostgreSQL by triggers (migrations 0010, 0014), never by the application;
+    SQLite installs leave it empty. Per operator and site rather than per charger: 100
+    sites give 72,000 rows for 30 days where 10,000 chargers would give 7,200,000. Keyed
+    by the samples' own stamps, so a charger or a site changing hands moves nothing here.
+    The keys are plain references, as the samples' stamps are."""
 
-    # The unique constraint's index (site, hour) serves the site lookups: no second one.
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The unique constraint's index (operator, hour, site) serves the report's lookups
+    # (one operator's hours, maybe some of its sites): no second one.
+    operator = models.ForeignKey(
+        "fleet.Operator",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    site = models.ForeignKey(
+        "fleet.Site", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
+        related_name="+",
+    )  # fmt: skip
     hour = models.DateTimeField()
     peak = models.FloatField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["site", "hour"], name="site_power_peak_hour")
+            models.UniqueConstraint(
+                fields=["operator", "hour", "site"], name="power_peak_operator_hour_site"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.site_id} @ {self.hour:%Y-%m-%dT%H:00Z}: {self.peak} kW"
+        return f"{self.operator_id}/{self.site_id} @ {self.hour:%Y-%m-%dT%H:00Z}: {self.peak} kW"
 
 
-class DeviceEvent(models.Model):
-    """An event reported by a charger, or derived by the platform (e.g. heartbeat lost)."""
+class DeviceEvent(StampedFact):
+    """An event reported by a charger, or derived by the platform (e.g. heartbeat lost),
+    stamped with the operator and site owning the charger when it was stored."""
 
     class Source(models.TextChoices):
         CHARGER = "charger"
         PLATFORM = "platform"
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events")
+    operator = stamp_field("fleet.Operator")
+    site = stamp_field("fleet.Site")
     # 0 is tolerated for whole-device events (decision: connector-zero-events).
     connector_id = models.PositiveSmallIntegerField()
     event_type = models.CharField(max_length=32)
@@ -84,21 +109,23 @@ class DeviceEvent(models.Model):
         indexes = [
             models.Index(fields=["device", "-timestamp"], name="event_device_time"),
             models.Index(fields=["fault_code", "-timestamp"], name="event_code_time"),
-            # The fault pages' "which chargers raised code X since T": read from the index
-            # alone (device_id included), and the distinct codes by a skip scan.
+            # The fault pages' "which chargers raised code X since T" for one operator:
+            # read from the index alone (device and operator included), and the distinct
+            # codes by a skip scan.
             models.Index(
                 fields=["fault_code", "timestamp"],
-                include=["device"],
+                include=["device", "operator"],
                 condition=models.Q(event_type="fault"),
                 name="event_fault_code_time_device",
             ),
-            # The fleet page's "latest faults of the operator": the newest fault events
-            # first, stopping at the few it shows (a full sort at 1,000,000 events).
+            # The fleet page's "latest faults of the operator": the operator's newest fault
+            # events first, stopping at the few it shows (a full sort at 1,000,000 events).
             models.Index(
+                models.F("operator"),
                 models.F("timestamp").desc(),
                 models.F("id").desc(),
                 condition=~models.Q(fault_code=""),
-                name="event_recent_faults",
+                name="event_operator_recent_faults",
             ),
         ]
 

@@ -1,5 +1,7 @@
 """An operator's devices: the list, and each device's event log and stored telemetry.
-Everything is scoped to the operator; foreign ids are 3001."""
+Everything is scoped to the operator; foreign ids are 3001. The list is the fleet now;
+events and telemetry are history: what happened while the operator owned the charger,
+readable after it has handed the charger over."""
 
 from collections.abc import Iterable
 from datetime import datetime
@@ -8,7 +10,7 @@ from django.db.models import Q, QuerySet
 
 from fleet.models import Connector, ConnectorState, Device, DeviceEvent, TelemetrySample
 from fleet.queries.filters import in_window, narrow
-from fleet.services.tenancy import devices_of, get_device_for_operator, get_site_for_operator
+from fleet.services.tenancy import devices_of, get_site_for_operator, history_device
 
 
 def devices(
@@ -73,9 +75,11 @@ def device_events(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[DeviceEvent]:
-    """The device's event log, newest first; `since` inclusive, `until` exclusive."""
-    device = get_device_for_operator(operator_id, device_id)
-    queryset = in_window(DeviceEvent.objects.filter(device=device), "timestamp", since, until)
+    """The device's event log under the operator, newest first; `since` inclusive,
+    `until` exclusive."""
+    device_id = history_device(operator_id, device_id)
+    events = DeviceEvent.objects.filter(device_id=device_id, operator_id=operator_id)
+    queryset = in_window(events, "timestamp", since, until)
     queryset = narrow(queryset, event_type=event_type, fault_code=fault_code)
     return queryset.order_by("-timestamp", "-id")
 
@@ -88,7 +92,9 @@ def device_telemetry(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[TelemetrySample]:
-    """Stored samples, newest first; `since` inclusive, `until` exclusive."""
-    device = get_device_for_operator(operator_id, device_id)
-    queryset = in_window(TelemetrySample.objects.filter(device=device), "timestamp", since, until)
+    """Stored samples under the operator, newest first; `since` inclusive, `until`
+    exclusive."""
+    device_id = history_device(operator_id, device_id)
+    samples = TelemetrySample.objects.filter(device_id=device_id, operator_id=operator_id)
+    queryset = in_window(samples, "timestamp", since, until)
     return narrow(queryset, connector_id=connector_id).order_by("-timestamp", "-id")

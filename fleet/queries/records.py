@@ -1,4 +1,5 @@
-"""An operator's charging records; foreign device ids are 3001."""
+"""An operator's charging records: those uploaded while it owned the charger, including
+chargers it has since handed over; foreign device ids are 3001."""
 
 from datetime import datetime
 
@@ -6,7 +7,7 @@ from django.db.models import QuerySet
 
 from fleet.models import ChargingRecord
 from fleet.queries.filters import in_window, narrow
-from fleet.services.tenancy import get_device_for_operator
+from fleet.services.tenancy import history_device
 
 
 def charging_records(
@@ -20,12 +21,12 @@ def charging_records(
     """Records whose start_time lies in [start_time, end_time) (decision: record-window), newest
     first."""
     queryset = in_window(
-        ChargingRecord.objects.filter(device__site__operator_id=operator_id),
+        ChargingRecord.objects.filter(operator_id=operator_id),
         "start_time",
         start_time,
         end_time,
         ("start_time", "end_time"),
     )
     if device_id:
-        queryset = queryset.filter(device=get_device_for_operator(operator_id, device_id))
+        queryset = queryset.filter(device_id=history_device(operator_id, device_id))
     return narrow(queryset, connector_id=connector_id).order_by("-start_time", "-id")

@@ -195,10 +195,17 @@ def store_history(
         raise ValueError("a back-filled past must end before the charger registered")
     with transaction.atomic():
         # Serialises two back-fills of one charger on PostgreSQL (SQLite has one writer).
-        Device.objects.select_for_update().filter(pk=device.pk).first()
+        locked = Device.objects.select_for_update().filter(pk=device.pk).first()
         if has_history(device):
             return False
-        owned = {"device_id": device.device_id, "received_at": timezone.now()}
+        # The past is the current owner's, as a charger's uploads would be.
+        owner = locked.site.operator_id if locked and locked.site_id else None
+        owned = {
+            "device_id": device.device_id,
+            "received_at": timezone.now(),
+            "operator_id": owner,
+            "site_id": locked.site_id if locked else None,
+        }
         insert_rows(
             ChargingRecord,
             [{**owned, **record, "upload_digest": upload_digest(record)} for record in records],

@@ -25,15 +25,21 @@ reaching the end of year 9999 ends there instead of overflowing.
 On PostgreSQL the buckets are computed in the database; the Python implementation is
 the reference (and serves SQLite). Both follow the rules above and are tested to agree.
 
+Whose: records and samples count for the operator and site they are stamped with, the
+owners of the charger when they were stored (fleet/models/stamps.py), not where the
+charger is now. A charger (or a site) handed to another operator leaves its past in the
+old operator's report, unchanged, and the new operator's starts from its arrival.
+`site_ids` may name the operator's sites now and those it had before.
+
 Telemetry peaks on PostgreSQL come from an hourly rollup rather than from a scan of the
-window's samples: SitePowerPeak holds, per site and UTC hour, the highest |power| of any
-sample of the site's chargers, kept by triggers (migration 0010) on every write of a
-sample and on a charger changing site. Whole UTC hours inside the range are read from
-it; the partial hours at the ends of a range not aligned on hours come from their own
-samples (two hours' worth at most); a day or month bucket is the max of its hours. The
-rollup follows the rules above exactly: samples count toward their charger's current
-site (a moved charger's peaks move with it), and a deleted sample (a deleted charger's
-with it) no longer counts, its hour recomputed from the samples left. Loading samples
+window's samples: SitePowerPeak holds, per operator, UTC hour and site, the highest
+|power| of any sample stamped with them, kept by triggers (migrations 0010, 0014) on
+every write of a sample. Whole UTC hours inside the range are read from it; the partial
+hours at the ends of a range not aligned on hours come from their own samples (two
+hours' worth at most); a day or month bucket is the max of its hours. The rollup follows
+the rules above exactly: keyed by the samples' own stamps, nothing in it moves when a
+charger or a site changes hands, and a deleted sample (a deleted charger's with it) no
+longer counts, its hour recomputed from the samples left. Loading samples
 with the triggers off (pg_restore --disable-triggers, session_replication_role) leaves
 it stale: `rebuild_power_peaks()` recomputes it.
 """
@@ -50,7 +56,7 @@ from django.db.models.functions import Abs, TruncDay, TruncHour, TruncMonth
 from fleet import db
 from fleet.errors import InvalidParameter, NotFound
 from fleet.models import ChargingRecord, SitePowerPeak, TelemetrySample
-from fleet.services.tenancy import sites_of
+from fleet.services.tenancy import history_sites
 
 MAX_BUCKETS = 10_000
 _TRUNC = {"hour": TruncHour, "day": TruncDay, "month": TruncMonth}
@@ -135,9 +141,7 @@ def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
 
 def _scope(operator_id: str, site_ids: list[str] | None):
     if site_ids:
-        found = set(
-            sites_of(operator_id).filter(site_id__in=site_ids).values_list("site_id", flat=True)
-        )
+        found = history_sites(operator_id, site_ids)
         missing = [s for s in site_ids if s not in found]
         if missing:
             raise NotFound(
@@ -146,7 +150,7 @@ def _scope(operator_id: str, site_ids: list[str] | None):
 
 
 def _group_expression(group_by: str | None) -> str | None:
-    return {"site": "device__site_id", "operator": "device__site__operator_id"}.get(group_by or "")
+    return {"site": "site_id", "operator": "operator_id"}.get(group_by or "")
 
 
 def aggregate_python(
@@ -163,14 +167,14 @@ def aggregate_python(
     edges = buckets(start, end, granularity)
     group_field = _group_expression(group_by)
     records = ChargingRecord.objects.filter(
-        device__site__operator_id=operator_id, start_time__lt=end, end_time__gte=start
+        operator_id=operator_id, start_time__lt=end, end_time__gte=start
     )
     samples = TelemetrySample.objects.filter(
-        device__site__operator_id=operator_id, timestamp__gte=start, timestamp__lt=end
+        operator_id=operator_id, timestamp__gte=start, timestamp__lt=end
     )
     if site_ids:
-        records = records.filter(device__site_id__in=site_ids)
-        samples = samples.filter(device__site_id__in=site_ids)
+        records = records.filter(site_id__in=site_ids)
+        samples = samples.filter(site_id__in=site_ids)
     points: dict[tuple[datetime, str | None], Point] = {}
 
     def point(bucket: datetime, group: str | None) -> Point:
@@ -217,12 +221,10 @@ WITH bounds AS (
     ) AS b
 ), records AS (
     SELECT r.start_time, r.end_time, r.energy, r.avg_power, ABS(r.max_power) AS peak,
-           {group_col} AS grp
+           {group_r} AS grp
     FROM fleet_chargingrecord r
-    JOIN fleet_device d ON d.device_id = r.device_id
-    JOIN fleet_site s ON s.site_id = d.site_id
-    WHERE s.operator_id = %(operator)s AND r.start_time < %(end)s AND r.end_time >= %(start)s
-      {site_filter}
+    WHERE r.operator_id = %(operator)s AND r.start_time < %(end)s AND r.end_time >= %(start)s
+      {sites_r}
 ), overlapping AS (
     -- A record overlaps a bucket when [start_time, end_time) meets the bucket's part of
     -- the range; a zero-length record overlaps the bucket of its start.
@@ -258,21 +260,18 @@ WITH bounds AS (
     SELECT date_trunc(%(g)s, x.moment AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket_start,
            x.grp, MAX(x.peak) AS peak
     FROM (
-        SELECT p.hour AS moment, {group_col} AS grp, p.peak
+        SELECT p.hour AS moment, {group_p} AS grp, p.peak
         FROM fleet_sitepowerpeak p
-        JOIN fleet_site s ON s.site_id = p.site_id
-        WHERE s.operator_id = %(operator)s AND p.hour >= %(hours_from)s
+        WHERE p.operator_id = %(operator)s AND p.hour >= %(hours_from)s
           AND p.hour < %(hours_to)s
-          {site_filter}
+          {sites_p}
         UNION ALL
-        SELECT t."timestamp", {group_col}, ABS(t.power)
+        SELECT t."timestamp", {group_t}, ABS(t.power)
         FROM fleet_telemetrysample t
-        JOIN fleet_device d ON d.device_id = t.device_id
-        JOIN fleet_site s ON s.site_id = d.site_id
-        WHERE s.operator_id = %(operator)s
+        WHERE t.operator_id = %(operator)s
           AND ((t."timestamp" >= %(start)s AND t."timestamp" < %(hours_from)s)
                OR (t."timestamp" >= %(hours_to)s AND t."timestamp" < %(end)s))
-          {site_filter}
+          {sites_t}
     ) x
     GROUP BY 1, 2
 )
@@ -305,10 +304,15 @@ def aggregate_sql(
 ) -> list[Point]:
     start, end = _window(start, end)
     buckets(start, end, granularity)  # the same bucket-count limit
-    group_col = {"site": "s.site_id", "operator": "s.operator_id"}.get(group_by or "", "NULL")
+    column = {"site": "site_id", "operator": "operator_id"}.get(group_by or "")
     sql = _PG_SQL.format(
-        group_col=group_col,
-        site_filter="AND s.site_id = ANY(%(sites)s)" if site_ids else "",
+        **{
+            f"group_{alias}": f"{alias}.{column}" if column else "NULL" for alias in ("r", "p", "t")
+        },
+        **{
+            f"sites_{alias}": f"AND {alias}.site_id = ANY(%(sites)s)" if site_ids else ""
+            for alias in ("r", "p", "t")
+        },
     )
     hours_from, hours_to = whole_hours(start, end)
     params = {
@@ -330,24 +334,24 @@ def aggregate_sql(
 
 
 _REBUILD_SQL = """
-INSERT INTO fleet_sitepowerpeak (site_id, hour, peak)
-SELECT d.site_id, date_trunc('hour', t."timestamp", 'UTC'), MAX(ABS(t.power))
+INSERT INTO fleet_sitepowerpeak (operator_id, hour, site_id, peak)
+SELECT t.operator_id, date_trunc('hour', t."timestamp", 'UTC'), t.site_id, MAX(ABS(t.power))
 FROM fleet_telemetrysample t
-JOIN fleet_device d ON d.device_id = t.device_id
-WHERE d.site_id IS NOT NULL
-  AND (%(sites)s::varchar[] IS NULL OR d.site_id = ANY(%(sites)s::varchar[]))
-GROUP BY 1, 2
-ORDER BY 1, 2
-ON CONFLICT (site_id, hour) DO UPDATE
+WHERE t.operator_id IS NOT NULL AND t.site_id IS NOT NULL
+  AND (%(sites)s::varchar[] IS NULL OR t.site_id = ANY(%(sites)s::varchar[]))
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+ON CONFLICT (operator_id, hour, site_id) DO UPDATE
     SET peak = GREATEST(fleet_sitepowerpeak.peak, EXCLUDED.peak)
 """
 
 
 def rebuild_power_peaks(site_ids: list[str] | None = None) -> int:
-    """Recompute the hourly peak rollup of the given sites (all when None) from their
-    samples; returns the rows written. On PostgreSQL the triggers keep it exact: this is
-    for samples loaded with the triggers off. On SQLite nothing keeps or reads the rollup
-    (aggregate_python reads the samples themselves): it is left empty, as it should be."""
+    """Recompute the hourly peak rollup of the given sites (all when None) from the
+    samples stamped with them; returns the rows written. On PostgreSQL the triggers keep
+    it exact: this is for samples loaded with the triggers off. On SQLite nothing keeps or
+    reads the rollup (aggregate_python reads the samples themselves): it is left empty, as
+    it should be."""
     with transaction.atomic():
         stale = SitePowerPeak.objects.all()
         if site_ids is not None:

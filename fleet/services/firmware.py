@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from fleet.models import Device, FirmwareUpdate
+from fleet.models import Device, FirmwareUpdate, Site
 
 _FINAL = {FirmwareUpdate.Status.SUCCESS, FirmwareUpdate.Status.FAILED}
 
@@ -15,11 +15,15 @@ def report_firmware_status(
     message: str | None = None,
 ) -> FirmwareUpdate:
     """Track the upgrade to `firmware_version`; on success the device runs that version.
-    A report after a final one starts a new attempt."""
+    A report after a final one starts a new attempt, and so does one after the charger
+    changed operator: an upgrade belongs to the operator it was reported under."""
     with transaction.atomic():
         device = Device.objects.select_for_update().get(device_id=device_id)
+        owner = Site.objects.filter(pk=device.site_id).values_list("operator_id", flat=True).first()
         update = (
-            FirmwareUpdate.objects.filter(device=device, firmware_version=firmware_version)
+            FirmwareUpdate.objects.filter(
+                device=device, firmware_version=firmware_version, operator_id=owner
+            )
             .exclude(status__in=_FINAL)
             .order_by("-created_at")
             .first()
@@ -27,6 +31,7 @@ def report_firmware_status(
         if update is None:
             update = FirmwareUpdate(
                 device=device,
+                operator_id=owner,
                 firmware_version=firmware_version,
                 previous_version=device.firmware_version,
             )

@@ -56,10 +56,12 @@ WITH previous AS (
         reported_fault_code = %(fault_code)s, status = 'online', updated_at = %(now)s,
         online_since = CASE WHEN previous.status = 'offline' THEN %(now)s ELSE d.online_since END
     FROM previous WHERE d.device_id = previous.device_id
-    RETURNING previous.status AS was, previous.last_heartbeat AS last
+    RETURNING previous.status AS was, previous.last_heartbeat AS last, d.site_id
 ), reconnected AS (
-    INSERT INTO fleet_connectivitychange (device_id, status, "at")
-    SELECT %(device_id)s, 'online', %(now)s FROM updated
+    -- Stamped with the operator owning the charger now (fleet/models/stamps.py).
+    INSERT INTO fleet_connectivitychange (device_id, status, "at", operator_id)
+    SELECT %(device_id)s, 'online', %(now)s, s.operator_id
+    FROM updated LEFT JOIN fleet_site s ON s.site_id = updated.site_id
     WHERE updated.was = 'offline' OR updated.last < %(gap_start)s
 )
 SELECT was = 'offline' FROM updated

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F, Q
 
 from fleet.live import messages
 from fleet.live.publish import publish_device_message_sync
@@ -66,8 +66,15 @@ def detect_reconnect_storms(now: datetime) -> list[str]:
     window → one F-0302 per device per window."""
     window_start = now - timedelta(seconds=settings.TELLUS_RECONNECT_STORM_WINDOW_SECONDS)
     threshold = settings.TELLUS_RECONNECT_STORM_THRESHOLD
+    # Only reconnects under the device's current operator (or, off site, nobody's): a
+    # charger handed over does not bring its old operator's flapping into the new one's.
+    current = Q(operator_id=F("device__site__operator_id")) | Q(
+        operator_id__isnull=True, device__site__isnull=True
+    )
     stormy = (
-        ConnectivityChange.objects.filter(status=Device.Status.ONLINE, at__gte=window_start)
+        ConnectivityChange.objects.filter(
+            current, status=Device.Status.ONLINE, at__gte=window_start
+        )
         .values("device_id")
         .annotate(reconnects=Count("id"))
         .filter(reconnects__gt=threshold)

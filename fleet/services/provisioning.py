@@ -19,7 +19,7 @@ from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from fleet.models import ApiClient, Connector, Device, Operator, Site
 from fleet.models.operators import SCOPES
 from fleet.secrets_box import reseal, seal
-from fleet.services import audit
+from fleet.services import audit, tenancy
 from fleet.services.auth import publish_credential_version
 
 
@@ -181,7 +181,8 @@ def assign_device(
     """Put a registered device on a site, which makes it visible to the site's operator.
     Audited as `update` by `actor` in the trails of the operators before and after, so a
     device moving between operators shows in both."""
-    device = Device.objects.filter(device_id=device_id).first()
+    # Locked: two moves of one charger are serialised, each logging what it saw.
+    device = Device.objects.select_for_update().filter(device_id=device_id).first()
     if device is None:
         raise NotFound(f"Device '{device_id}' not found")
     site = Site.objects.filter(site_id=site_id).first()
@@ -189,14 +190,16 @@ def assign_device(
         raise NotFound(f"Site '{site_id}' not found")
     before = audit.snapshot(device)
     operator_before = audit.operator_id_of(device)
-    # The hourly peak-power rollup follows the charger in this transaction: a trigger on
-    # the site column (migration 0010), so the admin and bulk updates move it too.
+    # The charger's history stays with the operator it happened under (its facts carry
+    # their owner); the save logs the move and, across operators, sends
+    # device_owner_changed in this transaction (fleet.services.tenancy).
     device.site = site
     fields = ["site", "updated_at"]
     if v2g_capable is not None:
         device.v2g_capable = v2g_capable
         fields.append("v2g_capable")
-    device.save(update_fields=fields)
+    with tenancy.acting_as(actor):
+        device.save(update_fields=fields)
     audit.record_change(
         actor=actor,
         action="update",

@@ -67,7 +67,8 @@ _JSON_COLUMNS = frozenset(f.name for f in _ROW if f.sql_type == "jsonb")
 
 
 def _batch_sql() -> str:
-    """Many samples in one statement: insert them all, then upsert each connector's
+    """Many samples in one statement: insert them all (each stamped with its charger's
+    owner), then upsert each connector's
     snapshot from its newest sample in the batch (a connector may appear more than once).
     Built once at import from the field definitions; every identifier is quoted, since
     `current` and `timestamp` are SQL keywords."""
@@ -78,12 +79,18 @@ def _batch_sql() -> str:
     sources = ", ".join(f'"{name}"' for name in snapshot)
     updates = ", ".join(f'"{column}" = EXCLUDED."{column}"' for column in snapshot.values())
     # Identifiers from the definitions above only; every value is a bound parameter.
+    # Each sample is stamped with the operator and site owning its charger as it is
+    # stored (fleet/models/stamps.py); a charger on no site stamps NULL.
+    stamped = ", ".join(f'b."{column}"' for column in _COLUMNS)
     return f"""
 WITH batch AS (
     SELECT * FROM unnest({arrays}) AS b({columns})
 ), samples AS (
-    INSERT INTO fleet_telemetrysample ({columns})
-    SELECT {columns} FROM batch
+    INSERT INTO fleet_telemetrysample ({columns}, "operator_id", "site_id")
+    SELECT {stamped}, s."operator_id", d."site_id"
+    FROM batch b
+    LEFT JOIN fleet_device d ON d."device_id" = b."device_id"
+    LEFT JOIN fleet_site s ON s."site_id" = d."site_id"
 )
 INSERT INTO fleet_connector ("device_id", "connector_id", {targets}, "updated_at")
 SELECT DISTINCT ON ("device_id", "connector_id")

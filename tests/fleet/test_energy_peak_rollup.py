@@ -1,5 +1,6 @@
 """The hourly peak-power rollup (SitePowerPeak) on PostgreSQL: whatever writes, deletes or
-edits samples, and wherever chargers move, it holds what a scan of the samples gives;
+edits samples, and wherever chargers move, it holds what a scan of the samples gives (by
+the operator and site each sample is stamped with);
 the energy report reads whole hours from it and the partial hours at a range's ends from
 the samples, and still agrees with the Python reference."""
 
@@ -31,18 +32,22 @@ Peaks = dict[tuple[str, datetime], float]
 # --- Helpers ------------------------------------------------------------------------------
 
 
-def scanned() -> Peaks:
-    """What the rollup must hold: the samples' peaks per current site and UTC hour."""
+def scanned(with_operator: bool = False) -> Peaks:
+    """What the rollup must hold: the samples' peaks per stamped site and UTC hour (and
+    operator: in these tests a site has one operator, so the site alone tells)."""
+    key = ["operator_id", "site_id", "hour"] if with_operator else ["site_id", "hour"]
     rows = (
-        TelemetrySample.objects.filter(device__site__isnull=False)
+        TelemetrySample.objects.filter(operator__isnull=False, site__isnull=False)
         .annotate(hour=TruncHour("timestamp", tzinfo=UTC))
-        .values("device__site_id", "hour")
+        .values(*key)
         .annotate(peak=Max(Abs("power")))
     )
-    return {(row["device__site_id"], row["hour"]): row["peak"] for row in rows}
+    return {tuple(row[k] for k in key): row["peak"] for row in rows}
 
 
-def rolled_up() -> Peaks:
+def rolled_up(with_operator: bool = False) -> Peaks:
+    if with_operator:
+        return {(p.operator_id, p.site_id, p.hour): p.peak for p in SitePowerPeak.objects.all()}
     return {(p.site_id, p.hour): p.peak for p in SitePowerPeak.objects.all()}
 
 
@@ -136,14 +141,17 @@ def test_orm_create_bulk_create_and_the_orm_ingest_path_feed_it(fleet):
     )
 
 
-def test_a_charger_on_no_site_has_no_peaks_until_it_gets_one(fleet):
+def test_a_charger_on_no_site_has_no_peaks_and_a_site_later_brings_none(fleet):
+    """Its samples from before are nobody's; those after its assignment are the site's."""
     _, (north, _, _), _ = fleet
     loose = make_charger(None, 99)
     sample(loose, T0, 30.0)
     assert rolled_up() == scanned()
     assert (north.site_id, T0) not in rolled_up()
     provisioning.assign_device(loose.device_id, north.site_id, actor=Actor.platform())
-    assert rolled_up()[(north.site_id, T0)] == 30.0
+    assert (north.site_id, T0) not in rolled_up()
+    sample(loose, T0 + timedelta(minutes=5), 12.0)
+    assert rolled_up()[(north.site_id, T0)] == 12.0
     assert rolled_up() == scanned()
 
 
@@ -230,14 +238,21 @@ def test_deleting_a_charger_takes_its_peaks_out(fleet):
     assert peaks_of(acme.operator_id, "hour", T0, T0 + HOUR) == {"2025-03-15T10:00:00Z": 8.0}
 
 
-def test_deleting_a_site_leaves_no_rows_behind(fleet):
-    _, (north, south, _), (n1, n2, s1, _) = fleet
-    for device in (n1, n2, s1):
-        sample(device, T0, 5.0)
+def test_deleting_a_site_keeps_its_history_in_its_operators_report(fleet):
+    """The samples keep the site they happened at (history outlives the site), and so
+    does the rollup: the operator's report for the past is unchanged."""
+    acme, (north, south, _), (n1, n2, s1, _) = fleet
+    for device, power in ((n1, 5.0), (n2, 5.0), (s1, 4.0)):
+        sample(device, T0, power)
+    before = peaks_of(acme.operator_id, "hour", T0, T0 + HOUR, "site")
+    north_id = north.site_id
     north.delete()  # its chargers stay, on no site
     with connection.cursor() as cursor:  # the deferred foreign keys, checked now
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    assert rolled_up() == scanned() == {(south.site_id, T0): 5.0}
+    assert rolled_up() == scanned() == {(north_id, T0): 5.0, (south.site_id, T0): 4.0}
+    assert peaks_of(acme.operator_id, "hour", T0, T0 + HOUR, "site") == before
+    sample(Device.objects.get(pk=n1.pk), T0 + timedelta(minutes=1), 50.0)  # on no site: nobody's
+    assert rolled_up() == scanned() == {(north_id, T0): 5.0, (south.site_id, T0): 4.0}
 
 
 def test_editing_a_sample_moves_its_peak(fleet):
@@ -254,36 +269,39 @@ def test_editing_a_sample_moves_its_peak(fleet):
 # --- A charger changing site ---------------------------------------------------------------
 
 
-def test_a_moved_charger_takes_its_peaks_to_its_new_site(fleet):
+def test_a_moved_charger_leaves_its_peaks_where_they_happened(fleet):
+    """Its past stays at its old site (and operator); what it sends after the move counts
+    at the new one. No trigger on the charger's site any more: a plain update moves
+    nothing either."""
     acme, (north, south, yard), (n1, n2, s1, _) = fleet
     sample(n1, T0 + timedelta(minutes=10), 20.0)  # North's peak at 10:00
     sample(n2, T0 + timedelta(minutes=40), 8.0)
     sample(s1, T0 + timedelta(minutes=30), 11.0)
     sample(n1, T0 + HOUR, 3.0)  # North's only sample at 11:00
+    past = {(north.site_id, T0): 20.0, (south.site_id, T0): 11.0, (north.site_id, T0 + HOUR): 3.0}
     provisioning.assign_device(n1.device_id, south.site_id, actor=Actor.platform())
-    assert (
-        rolled_up()
-        == scanned()
-        == {
-            (north.site_id, T0): 8.0,
-            (south.site_id, T0): 20.0,
-            (south.site_id, T0 + HOUR): 3.0,
-        }
-    )
+    assert rolled_up() == scanned() == past
+    sample(n1, T0 + HOUR + timedelta(minutes=5), 4.0)  # at South now
+    assert rolled_up() == scanned() == {**past, (south.site_id, T0 + HOUR): 4.0}
     by_site = peaks_of(acme.operator_id, "hour", T0, T0 + 2 * HOUR, "site")
     assert by_site == {
-        ("2025-03-15T10:00:00Z", north.site_id): 8.0,
-        ("2025-03-15T10:00:00Z", south.site_id): 20.0,
-        ("2025-03-15T11:00:00Z", south.site_id): 3.0,
+        ("2025-03-15T10:00:00Z", north.site_id): 20.0,
+        ("2025-03-15T10:00:00Z", south.site_id): 11.0,
+        ("2025-03-15T11:00:00Z", north.site_id): 3.0,
+        ("2025-03-15T11:00:00Z", south.site_id): 4.0,
     }
-    # To another operator's site (here by a plain update, as the admin or a bulk edit
-    # would): Acme no longer sees its peaks.
+    # To another operator's site (here by a plain update, as a bulk edit would): Acme
+    # keeps its peaks, the rival gets none of them.
+    rival = yard.operator_id
     Device.objects.filter(pk=n1.pk).update(site=yard)
     assert rolled_up() == scanned()
-    assert peaks_of(acme.operator_id, "hour", T0, T0 + 2 * HOUR) == {"2025-03-15T10:00:00Z": 11.0}
+    assert peaks_of(acme.operator_id, "hour", T0, T0 + 2 * HOUR) == {
+        "2025-03-15T10:00:00Z": 20.0,
+        "2025-03-15T11:00:00Z": 4.0,
+    }
+    assert peaks_of(rival, "hour", T0, T0 + 2 * HOUR) == {}
     Device.objects.filter(pk=n1.pk).update(site=None)
-    assert rolled_up() == scanned()
-    assert (yard.site_id, T0 + HOUR) not in rolled_up()
+    assert rolled_up(with_operator=True) == scanned(with_operator=True)
 
 
 # --- What the report reads -----------------------------------------------------------------
@@ -389,20 +407,37 @@ def test_a_rebuild_recomputes_it_from_the_samples(fleet):
 def test_the_migration_backfills_the_samples_already_stored():
     from django.db.migrations.executor import MigrationExecutor
 
-    MigrationExecutor(connection).migrate([("fleet", "0009_used_signatures")])
+    then = [("fleet", "0009_used_signatures")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(then)
     try:
-        # The tables the samples need are the same at 0009: today's models write them.
-        acme = Operator.objects.create(name="Acme")
-        north, south = make_site(acme, "North"), make_site(acme, "South")
-        n1, s1, loose = make_charger(north, 1), make_charger(south, 2), make_charger(None, 3)
-        for device, moment, power in [(n1, T0, 4.0), (n1, T0, -7.0), (s1, T0 + HOUR, 6.0)]:
-            sample(device, moment, power)
-        sample(loose, T0, 80.0)
+        # The models as they were at 0009 (samples had no owner stamps then).
+        old = executor.loader.project_state(then).apps
+        acme = old.get_model("fleet", "Operator").objects.create(name="Acme")
+        site = old.get_model("fleet", "Site").objects
+        north, south = (
+            site.create(operator=acme, name="North"),
+            site.create(operator=acme, name="South"),
+        )
+        charger = old.get_model("fleet", "Device").objects
+        n1, s1, loose = (
+            charger.create(
+                sn=f"SN-PEAK-{n}", model="TP-DC180", manufacturer="Tellus Power",
+                firmware_version="3.1.0", secret_hash="unused", secret_expires_at=timezone.now(),
+                site=where,
+            )
+            for n, where in enumerate([north, south, None])
+        )  # fmt: skip
+        samples = old.get_model("fleet", "TelemetrySample").objects
+        for device, moment, power in [
+            (n1, T0, 4.0), (n1, T0, -7.0), (s1, T0 + HOUR, 6.0), (loose, T0, 80.0)
+        ]:  # fmt: skip
+            samples.create(**fields(device.device_id, moment, power))
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
     assert rolled_up() == scanned() == {(north.site_id, T0): 7.0, (south.site_id, T0 + HOUR): 6.0}
-    sample(s1, T0 + HOUR, 9.0)  # and the triggers are in place
+    sample(Device.objects.get(pk=s1.pk), T0 + HOUR, 9.0)  # and the triggers are in place
     assert rolled_up()[(south.site_id, T0 + HOUR)] == 9.0
 
 
@@ -462,7 +497,7 @@ def test_the_rollup_is_always_a_scan_of_the_samples(fleet, steps, window, granul
                     TelemetrySample.objects.filter(pk=stored[index % len(stored)].pk).update(
                         timestamp=moment, power=power
                     )
-        assert rolled_up() == scanned()
+        assert rolled_up(with_operator=True) == scanned(with_operator=True)
         in_sql, in_python = both_implementations(
             acme.operator_id, granularity, *window, group_by, None
         )

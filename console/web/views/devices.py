@@ -41,6 +41,7 @@ from fleet.services import control
 from fleet.services.tenancy import devices_of, get_device_for_operator
 
 CHART_MINUTES = 15
+OWNERSHIP_SHOWN = 20
 SERVICES = {
     "start": control.start_charging,
     "stop": control.stop_charging,
@@ -129,7 +130,17 @@ def page_context(access: ConsoleAccess, device: Device) -> dict:
     context.update(
         firmware_notes=firmware_notes(device),
         records=list(charging_records(access.operator_id, device_id=device.device_id)[:10]),
-        upgrades=list(device.firmware_updates.order_by("-created_at")[:3]),
+        upgrades=list(
+            device.firmware_updates.filter(operator_id=access.operator_id).order_by("-created_at")[
+                :3
+            ]
+        ),
+        # Who owned the charger when: for platform staff only (None hides the section).
+        ownership_changes=(
+            list(device.ownership_changes.order_by("-at", "-id")[:OWNERSHIP_SHOWN])
+            if access.is_staff
+            else None
+        ),
         runbooks=suggest(device)[:5],
         runs=list(runbook_queries.runs(access.operator_id, device_id=device.device_id)[:5]),
         live_path=live_path("device", device.device_id),

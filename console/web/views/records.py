@@ -23,7 +23,7 @@ from console.web.csv_export import (
 from console.web.forms.records import PAGE_SIZE, EnergyForm, RecordFilterForm
 from console.web.tables import chosen_charger, filtered_table, wants_fragment, with_charger
 from fleet.errors import NotFound, TellusError
-from fleet.models import ChargingRecord, Device
+from fleet.models import ChargingRecord, Device, Site
 from fleet.queries.records import charging_records
 from fleet.queries.sites import sites
 from fleet.services.energy import aggregated_energy, bucket_label, buckets
@@ -58,7 +58,9 @@ def filtered_records(
         queryset = charging_records(access.operator_id, **filters)
     except NotFound:  # a device id not of this operator: nothing matches, nothing is told
         return ChargingRecord.objects.none()
-    return queryset.select_related("device__site")
+    # The site a record was uploaded under (its stamp), and the charger's site now (to
+    # link only to chargers still in the operator's fleet).
+    return queryset.select_related("site", "device__site")
 
 
 def record_table(access: ConsoleAccess, form: RecordFilterForm) -> dict:
@@ -81,7 +83,8 @@ def records_csv(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
 def csv_row(record: ChargingRecord) -> list[object]:
     device = record.device
     return [
-        record.record_id, device.device_id, device.sn, device.site_id, device.site.name,
+        record.record_id, device.device_id, device.sn, record.site_id or "",
+        record.site.name if record.site else "",
         record.connector_id, utc_iso(record.start_time), utc_iso(record.end_time),
         record.energy, record.max_power, record.avg_power,
         "" if record.cost is None else record.cost,
@@ -150,8 +153,13 @@ def energy_report(access: ConsoleAccess, form: EnergyForm, names: dict[str, str]
     by_site: dict[str, list[dict]] = defaultdict(list)
     for point in report["series"]:
         by_site[point["site_id"]].append(point)
+    # History may hold sites the operator no longer has (a site that changed operator,
+    # or was deleted): named in words, never by id.
+    former = dict(
+        Site.objects.filter(site_id__in=set(by_site) - set(names)).values_list("site_id", "name")
+    )
     per_site = [
-        site_energy(site_id, names.get(site_id, site_id), points, slots, granularity)
+        site_energy(site_id, site_name(site_id, names, former), points, slots, granularity)
         for site_id, points in by_site.items()
     ]
     return {
@@ -162,6 +170,14 @@ def energy_report(access: ConsoleAccess, form: EnergyForm, names: dict[str, str]
         "end": end,
         "bucket_count": len(slots),
     }
+
+
+def site_name(site_id: str, names: dict[str, str], former: dict[str, str]) -> str:
+    if site_id in names:
+        return names[site_id]
+    if site_id in former:
+        return f"{former[site_id]} (no longer yours)"
+    return "A site since deleted"
 
 
 def site_energy(
