@@ -15,7 +15,7 @@ from fleet.services import provisioning
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = ("fleet", "0013_event_recent_faults")
+BEFORE = ("fleet", "0014_history_belongs_to_its_operator")
 
 
 def migrate_to_latest() -> None:

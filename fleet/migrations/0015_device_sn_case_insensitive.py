@@ -52,7 +52,7 @@ def refuse_case_variant_serials(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("fleet", "0013_event_recent_faults"),
+        ("fleet", "0014_history_belongs_to_its_operator"),
     ]
 
     operations = [
