@@ -120,11 +120,33 @@ def change_member(
     active: bool | None = None,
 ) -> OperatorMember:
     """Change a user's role or switch their access off or on, within one operator. An
-    admin cannot demote or lock out themselves (someone must be left to undo it)."""
+    admin cannot demote or lock out themselves, and the operator always keeps at least
+    one admin with access (someone must be left to undo it): the operator's admins are
+    locked first, so two admins switching each other off at once are taken in turn and
+    the second is refused."""
     with transaction.atomic():
+        admins = list(
+            OperatorMember.objects.select_for_update()
+            .filter(operator_id=operator_id, role=Role.ADMIN)
+            .order_by("pk")
+            .values_list("user_id", flat=True)
+        )
         member = _member(operator_id, user_id)
         if actor.user_id == user_id and (role not in (None, Role.ADMIN) or active is False):
             raise Conflict("You cannot lower your own role or switch off your own access")
+        loses_admin = member.role == Role.ADMIN and (
+            active is False or role not in (None, Role.ADMIN)
+        )
+        if loses_admin and member.user.is_active:
+            others = get_user_model().objects.filter(
+                pk__in=[pk for pk in admins if pk != user_id], is_active=True
+            )
+            if not others.exists():
+                raise Conflict(
+                    f"{member.user.get_username()} is the last admin with access, and someone "
+                    "must be able to manage people: make another person admin first",
+                    {"field": "role" if active is None else "access"},
+                )
         before_member, before_user = audit.snapshot(member), audit.snapshot(member.user)
         if role is not None:
             member.role = _check_role(role)
