@@ -83,7 +83,8 @@ MIDDLEWARE = [
     "console.csp.ContentSecurityPolicyMiddleware",
     "api.middleware.V1EnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's, sending a request whose session ended meanwhile to sign in (not a 400).
+    "console.web.sessions.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

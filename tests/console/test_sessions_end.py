@@ -161,3 +161,24 @@ async def test_an_open_live_page_closes_when_its_user_is_switched_off_and_on(peo
     connected, code = await again.connect()
     assert (code if not connected else await close_code(again, 2)) == 4401
     await again.disconnect()
+
+
+@pytest.mark.django_db
+def test_a_request_whose_session_ends_while_it_runs_is_sent_to_sign_in(people, rf):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from console.web.sessions import SessionMiddleware
+
+    hers = signed_in_as("anna")
+    key = hers.cookies["sessionid"].value
+    request = rf.get("/alerts/", HTTP_COOKIE=f"sessionid={key}")
+    middleware = SessionMiddleware(lambda request: None)
+    middleware.process_request(request)
+    assert request.session["_auth_user_id"]  # loaded, as a running page has it
+    SessionStore(key).delete()  # meanwhile: switched off, or signed out elsewhere
+    from django.http import HttpResponse
+
+    answer = middleware.process_response(request, HttpResponse("the page"))
+    assert answer.status_code == 302
+    assert answer["Location"] == "/login/?next=/alerts/"
+    assert answer.cookies["sessionid"].value == ""
