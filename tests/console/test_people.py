@@ -144,3 +144,13 @@ def test_the_last_admin_with_access_cannot_be_switched_off_or_demoted(acme):
     assert boss.is_active and OperatorMember.objects.get(user=boss).role == "admin"
     change_member(acme.operator_id, bert.pk, actor=staff, active=True)
     change_member(acme.operator_id, boss.pk, actor=staff, role="viewer")  # bert is left
+
+
+def test_a_name_in_another_operators_domain_is_refused(acme, make_client):
+    make_client("Rival Energy")
+    with pytest.raises(InvalidParameter, match="another operator"):
+        create_console_user("spy@acme-charging", "Rival Energy", "viewer", actor=Actor.platform())
+    user, _ = create_console_user(
+        "carla@acme-charging", "Acme Charging", "viewer", actor=Actor.platform()
+    )
+    assert user.get_username() == "carla@acme-charging"

@@ -1,5 +1,12 @@
 """Console users and their roles: provisioning from the command line, and an operator
-admin managing the users of their own operator. Every change is audited."""
+admin managing the users of their own operator. Every change is audited.
+
+Usernames are one namespace for the whole platform, so an operator's admin names people
+inside their operator's own part of it: "carla" typed on the People page of Acme Charging
+becomes the sign-in name "carla@acme-charging". Whether a name is taken is then a
+question about their own operator's people only (whom the page lists anyway), never a way
+to learn the usernames of another operator's people.
+"""
 
 import secrets
 
@@ -9,6 +16,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils.text import slugify
 
 from console.web.models import OperatorMember
 from console.web.roles import Role
@@ -48,6 +56,55 @@ def _check_password(password: str, user) -> None:
         ) from None
 
 
+def sign_in_domains() -> dict[str, str]:
+    """Each operator's part of the username namespace (what follows "@" in the names its
+    admins give): its name in lower case with hyphens, and the start of its id where
+    another operator's name reads the same, so no two operators share one."""
+    names = dict(Operator.objects.values_list("operator_id", "name"))
+    slugs = {pk: slugify(name)[:40] or "operator" for pk, name in names.items()}
+    taken = list(slugs.values())
+    return {
+        pk: slug if taken.count(slug) == 1 else f"{slug}-{pk.removeprefix('op_')[:6]}"
+        for pk, slug in slugs.items()
+    }
+
+
+def _check_namespace(username: str, operator: Operator) -> None:
+    """A name ending in another operator's "@domain" would sit in that operator's part of
+    the namespace (and its admins would find it taken): refused."""
+    if "@" not in username:
+        return
+    domain = username.rsplit("@", 1)[1].lower()
+    for operator_id, theirs in sign_in_domains().items():
+        if theirs == domain and operator_id != operator.operator_id:
+            raise InvalidParameter(
+                "username", username[:40], f"Names ending in @{domain} are another operator's"
+            )
+
+
+def add_member(
+    name: str, operator: Operator, role: str, *, actor: Actor, password: str | None = None
+) -> tuple[object, str]:
+    """An operator's admin adding a person: `name` (without "@") becomes the sign-in name
+    `name@<the operator's domain>`; as create_console_user otherwise."""
+    if "@" in name:
+        raise InvalidParameter(
+            "username", name[:40], "Give the name without @: the part after it is added for you"
+        )
+    domain = sign_in_domains()[operator.operator_id]
+    room = USERNAME_MAX - len(domain) - 1
+    if not name or len(name) > room:
+        raise InvalidParameter("username", name[:40], f"A name here has 1 to {room} characters")
+    return create_console_user(
+        f"{name}@{domain}",
+        operator.name,
+        role,
+        actor=actor,
+        password=password,
+        details={"via": "console"},
+    )
+
+
 def create_console_user(
     username: str,
     operator_name: str,
@@ -64,6 +121,7 @@ def create_console_user(
     operator = Operator.objects.filter(name=operator_name).first()
     if operator is None:
         raise NotFound(f"Operator '{operator_name}' not found")
+    _check_namespace(username, operator)
     User = get_user_model()
     candidate = User(username=username)
     if password is None:

@@ -50,13 +50,12 @@ def member_create(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            user, password = people.create_console_user(
+            user, password = people.add_member(
                 data["username"],
-                access.operator.name,
+                access.operator,
                 data["role"],
                 actor=access.actor,
                 password=data["password"] or None,
-                details={"via": "console"},
             )
         except (InvalidParameter, Conflict) as refused:
             form.add_refusal(refused)
@@ -155,5 +154,6 @@ def _page(
         "form": form,
         "created": created,
         "role_meaning": [(Role(role).label, meaning) for role, meaning in ROLE_MEANING.items()],
+        "sign_in_domain": people.sign_in_domains().get(access.operator_id, ""),
     }
     return render(request, "console/people/list.html", context, status=status)
