@@ -83,8 +83,7 @@ MIDDLEWARE = [
     "console.csp.ContentSecurityPolicyMiddleware",
     "api.middleware.V1EnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Django's, sending a request whose session ended meanwhile to sign in (not a 400).
-    "console.web.sessions.SessionMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

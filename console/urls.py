@@ -30,6 +30,7 @@ urlpatterns = [
 ]
 
 # The console's own error pages; under /v1 the API middleware answers in its envelope.
+handler400 = "console.web.views.errors.bad_request"
 handler403 = "console.web.views.errors.permission_denied"
 handler404 = "console.web.views.errors.page_not_found"
 handler500 = "console.web.views.errors.server_error"

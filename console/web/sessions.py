@@ -13,10 +13,7 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.contrib.auth.views import redirect_to_login
 from django.contrib.sessions.backends.base import SessionBase
-from django.contrib.sessions.exceptions import SessionInterrupted
-from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -93,22 +90,3 @@ class SessionGenerationMiddleware:
             request.session.flush()
             request.user = AnonymousUser()
         return self.get_response(request)
-
-
-class SessionMiddleware(DjangoSessionMiddleware):
-    """Django's, but a session ended while one of its requests was running (its user
-    switched off, or signed out elsewhere) sends that request to sign in rather than to
-    a bare 400 page."""
-
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        try:
-            return super().process_response(request, response)
-        except SessionInterrupted:
-            signed_out = redirect_to_login(request.get_full_path())
-            signed_out.delete_cookie(
-                settings.SESSION_COOKIE_NAME,
-                path=settings.SESSION_COOKIE_PATH,
-                domain=settings.SESSION_COOKIE_DOMAIN,
-                samesite=settings.SESSION_COOKIE_SAMESITE,
-            )
-            return signed_out

@@ -164,21 +164,22 @@ async def test_an_open_live_page_closes_when_its_user_is_switched_off_and_on(peo
 
 
 @pytest.mark.django_db
-def test_a_request_whose_session_ends_while_it_runs_is_sent_to_sign_in(people, rf):
+def test_a_request_whose_session_ends_while_it_runs_is_sent_to_sign_in(people, monkeypatch):
     from django.contrib.sessions.backends.db import SessionStore
 
-    from console.web.sessions import SessionMiddleware
+    from console.web import access
 
     hers = signed_in_as("anna")
     key = hers.cookies["sessionid"].value
-    request = rf.get("/alerts/", HTTP_COOKIE=f"sessionid={key}")
-    middleware = SessionMiddleware(lambda request: None)
-    middleware.process_request(request)
-    assert request.session["_auth_user_id"]  # loaded, as a running page has it
-    SessionStore(key).delete()  # meanwhile: switched off, or signed out elsewhere
-    from django.http import HttpResponse
+    looked_up = access.access_for
 
-    answer = middleware.process_response(request, HttpResponse("the page"))
-    assert answer.status_code == 302
+    def switched_off_meanwhile(request):
+        found = looked_up(request)
+        SessionStore(key).delete()  # as switching her off does, while the page is built
+        return found
+
+    monkeypatch.setattr(access, "access_for", switched_off_meanwhile)
+    answer = hers.get("/alerts/")
+    assert answer.status_code == 302  # not Django's bare 400
     assert answer["Location"] == "/login/?next=/alerts/"
-    assert answer.cookies["sessionid"].value == ""
+    assert hers.cookies["sessionid"].value == ""
