@@ -10,7 +10,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from api.ratelimit import aenforce, enforce
-from fleet.errors import NotAuthenticated
+from fleet.errors import NotAuthenticated, PermissionDenied
 from fleet.services.auth import (
     DevicePrincipal,
     OperatorPrincipal,
@@ -47,7 +47,11 @@ def authenticate_operator_call(
     writes of clients that must sign), and only then the rate class, so neither
     anonymous nor unsigned noise spends a client's quota."""
     principal = authenticate_operator(token)
-    principal.require_scope(scope)
+    try:
+        principal.require_scope(scope)
+    except PermissionDenied as refused:
+        refused.subject = f"client:{principal.client_id}"  # who, for the log line
+        raise
     verify_signature(principal.client_id, method, path, body, signature, timestamp)
     enforce(rate_class, principal.client_id)
     return principal

@@ -12,9 +12,20 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from api.edge import body_too_large, validation_failure
 from api.envelope import error_response, tellus_error_response
-from fleet.errors import TellusError
+from fleet.errors import PermissionDenied, TellusError
 
 logger = logging.getLogger("tellus.api")
+
+
+# The request attribute a refusal (403) is noted in, as (who, why), for the one log line
+# Django writes about it (console/log_refusals.py).
+REFUSAL_ATTRIBUTE = "tellus_refusal"
+
+
+def tellus_error(request: HttpRequest, exc: TellusError) -> HttpResponse:
+    if isinstance(exc, PermissionDenied):
+        setattr(request, REFUSAL_ATTRIBUTE, (getattr(exc, "subject", None), exc.message))
+    return tellus_error_response(exc)
 
 
 def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
@@ -53,7 +64,7 @@ def dependency_down(request: HttpRequest, exc: redis.RedisError) -> HttpResponse
 
 
 def install(api: NinjaAPI) -> None:
-    api.add_exception_handler(TellusError, lambda request, exc: tellus_error_response(exc))
+    api.add_exception_handler(TellusError, tellus_error)
     api.add_exception_handler(ValidationError, validation_error)
     api.add_exception_handler(HttpError, http_error)
     api.add_exception_handler(

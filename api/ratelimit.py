@@ -44,6 +44,7 @@ RATE_CLASSES = {
     "console_login_failures": "TELLUS_RATE_CONSOLE_LOGIN_FAILURES",
     "console_login_failures_per_address": "TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_ADDRESS",
     "console_login_failures_per_user": "TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_USER",
+    "console_login_failures_per_device": "TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_DEVICE",
 }
 
 _STORAGE_ERRORS = (StorageError, *REDIS_ERRORS)
@@ -170,6 +171,19 @@ def enforce(rate_class: str, *identifiers: str) -> None:
 def check(rate_class: str, *identifiers: str) -> None:
     """429/5001 if the class is already full for the subject; counts nothing."""
     _apply(rate_class, identifiers, count=False)
+
+
+def clear(rate_class: str, *identifiers: str) -> None:
+    """Empty the subject's bucket in its class (staff lifting a lock-out), in Redis and in
+    this process's memory."""
+    item = rate_item(rate_class)
+    keys = (rate_class, *identifiers)
+    if _shared():
+        try:
+            _redis_limiter().clear(item, *keys)
+        except _STORAGE_ERRORS as error:
+            _storage_failed(error)
+    _memory_limiter().clear(item, *keys)
 
 
 async def aenforce(rate_class: str, *identifiers: str) -> None:

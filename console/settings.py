@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "console.web.sessions.SessionGenerationMiddleware",
     "console.web.times.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -188,9 +189,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # A 403 is one line (who, what, why), never a traceback (console/log_refusals.py).
+    "filters": {"one_line_refusals": {"()": "console.log_refusals.OneLineRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["one_line_refusals"]},
+    },
 }
 
 # --- Tellus tunables (every one documented in the README) ----------------------------------
@@ -225,8 +231,9 @@ TELLUS_RATE_OPERATOR_CONTROL = env_rate("TELLUS_RATE_OPERATOR_CONTROL", "30/minu
 TELLUS_RATE_TOKEN = env_rate("TELLUS_RATE_TOKEN", "10/minute")
 # Wrong secrets, counted per id *and* source address (see api.ratelimit.credential_attempt).
 TELLUS_RATE_TOKEN_FAILURES = env_rate("TELLUS_RATE_TOKEN_FAILURES", "10/minute")
-# Failed console sign-ins (console/web/signin.py): per username and address, per address
-# (one source trying many names), per username (many sources trying one name).
+# Failed password checks on every form that takes one (console/web/signin.py): per
+# username and address, per address (one source trying many names), per username (many
+# sources trying one name).
 TELLUS_RATE_CONSOLE_LOGIN_FAILURES = env_rate("TELLUS_RATE_CONSOLE_LOGIN_FAILURES", "5/5minute")
 TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_ADDRESS = env_rate(
     "TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_ADDRESS", "30/15minute"
@@ -234,6 +241,12 @@ TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_ADDRESS = env_rate(
 TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_USER = env_rate(
     "TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_USER", "20/5minute"
 )
+# The per-username limit spares browsers holding a device cookie of that user (issued at
+# a successful sign-in); such a cookie that keeps failing is limited on its own.
+TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_DEVICE = env_rate(
+    "TELLUS_RATE_CONSOLE_LOGIN_FAILURES_PER_DEVICE", "5/5minute"
+)
+TELLUS_DEVICE_COOKIE_DAYS = env_int("TELLUS_DEVICE_COOKIE_DAYS", 365, minimum=1)
 TELLUS_RATE_DEVICE_HIGH_FREQUENCY = env_rate("TELLUS_RATE_DEVICE_HIGH_FREQUENCY", "10/second")
 TELLUS_RATE_DEVICE_OTHER = env_rate("TELLUS_RATE_DEVICE_OTHER", "60/minute")
 TELLUS_STREAM_CADENCE_SECONDS = env_int("TELLUS_STREAM_CADENCE_SECONDS", 5, minimum=1)

@@ -81,6 +81,13 @@ def plain_id(value: str) -> bool:
     return len(value) <= 200 and value.isprintable()
 
 
+def _refusal(access: ConsoleAccess | None, needs: str) -> str:
+    """Why a page is refused, for the log (the page itself says it in words)."""
+    if access is None:
+        return "not a console user (switched off, or neither an operator's member nor staff)"
+    return f"needs the {needs} role (has {access.role})"
+
+
 def console_view(needs: str = Role.VIEWER) -> Callable:
     """A console page or fragment open to the roles that include `needs`."""
 
@@ -95,7 +102,7 @@ def console_view(needs: str = Role.VIEWER) -> Callable:
             if access is None or not access.can(needs):
                 if access is not None:  # the refusal page says which role they have
                     request.console = access
-                raise PermissionDenied
+                raise PermissionDenied(_refusal(access, needs))
             request.console = access
             if not all(plain_id(value) for value in kwargs.values() if isinstance(value, str)):
                 raise Http404("No such page")  # a NUL or control character names nothing

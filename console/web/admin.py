@@ -8,6 +8,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
 from console.web.models import OperatorMember, operator_id_for
+from console.web.sessions import end_sessions
 from fleet.admin import AuditedAdmin
 from fleet.services import audit
 
@@ -40,9 +41,13 @@ class AuditedUserAdmin(AuditedAdmin, UserAdmin):
         # Django's password page saves the form itself, past save_model.
         stored = self.get_object(request, unquote(id))
         before = audit.snapshot(stored) if stored else None
+        old_hash = stored.password if stored else None
         response = super().user_change_password(request, id, form_url)
         if stored is not None and request.method == "POST":
             stored.refresh_from_db()
+            if stored.password != old_hash:  # set: every session of theirs ends
+                own = stored.pk == request.user.pk
+                end_sessions(stored, keep=request.session if own else None)
             self._audit(
                 request,
                 audit.subject_of(stored),

@@ -39,6 +39,7 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils import timezone
 
+from console.web import sessions
 from console.web.access import ConsoleAccess, access_of
 from console.web.live_pages import PAGES
 from fleet.errors import NotFound
@@ -245,7 +246,10 @@ def _plain(text: str) -> bool:
 def _access(scope: dict) -> ConsoleAccess | None:
     session: SessionBase | None = scope.get("session")
     client = scope.get("client") or (None,)
-    access = access_of(scope.get("user"), session if session is not None else {}, client[0])
+    user = scope.get("user")
+    if session is not None and not sessions.is_current(user, session):
+        return None
+    access = access_of(user, session if session is not None else {}, client[0])
     if access is None:
         return None
     return replace(access, csrf_token=_csrf_token(scope))
@@ -278,6 +282,8 @@ def _current_access(scope: dict, access: ConsoleAccess) -> ConsoleAccess | None:
     request.session = import_module(settings.SESSION_ENGINE).SessionStore(key)
     user = get_user(request)
     if not user.is_authenticated or user.pk != access.user.pk:
+        return None
+    if not sessions.is_current(user, request.session):  # ended on an unlistable store
         return None
     current = access_of(user, request.session, access.ip)
     if current is None or current.operator_id != access.operator_id:

@@ -46,3 +46,21 @@ class ConsoleProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: times in {self.time_zone}"
+
+
+class SessionGeneration(models.Model):
+    """How many times a user's sessions have been ended (switched off, password set by
+    staff). A session remembers the number it began under; on a session store that
+    cannot be searched for a user's sessions (cache, signed cookies) one from an older
+    generation is refused (console/web/sessions.py)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="session_generation",
+    )
+    number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user}: sessions of generation {self.number}"

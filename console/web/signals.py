@@ -1,9 +1,12 @@
 """Console sign-ins and sign-outs in the audit trail, in the trail of the user's operator
-(platform staff, who have none, land in the platform-wide trail)."""
+(platform staff, who have none, land in the platform-wide trail); a user switched off
+loses every session (console/web/sessions.py)."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save, pre_save
 
+from console.web import sessions
 from console.web.models import operator_id_for
 from console.web.times import TIME_ZONE_KEY, zone_of
 from fleet.actors import Actor, request_ip
@@ -55,7 +58,31 @@ def record_login_failure(sender, credentials, request=None, **kwargs) -> None:
     _record("login_failed", user, request, username)
 
 
+def note_switch_off(sender, instance, update_fields=None, **kwargs) -> None:
+    """Before a user is saved: whether this save switches them off (from any path: the
+    People page, the admin, a shell)."""
+    instance._tellus_switched_off = False
+    if instance.pk is None or instance.is_active:
+        return
+    if update_fields is not None and "is_active" not in update_fields:
+        return
+    was_active = sender._default_manager.filter(pk=instance.pk, is_active=True).exists()
+    instance._tellus_switched_off = was_active
+
+
+def end_sessions_when_switched_off(sender, instance, **kwargs) -> None:
+    if getattr(instance, "_tellus_switched_off", False):
+        instance._tellus_switched_off = False
+        sessions.end_sessions(instance)
+
+
 def connect() -> None:
+    User = get_user_model()
+    pre_save.connect(note_switch_off, sender=User, dispatch_uid="tellus-note-switch-off")
+    post_save.connect(
+        end_sessions_when_switched_off, sender=User, dispatch_uid="tellus-end-sessions"
+    )
+    user_logged_in.connect(sessions.stamp, dispatch_uid="tellus-session-generation")
     user_logged_in.connect(record_login, dispatch_uid="tellus-audit-login")
     user_logged_in.connect(remember_time_zone, dispatch_uid="tellus-time-zone")
     user_logged_out.connect(record_logout, dispatch_uid="tellus-audit-logout")

@@ -126,3 +126,31 @@ def test_the_demo_users_are_made_once_and_their_logins_printed_each_time(
     for username, password in saved.items():
         assert get_user_model().objects.get(username=username).check_password(password)
         assert f"{username}" in first and password in first
+
+
+def test_the_last_admin_with_access_cannot_be_switched_off_or_demoted(acme):
+    boss, _ = create_console_user("boss", "Acme Charging", "admin", actor=Actor.platform())
+    bert, _ = create_console_user("bert", "Acme Charging", "admin", actor=Actor.platform())
+    staff = Actor.platform()
+    change_member(acme.operator_id, bert.pk, actor=staff, active=False)
+    for change in ({"active": False}, {"role": "operator"}):
+        with pytest.raises(Conflict, match="last admin with access"):
+            change_member(acme.operator_id, boss.pk, actor=staff, **change)
+    # Switched off, bert is no longer the admin who could undo it either.
+    with pytest.raises(Conflict, match="last admin with access"):
+        change_member(acme.operator_id, boss.pk, actor=Actor.for_user(bert, acme.operator_id),
+                      active=False)  # fmt: skip
+    boss.refresh_from_db()
+    assert boss.is_active and OperatorMember.objects.get(user=boss).role == "admin"
+    change_member(acme.operator_id, bert.pk, actor=staff, active=True)
+    change_member(acme.operator_id, boss.pk, actor=staff, role="viewer")  # bert is left
+
+
+def test_a_name_in_another_operators_domain_is_refused(acme, make_client):
+    make_client("Rival Energy")
+    with pytest.raises(InvalidParameter, match="another operator"):
+        create_console_user("spy@acme-charging", "Rival Energy", "viewer", actor=Actor.platform())
+    user, _ = create_console_user(
+        "carla@acme-charging", "Acme Charging", "viewer", actor=Actor.platform()
+    )
+    assert user.get_username() == "carla@acme-charging"

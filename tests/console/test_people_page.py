@@ -89,7 +89,7 @@ def test_the_list_costs_a_bounded_number_of_queries(
 ):
     for n in range(30):
         console_user(f"person-{n:02}", "Acme Charging", ["viewer", "engineer", "operator"][n % 3])
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):  # 8, and the operators' sign-in domains
         response = admin.get("/people/")
     assert response.status_code == 200
     assert len(response.context["page"].items) == 31
@@ -118,10 +118,10 @@ def test_the_admin_adds_a_person_whose_generated_password_signs_in_and_is_shown_
     assert response.status_code == 200
     password = response.context["created"]["password"]
     assert password and password in html
-    assert "carla</strong> can now sign in as Engineer" in html
+    assert "carla@acme-charging</strong> can now sign in as Engineer" in html
     assert "no-store" in response["Cache-Control"]
-    assert authenticate(username="carla", password=password) is not None
-    assert role_of(User.objects.get(username="carla")) == "engineer"
+    assert authenticate(username="carla@acme-charging", password=password) is not None
+    assert role_of(User.objects.get(username="carla@acme-charging")) == "engineer"
     assert password not in admin.get("/people/").content.decode()
 
 
@@ -137,13 +137,14 @@ def test_a_chosen_password_is_used_and_not_shown_back(admin):
     response = add(admin, username="carla", password="long-enough-pass-9")
     assert response.context["created"]["password"] is None
     assert "long-enough-pass-9" not in response.content.decode()
-    assert authenticate(username="carla", password="long-enough-pass-9") is not None
+    assert authenticate(username="carla@acme-charging", password="long-enough-pass-9")
 
 
 @pytest.mark.parametrize(
     "fields, field, words",
     [
-        ({"username": "ANNA"}, "username", "already exists"),
+        ({"username": "CARLA"}, "username", "already exists"),
+        ({"username": "carla@rival-energy"}, "username", "without @"),
         ({"username": "an na"}, "username", "letters, digits"),
         ({"username": "a\x00b"}, "username", "Null characters"),
         ({"username": "x" * 151}, "username", "at most 150"),
@@ -154,6 +155,8 @@ def test_a_chosen_password_is_used_and_not_shown_back(admin):
     ],
 )
 def test_bad_input_is_shown_on_the_form_and_adds_nobody(admin, anna, fields, field, words):
+    assert add(admin, username="carla").status_code == 200
+    AuditEntry.objects.all().delete()
     before = User.objects.count()
     response = add(admin, **fields)
     assert response.status_code == 400
@@ -278,9 +281,43 @@ def test_platform_staff_manage_the_people_of_the_operator_they_chose(operators, 
 
     listed = browser.get("/people/")
     assert [m.user.username for m in listed.context["page"].items] == ["rex"]
-    add(browser, username="rita", role="engineer")
-    assert OperatorMember.objects.get(user__username="rita").operator_id == rival.operator_id
+    add(browser, username="rita", role="admin")  # rex, the only admin, may then step down
+    rita = OperatorMember.objects.get(user__username="rita@rival-energy")
+    assert rita.operator_id == rival.operator_id
     browser.post(f"/people/{rex.pk}/", {"role": "operator"})
     assert role_of(rex) == "operator"
     assert browser.post(f"/people/{anna.pk}/", {"role": "admin"}).status_code == 404
     assert changes_by("root").filter(operator_id=rival.operator_id).count() >= 3
+
+
+# Names are the operator's own
+
+
+def test_adding_a_name_another_operator_uses_answers_as_for_any_new_name(admin, rex, operators):
+    """Nothing on the page tells whether another operator has someone of that name."""
+    User.objects.create_user("carla@rival-energy", password="x-pass-12345")  # Rival's carla
+    for taken_elsewhere in ("rex", "carla"):
+        response = add(admin, username=taken_elsewhere)
+        assert response.status_code == 200, response.context["form"].errors
+        assert "already exists" not in response.content.decode()
+        member = OperatorMember.objects.get(user__username=f"{taken_elsewhere}@acme-charging")
+        assert member.operator_id == operators[0].operator_id
+    # Taken is only ever said about the admin's own people, whom the page lists anyway.
+    again = add(admin, username="Rex")
+    assert again.status_code == 400
+    assert "rex@acme-charging" in again.content.decode().lower()
+
+
+def test_the_form_says_how_the_person_will_sign_in(admin):
+    html = admin.get("/people/").content.decode()
+    assert "@acme-charging" in html
+
+
+def test_operators_whose_names_read_the_same_get_different_domains(make_client):
+    from console.web.services.people import sign_in_domains
+
+    first, _ = make_client("Volt Co")
+    second, _ = make_client("volt-co")
+    domains = sign_in_domains()
+    mine, theirs = domains[first.operator_id], domains[second.operator_id]
+    assert mine != theirs and mine.startswith("volt-co-") and theirs.startswith("volt-co-")

@@ -1,5 +1,12 @@
 """Console users and their roles: provisioning from the command line, and an operator
-admin managing the users of their own operator. Every change is audited."""
+admin managing the users of their own operator. Every change is audited.
+
+Usernames are one namespace for the whole platform, so an operator's admin names people
+inside their operator's own part of it: "carla" typed on the People page of Acme Charging
+becomes the sign-in name "carla@acme-charging". Whether a name is taken is then a
+question about their own operator's people only (whom the page lists anyway), never a way
+to learn the usernames of another operator's people.
+"""
 
 import secrets
 
@@ -9,6 +16,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils.text import slugify
 
 from console.web.models import OperatorMember
 from console.web.roles import Role
@@ -48,6 +56,55 @@ def _check_password(password: str, user) -> None:
         ) from None
 
 
+def sign_in_domains() -> dict[str, str]:
+    """Each operator's part of the username namespace (what follows "@" in the names its
+    admins give): its name in lower case with hyphens, and the start of its id where
+    another operator's name reads the same, so no two operators share one."""
+    names = dict(Operator.objects.values_list("operator_id", "name"))
+    slugs = {pk: slugify(name)[:40] or "operator" for pk, name in names.items()}
+    taken = list(slugs.values())
+    return {
+        pk: slug if taken.count(slug) == 1 else f"{slug}-{pk.removeprefix('op_')[:6]}"
+        for pk, slug in slugs.items()
+    }
+
+
+def _check_namespace(username: str, operator: Operator) -> None:
+    """A name ending in another operator's "@domain" would sit in that operator's part of
+    the namespace (and its admins would find it taken): refused."""
+    if "@" not in username:
+        return
+    domain = username.rsplit("@", 1)[1].lower()
+    for operator_id, theirs in sign_in_domains().items():
+        if theirs == domain and operator_id != operator.operator_id:
+            raise InvalidParameter(
+                "username", username[:40], f"Names ending in @{domain} are another operator's"
+            )
+
+
+def add_member(
+    name: str, operator: Operator, role: str, *, actor: Actor, password: str | None = None
+) -> tuple[object, str]:
+    """An operator's admin adding a person: `name` (without "@") becomes the sign-in name
+    `name@<the operator's domain>`; as create_console_user otherwise."""
+    if "@" in name:
+        raise InvalidParameter(
+            "username", name[:40], "Give the name without @: the part after it is added for you"
+        )
+    domain = sign_in_domains()[operator.operator_id]
+    room = USERNAME_MAX - len(domain) - 1
+    if not name or len(name) > room:
+        raise InvalidParameter("username", name[:40], f"A name here has 1 to {room} characters")
+    return create_console_user(
+        f"{name}@{domain}",
+        operator.name,
+        role,
+        actor=actor,
+        password=password,
+        details={"via": "console"},
+    )
+
+
 def create_console_user(
     username: str,
     operator_name: str,
@@ -64,6 +121,7 @@ def create_console_user(
     operator = Operator.objects.filter(name=operator_name).first()
     if operator is None:
         raise NotFound(f"Operator '{operator_name}' not found")
+    _check_namespace(username, operator)
     User = get_user_model()
     candidate = User(username=username)
     if password is None:
@@ -120,11 +178,33 @@ def change_member(
     active: bool | None = None,
 ) -> OperatorMember:
     """Change a user's role or switch their access off or on, within one operator. An
-    admin cannot demote or lock out themselves (someone must be left to undo it)."""
+    admin cannot demote or lock out themselves, and the operator always keeps at least
+    one admin with access (someone must be left to undo it): the operator's admins are
+    locked first, so two admins switching each other off at once are taken in turn and
+    the second is refused."""
     with transaction.atomic():
+        admins = list(
+            OperatorMember.objects.select_for_update()
+            .filter(operator_id=operator_id, role=Role.ADMIN)
+            .order_by("pk")
+            .values_list("user_id", flat=True)
+        )
         member = _member(operator_id, user_id)
         if actor.user_id == user_id and (role not in (None, Role.ADMIN) or active is False):
             raise Conflict("You cannot lower your own role or switch off your own access")
+        loses_admin = member.role == Role.ADMIN and (
+            active is False or role not in (None, Role.ADMIN)
+        )
+        if loses_admin and member.user.is_active:
+            others = get_user_model().objects.filter(
+                pk__in=[pk for pk in admins if pk != user_id], is_active=True
+            )
+            if not others.exists():
+                raise Conflict(
+                    f"{member.user.get_username()} is the last admin with access, and someone "
+                    "must be able to manage people: make another person admin first",
+                    {"field": "role" if active is None else "access"},
+                )
         before_member, before_user = audit.snapshot(member), audit.snapshot(member.user)
         if role is not None:
             member.role = _check_role(role)

@@ -6,10 +6,14 @@ failed). Under /v1 the API middleware turns all three into its JSON envelope."""
 
 from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.contrib.sessions.exceptions import SessionInterrupted
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
+from django.views import defaults
 
 
 def way_back(request: HttpRequest) -> str | None:
@@ -25,6 +29,21 @@ def way_back(request: HttpRequest) -> str | None:
     if parts.netloc != host or not parts.path.startswith("/") or parts.path == request.path:
         return None
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A session ended while one of its requests ran (its user switched off, or signed
+    out elsewhere): that request goes to sign in. Any other 400 is Django's plain one."""
+    if isinstance(exception, SessionInterrupted):
+        signed_out = redirect_to_login(request.get_full_path())
+        signed_out.delete_cookie(
+            settings.SESSION_COOKIE_NAME,
+            path=settings.SESSION_COOKIE_PATH,
+            domain=settings.SESSION_COOKIE_DOMAIN,
+            samesite=settings.SESSION_COOKIE_SAMESITE,
+        )
+        return signed_out
+    return defaults.bad_request(request, exception)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

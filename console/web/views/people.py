@@ -5,6 +5,8 @@ adds people and changes their role or access, through the same audited services 
 `member_id` in the URLs is the person's user id, as the services identify them."""
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -48,13 +50,12 @@ def member_create(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            user, password = people.create_console_user(
+            user, password = people.add_member(
                 data["username"],
-                access.operator.name,
+                access.operator,
                 data["role"],
                 actor=access.actor,
                 password=data["password"] or None,
-                details={"via": "console"},
             )
         except (InvalidParameter, Conflict) as refused:
             form.add_refusal(refused)
@@ -94,10 +95,24 @@ def member_change(request: HttpRequest, access: ConsoleAccess, member_id: int) -
     try:
         people.change_member(access.operator_id, target.user_id, actor=access.actor, **changes)
     except (Conflict, InvalidParameter) as refused:
+        if not _still_active(request.user):
+            # Another admin switched this one off a moment ago, their sessions with it:
+            # say so on the sign-in page (the message travels in a cookie).
+            request.session.flush()
+            messages.error(
+                request,
+                f"Nothing changed for {name}: another admin switched off your own access "
+                "a moment before, so you are signed out.",
+            )
+            return redirect_to_login(back)
         messages.error(request, f"Nothing changed for {name}: {refused.message}.")
         return redirect(back)
     messages.success(request, _outcome(name, **changes))
     return redirect(back)
+
+
+def _still_active(user) -> bool:
+    return get_user_model()._default_manager.filter(pk=user.pk, is_active=True).exists()
 
 
 def _outcome(name: str, role: str | None, active: bool | None) -> str:
@@ -139,5 +154,6 @@ def _page(
         "form": form,
         "created": created,
         "role_meaning": [(Role(role).label, meaning) for role, meaning in ROLE_MEANING.items()],
+        "sign_in_domain": people.sign_in_domains().get(access.operator_id, ""),
     }
     return render(request, "console/people/list.html", context, status=status)
