@@ -82,10 +82,18 @@ def severity_rank() -> Case:
     )
 
 
+def active_alerts_of_charger() -> QuerySet[Alert]:
+    """The outer charger's active alerts under its current operator: an alert its previous
+    operator had open on it says nothing about it to the new one."""
+    return Alert.objects.filter(
+        device=OuterRef("pk"), operator_id=OuterRef("site__operator_id"), status__in=Alert.ACTIVE
+    )
+
+
 def active_alerts_worst_first() -> QuerySet[Alert]:
     """The outer charger's active alerts, most severe first, then the newest."""
     return (
-        Alert.objects.filter(device=OuterRef("pk"), status__in=Alert.ACTIVE)
+        active_alerts_of_charger()
         .annotate(rank=severity_rank())
         .order_by("-rank", "-last_seen", "alert_id")
     )
@@ -114,17 +122,13 @@ def is_faulted() -> Q:
     """The faulted rule as a condition: EXISTS, which the database answers with a
     semi-join or a hashed lookup rather than a count per charger."""
     in_fault = Connector.objects.filter(device=OuterRef("pk"), state=ConnectorState.FAULT)
-    grave = Alert.objects.filter(
-        device=OuterRef("pk"), status__in=Alert.ACTIVE, severity__in=FAULTING_SEVERITIES
-    )
+    grave = active_alerts_of_charger().filter(severity__in=FAULTING_SEVERITIES)
     return reports_fault() | Exists(in_fault) | Exists(grave)
 
 
 def is_degraded_alone() -> Q:
     """An active medium alert (faulted and offline come first: see `in_state`)."""
-    medium = Alert.objects.filter(
-        device=OuterRef("pk"), status__in=Alert.ACTIVE, severity=Alert.Severity.MEDIUM
-    )
+    medium = active_alerts_of_charger().filter(severity=Alert.Severity.MEDIUM)
     return Q(Exists(medium))
 
 
@@ -163,7 +167,7 @@ def with_health(queryset: QuerySet[Device]) -> QuerySet[Device]:
         .exclude(fault_code="")
         .order_by("-timestamp", "-id")
     )
-    active = Alert.objects.filter(device=OuterRef("pk"), status__in=Alert.ACTIVE)
+    active = active_alerts_of_charger()
     in_fault = Connector.objects.filter(device=OuterRef("pk"), state=ConnectorState.FAULT)
     queryset = with_health_facts(queryset).annotate(
         connectors_in_fault=counted(in_fault, "device"),
@@ -234,8 +238,9 @@ def device_health(device: Device) -> DeviceHealth:
     """The state of one charger (by the same annotations as every table) with its active
     alerts and its last fault: five queries at most."""
     row = with_health_facts(Device.objects.filter(pk=device.pk)).values("health").first()
+    owner = device.site.operator_id if device.site_id else None
     alerts = list(
-        Alert.objects.filter(device=device, status__in=Alert.ACTIVE)
+        Alert.objects.filter(device=device, operator_id=owner, status__in=Alert.ACTIVE)
         .annotate(rank=severity_rank())
         .order_by("-rank", "-last_seen", "alert_id")[:MAX_BANNER_ALERTS]
     )
@@ -244,7 +249,6 @@ def device_health(device: Device) -> DeviceHealth:
         .order_by("connector_id")
         .values_list("connector_id", flat=True)
     )
-    owner = device.site.operator_id if device.site_id else None
     last_fault = (
         DeviceEvent.objects.filter(device=device, operator_id=owner)
         .exclude(fault_code="")

@@ -274,3 +274,55 @@ def transition(
     )
     _announce(alert)
     return alert
+
+
+# --- Chargers leaving an operator -------------------------------------------------------------
+
+LEFT_THE_FLEET = "Closed by the platform: the charger moved to another operator's fleet."
+
+
+def close_alerts_of_departed_chargers(
+    sender,
+    *,
+    device_ids: list[str],
+    operator_before: str | None,
+    operator_after: str | None,
+    actor: Actor,
+    **kwargs: Any,
+) -> None:
+    """`device_owner_changed` receiver, inside the moving transaction: the previous
+    operator's active alerts on the chargers that left it are resolved, each move recorded
+    and audited in that operator's trail. It can no longer act on them (no commands, no
+    runbook), its detectors no longer watch the chargers, and left open they would sit in
+    its inbox for ever; the facts behind them stay in its history."""
+    if not operator_before or operator_before == operator_after or not device_ids:
+        return
+    alerts = list(
+        Alert.objects.select_for_update()
+        .filter(operator_id=operator_before, device_id__in=device_ids, status__in=Alert.ACTIVE)
+        .order_by("alert_id")
+    )
+    now = timezone.now()
+    for alert in alerts:
+        before = alert.status
+        AlertTransition.objects.create(
+            alert=alert,
+            from_status=before,
+            to_status=Alert.Status.RESOLVED,
+            note=LEFT_THE_FLEET,
+            by=actor.label,
+        )
+        alert.status = Alert.Status.RESOLVED
+        alert.closed_at = now
+        alert.save(update_fields=["status", "closed_at", "updated_at"])
+        audit.record(
+            actor=actor,
+            action=AUDIT_ACTIONS[Alert.Status.RESOLVED],
+            resource_type="alert",
+            resource_id=alert.alert_id,
+            operator_id=alert.operator_id,
+            details={"note": LEFT_THE_FLEET},
+            before={"status": before},
+            after={"status": Alert.Status.RESOLVED},
+        )
+        _announce(alert)
