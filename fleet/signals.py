@@ -16,3 +16,9 @@ session_ended = Signal()
 # An outbox push to a legacy peer should be attempted now. Sent once the push (or its
 # revival) is committed. Arguments: push_id (int, a fleet.models.LegacyPush pk).
 legacy_push_due = Signal()
+
+# A device's owner changed: put on a site of another operator, or taken off its site.
+# Sent inside the transaction that changed it, once `device.site` holds the new site.
+# Arguments: device_ids (list[str]), operator_before (str | None), operator_after
+# (str | None), actor (fleet.actors.Actor).
+device_owner_changed = Signal()

@@ -111,6 +111,7 @@ def run_context(access: ConsoleAccess, run: RunbookExecution) -> dict:
     return {
         "run": run,
         "device": run.device,
+        "in_fleet": in_fleet(access, run),
         "steps": steps,
         "current": None if finished else current,
         "check": check_context(latest),
@@ -133,6 +134,13 @@ def run_context(access: ConsoleAccess, run: RunbookExecution) -> dict:
         "successor": successor(run),
         "live_path": live_path("run", run.run_id),
     }
+
+
+def in_fleet(access: ConsoleAccess, run: RunbookExecution) -> bool:
+    """Whether the run's charger is still the operator's (a run stays its operator's when
+    the charger moves to another one)."""
+    site = run.device.site
+    return site is not None and site.operator_id == access.operator_id
 
 
 def arrival(run: RunbookExecution) -> datetime:
