@@ -98,10 +98,10 @@ def _under_way(device: Device, runbook: Runbook) -> Conflict:
         .first()
     )
     if unfinished is None:
-        return Conflict(f"A run of runbook '{runbook.slug}' was started at the same moment")
+        return Conflict(f"A run of “{runbook.title}” was started at the same moment")
     return Conflict(
-        f"Run '{unfinished.run_id}' of runbook '{runbook.slug}' is already {unfinished.status} "
-        f"on this device; carry on with it or end it first",
+        f"A run of “{runbook.title}” is already {unfinished.status} on this charger: carry "
+        f"on with it or end it first",
         {"run_id": unfinished.run_id, "status": unfinished.status},
     )
 
