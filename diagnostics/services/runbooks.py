@@ -100,8 +100,8 @@ def _under_way(device: Device, runbook: Runbook) -> Conflict:
     if unfinished is None:
         return Conflict(f"A run of “{runbook.title}” was started at the same moment")
     return Conflict(
-        f"A run of “{runbook.title}” is already {unfinished.status} on this charger: carry "
-        f"on with it or end it first",
+        f"Run '{unfinished.run_id}' of “{runbook.title}” is already {unfinished.status} on "
+        f"this charger: carry on with it or end it first",
         {"run_id": unfinished.run_id, "status": unfinished.status},
     )
 
@@ -125,9 +125,17 @@ def start_run(
     ):
         raise NotFound(f"Connector {connector_id} of device '{device.device_id}' not found")
     with transaction.atomic():
-        # Two people pressing start at once (or a start and a switch): the device row
-        # serialises them.
-        Device.objects.select_for_update().filter(pk=device.pk).first()
+        # Two people pressing start at once (or a start and a switch, or the charger
+        # changing hands): the device row serialises them.
+        locked = (
+            Device.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("site")
+            .filter(pk=device.pk)
+            .first()
+        )
+        owner = locked.site.operator_id if locked and locked.site else None
+        if locked is None or (actor.operator_id is not None and owner != actor.operator_id):
+            raise NotFound(f"Device '{device.device_id}' not found")
         _ensure_none_under_way(device, runbook)
         return start(actor, device, slug, connector_id)
 

@@ -13,7 +13,7 @@ from diagnostics.services import runbooks as engine
 from diagnostics.services.loader import load_faults, load_runbooks
 from fleet import signals
 from fleet.actors import Actor
-from fleet.errors import Conflict
+from fleet.errors import Conflict, NotFound
 from fleet.models import AuditEntry, Command, Connector, Device
 from fleet.services import provisioning
 
@@ -176,6 +176,19 @@ def test_a_run_whose_charger_moved_without_the_signal_cannot_act_on_it(acme, riv
         engine.resolve(Actor.platform(), run)
     run.refresh_from_db()
     assert (run.status, run.moves, run.results.count()) == ("open", [], 0)
+
+
+def test_a_start_checked_before_the_move_and_carried_out_after_it_is_refused(
+    acme, rival, sites, charger
+):
+    """The API found the charger in Acme's fleet, then the charger moved before the run
+    was created: under the charger's lock the start sees the new owner and refuses."""
+    provisioning.assign_device(charger.device_id, sites[1].site_id, actor=Actor.platform())
+    with pytest.raises(NotFound):
+        engine.start_run(Actor.platform(acme[0].operator_id), charger, POWER_UP)
+    assert not RunbookExecution.objects.exists()
+    run = engine.start_run(Actor.platform(rival[0].operator_id), charger, POWER_UP)
+    assert run.operator_id == rival[0].operator_id
 
 
 def test_a_move_closes_only_runs_that_were_not_the_new_owners(acme, rival, sites, charger):
