@@ -557,14 +557,15 @@ def close_runs_of_moved_devices(
     )
     if operator_after is not None:
         runs = runs.exclude(operator_id=operator_after)
-    platform = Actor.platform()
     for run in runs:
+        platform = Actor.platform(run.operator_id)
         _move(run, platform, "close", "closed", MOVED_AWAY)
         run.status = RunbookExecution.Status.CLOSED
         run.outcome_note = f"Closed by the platform: {MOVED_AWAY}."
         run.save(update_fields=["status", "outcome_note", "moves", "updated_at"])
+        # Who moved the charger is in both operators' trails already (assign_device).
         _audit(
-            Actor.platform(run.operator_id), run, "close_runbook",
+            platform, run, "close_runbook",
             {"note": run.outcome_note, "reason": "charger_moved", "moved_by": actor.label},
         )  # fmt: skip
 
