@@ -176,6 +176,7 @@ def seed_runs(devices: list, actor) -> tuple:
         [
             RunbookExecution(
                 device_id=devices[n % len(devices)].device_id, runbook=runbook,
+                operator_id=actor.operator_id,
                 status=RunbookExecution.Status.RESOLVED, current_step="reboot",
                 started_by="bench", run_id=f"run_{n:016x}",
             )

@@ -36,9 +36,12 @@ class StepResultInline(admin.TabularInline):
 
 @admin.register(RunbookExecution)
 class RunbookExecutionAdmin(AuditedAdmin):
-    list_display = ["id", "runbook", "device", "status", "current_step", "started_by", "created_at"]
+    list_display = [
+        "id", "runbook", "device", "operator", "status", "current_step", "started_by",
+        "created_at",
+    ]  # fmt: skip
     list_filter = ["status", "runbook"]
-    raw_id_fields = ["device"]
+    raw_id_fields = ["device", "operator"]
     inlines = [StepResultInline]
 
 

@@ -100,8 +100,13 @@ class Runbook(models.Model):
         return keys[index + 1] if index + 1 < len(keys) else None
 
 
+UNFINISHED_STATUSES = ("open", "paused")
+
+
 class RunbookExecution(models.Model):
-    """One engineer's run of a runbook on a device."""
+    """One engineer's run of a runbook on a device. The run, its step results and its
+    escalation belong to the operator that owned the device when the run started: they
+    stay that operator's when the device moves to another one."""
 
     class Status(models.TextChoices):
         OPEN = "open"
@@ -113,6 +118,15 @@ class RunbookExecution(models.Model):
     run_id = models.CharField(max_length=40, unique=True, default=new_run_id, editable=False)
     device = models.ForeignKey(
         "fleet.Device", on_delete=models.CASCADE, related_name="runbook_runs"
+    )
+    # Whose run it is: the device's operator when it started (None: a device on no site).
+    operator = models.ForeignKey(
+        "fleet.Operator",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="runbook_runs",
+        db_index=False,  # run_operator_recent serves it
     )
     runbook = models.ForeignKey(Runbook, on_delete=models.PROTECT, related_name="executions")
     connector_id = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -129,7 +143,18 @@ class RunbookExecution(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["device", "-created_at"], name="run_device_recent")]
+        indexes = [
+            models.Index(fields=["device", "-created_at"], name="run_device_recent"),
+            models.Index(fields=["operator", "-created_at"], name="run_operator_recent"),
+        ]
+        constraints = [
+            # One unfinished (open or paused) run of a runbook per device.
+            models.UniqueConstraint(
+                fields=["device", "runbook"],
+                condition=models.Q(status__in=UNFINISHED_STATUSES),
+                name="run_one_unfinished",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.runbook_id} on {self.device_id} ({self.status})"

@@ -1,6 +1,10 @@
 """Runbook runs as an API (extensions): start a run on a charger, act on its current step,
 resume, escalate, resolve or close it. Every rule is the runbook engine's
-(diagnostics/services/runbooks.py), the same one the console's run page uses."""
+(diagnostics/services/runbooks.py), the same one the console's run page uses.
+
+A run belongs to the operator under which it started, wherever the charger goes later.
+Moves on one run are serialised: of two at the same moment one wins, the other is
+409/4001 and leaves no trace."""
 
 from datetime import datetime
 from typing import Any, Literal
@@ -246,12 +250,14 @@ def start_run(request: HttpRequest, device_id: str, payload: RunStart):
     "/runbook-runs",
     auth=operator_read,
     response={200: Envelope[Page[RunSummary]], **QUERY_ERRORS},
-    summary="Runbook runs on your chargers",
+    summary="Your runbook runs",
     openapi_extra=extension(),
 )
 def runs(request: HttpRequest, filters: Query[RunFilters]):
-    """Newest first; `device_id` and `status` filter. Step results, moves and the
-    escalation are in the run itself (GET /v1/operator/runbook-runs/{run_id})."""
+    """The runs started on your chargers, newest first, also on a charger that has since
+    moved to another operator (its runs stay yours; the new owner does not see them);
+    `device_id` and `status` filter. Step results, moves and the escalation are in the run
+    itself (GET /v1/operator/runbook-runs/{run_id})."""
     queryset = runbook_queries.runs(request.auth.operator_id, **filters.filter_values())
     page = paginate(queryset, filters.page, filters.size)
     return page_body(page, [run_summary(run) for run in page.items])
@@ -283,7 +289,9 @@ def step_action(request: HttpRequest, run_id: str, step: str, payload: StepActio
     400/1001; `done` without a note or `choose` without a choice are 400/1002.
 
     The answer is the run that continues: when a branch switches to another runbook, the
-    new run, with the closed one's id in `switched_from`."""
+    new run, with the closed one's id in `switched_from`. A switch to a runbook that
+    already has an unfinished run on the charger is 409/4001 with that run's id in
+    `details.run_id`, and the step stays where it was."""
     run = _run(request, run_id)
     continuing = engine.act_on_step(
         actor_from_request(request),

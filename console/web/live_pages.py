@@ -101,9 +101,15 @@ def _run_command(access: ConsoleAccess, run_id: str, keys: set[str]) -> str:
     return render_to_string(f"{run_views.TEMPLATE}#run-command", context)
 
 
+def _run_groups(access: ConsoleAccess, run) -> list[str]:
+    """The charger's group, while the charger is still the operator's: a run on one that
+    has moved away hears nothing more of it."""
+    return [device_group(run.device_id)] if run_views.in_fleet(access, run) else []
+
+
 RUN_PAGE = LivePage(
     subject=_run,
-    groups=lambda access, run_id: [device_group(get_run(access.operator_id, run_id).device_id)],
+    groups=lambda access, run_id: _run_groups(access, get_run(access.operator_id, run_id)),
     fragments={"command": Fragment(_run_command)},
     # The step's command answering is what an engineer on a run waits for.
     triggers={"command.status": ("command",)},

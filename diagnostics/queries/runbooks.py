@@ -1,9 +1,8 @@
-"""The diagnostic runbooks, shared by every operator, and the runs of them on an
-operator's chargers."""
+"""The diagnostic runbooks, shared by every operator, and an operator's runs of them."""
 
 from collections.abc import Collection
 
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from diagnostics.models import Runbook, RunbookExecution
 from diagnostics.services.runbooks import UNFINISHED
@@ -17,22 +16,32 @@ def runbooks() -> QuerySet[Runbook]:
 def runs(
     operator_id: str | None, device_id: str | None = None, status: str | None = None
 ) -> QuerySet[RunbookExecution]:
-    """Runs on the operator's chargers, newest first; a foreign device id matches nothing."""
+    """The operator's runs, newest first: those started while the charger was theirs, also
+    on a charger that has since moved to another operator (`in_fleet` tells whether the
+    charger is still theirs). A device id the operator has no run on matches nothing."""
     if not operator_id:
         return RunbookExecution.objects.none()
-    queryset = RunbookExecution.objects.filter(device__site__operator_id=operator_id)
+    queryset = RunbookExecution.objects.filter(operator_id=operator_id)
     if device_id:
         queryset = queryset.filter(device_id=device_id)
     if status:
         queryset = queryset.filter(status=status)
-    return queryset.select_related("runbook", "device").order_by("-created_at", "-id")
+    return (
+        queryset.select_related("runbook", "device")
+        .annotate(
+            in_fleet=ExpressionWrapper(
+                Q(device__site__operator_id=operator_id), output_field=BooleanField()
+            )
+        )
+        .order_by("-created_at", "-id")
+    )
 
 
 def unfinished_runs(
     operator_id: str | None, pairs: Collection[tuple[str, str]]
 ) -> dict[tuple[str, str], RunbookExecution]:
     """The latest unfinished (open or paused) run of each (device id, runbook slug) asked
-    for, on the operator's chargers, in one query; pairs with none are absent."""
+    for, of the operator's runs, in one query; pairs with none are absent."""
     if not operator_id or not pairs:
         return {}
     wanted = Q()

@@ -303,6 +303,9 @@ def close_alerts_of_departed_chargers(
         .order_by("alert_id")
     )
     now = timezone.now()
+    # Closed by the platform, as the runs are; who moved the charger is in both
+    # operators' trails already (the move's own entry) and in the details here.
+    platform = Actor.platform(operator_before)
     for alert in alerts:
         before = alert.status
         AlertTransition.objects.create(
@@ -310,18 +313,18 @@ def close_alerts_of_departed_chargers(
             from_status=before,
             to_status=Alert.Status.RESOLVED,
             note=LEFT_THE_FLEET,
-            by=actor.label,
+            by=platform.label,
         )
         alert.status = Alert.Status.RESOLVED
         alert.closed_at = now
         alert.save(update_fields=["status", "closed_at", "updated_at"])
         audit.record(
-            actor=actor,
+            actor=platform,
             action=AUDIT_ACTIONS[Alert.Status.RESOLVED],
             resource_type="alert",
             resource_id=alert.alert_id,
             operator_id=alert.operator_id,
-            details={"note": LEFT_THE_FLEET},
+            details={"note": LEFT_THE_FLEET, "reason": "charger_moved", "moved_by": actor.label},
             before={"status": before},
             after={"status": Alert.Status.RESOLVED},
         )

@@ -1,14 +1,21 @@
 """The runbook engine: start a run on a device, verify the current step with its check,
 move on by the step's branch rules (first match wins), and end resolved, closed, paused
-or escalated — with every step result and its evidence recorded."""
+or escalated — with every step result and its evidence recorded.
+
+A run belongs to the operator that owned the device when it started. Every move on a run
+locks the device's row, then the run's, reads the run afresh and decides on what it finds
+(`_moving`): of two concurrent moves one wins and the other is refused (Conflict), so the
+run's status, its moves and the audit trail tell the same story."""
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from diagnostics.checks import run_check
@@ -61,18 +68,50 @@ def start(
     connector_id: int | None = None,
     command_id: str = "",
 ) -> RunbookExecution:
-    """Open a run of `slug` on `device` at its first step (audited)."""
+    """Open a run of `slug` on `device` at its first step (audited), for the operator that
+    owns the device now. A second unfinished run of the runbook on the device is refused
+    (the database's constraint; start_run and switches check first, under the device's
+    lock, to say which run is in the way)."""
     runbook = get_runbook(slug)
-    execution = RunbookExecution.objects.create(
-        device=device,
-        runbook=runbook,
-        connector_id=connector_id,
-        command_id=command_id,
-        current_step=runbook.steps[0]["key"],
-        started_by=actor.label,
-    )
+    owner = Device.objects.filter(pk=device.pk).values_list("site__operator_id", flat=True)
+    try:
+        with transaction.atomic():
+            execution = RunbookExecution.objects.create(
+                device=device,
+                operator_id=owner.first(),
+                runbook=runbook,
+                connector_id=connector_id,
+                command_id=command_id,
+                current_step=runbook.steps[0]["key"],
+                started_by=actor.label,
+            )
+    except IntegrityError:
+        raise _under_way(device, runbook) from None
     _audit(actor, execution, "start_runbook", {"connector_id": connector_id})
     return execution
+
+
+def _under_way(device: Device, runbook: Runbook) -> Conflict:
+    """The refusal of a second unfinished run of `runbook` on `device`, naming the first."""
+    unfinished = (
+        RunbookExecution.objects.filter(device=device, runbook=runbook, status__in=UNFINISHED)
+        .order_by("-created_at")
+        .first()
+    )
+    if unfinished is None:
+        return Conflict(f"A run of “{runbook.title}” was started at the same moment")
+    return Conflict(
+        f"Run '{unfinished.run_id}' of “{runbook.title}” is already {unfinished.status} on "
+        f"this charger: carry on with it or end it first",
+        {"run_id": unfinished.run_id, "status": unfinished.status},
+    )
+
+
+def _ensure_none_under_way(device: Device, runbook: Runbook) -> None:
+    if RunbookExecution.objects.filter(
+        device=device, runbook=runbook, status__in=UNFINISHED
+    ).exists():
+        raise _under_way(device, runbook)
 
 
 def start_run(
@@ -87,19 +126,18 @@ def start_run(
     ):
         raise NotFound(f"Connector {connector_id} of device '{device.device_id}' not found")
     with transaction.atomic():
-        # Two people pressing start at once: the device row serialises them.
-        Device.objects.select_for_update().filter(pk=device.pk).first()
-        unfinished = (
-            RunbookExecution.objects.filter(device=device, runbook=runbook, status__in=UNFINISHED)
-            .order_by("-created_at")
+        # Two people pressing start at once (or a start and a switch, or the charger
+        # changing hands): the device row serialises them.
+        locked = (
+            Device.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("site")
+            .filter(pk=device.pk)
             .first()
         )
-        if unfinished is not None:
-            raise Conflict(
-                f"Run '{unfinished.run_id}' of runbook '{slug}' is already {unfinished.status} "
-                f"on this device; carry on with it or end it first",
-                {"run_id": unfinished.run_id, "status": unfinished.status},
-            )
+        owner = locked.site.operator_id if locked and locked.site else None
+        if locked is None or (actor.operator_id is not None and owner != actor.operator_id):
+            raise NotFound(f"Device '{device.device_id}' not found")
+        _ensure_none_under_way(device, runbook)
         return start(actor, device, slug, connector_id)
 
 
@@ -107,12 +145,13 @@ RUN_ID = re.compile(r"run_[0-9a-f]{1,32}")
 
 
 def get_run(operator_id: str | None, run_id: str) -> RunbookExecution:
-    """One run on a device of the operator; any other id (or no id of ours) is not found."""
+    """One of the operator's runs (started while the device was theirs, wherever the device
+    is now); any other id (or no id of ours) is not found."""
     if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
         raise NotFound(f"Runbook run '{str(run_id)[:40]}' not found")
     execution = (
-        RunbookExecution.objects.select_related("runbook", "device__site")
-        .filter(run_id=run_id, device__site__operator_id=operator_id)
+        RunbookExecution.objects.select_related("runbook", "device")
+        .filter(run_id=run_id, operator_id=operator_id)
         .first()
         if operator_id
         else None
@@ -122,9 +161,43 @@ def get_run(operator_id: str | None, run_id: str) -> RunbookExecution:
     return execution
 
 
+@contextmanager
+def _moving(execution: RunbookExecution) -> Iterator[RunbookExecution]:
+    """A move on the run, in one transaction: the device's row, then the run's, locked
+    until it commits (the order start_run and a change of owner lock them in), and the run
+    as it is now — every decision is taken on that copy, never on the caller's. A run whose
+    device has moved to another operator since it started makes no more moves."""
+    with transaction.atomic():
+        device = (
+            Device.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("site")
+            .filter(pk=execution.device_id)
+            .first()
+        )
+        run = (
+            RunbookExecution.objects.select_for_update(of=("self",))
+            .select_related("runbook")
+            .filter(pk=execution.pk)
+            .first()
+        )
+        if device is None or run is None:
+            raise NotFound(f"Runbook run '{execution.run_id}' not found")
+        run.device = device
+        owner = device.site.operator_id if device.site else None
+        if run.operator_id != owner and run.status not in FINISHED:
+            raise Conflict(
+                "The charger has moved to another operator: this run can no longer act on it",
+                {"status": run.status, "current_step": run.current_step},
+            )
+        yield run
+
+
 def _open(execution: RunbookExecution) -> dict[str, Any]:
     if execution.status in FINISHED:
-        raise Conflict(f"This run is already {execution.status}")
+        raise Conflict(
+            f"This run is already {execution.status}",
+            {"status": execution.status, "current_step": execution.current_step},
+        )
     return execution.runbook.step(execution.current_step)
 
 
@@ -140,11 +213,16 @@ def _params(step: dict[str, Any], execution: RunbookExecution) -> dict[str, Any]
 
 def verify(actor: Actor, execution: RunbookExecution) -> StepResult:
     """Run the current step's automatic check and record what it found."""
+    with _moving(execution) as run:
+        return _verify(actor, run)
+
+
+def _verify(actor: Actor, execution: RunbookExecution) -> StepResult:
     step = _open(execution)
     check = step.get("check")
     if not check:
         raise InvalidParameter("step", step["key"], "This step has no automatic check")
-    execution.device.refresh_from_db()  # checks judge the device as it is now
+    # The device was read under its lock by _moving: checks judge it as it is now.
     result = run_check(check["name"], execution.device, **_params(step, execution))
     _audit(actor, execution, "step_result", {"step": step["key"], "outcome": result.outcome})
     return StepResult.objects.create(
@@ -171,7 +249,6 @@ def _matches(when: dict[str, Any], last: StepResult | None, choice: str | None) 
     return "outcome" in when or "evidence" in when
 
 
-@transaction.atomic
 def advance(
     actor: Actor,
     execution: RunbookExecution,
@@ -182,6 +259,17 @@ def advance(
     """Apply the current step's first matching branch (a check result, an engineer's
     choice, or the default) and move the run on. Returns the run that continues — a
     new one when the branch switches runbooks."""
+    with _moving(execution) as run:
+        return _advance(actor, run, choice, note, done_manually)
+
+
+def _advance(
+    actor: Actor,
+    execution: RunbookExecution,
+    choice: str | None = None,
+    note: str = "",
+    done_manually: bool = False,
+) -> RunbookExecution:
     step = _open(execution)
     choices = [b["when"]["choice"] for b in step.get("branches", []) if "choice" in b["when"]]
     if choice is not None and choice not in choices:
@@ -261,9 +349,11 @@ def _apply(
         execution.status = RunbookExecution.Status.CLOSED
         execution.outcome_note = f"{then.get('reason', 'closed')}: {note}".strip(": ")
     elif action == "escalate":
-        execution.save()
-        return escalate(actor, execution, target=then.get("target"), note=note, why=why)
+        return _escalate(actor, execution, target=then.get("target"), note=note, why=why)
     elif action == "switch":
+        # One unfinished run of a runbook per device: the device is locked (_moving), so
+        # no start or other switch slips in between this look and the start.
+        _ensure_none_under_way(execution.device, get_runbook(then["runbook"]))
         successor = start(
             actor, execution.device, then["runbook"], execution.connector_id, execution.command_id
         )
@@ -305,8 +395,7 @@ def act_on_step(
         raise MissingParameter("choice", "Choose one of the step's answers")
     if action == "done" and not note.strip():
         raise MissingParameter("note", "Say what was done or found: a ticked step needs a note")
-    with transaction.atomic():
-        locked = RunbookExecution.objects.select_for_update().get(pk=execution.pk)
+    with _moving(execution) as locked:
         where = {"status": locked.status, "current_step": locked.current_step}
         if locked.status in FINISHED:
             raise Conflict(f"This run is already {locked.status}", where)
@@ -315,14 +404,14 @@ def act_on_step(
         if locked.current_step != step_key:
             raise Conflict(f"The run is at step '{locked.current_step}', not '{step_key}'", where)
         if action == "verify":
-            verify(actor, locked)
+            _verify(actor, locked)
             return locked
         if action == "command":
             if confirm is not None:
                 require_confirmation(locked.runbook.step(step_key), confirm)
-            send_step_command(actor, locked)
+            _send_step_command(actor, locked)
             return locked
-        return advance(
+        return _advance(
             actor, locked, choice=choice if action == "choose" else None, note=note,
             done_manually=action == "done",
         )  # fmt: skip
@@ -332,6 +421,11 @@ def send_step_command(actor: Actor, execution: RunbookExecution) -> Command:
     """The current step's one-click remote command, issued by whoever runs the step; the
     run then follows that command (its `$command_id`), so the step's check can read its
     outcome."""
+    with _moving(execution) as run:
+        return _send_step_command(actor, run)
+
+
+def _send_step_command(actor: Actor, execution: RunbookExecution) -> Command:
     step = _open(execution)
     spec = step.get("command")
     if not spec:
@@ -397,13 +491,18 @@ def offered_actions(step: dict[str, Any]) -> list[str]:
 
 def resume(execution: RunbookExecution, actor: Actor | None = None) -> RunbookExecution:
     """Reopen a paused run at the step it paused on."""
-    if execution.status != RunbookExecution.Status.PAUSED:
-        raise Conflict("Only a paused run can be resumed")
-    execution.status = RunbookExecution.Status.OPEN
-    execution.save(update_fields=["status", "updated_at"])
-    if actor is not None:
-        _audit(actor, execution, "resume_runbook", {"step": execution.current_step})
-    return execution
+    actor = actor or Actor.platform()
+    with _moving(execution) as run:
+        if run.status != RunbookExecution.Status.PAUSED:
+            raise Conflict(
+                f"Only a paused run can be resumed: this one is {run.status}",
+                {"status": run.status, "current_step": run.current_step},
+            )
+        _move(run, actor, "resume", run.current_step, "resumed by hand")
+        run.status = RunbookExecution.Status.OPEN
+        run.save(update_fields=["status", "moves", "updated_at"])
+        _audit(actor, run, "resume_runbook", {"step": run.current_step})
+    return run
 
 
 def resolve(actor: Actor, execution: RunbookExecution, note: str = "") -> RunbookExecution:
@@ -424,15 +523,52 @@ def close(
 def _finish(
     actor: Actor, execution: RunbookExecution, status: str, note: str, action: str
 ) -> RunbookExecution:
-    with transaction.atomic():
-        locked = RunbookExecution.objects.select_for_update().get(pk=execution.pk)
-        if locked.status in FINISHED:
-            raise Conflict(f"This run is already {locked.status}")
-        _move(execution, actor, action.removesuffix("_runbook"), status, "ended by hand")
-        execution.status, execution.outcome_note = status, note
-        execution.save(update_fields=["status", "outcome_note", "moves", "updated_at"])
-        _audit(actor, execution, action, {"note": note})
-    return execution
+    with _moving(execution) as run:
+        _open(run)
+        _move(run, actor, action.removesuffix("_runbook"), status, "ended by hand")
+        run.status, run.outcome_note = status, note
+        run.save(update_fields=["status", "outcome_note", "moves", "updated_at"])
+        _audit(actor, run, action, {"note": note})
+    return run
+
+
+# --- A device changing hands ------------------------------------------------------------------
+
+MOVED_AWAY = "the charger moved to another operator"
+
+
+def close_runs_of_moved_devices(
+    sender: Any = None,
+    *,
+    device_ids: list[str],
+    operator_before: str | None,
+    operator_after: str | None,
+    actor: Actor,
+    **kwargs: Any,
+) -> None:
+    """Receiver of fleet.signals.device_owner_changed, in the transaction that moved the
+    devices: their unfinished runs of any operator but the new owner are closed by the
+    platform, with the reason in their history and their operator's trail. The runs stay
+    their operator's to read; nothing more is done to a device it no longer owns."""
+    runs = (
+        RunbookExecution.objects.select_for_update(of=("self",))
+        .select_related("runbook", "device")
+        .filter(device_id__in=list(device_ids), status__in=UNFINISHED)
+        .order_by("pk")
+    )
+    if operator_after is not None:
+        runs = runs.exclude(operator_id=operator_after)
+    for run in runs:
+        platform = Actor.platform(run.operator_id)
+        _move(run, platform, "close", "closed", MOVED_AWAY)
+        run.status = RunbookExecution.Status.CLOSED
+        run.outcome_note = f"Closed by the platform: {MOVED_AWAY}."
+        run.save(update_fields=["status", "outcome_note", "moves", "updated_at"])
+        # Who moved the charger is in both operators' trails already (assign_device).
+        _audit(
+            platform, run, "close_runbook",
+            {"note": run.outcome_note, "reason": "charger_moved", "moved_by": actor.label},
+        )  # fmt: skip
 
 
 # --- Escalation ------------------------------------------------------------------------------
@@ -521,7 +657,6 @@ def _checklist_item(item: str, execution: RunbookExecution) -> Any:
     return None
 
 
-@transaction.atomic
 def escalate(
     actor: Actor,
     execution: RunbookExecution,
@@ -530,8 +665,14 @@ def escalate(
     why: str = "escalated by hand",
 ) -> RunbookExecution:
     """Close the run as escalated, with the runbook's checklist assembled from live data."""
-    if execution.status in FINISHED:
-        raise Conflict(f"This run is already {execution.status}")
+    with _moving(execution) as run:
+        return _escalate(actor, run, target, note, why)
+
+
+def _escalate(
+    actor: Actor, execution: RunbookExecution, target: str | None, note: str, why: str
+) -> RunbookExecution:
+    _open(execution)
     runbook = execution.runbook
     execution.escalation = {
         "target": target or runbook.escalation_target,
@@ -552,10 +693,10 @@ def escalate(
 
 
 def _audit(actor: Actor, execution: RunbookExecution, action: str, details: dict[str, Any]) -> None:
-    site = execution.device.site
+    """An entry in the trail of the operator whose run it is."""
     audit.record(
         actor=actor, action=action, resource_type="runbook_run", resource_id=execution.run_id,
-        operator_id=site.operator_id if site else None,
+        operator_id=execution.operator_id,
         details={"run_id": execution.run_id, "runbook": execution.runbook_id,
                  "device_id": execution.device_id, **details},
     )  # fmt: skip
@@ -648,19 +789,25 @@ def device_signals(
     device: Device, now: datetime | None = None, days: int = SUGGESTION_DAYS
 ) -> Signals:
     """A device's signals: fault codes and unfinished commands of the last `days`, its
-    status, its connectors' states and the detectors of its open alerts."""
+    status, its connectors' states and the detectors of its open alerts — all under its
+    current operator (a charger handed over brings none of its previous operator's)."""
     since = (now or timezone.now()) - timedelta(days=days)
+    owner = device.site.operator_id if device.site_id else None
     codes = (
-        DeviceEvent.objects.filter(device=device, event_type="fault", timestamp__gte=since)
+        DeviceEvent.objects.filter(
+            device=device, operator_id=owner, event_type="fault", timestamp__gte=since
+        )
         .exclude(fault_code="")
         .values_list("fault_code", flat=True)
     )
     commands = (
+        # The platform's own commands (no operator) count for whoever owns it now.
         Command.objects.filter(device=device, created_at__gte=since)
+        .filter(Q(operator_id=owner) | Q(operator__isnull=True))
         .exclude(status=Command.Status.COMPLETED)
         .values_list("command", flat=True)
     )
-    alerts = Alert.objects.filter(device=device, status__in=Alert.ACTIVE)
+    alerts = Alert.objects.filter(device=device, operator_id=owner, status__in=Alert.ACTIVE)
     return Signals(
         fault_codes=frozenset(codes),
         device_status=device.status,

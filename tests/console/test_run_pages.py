@@ -337,3 +337,24 @@ def test_a_second_run_of_the_same_runbook_is_refused_while_one_is_unfinished(sig
     again = browser.post(f"/devices/{charger.device_id}/runs/", {"runbook": POWER_UP}, follow=True)
     assert f"Run '{first.run_id}'" in unescape(again.content.decode())
     assert RunbookExecution.objects.count() == 1
+
+
+def test_a_move_that_lost_to_another_one_is_refused_with_a_message(signed_in, charger):
+    """Two engineers on one run: the second one's page is older than the run."""
+    first = signed_in("Acme Charging", "engineer", username="first-engineer")
+    second = signed_in("Acme Charging", "engineer", username="second-engineer")
+    run = started(first, charger)
+    assert second.get(f"/runs/{run.run_id}/").status_code == 200  # still open here
+    first.post(f"/runs/{run.run_id}/resolve/", {"note": "fixed"})
+    answer = second.post(f"/runs/{run.run_id}/escalate/", {"note": "to L2"}, follow=True)
+    page = unescape(answer.content.decode())
+    assert "Nothing was changed: This run is already resolved" in page
+    assert "Someone may have moved the run on meanwhile" in page
+    run.refresh_from_db()
+    assert (run.status, run.escalation, [m["action"] for m in run.moves]) == (
+        "resolved",
+        None,
+        ["resolve"],
+    )
+    trail = AuditEntry.objects.filter(resource_id=run.run_id).values_list("action", flat=True)
+    assert sorted(trail) == ["resolve_runbook", "start_runbook"]

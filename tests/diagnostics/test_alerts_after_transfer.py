@@ -60,6 +60,7 @@ def test_the_previous_operators_open_alerts_on_a_moved_charger_are_closed(world)
     staff = Actor.platform()
 
     provisioning.assign_device(moving.device_id, harbour.site_id, actor=staff)
+    platform = Actor.platform(a.operator_id)
 
     statuses = dict(Alert.objects.values_list("alert_id", "status"))
     assert statuses[hot.alert_id] == statuses[seen.alert_id] == "resolved"
@@ -69,8 +70,9 @@ def test_the_previous_operators_open_alerts_on_a_moved_charger_are_closed(world)
         alert.refresh_from_db()
         assert alert.closed_at is not None
         move = alert.transitions.get()
-        assert (move.to_status, move.note, move.by) == ("resolved", LEFT_THE_FLEET, staff.label)
+        assert (move.to_status, move.note, move.by) == ("resolved", LEFT_THE_FLEET, platform.label)
     trail = AuditEntry.objects.filter(action="resolve_alert", operator_id=a.operator_id)
+    assert {entry.details["moved_by"] for entry in trail} == {staff.label}
     assert sorted(trail.values_list("resource_id", flat=True)) == sorted(
         [hot.alert_id, seen.alert_id]
     )

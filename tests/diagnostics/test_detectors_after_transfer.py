@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from diagnostics.checks import run_check
 from diagnostics.models import Alert
-from diagnostics.services import detectors
+from diagnostics.services import detectors, runbooks
 from fleet.actors import Actor
 from fleet.models import TelemetrySample
 from fleet.services import provisioning
@@ -55,3 +55,13 @@ def test_checks_look_at_the_current_operators_time_only(pair):
     assert [e["fault_code"] for e in found.evidence["found"]] == [CODES[1]] * 3
     pattern = run_check("fault_pattern", device)
     assert {e["fault_code"] for e in pattern.evidence["events"]} == {CODES[1]}
+
+
+def test_runbook_suggestions_read_the_current_operators_time_only(pair):
+    a, b, device, _ = pair
+    history = transferred(a, b, device, back=False)
+    device.refresh_from_db()
+    signals = runbooks.device_signals(device)
+    # Both periods' faults are recent; only the new owner's count.
+    assert signals.fault_codes == {CODES[1]}
+    assert history.device.site.operator_id == b.operator_id

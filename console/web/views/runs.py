@@ -31,7 +31,7 @@ from console.web.wording import form_problems
 from diagnostics.models import RunbookExecution, StepResult
 from diagnostics.queries import runbooks as runbook_queries
 from diagnostics.services import runbooks as engine
-from fleet.errors import TellusError
+from fleet.errors import Conflict, TellusError
 from fleet.models import Command
 from fleet.services.tenancy import get_device_for_operator
 
@@ -111,6 +111,7 @@ def run_context(access: ConsoleAccess, run: RunbookExecution) -> dict:
     return {
         "run": run,
         "device": run.device,
+        "in_fleet": in_fleet(access, run),
         "steps": steps,
         "current": None if finished else current,
         "check": check_context(latest),
@@ -133,6 +134,13 @@ def run_context(access: ConsoleAccess, run: RunbookExecution) -> dict:
         "successor": successor(run),
         "live_path": live_path("run", run.run_id),
     }
+
+
+def in_fleet(access: ConsoleAccess, run: RunbookExecution) -> bool:
+    """Whether the run's charger is still the operator's (a run stays its operator's when
+    the charger moves to another one)."""
+    site = run.device.site
+    return site is not None and site.operator_id == access.operator_id
 
 
 def arrival(run: RunbookExecution) -> datetime:
@@ -202,7 +210,7 @@ def run_step(request: HttpRequest, access: ConsoleAccess, run_id: str) -> HttpRe
             note=data["note"], confirm=request.POST.get("confirmed") == "yes",
         )  # fmt: skip
     except TellusError as refused:
-        messages.error(request, f"Nothing was recorded: {refused.message}")
+        messages.error(request, f"Nothing was recorded: {refused.message}{meanwhile(refused)}")
         if request.htmx:  # the swap would nest a page: reload it, with the message
             return HttpResponse(status=204, headers={"HX-Refresh": "true"})
         return redirect("console:run", run_id=run.run_id)
@@ -212,6 +220,13 @@ def run_step(request: HttpRequest, access: ConsoleAccess, run_id: str) -> HttpRe
     if continuing.run_id != run.run_id:
         messages.info(request, f"{run.runbook.title} led to this runbook; the run goes on here.")
     return redirect("console:run", run_id=continuing.run_id)
+
+
+def meanwhile(refused: TellusError) -> str:
+    """What a refusal for the run's state means to someone looking at an older page."""
+    if isinstance(refused, Conflict):
+        return ". Someone may have moved the run on meanwhile: it is shown as it is now."
+    return ""
 
 
 ENDINGS = {"resolve": engine.resolve, "close": engine.close, "escalate": engine.escalate}
@@ -236,7 +251,7 @@ def run_end(request: HttpRequest, access: ConsoleAccess, run_id: str, how: str) 
         else:
             ENDINGS[how](access.actor, run, note=note)
     except TellusError as refused:
-        messages.error(request, f"Nothing was changed: {refused.message}")
+        messages.error(request, f"Nothing was changed: {refused.message}{meanwhile(refused)}")
         return redirect("console:run", run_id=run.run_id)
     if how == "escalate":
         return redirect("console:run-escalation", run_id=run.run_id)
