@@ -35,11 +35,13 @@ def stamp_field(to, **kwargs) -> models.ForeignKey:
     )
 
 
-def owners_now(device_ids: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
-    """device_id → (operator_id, site_id) owning the charger now; (None, None) off site."""
-    from fleet.models.devices import Device  # this module is below the models it serves
-
-    rows = Device.objects.filter(pk__in=set(device_ids)).values_list(
+def owners_now(
+    device_model: type[models.Model], device_ids: Iterable[str]
+) -> dict[str, tuple[str | None, str | None]]:
+    """device_id → (operator_id, site_id) owning the charger now; (None, None) off site.
+    The Device model comes from the facts' own `device` field: this module is below the
+    models it serves."""
+    rows = device_model.objects.filter(pk__in=set(device_ids)).values_list(
         "device_id", "site__operator_id", "site_id"
     )
     return {device_id: (operator_id, site_id) for device_id, operator_id, site_id in rows}
@@ -50,7 +52,8 @@ def stamp_owners(facts: Iterable[models.Model]) -> None:
     unstamped = [fact for fact in facts if fact.operator_id is None and _site(fact) is None]
     if not unstamped:
         return
-    owners = owners_now(fact.device_id for fact in unstamped)
+    device_model = unstamped[0]._meta.get_field("device").related_model
+    owners = owners_now(device_model, (fact.device_id for fact in unstamped))
     for fact in unstamped:
         operator_id, site_id = owners.get(fact.device_id, (None, None))
         fact.operator_id = operator_id
