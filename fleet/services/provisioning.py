@@ -16,7 +16,7 @@ from fleet import tokens
 from fleet.actors import Actor
 from fleet.credentials import hash_secret, new_secret
 from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
-from fleet.models import ApiClient, Connector, Device, Operator, Site
+from fleet.models import ApiClient, Connector, Device, DeviceOwnershipChange, Operator, Site
 from fleet.models.operators import SCOPES
 from fleet.secrets_box import reseal, seal
 from fleet.services import audit, tenancy
@@ -299,10 +299,13 @@ def reseal_client_secrets() -> dict[str, Any]:
 
 def _history_of(device: Device) -> dict[str, int]:
     """What the platform has recorded from or for a charger, by kind (its connectors'
-    live state aside: a snapshot, not history)."""
+    live state aside: a snapshot, not history; and the log of where it was placed, which
+    records staff's actions, not the charger's)."""
     counts = {}
     for relation in Device._meta.related_objects:
-        if relation.related_model is Connector or not relation.one_to_many:
+        if relation.related_model in (Connector, DeviceOwnershipChange):
+            continue
+        if not relation.one_to_many:
             continue
         rows = relation.related_model._base_manager.filter(**{relation.field.name: device})
         if count := rows.count():
