@@ -81,7 +81,6 @@ Timestamp = Annotated[
 DeviceTimestamp = Annotated[Timestamp, AfterValidator(_not_ahead_of_server_clock)]
 # A finite JSON number (integers allowed, booleans and strings not).
 Number = Annotated[StrictFloat, Field(allow_inf_nan=False)]
-Integer = StrictInt
 # Integers that fit the database's 32-bit columns (fault codes, counts, page numbers).
 Int32 = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
 

@@ -55,9 +55,6 @@ class ApiClient(models.Model):
     def check_secret(self, secret: str) -> bool:
         return secret_matches(secret, self.secret_hash)
 
-    def has_scope(self, scope: str) -> bool:
-        return scope in self.scopes
-
 
 class UsedSignature(models.Model):
     """A request signature already accepted, kept until its timestamp leaves the clock-skew

@@ -243,14 +243,6 @@ def watch(kind: str, subject: str, callback: Callable[[int], None]) -> Callable[
     return stop
 
 
-def wait_until_listening(timeout: float = 5.0) -> bool:
-    """Start the listener and wait for its subscription (tests, and start-up checks)."""
-    if not settings.REDIS_URL:
-        return True
-    _listener.ensure_started()
-    return _listener.live.wait(timeout)
-
-
 def forget_local() -> None:
     _local.clear()
     with _unsent_lock:
