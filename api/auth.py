@@ -75,7 +75,7 @@ def scope_target(scope: Mapping[str, Any]) -> str | None:
 
 
 def request_target(request: HttpRequest) -> str:
-    """The path and query a signature covers, as the client sent them (README: Request
+    """The path and query a signature covers, as the client sent them (docs/operator-api.md: Request
     signing). The decoded path would differ from what was signed wherever the client
     percent-encoded a character Django re-encodes differently (`%2F`, `%7E`, lower-case
     escapes)."""

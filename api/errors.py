@@ -1,5 +1,5 @@
 """Turning every failure under /v1 into the envelope with the code table's code and HTTP status
-(README: Decisions, decision: unlisted-errors)."""
+(docs/decisions.md, decision: unlisted-errors)."""
 
 import logging
 

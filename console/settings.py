@@ -38,7 +38,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # --- Transport security ---------------------------------------------------------------------
 # Secure unless DEBUG is on or TELLUS_PLAIN_HTTP says this server is reached over plain
 # http on purpose (`make run`, the tests): HTTPS redirect, HSTS, Secure cookies. Each
-# one can still be set on its own (README: Running in production).
+# one can still be set on its own (docs/operations.md: Running in production).
 _HTTPS = not (DEBUG or env_bool("TELLUS_PLAIN_HTTP", False))
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
 # Load balancers probe over plain http inside the network.
@@ -199,7 +199,7 @@ LOGGING = {
     },
 }
 
-# --- Tellus tunables (every one documented in the README) ----------------------------------
+# --- Tellus tunables (every one documented in docs/configuration.md) -------------------------
 
 TELLUS_TOKEN_TTL_SECONDS = env_int("TELLUS_TOKEN_TTL_SECONDS", 86400, minimum=1)
 TELLUS_DEVICE_SECRET_TTL_SECONDS = env_int(

@@ -1,4 +1,4 @@
-"""Take the README's screenshots from a running demo (`make run`, the embedded default).
+"""Take the docs' screenshots from a running demo (`make run`, the embedded default).
 
     make run                                   # in one terminal; wait for the logins
     .venv/bin/python docs/take_screenshots.py  # in another

@@ -2,7 +2,7 @@
 environment, and `manage.py check --deploy` clean.
 
 Each case runs in a process of its own on `console.settings` (the suite's own settings
-speak plain http), configured the way README's "Running in production" says.
+speak plain http), configured the way docs/operations.md, "Running in production", says.
 """
 
 import json

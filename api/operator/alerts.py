@@ -1,4 +1,4 @@
-"""Alerts with state management (README: Diagnostics, Detectors and alerts)."""
+"""Alerts with state management (docs/diagnostics.md, Detectors and alerts)."""
 
 from datetime import datetime
 from typing import Any, Literal

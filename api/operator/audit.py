@@ -1,4 +1,4 @@
-"""The audit log (README: Diagnostics, Audit log)."""
+"""The audit log (docs/diagnostics.md, Audit log)."""
 
 from datetime import datetime
 from typing import Any

@@ -19,7 +19,7 @@ from api.schemas.common import DeviceTimestamp as Timestamp
 ConnectorId = Annotated[StrictInt, Field(ge=1, le=255)]
 Percent = Annotated[StrictInt, Field(ge=0, le=100)]
 
-# Physical plausibility bounds of what chargers measure (the README lists them). They are
+# Physical plausibility bounds of what chargers measure (docs/charger-api.md lists them). They are
 # wide enough for megawatt charging and lifetime meters, and narrow enough that no
 # reading can overflow a sum, a column or a message built from it.
 Volts = Measure(0, 2_000)

@@ -1,6 +1,6 @@
 """One state of health for a charger, derived from facts, for a whole queryset at once.
 
-The rule (README "Health of a charger"; the console says it beside every table):
+The rule (docs/console.md, "Health of a charger"; the console says it beside every table):
 
 - **faulted**: a connector reports `fault`, or the charger's last heartbeat reported a
   fault (status `fault` or a fault code other than 0), or the charger has an active (open

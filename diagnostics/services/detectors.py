@@ -1,4 +1,4 @@
-"""Detectors (README: Diagnostics, Detectors and alerts): rules over recent fleet data, run by the
+"""Detectors (docs/diagnostics.md, Detectors and alerts): rules over recent fleet data, run by the
 Celery
 sweep. Each finds its subjects and names the rows that are their facts; alerts.py opens
 or refreshes one alert per subject from those facts.

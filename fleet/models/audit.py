@@ -2,7 +2,7 @@ from django.db import models
 
 
 class AuditEntry(models.Model):
-    """Who did what to which resource, from where, and when (README: Diagnostics, Audit log).
+    """Who did what to which resource, from where, and when (docs/diagnostics.md, Audit log).
 
     `before` and `after` hold only the fields a change touched (a creation has no
     `before`, a deletion no `after`); secrets and hashes never appear in either.

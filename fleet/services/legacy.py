@@ -1,4 +1,4 @@
-"""The legacy operator-to-operator interface (README: Legacy operator-to-operator interface): charge
+"""The legacy operator-to-operator interface (docs/legacy-interface.md): charge
 points in the PascalCase shapes, peer orders on top of our commands, and the outbox of pushes to the
 peer's callback (notify_work_status, notification_stationStatus).
 

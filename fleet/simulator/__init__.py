@@ -8,5 +8,5 @@ command status, firmware status), so it runs against any server implementing the
 - `scenarios`: the documentation's field cases, selectable per run;
 - `fleet`: many chargers in one event loop, their state file and the run's summary.
 
-`python manage.py simulate_fleet` runs it (see README: Simulator).
+`python manage.py simulate_fleet` runs it (see docs/simulator.md).
 """

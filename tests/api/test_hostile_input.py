@@ -260,7 +260,7 @@ def test_heartbeat_fault_codes_fit_the_column(world, fault_code):
     )
 
 
-# The documented plausibility bounds of each reading (README, "Input bounds").
+# The documented plausibility bounds of each reading (docs/charger-api.md).
 BOUNDS = {
     "voltage": (0, 2_000),
     "current": (-5_000, 5_000),

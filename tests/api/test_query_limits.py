@@ -1,4 +1,4 @@
-"""Regressions (fuzzing, issue 9): requests Django itself refuses before a view runs.
+"""Regressions (found by fuzzing): requests Django itself refuses before a view runs.
 
 - More query parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000) made Django raise
   TooManyFieldsSent while the route read its query: a 500. It is the client's mistake:

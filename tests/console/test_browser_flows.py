@@ -1,7 +1,7 @@
 """The console's main flows in a real browser: Debian's Chromium driven by Playwright
 against a live server, with the test acting as the charger over the charger API.
 
-Screenshots of the pages are saved to TELLUS_SCREENSHOT_DIR when it is set (the README's
+Screenshots of the pages are saved to TELLUS_SCREENSHOT_DIR when it is set (the docs'
 come from `TELLUS_SCREENSHOT_DIR=docs/screenshots`), else beside the test's files.
 """
 

@@ -1,4 +1,4 @@
-"""Values from the classes of hostile input the platform must refuse cleanly (issue 9):
+"""Values from the classes of hostile input the platform must refuse cleanly:
 NUL and control characters, huge and non-finite numbers, extreme timestamps and offsets,
 deep nesting. Each class is a list of (name, value) or raw JSON text, so a failing case
 names what it sent."""

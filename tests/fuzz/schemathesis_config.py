@@ -3,7 +3,7 @@
 Steering is done with schemathesis dictionaries: path and query parameters that name a
 resource are drawn from the provisioned fleet's real ids most of the time (so handlers
 run deep, not just their 404), time fields from recent times and the ends of time, and
-strings and numbers from the hostile classes of issue 9, on top of what schemathesis
+strings and numbers from the hostile classes, on top of what schemathesis
 generates from the schema itself (which includes NUL, `allow-x00`).
 """
 

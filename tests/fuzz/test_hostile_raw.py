@@ -1,6 +1,6 @@
 """Hostile input as raw bytes, on every operation we serve, against the live server.
 
-Schemathesis generates what a JSON encoder can write; the classes of issue 9 include
+Schemathesis generates what a JSON encoder can write; the hostile classes include
 what only a socket can carry (NaN and Infinity tokens, 1e999, lone surrogates, raw
 control bytes, 200 and 5,000 levels of nesting). For each operation, starting from a
 valid request, one field (a body leaf, the whole body, an unknown field, a query or path

@@ -48,7 +48,7 @@ def _clamp_long_poll(context, query):
     return query
 
 
-# Where our answers knowingly go beyond the official document: the decisions recorded in the README
+# Where our answers knowingly go beyond the official document: the decisions of docs/decisions.md
 # ("Decisions"). Anything else not conforming is a finding.
 def _preparing_is_a_connector_state(failure) -> bool:
     """decision: preparing-state: `preparing` is stored and shown as is, a superset of the spec's

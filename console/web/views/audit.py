@@ -43,7 +43,7 @@ from fleet.queries.audit import audit_entries
 from fleet.queries.paging import Page
 
 TEMPLATE = "console/audit/list.html"
-# Who may read the trail: it names people, addresses and every change (README: Console).
+# Who may read the trail: it names people, addresses and every change (docs/console.md).
 NEEDS = Role.ENGINEER
 CSV_HEADER = [
     "at_utc", "actor", "action", "resource_type", "resource_id", "ip", "details", "before", "after",

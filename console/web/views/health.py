@@ -7,7 +7,7 @@ from django.http import HttpRequest, JsonResponse
 
 from fleet.outage import REDIS_ERRORS
 
-# What keeps working, and what does not, while Redis is down (README: Operations).
+# What keeps working, and what does not, while Redis is down (docs/operations.md).
 WITHOUT_REDIS = [
     "rate limits are kept per process",
     "live updates (console, operator stream) are dropped",

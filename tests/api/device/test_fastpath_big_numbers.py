@@ -1,4 +1,4 @@
-"""Regression (fuzzing, issue 9): a command whose params hold a large number broke the
+"""Regression (found by fuzzing): a command whose params hold a large number broke the
 charger fast path, and the command was lost.
 
 PostgreSQL's jsonb keeps numbers as `numeric` and writes 1e308 back as 309 digits, which

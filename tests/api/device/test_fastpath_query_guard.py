@@ -1,4 +1,4 @@
-"""Regression (fuzzing, issue 9): the charger fast path let a NUL through in the query
+"""Regression (found by fuzzing): the charger fast path let a NUL through in the query
 string of heartbeat and telemetry, which the Django routes refuse (api.input_guard).
 
 Both transports must answer alike: 400/1001 naming the parameter, before

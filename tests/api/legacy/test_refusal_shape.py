@@ -1,4 +1,4 @@
-"""Regression (fuzzing, issue 9): refusals made before the legacy start/stop views run
+"""Regression (found by fuzzing): refusals made before the legacy start/stop views run
 (NUL in the query or path, a non-JSON content type, an oversized body, a wrong method)
 came back in the v1 envelope; those four endpoints answer every error as
 `{"Status", "Reason", "Code"}` (decision: legacy-errors). The two query endpoints keep the envelope.

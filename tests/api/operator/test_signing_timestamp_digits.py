@@ -1,4 +1,4 @@
-"""Regression (fuzzing, issue 9): an X-Timestamp of non-ASCII digits was a 500.
+"""Regression (found by fuzzing): an X-Timestamp of non-ASCII digits was a 500.
 
 `str.isdigit()` is true for "²" or "٣", which `float()` cannot read; the ValueError
 escaped the signature check. Any X-Timestamp that is neither ASCII Unix seconds nor ISO

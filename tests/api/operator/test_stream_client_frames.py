@@ -1,4 +1,4 @@
-"""Regression (fuzzing, issue 9): whatever a client sends on the telemetry stream is
+"""Regression (found by fuzzing): whatever a client sends on the telemetry stream is
 ignored. The consumer decoded every text frame as JSON first, so invalid JSON, JSON
 nested too deep for the decoder, or a binary frame raised inside the application: the
 connection dropped with an "Exception in ASGI application" instead of carrying on.

@@ -1,8 +1,8 @@
-"""The README's charger walkthrough, run exactly as written against a live server.
+"""The charger walkthrough of docs/charger-api.md, run exactly as written against a live server.
 
-The block after `<!-- walkthrough -->` is extracted from README.md and run as a script in
-a process of its own, with the demo client's credentials in its environment as the
-README says; its printed lines must be the ones the README's comments promise.
+The block after `<!-- walkthrough -->` is extracted from docs/charger-api.md and run as a
+script in a process of its own, with the demo client's credentials in its environment as
+the page says; its printed lines must be the ones the page's comments promise.
 """
 
 import os
@@ -22,9 +22,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def walkthrough() -> str:
-    readme = (REPO / "README.md").read_text()
-    found = re.search(r"<!-- walkthrough -->\n```python\n(.*?)```", readme, re.DOTALL)
-    assert found, "README.md has no walkthrough block"
+    page = (REPO / "docs" / "charger-api.md").read_text()
+    found = re.search(r"<!-- walkthrough -->\n```python\n(.*?)```", page, re.DOTALL)
+    assert found, "docs/charger-api.md has no walkthrough block"
     return found.group(1)
 
 
@@ -34,7 +34,7 @@ def server(tmp_path) -> Iterator[LiveServer]:
         yield live
 
 
-def test_the_readme_walkthrough_runs_as_written(server):
+def test_the_charger_walkthrough_runs_as_written(server):
     client, secret = provisioning.create_operator_client(
         "Walkthrough Charging", ["read", "write"], actor=Actor.platform()
     )
