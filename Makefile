@@ -18,7 +18,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 .PHONY: run logins test bench lint format migrate venv clean
 
 # Running needs the project's dependencies only; testing, linting and benchmarks add the
-# development tools (pytest, ruff, granian, py-spy, playwright).
+# development tools (pytest, ruff, import-linter, granian, py-spy, playwright).
 venv: $(DEV_STAMP)
 
 $(RUN_STAMP): pyproject.toml
@@ -58,9 +58,11 @@ bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run
 
+# Style, then the layers (pyproject.toml, [tool.importlinter]): no import goes up a layer.
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from api.ratelimit import aenforce, enforce
 from fleet.errors import NotAuthenticated, PermissionDenied
+from fleet.ratelimit import aenforce, enforce
 from fleet.services.auth import (
     DevicePrincipal,
     OperatorPrincipal,

@@ -380,7 +380,7 @@ RATE_CONCURRENCY = 64
 
 
 async def _rate_limiter_run(strategy_name: str) -> dict:
-    """RATE_CHECKS hits on Redis through limits' async strategy, as api/ratelimit.py makes
+    """RATE_CHECKS hits on Redis through limits' async strategy, as fleet/ratelimit.py makes
     them (redis-py, one pool per loop), RATE_CONCURRENCY at a time over 1,000 devices."""
     from limits import RateLimitItemPerSecond
     from limits.aio import storage, strategies

@@ -229,7 +229,7 @@ TELLUS_LEGACY_PUSH_TIMEOUT_SECONDS = env_int("TELLUS_LEGACY_PUSH_TIMEOUT_SECONDS
 TELLUS_RATE_OPERATOR_QUERY = env_rate("TELLUS_RATE_OPERATOR_QUERY", "60/minute")
 TELLUS_RATE_OPERATOR_CONTROL = env_rate("TELLUS_RATE_OPERATOR_CONTROL", "30/minute")
 TELLUS_RATE_TOKEN = env_rate("TELLUS_RATE_TOKEN", "10/minute")
-# Wrong secrets, counted per id *and* source address (see api.ratelimit.credential_attempt).
+# Wrong secrets, counted per id *and* source address (see fleet.ratelimit.credential_attempt).
 TELLUS_RATE_TOKEN_FAILURES = env_rate("TELLUS_RATE_TOKEN_FAILURES", "10/minute")
 # Failed password checks on every form that takes one (console/web/signin.py): per
 # username and address, per address (one source trying many names), per username (many

@@ -3,11 +3,11 @@ from django.http import HttpRequest
 from ninja import Router
 
 from api.envelope import success_body, token_body
-from api.ratelimit import credential_attempt, enforce
 from api.schemas.auth import AccessTokenResponse, DeviceTokenRequest
 from api.schemas.common import Envelope, ErrorEnvelope
 from api.schemas.device import DeviceRegisterRequest, DeviceRegisterResponse
 from fleet.actors import request_ip
+from fleet.ratelimit import credential_attempt, enforce
 from fleet.services.auth import issue_device_token
 from fleet.services.provisioning import register_device
 

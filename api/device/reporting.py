@@ -10,7 +10,7 @@ from ninja import Router
 from api.auth import device_high_frequency, device_other
 from api.device import endpoints
 from api.envelope import success_body
-from api.schemas.common import Envelope, ErrorEnvelope, within_device_window
+from api.schemas.common import Envelope, ErrorEnvelope
 from api.schemas.reporting import (
     ChargingRecordUpload,
     DeviceCommandStatus,
@@ -21,6 +21,7 @@ from api.schemas.reporting import (
     PendingCommand,
     TelemetryUpload,
 )
+from fleet.contracts.common import within_device_window
 from fleet.live import messages
 from fleet.live.publish import publish_device_message
 from fleet.services.commands import publish_command_change, report_command_status

@@ -5,23 +5,18 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router
-from pydantic import BaseModel, Field, StrictInt, StrictStr
+from pydantic import BaseModel, Field
 
 from api.auth import operator_read, operator_write
 from api.envelope import success_body
-from api.operator.common import (
-    EXTENSION_TAG,
-    QUERY_ERRORS,
-    FilterText,
-    PageParams,
-    extension,
-    page_body,
-)
-from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema, Timestamp
+from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
+from api.schemas.common import Envelope, ErrorEnvelope, Page
+from diagnostics.contracts.alerts import AlertUpdate
 from diagnostics.models import Alert
 from diagnostics.queries import alerts as alert_queries
-from diagnostics.services.alerts import MAX_SNOOZE_MINUTES, get_alert, transition
+from diagnostics.services.alerts import get_alert, transition
 from fleet.actors import actor_from_request
+from fleet.contracts.common import FilterText, Timestamp
 from fleet.queries.paging import paginate
 
 router = Router(tags=["Diagnostics", EXTENSION_TAG])
@@ -62,18 +57,6 @@ class AlertOut(BaseModel):
         None, description="The subject's previous alert, closed before this one opened."
     )
     transitions: list[dict[str, Any]] | None = None
-
-
-class AlertUpdate(RequestSchema):
-    status: Literal["acknowledged", "resolved", "dismissed"]
-    note: StrictStr = Field("", max_length=2000)
-    snooze_minutes: StrictInt | None = Field(
-        None,
-        ge=1,
-        le=MAX_SNOOZE_MINUTES,
-        description=f"Only with status dismissed: no new alert for the same detector and "
-        f"subject for this many minutes (1 to {MAX_SNOOZE_MINUTES}, i.e. 30 days).",
-    )
 
 
 def alert_out(alert: Alert, with_history: bool = False) -> dict[str, Any]:

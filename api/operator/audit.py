@@ -8,15 +8,9 @@ from ninja import Query, Router
 from pydantic import BaseModel, Field
 
 from api.auth import operator_read
-from api.operator.common import (
-    EXTENSION_TAG,
-    QUERY_ERRORS,
-    FilterText,
-    PageParams,
-    extension,
-    page_body,
-)
-from api.schemas.common import Envelope, Page, Timestamp
+from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
+from api.schemas.common import Envelope, Page
+from fleet.contracts.common import FilterText, Timestamp
 from fleet.queries import audit as audit_queries
 from fleet.queries.paging import paginate
 

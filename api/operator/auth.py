@@ -2,10 +2,10 @@ from django.http import HttpRequest
 from ninja import Router
 
 from api.envelope import token_body
-from api.ratelimit import credential_attempt
 from api.schemas.auth import AccessTokenResponse, OperatorTokenRequest
 from api.schemas.common import ErrorEnvelope
 from fleet.actors import request_ip
+from fleet.ratelimit import credential_attempt
 from fleet.services.auth import issue_operator_token
 
 router = Router(tags=["Operator — Authentication"])

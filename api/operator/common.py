@@ -1,6 +1,6 @@
 """Pieces shared by the operator routers."""
 
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -19,13 +19,8 @@ def extension() -> dict[str, Any]:
 
 # Far beyond any real listing, and small enough that the offset fits any integer column.
 MAX_PAGE = 1_000_000
-# Ids, codes, names and versions given as query filters are never longer than this.
-MAX_FILTER_LENGTH = 128
 
 QUERY_ERRORS = {400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 429: ErrorEnvelope}
-
-
-FilterText = Annotated[str, Field(max_length=MAX_FILTER_LENGTH)]
 
 
 class PageParams(BaseModel):

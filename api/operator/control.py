@@ -10,9 +10,9 @@ from api.auth import operator_batch, operator_write
 from api.envelope import success_body
 from api.operator.common import QUERY_ERRORS
 from api.schemas.common import Envelope, ErrorEnvelope
-from api.schemas.control import (
-    CommandQueued,
-    FlexibilityQueued,
+from api.schemas.control import CommandQueued, FlexibilityQueued
+from fleet.actors import actor_from_request
+from fleet.contracts.control import (
     FlexibilityRequest,
     PauseChargingParams,
     RemoteDischargeRequest,
@@ -21,7 +21,6 @@ from api.schemas.control import (
     ScheduleRequest,
     SetPowerLimitParams,
 )
-from fleet.actors import actor_from_request
 from fleet.services import control
 
 router = Router(tags=["Operator — Remote Control"])

@@ -9,15 +9,8 @@ from pydantic import BaseModel, Field, StrictStr
 
 from api.auth import operator_read, operator_write
 from api.envelope import success_body
-from api.operator.common import (
-    EXTENSION_TAG,
-    QUERY_ERRORS,
-    FilterText,
-    PageParams,
-    extension,
-    page_body,
-)
-from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema
+from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
+from api.schemas.common import Envelope, ErrorEnvelope, Page
 from diagnostics.models import Runbook
 from diagnostics.queries import faults as fault_queries
 from diagnostics.queries import runbooks as runbook_queries
@@ -30,6 +23,7 @@ from diagnostics.services.faults import (
 from diagnostics.services.remote_commands import send_diagnostic_command
 from diagnostics.services.runbooks import get_runbook, suggest
 from fleet.actors import actor_from_request
+from fleet.contracts.common import FilterText, RequestSchema
 from fleet.queries.paging import paginate
 from fleet.services.tenancy import get_device_for_operator
 

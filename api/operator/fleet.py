@@ -6,15 +6,8 @@ from pydantic import Field
 
 from api.auth import operator_read
 from api.envelope import success_body
-from api.operator.common import (
-    EXTENSION_TAG,
-    QUERY_ERRORS,
-    FilterText,
-    PageParams,
-    extension,
-    page_body,
-)
-from api.schemas.common import Envelope, ErrorEnvelope, Page, Timestamp
+from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
+from api.schemas.common import Envelope, ErrorEnvelope, Page
 from api.schemas.operator import (
     DeviceEventOut,
     DeviceOut,
@@ -23,6 +16,7 @@ from api.schemas.operator import (
 )
 from diagnostics.queries import faults as fault_queries
 from fleet import telemetry_fields
+from fleet.contracts.common import FilterText, Timestamp
 from fleet.models import Connector, DeviceEvent
 from fleet.queries import devices as device_queries
 from fleet.queries import sites as site_queries

@@ -6,9 +6,10 @@ from pydantic import BaseModel, Field
 
 from api.auth import operator_read
 from api.envelope import success_body
-from api.operator.common import QUERY_ERRORS, FilterText, PageParams, page_body
-from api.schemas.common import Envelope, ErrorEnvelope, Page, Timestamp
+from api.operator.common import QUERY_ERRORS, PageParams, page_body
+from api.schemas.common import Envelope, ErrorEnvelope, Page
 from api.schemas.operator import AggregatedEnergyOut, ChargingRecordOut
+from fleet.contracts.common import FilterText, Timestamp
 from fleet.models import ChargingRecord
 from fleet.queries import records as record_queries
 from fleet.queries.paging import paginate

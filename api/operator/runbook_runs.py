@@ -15,19 +15,13 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from api.auth import operator_read, operator_write
 from api.envelope import success_body
-from api.operator.common import (
-    EXTENSION_TAG,
-    QUERY_ERRORS,
-    FilterText,
-    PageParams,
-    extension,
-    page_body,
-)
-from api.schemas.common import Envelope, ErrorEnvelope, Page, RequestSchema, Text
+from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
+from api.schemas.common import Envelope, ErrorEnvelope, Page
 from diagnostics.models import RunbookExecution, StepResult
 from diagnostics.queries import runbooks as runbook_queries
 from diagnostics.services import runbooks as engine
 from fleet.actors import actor_from_request
+from fleet.contracts.common import FilterText, RequestSchema, Text
 from fleet.queries.paging import paginate
 from fleet.services.tenancy import get_device_for_operator
 

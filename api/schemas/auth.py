@@ -2,7 +2,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from api.schemas.common import RequestSchema, Text
+from fleet.contracts.common import RequestSchema, Text
 
 
 class OperatorTokenRequest(RequestSchema):

@@ -2,7 +2,7 @@ import re
 
 from pydantic import BaseModel, field_validator
 
-from api.schemas.common import RequestSchema, Text
+from fleet.contracts.common import RequestSchema, Text
 
 _MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}([:-]?)[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}$")
 

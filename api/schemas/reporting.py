@@ -13,8 +13,8 @@ from pydantic import (
     field_validator,
 )
 
-from api.schemas.common import ClaimedTimestamp, Int32, Measure, RequestSchema, Text
-from api.schemas.common import DeviceTimestamp as Timestamp
+from fleet.contracts.common import ClaimedTimestamp, Int32, Measure, RequestSchema, Text
+from fleet.contracts.common import DeviceTimestamp as Timestamp
 
 ConnectorId = Annotated[StrictInt, Field(ge=1, le=255)]
 Percent = Annotated[StrictInt, Field(ge=0, le=100)]

@@ -28,7 +28,7 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
-from api import ratelimit
+from fleet import ratelimit
 from fleet.actors import request_ip
 from fleet.errors import TooManyRequests
 

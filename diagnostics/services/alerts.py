@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Count, F, Max, Min, QuerySet
 from django.utils import timezone
 
+from diagnostics.contracts.alerts import MAX_SNOOZE_MINUTES
 from diagnostics.models import Alert, AlertTransition, FaultCode
 from diagnostics.services.runbooks import suggest_for_alert
 from fleet.actors import Actor
@@ -29,7 +30,6 @@ from fleet.models import Device
 from fleet.services import audit
 
 SEVERITY_FOR_FAULT = {"error": Alert.Severity.HIGH, "warning": Alert.Severity.MEDIUM}
-MAX_SNOOZE_MINUTES = 30 * 24 * 60
 AUDIT_ACTIONS = {
     Alert.Status.ACKNOWLEDGED: "acknowledge_alert",
     Alert.Status.RESOLVED: "resolve_alert",

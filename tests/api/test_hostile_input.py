@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from api.input_guard import MAX_JSON_DEPTH
-from api.schemas.common import EARLIEST
 from api.schemas.reporting import TelemetryUpload
 from fleet.actors import Actor
+from fleet.contracts.common import EARLIEST
 from fleet.models import (
     ChargingRecord,
     Command,

@@ -1,6 +1,7 @@
-"""The alerts inbox's filters and the forms that move an alert. A move is checked like the
-API's PATCH (its own request schema), and the console also asks for a note: whoever
-reads the alert's history next should know why it was acknowledged, resolved or dismissed."""
+"""The alerts inbox's filters and the forms that move an alert. A move is checked with the
+contract the API's PATCH uses (diagnostics/contracts/alerts.py), and the console also asks
+for a note: whoever reads the alert's history next should know why it was acknowledged,
+resolved or dismissed."""
 
 import unicodedata
 from urllib.parse import urlencode
@@ -9,9 +10,8 @@ import pydantic
 from django import forms
 from django.core.exceptions import ValidationError
 
-from api.operator.alerts import AlertUpdate
+from diagnostics.contracts.alerts import MAX_SNOOZE_MINUTES, NOTE_MAX_LENGTH, AlertUpdate
 from diagnostics.models import Alert
-from diagnostics.services.alerts import MAX_SNOOZE_MINUTES
 from diagnostics.words import DETECTORS
 
 ACTIVE, ALL = "active", "all"
@@ -30,7 +30,6 @@ DETECTOR_WORDS = {key: text[:1].upper() + text[1:] for key, text in DETECTORS.it
 DETECTOR_CHOICES = [("", "Any kind"), *DETECTOR_WORDS.items()]
 PAGE_SIZE = 20
 MAX_PAGE = 10_000
-NOTE_MAX_LENGTH = 2000  # AlertUpdate.note's bound; the schema checks it again
 # `device` keeps its name in the query string (other pages link with it) but takes a
 # charger's serial number as well as its id.
 FILTER_FIELDS = ("status", "severity", "detector", "fault_code", "site", "device")

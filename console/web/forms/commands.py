@@ -2,9 +2,9 @@
 
 from django import forms
 
-from api.operator.common import MAX_FILTER_LENGTH
 from console.web.forms.fleet import MAX_PAGE
 from diagnostics.services.remote_commands import DIAGNOSTIC_COMMANDS
+from fleet.contracts.common import MAX_FILTER_LENGTH
 from fleet.models import Command
 
 PAGE_SIZE = 25

@@ -1,11 +1,12 @@
 """The device page's remote-control forms. Browser fields arrive as text; each form turns
-them into numbers and then validates them with the API's own request schema, so a console
-start and a partner's POST are held to the same rules."""
+them into numbers and then validates them with the control contracts, which are also the
+API's request bodies (fleet/contracts/control.py), so a console start and a partner's POST
+are held to the same rules."""
 
 import pydantic
 from django import forms
 
-from api.schemas.control import (
+from fleet.contracts.control import (
     RemoteDischargeRequest,
     RemoteStartRequest,
     RemoteStopRequest,
@@ -35,7 +36,7 @@ class ControlForm(forms.Form):
         return cleaned
 
     def shape(self, given: dict) -> dict:
-        """The request body the API's schema expects, from the form's flat fields."""
+        """The body the contract expects (as the API receives it), from the form's flat fields."""
         return given
 
 

@@ -1,6 +1,7 @@
 """The site page's flexibility forms. A person thinks in minutes, the API in seconds: the
-form converts, then validates with the API's own params schema, so a console power limit
-and a partner's POST /v1/operator/control/flexibility are held to the same rules."""
+form converts, then validates with the flexibility contract (fleet/contracts/control.py)
+the API's params are checked with, so a console power limit and a partner's
+POST /v1/operator/control/flexibility are held to the same rules."""
 
 from datetime import datetime, timedelta
 
@@ -8,11 +9,15 @@ import pydantic
 from django import forms
 from django.http import QueryDict
 
-from api.schemas.control import PauseChargingParams, SetPowerLimitParams
 from console.web.times import in_zone, zone_abbreviation
 from console.web.wording import form_problems, spoken_minutes
+from fleet.contracts.control import (
+    MAX_DURATION_SECONDS,
+    PauseChargingParams,
+    SetPowerLimitParams,
+)
 
-MAX_MINUTES = 7 * 24 * 60  # the API's longest duration, 7 days
+MAX_MINUTES = MAX_DURATION_SECONDS // 60
 
 
 class FlexibilityForm(forms.Form):

@@ -7,9 +7,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from api.operator.common import MAX_FILTER_LENGTH
-from api.schemas.common import EARLIEST, LATEST
 from console.web.forms.fleet import MAX_PAGE
+from fleet.contracts.common import EARLIEST, LATEST, MAX_FILTER_LENGTH
 from fleet.services.energy import bucket_floor, bucket_length, bucket_next
 
 PAGE_SIZE = 25

@@ -29,12 +29,13 @@ from console.web.roles import Role
 from console.web.tables import page_count, wants_fragment
 from console.web.times import moment_text
 from console.web.wording import actor_words, form_problems
+from diagnostics.contracts.alerts import MAX_SNOOZE_MINUTES
 from diagnostics.models import Alert, AlertTransition, RunbookExecution
 from diagnostics.queries import alerts as alert_queries
 from diagnostics.queries.faults import fault_titles
 from diagnostics.queries.runbooks import runbooks, unfinished_runs
 from diagnostics.services import runbooks as engine
-from diagnostics.services.alerts import MAX_SNOOZE_MINUTES, get_alert, transition
+from diagnostics.services.alerts import get_alert, transition
 from fleet.errors import Conflict, NotFound, TellusError
 from fleet.models import Connector
 from fleet.queries.paging import paginate

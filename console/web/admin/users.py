@@ -7,9 +7,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
+from console.web.admin.audited import AuditedAdmin
 from console.web.models import OperatorMember, operator_id_for
 from console.web.sessions import end_sessions
-from fleet.admin import AuditedAdmin
 from fleet.services import audit
 
 User = get_user_model()

@@ -1,5 +1,9 @@
+"""The diagnostics dictionary (fault codes, runbooks), runbook runs and alerts in the
+admin, audited like every other admin change."""
+
 from django.contrib import admin
 
+from console.web.admin.audited import AuditedAdmin
 from diagnostics.admin_forms import FaultCodeForm, RunbookForm
 from diagnostics.models import (
     Alert,
@@ -9,7 +13,6 @@ from diagnostics.models import (
     RunbookExecution,
     StepResult,
 )
-from fleet.admin import AuditedAdmin
 
 
 @admin.register(FaultCode)

@@ -1,6 +1,6 @@
-"""Per-client and per-device rate limits (platform rate classes), with the `limits`
-library's moving window: a limit of N per period holds over *every* period-long span,
-so a burst straddling a window boundary cannot pass twice the rate.
+"""Rate limits per API client, charger and console sign-in (the platform rate classes),
+with the `limits` library's moving window: a limit of N per period holds over *every*
+period-long span, so a burst straddling a window boundary cannot pass twice the rate.
 
 Counters live in Redis when configured, so every server process counts into the same
 buckets, and in process memory on the embedded default. Should Redis fail, limits fail

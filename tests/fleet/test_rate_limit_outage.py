@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from api import ratelimit
+from fleet import ratelimit
 from fleet.errors import TooManyRequests
 from fleet.outage import Breaker
 from tests.live_server import free_port
