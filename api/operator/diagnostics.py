@@ -28,7 +28,8 @@ from diagnostics.services.faults import (
     undocumented_codes,
 )
 from diagnostics.services.remote_commands import send_diagnostic_command
-from diagnostics.services.runbooks import get_runbook, suggest
+from diagnostics.services.runbooks.runs import get_runbook
+from diagnostics.services.runbooks.suggestions import suggest
 from fleet.actors import actor_from_request
 from fleet.queries.paging import paginate
 from fleet.services.tenancy import get_device_for_operator

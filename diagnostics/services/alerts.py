@@ -20,7 +20,7 @@ from django.db.models import Count, F, Max, Min, QuerySet
 from django.utils import timezone
 
 from diagnostics.models import Alert, AlertTransition, FaultCode
-from diagnostics.services.runbooks import suggest_for_alert
+from diagnostics.services.runbooks.suggestions import suggest_for_alert
 from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, NotFound
 from fleet.live.messages import alert_changed
