@@ -16,12 +16,12 @@ connection that finds its lease taken over has been replaced.
 On the embedded default (no Redis) there is one process: the leases live in its memory.
 """
 
-import asyncio
 import time
-import weakref
 
 import redis.asyncio as aioredis
 from django.conf import settings
+
+from fleet.pools import redis_client_per_loop
 
 # KEYS: the client's leases (sorted set: set digest → expiry, ms), their owners (hash:
 # set digest → the channel name of the connection holding it).
@@ -72,27 +72,13 @@ end
 return 1
 """
 
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = (
-    weakref.WeakKeyDictionary()
-)
+_clients = redis_client_per_loop(lambda: settings.REDIS_URL, max_connections=16, timeout=5)
 # The embedded default: client id → set digest → (owner, expiry on the monotonic clock).
 _memory: dict[str, dict[str, tuple[str, float]]] = {}
 
 
 def _client() -> aioredis.Redis:
-    # An asyncio Redis client belongs to one event loop, so each loop gets its own.
-    loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None:
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL,
-            max_connections=16,
-            timeout=5,
-            socket_timeout=1.0,
-            socket_connect_timeout=1.0,
-        )
-        client = _clients[loop] = aioredis.Redis(connection_pool=pool)
-    return client
+    return _clients.get()
 
 
 def _keys(client_id: str) -> list[str]:

@@ -13,6 +13,8 @@ import os
 import orjson
 from psycopg_pool import AsyncConnectionPool
 
+from fleet.pools import POSTGRES_POOL_MAX_SIZE, POSTGRES_POOL_MIN_SIZE
+
 INSERT = """
 INSERT INTO fleet_telemetrysample
     (device_id, connector_id, "timestamp", received_at, state, voltage, "current", power,
@@ -40,8 +42,12 @@ writing: asyncio.Task | None = None
 async def _pool() -> AsyncConnectionPool:
     global pool
     if pool is None:
+        # Sized as our hot path's pool, so the two compare like with like.
         pool = AsyncConnectionPool(
-            os.environ["BENCH_CONNINFO"], min_size=2, max_size=20, open=False
+            os.environ["BENCH_CONNINFO"],
+            min_size=POSTGRES_POOL_MIN_SIZE,
+            max_size=POSTGRES_POOL_MAX_SIZE,
+            open=False,
         )
         await pool.open()
     return pool

@@ -169,7 +169,7 @@ def seed_runs(devices: list, actor) -> tuple:
     """2,000 finished runs for the list, and two carried through the engine as an engineer
     would: one at its third step with check results, one escalated."""
     from diagnostics.models import Runbook, RunbookExecution
-    from diagnostics.services import runbooks as engine
+    from diagnostics.services.runbooks import engine
 
     runbook = Runbook.objects.get(slug="charger-faulting-on-power-up")
     RunbookExecution.objects.bulk_create(

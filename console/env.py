@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from fleet.pools import POSTGRES_POOL_MAX_SIZE, POSTGRES_POOL_MIN_SIZE
 from fleet.private_files import create_private_once
 
 # "60/minute", or with a count of periods (the limits library's notation): "5/15minute".
@@ -129,7 +130,10 @@ def parse_database_url(url: str) -> dict:
             # so connections that died with a database restart are replaced instead of
             # failing a request.
             "CONN_HEALTH_CHECKS": True,
-            "OPTIONS": {"pool": {"min_size": 2, "max_size": 20}, **dict(parse_qsl(parts.query))},
+            "OPTIONS": {
+                "pool": {"min_size": POSTGRES_POOL_MIN_SIZE, "max_size": POSTGRES_POOL_MAX_SIZE},
+                **dict(parse_qsl(parts.query)),
+            },
         }
         return config
     if parts.scheme == "sqlite":

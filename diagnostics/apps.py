@@ -7,12 +7,13 @@ class DiagnosticsConfig(AppConfig):
 
     def ready(self) -> None:
         """Connect diagnostics' reactions to the fleet's event flow (fleet.signals)."""
-        from diagnostics.services import alerts, runbooks
+        from diagnostics.services import alerts
+        from diagnostics.services.runbooks import handover
         from fleet import signals
 
         # A charger leaving an operator: that operator's open runs and alerts on it close.
         signals.device_owner_changed.connect(
-            runbooks.close_runs_of_moved_devices, dispatch_uid="diagnostics-close-moved-runs"
+            handover.close_runs_of_moved_devices, dispatch_uid="diagnostics-close-moved-runs"
         )
         signals.device_owner_changed.connect(
             alerts.close_alerts_of_departed_chargers, dispatch_uid="alerts-of-departed-chargers"

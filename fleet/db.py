@@ -12,10 +12,8 @@ before a statement is sent: nothing is sent again after a failure it may have ou
 (a telemetry batch or a command claim that reached the database is not repeated).
 """
 
-import asyncio
 import logging
 import select
-import weakref
 from functools import cache
 from time import monotonic
 
@@ -23,12 +21,9 @@ import psycopg
 from django.db import connections
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
-logger = logging.getLogger("tellus.db")
+from fleet.pools import POSTGRES_POOL_MAX_SIZE, POSTGRES_POOL_MIN_SIZE, PerLoop
 
-_pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncConnectionPool]" = (
-    weakref.WeakKeyDictionary()
-)
-POOL_MAX_SIZE = 20
+logger = logging.getLogger("tellus.db")
 
 
 @cache
@@ -140,26 +135,28 @@ class LiveConnectionPool(ConnectionPool):
         raise PoolTimeout(f"no live connection in {self.name!r}")
 
 
+def _hot_path_pool() -> HotPathPool:
+    return HotPathPool(
+        kwargs={**_conninfo(), "autocommit": True},
+        min_size=POSTGRES_POOL_MIN_SIZE,
+        max_size=POSTGRES_POOL_MAX_SIZE,
+        open=False,
+        name="tellus-hot-path",
+    )
+
+
+_pools = PerLoop(_hot_path_pool)
+
+
 async def pg_pool() -> AsyncConnectionPool:
     """The pool of the running event loop, opened on first use."""
-    loop = asyncio.get_running_loop()
-    pool = _pools.get(loop)
-    if pool is None:
-        pool = HotPathPool(
-            kwargs={**_conninfo(), "autocommit": True},
-            min_size=2,
-            max_size=POOL_MAX_SIZE,
-            open=False,
-            name="tellus-hot-path",
-        )
-        _pools[loop] = pool
+    pool = _pools.get()
     if pool.closed:
         await pool.open()
     return pool
 
 
 async def close_pools() -> None:
-    loop = asyncio.get_running_loop()
-    pool = _pools.pop(loop, None)
+    pool = _pools.pop()
     if pool is not None:
         await pool.close()

@@ -8,10 +8,8 @@ open to this process's memory (still limiting, per process) and say so once in t
 Redis is tried again every second and used as soon as it answers.
 """
 
-import asyncio
 import math
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -24,11 +22,11 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 from redis import BlockingConnectionPool as SyncBlockingConnectionPool
-from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import MaxConnectionsError
 
 from fleet.errors import NotAuthenticated, TooManyRequests
 from fleet.outage import REDIS_ERRORS, Breaker
+from fleet.pools import REDIS_POOL_SIZE, REDIS_POOL_WAIT_SECONDS, PerLoop, async_redis_pool
 
 # Rate class -> the setting that holds its (requests, seconds).
 RATE_CLASSES = {
@@ -52,13 +50,10 @@ _STORAGE_ERRORS = (StorageError, *REDIS_ERRORS)
 _REDIS_OPTIONS = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
 # Connections per pool (one sync pool per process, one async pool per event loop). A
 # request waits up to _POOL_WAIT_SECONDS for one rather than failing at once.
-_POOL_SIZE = 64
-_POOL_WAIT_SECONDS = 10
+_POOL_SIZE = REDIS_POOL_SIZE
+_POOL_WAIT_SECONDS = REDIS_POOL_WAIT_SECONDS
 
 _redis = Breaker("Redis (rate limits)", "counting in process memory until it returns")
-_async_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncMovingWindow]" = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def rate_item(rate_class: str) -> RateLimitItem:
@@ -111,27 +106,29 @@ def _storage_failed(error: BaseException) -> None:
         _redis.failed(error)
 
 
+def _new_async_redis_limiter() -> AsyncMovingWindow:
+    # A bounded pool that waits for a free connection: thousands of chargers
+    # arriving at once must queue for Redis, not fail.
+    pool = async_redis_pool(
+        settings.TELLUS_RATE_LIMIT_STORAGE_URL,
+        max_connections=_POOL_SIZE,
+        timeout=_POOL_WAIT_SECONDS,
+    )
+    storage = aio_storage.RedisStorage(
+        "async+" + settings.TELLUS_RATE_LIMIT_STORAGE_URL,
+        implementation="redispy",
+        wrap_exceptions=True,
+        connection_pool=pool,
+    )
+    return AsyncMovingWindow(storage)
+
+
+# The async Redis client belongs to one event loop, so each loop gets its own limiter.
+_async_limiters = PerLoop(_new_async_redis_limiter)
+
+
 def _async_redis_limiter() -> AsyncMovingWindow:
-    # The async Redis client belongs to one event loop, so each loop gets its own.
-    loop = asyncio.get_running_loop()
-    limiter = _async_limiters.get(loop)
-    if limiter is None:
-        # A bounded pool that waits for a free connection: thousands of chargers
-        # arriving at once must queue for Redis, not fail.
-        pool = BlockingConnectionPool.from_url(
-            settings.TELLUS_RATE_LIMIT_STORAGE_URL,
-            max_connections=_POOL_SIZE,
-            timeout=_POOL_WAIT_SECONDS,
-            **_REDIS_OPTIONS,
-        )
-        storage = aio_storage.RedisStorage(
-            "async+" + settings.TELLUS_RATE_LIMIT_STORAGE_URL,
-            implementation="redispy",
-            wrap_exceptions=True,
-            connection_pool=pool,
-        )
-        limiter = _async_limiters[loop] = AsyncMovingWindow(storage)
-    return limiter
+    return _async_limiters.get()
 
 
 def _refusal(limiter, item: RateLimitItem, identifiers: tuple[str, ...]) -> TooManyRequests:

@@ -44,8 +44,8 @@ from django.utils import timezone
 from console.web.roles import Role
 from console.web.services.people import create_console_user
 from diagnostics.models import Alert
-from diagnostics.services import runbooks as engine
 from diagnostics.services.detectors import run_detectors
+from diagnostics.services.runbooks import engine
 from fleet.actors import Actor
 from fleet.models import ApiClient, Device, Site
 from fleet.secrets_box import unseal

@@ -21,7 +21,8 @@ from diagnostics.services.faults import (
     undocumented_codes,
 )
 from diagnostics.services.remote_commands import send_diagnostic_command
-from diagnostics.services.runbooks import get_runbook, suggest
+from diagnostics.services.runbooks.runs import get_runbook
+from diagnostics.services.runbooks.suggestions import suggest
 from fleet.actors import actor_from_request
 from fleet.contracts.common import FilterText, RequestSchema
 from fleet.queries.paging import paginate

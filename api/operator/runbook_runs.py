@@ -1,6 +1,6 @@
 """Runbook runs as an API (extensions): start a run on a charger, act on its current step,
 resume, escalate, resolve or close it. Every rule is the runbook engine's
-(diagnostics/services/runbooks.py), the same one the console's run page uses.
+(diagnostics/services/runbooks/), the same one the console's run page uses.
 
 A run belongs to the operator under which it started, wherever the charger goes later.
 Moves on one run are serialised: of two at the same moment one wins, the other is
@@ -19,7 +19,8 @@ from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extensi
 from api.schemas.common import Envelope, ErrorEnvelope, Page
 from diagnostics.models import RunbookExecution, StepResult
 from diagnostics.queries import runbooks as runbook_queries
-from diagnostics.services import runbooks as engine
+from diagnostics.services.runbooks import engine, steps
+from diagnostics.services.runbooks.runs import FINISHED, get_run
 from fleet.actors import actor_from_request
 from fleet.contracts.common import FilterText, RequestSchema, Text
 from fleet.queries.paging import paginate
@@ -164,7 +165,7 @@ class CloseRequest(RequestSchema):
 
 def current_step_out(run: RunbookExecution) -> dict[str, Any] | None:
     step = run.runbook.step(run.current_step)
-    if run.status in engine.FINISHED or step is None:
+    if run.status in FINISHED or step is None:
         return None
     return {
         "key": step["key"],
@@ -172,9 +173,9 @@ def current_step_out(run: RunbookExecution) -> dict[str, Any] | None:
         "instructions": step.get("instructions", ""),
         "on_site": step.get("on_site", "no"),
         "check": (step.get("check") or {}).get("name"),
-        "command": engine.step_command_info(step),
-        "choices": engine.step_choices(step),
-        "actions": engine.offered_actions(step),
+        "command": steps.step_command_info(step),
+        "choices": steps.step_choices(step),
+        "actions": steps.offered_actions(step),
     }
 
 
@@ -216,7 +217,7 @@ def run_out(run: RunbookExecution) -> dict[str, Any]:
 
 
 def _run(request: HttpRequest, run_id: str) -> RunbookExecution:
-    return engine.get_run(request.auth.operator_id, run_id)
+    return get_run(request.auth.operator_id, run_id)
 
 
 # --- Operations ----------------------------------------------------------------------------------
@@ -303,7 +304,7 @@ def step_action(request: HttpRequest, run_id: str, step: str, payload: StepActio
     if payload.action == "command":
         body["command"] = {
             "command_id": continuing.command_id,
-            "command": (engine.step_command_info(run.runbook.step(step)) or {}).get("type"),
+            "command": (steps.step_command_info(run.runbook.step(step)) or {}).get("type"),
             "status": "queued",
         }
     if continuing.pk != run.pk:

@@ -18,7 +18,7 @@ from console.web.views import runs as run_views
 from console.web.views import sites as site_views
 from diagnostics.queries import alerts as alert_queries
 from diagnostics.queries.overview import fleet_overview
-from diagnostics.services.runbooks import get_run
+from diagnostics.services.runbooks.runs import get_run
 from fleet.live.publish import device_group, operator_group
 from fleet.services.tenancy import devices_of, get_device_for_operator, get_site_for_operator
 

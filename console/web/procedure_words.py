@@ -7,7 +7,7 @@ from typing import Any
 from console.web.times import as_moment, moment_text
 from console.web.wording import actor_words
 from diagnostics.queries import runbooks as runbook_queries
-from diagnostics.services.runbooks import step_choices, step_command_info
+from diagnostics.services.runbooks.steps import step_choices, step_command_info
 from diagnostics.words import value_words
 
 ON_SITE = {

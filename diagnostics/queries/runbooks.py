@@ -5,7 +5,7 @@ from collections.abc import Collection
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from diagnostics.models import Runbook, RunbookExecution
-from diagnostics.services.runbooks import UNFINISHED
+from diagnostics.services.runbooks.runs import UNFINISHED
 
 
 def runbooks() -> QuerySet[Runbook]:

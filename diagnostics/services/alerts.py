@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from diagnostics.contracts.alerts import MAX_SNOOZE_MINUTES
 from diagnostics.models import Alert, AlertTransition, FaultCode
-from diagnostics.services.runbooks import suggest_for_alert
+from diagnostics.services.runbooks.suggestions import suggest_for_alert
 from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, NotFound
 from fleet.live.messages import alert_changed

@@ -30,6 +30,7 @@ from diagnostics.services.alerts import (
     number,
     record_detection,
 )
+from diagnostics.services.faults import OVER_TEMPERATURE_C
 from fleet.models import (
     Command,
     Connector,
@@ -46,7 +47,6 @@ REPEAT_WINDOW = timedelta(hours=24)
 CLUSTER_MIN_DEVICES = 3
 CLUSTER_WINDOW = timedelta(days=7)
 RECENT = timedelta(minutes=15)
-OVER_TEMPERATURE_C = {"AC": 65.0, "DC": 75.0}  # F-0203 warning temperatures
 DISCHARGE_GRACE = timedelta(minutes=2)
 DISCHARGE_LOOKBACK = timedelta(hours=6)
 # The runbooks give no "stuck" duration (decision: stuck-preparing): ten minutes is

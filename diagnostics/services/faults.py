@@ -13,6 +13,10 @@ from diagnostics.versions import parse_version, within
 from fleet.errors import NotFound
 from fleet.models import Device
 
+# F-0203's warning temperatures (the dictionary's connector_warning_temp_c_ac / _dc):
+# the over-temperature detector and an escalation's thermal checklist item both judge by them.
+OVER_TEMPERATURE_C = {"AC": 65.0, "DC": 75.0}
+
 
 def get_fault(code: str) -> FaultCode:
     fault = FaultCode.objects.filter(code=code).first()

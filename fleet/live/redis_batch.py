@@ -18,7 +18,6 @@ same in 4.2.0-4.3.0, see tests/fleet/test_live_redis_adapter.py):
 
 import asyncio
 import logging
-import weakref
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -26,6 +25,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 
 from fleet.outage import REDIS_ERRORS, Breaker
+from fleet.pools import PerLoop, async_redis_pool
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +52,7 @@ class BatchPublisher:
     """One event loop's publishes, pipelined in batches on a small connection pool."""
 
     def __init__(self) -> None:
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL,
-            max_connections=4,
-            timeout=10,
-            socket_connect_timeout=1.0,
-            socket_timeout=2.0,
-        )
+        pool = async_redis_pool(settings.REDIS_URL, max_connections=4, socket_timeout=2.0)
         self._client = aioredis.Redis(connection_pool=pool)
         self._pending: list[tuple[str, bytes]] = []
         self._flushing: asyncio.Task | None = None
@@ -87,22 +81,16 @@ class BatchPublisher:
             await asyncio.shield(self._flushing)
 
 
-_publishers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BatchPublisher]" = (
-    weakref.WeakKeyDictionary()
-)
+_publishers = PerLoop(BatchPublisher)
 
 
 def publish(layer: RedisPubSubChannelLayer, group: str, message: dict[str, Any]) -> None:
     """Queue the message for the running loop's next batch; returns at once."""
-    loop = asyncio.get_running_loop()
-    publisher = _publishers.get(loop)
-    if publisher is None:
-        publisher = _publishers[loop] = BatchPublisher()
-    publisher.add(layer, group, message)
+    _publishers.get().add(layer, group, message)
 
 
 async def drain() -> None:
     """Send what the running loop still has queued, and forget its publisher."""
-    publisher = _publishers.pop(asyncio.get_running_loop(), None)
+    publisher = _publishers.pop()
     if publisher is not None:
         await publisher.drain()

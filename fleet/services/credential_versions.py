@@ -9,12 +9,10 @@ started) memory is not trusted and every check asks Redis, or the database behin
 On the embedded default (no Redis) there is one process and memory is the truth.
 """
 
-import asyncio
 import logging
 import random
 import threading
 import time
-import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from functools import cache
@@ -25,6 +23,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from fleet.outage import REDIS_ERRORS, Breaker
+from fleet.pools import redis_client_per_loop
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +37,7 @@ _local: dict[tuple[str, str], tuple[int, float]] = {}
 _unsent: dict[tuple[str, str], int] = {}
 _unsent_lock = threading.Lock()
 _watchers: dict[tuple[str, str], set[Callable[[int], None]]] = defaultdict(set)
-_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = (
-    weakref.WeakKeyDictionary()
-)
+_async_clients = redis_client_per_loop(lambda: settings.REDIS_URL)
 
 
 def _channel() -> str:
@@ -60,19 +57,7 @@ def _client() -> redis.Redis:
 
 
 def _async_client() -> aioredis.Redis:
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None:
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL,
-            max_connections=64,
-            timeout=10,
-            # A black-holed Redis costs a request a second at most, then the breaker.
-            socket_timeout=1.0,
-            socket_connect_timeout=1.0,
-        )
-        client = _async_clients[loop] = aioredis.Redis(connection_pool=pool)
-    return client
+    return _async_clients.get()
 
 
 class _Listener:

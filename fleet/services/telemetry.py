@@ -3,7 +3,6 @@
 import asyncio
 import json
 import sys
-import weakref
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +17,7 @@ from fleet.errors import InvalidParameter
 from fleet.live import messages
 from fleet.live.publish import publish_device_message
 from fleet.models import Connector, TelemetrySample
+from fleet.pools import PerLoop
 from fleet.telemetry_fields import TelemetryField, TelemetryReading
 
 
@@ -178,17 +178,11 @@ def _settle(done: asyncio.Future, error: BaseException | None) -> None:
         done.set_exception(error)
 
 
-_writers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TelemetryWriter]" = (
-    weakref.WeakKeyDictionary()
-)
+_writers = PerLoop(TelemetryWriter)
 
 
 def _writer() -> TelemetryWriter:
-    loop = asyncio.get_running_loop()
-    writer = _writers.get(loop)
-    if writer is None:
-        writer = _writers[loop] = TelemetryWriter()
-    return writer
+    return _writers.get()
 
 
 async def _record_telemetry_pg(device_id: str, reading: TelemetryReading, received_at: datetime):

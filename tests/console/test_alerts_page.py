@@ -20,8 +20,8 @@ from console.web.roles import Role
 from console.web.views.alerts import alert_list_context
 from diagnostics.models import Alert, AlertTransition, RunbookExecution
 from diagnostics.services import detectors
-from diagnostics.services import runbooks as engine
 from diagnostics.services.loader import load_faults, load_runbooks
+from diagnostics.services.runbooks import engine
 from fleet.actors import Actor
 from fleet.models import AuditEntry, Connector
 from tests.diagnostics.test_alerts import fault

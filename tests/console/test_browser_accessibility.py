@@ -18,7 +18,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from console.web.services.people import create_console_user
-from diagnostics.services import runbooks as engine
+from diagnostics.services.runbooks import engine
 from fleet.actors import Actor
 from fleet.models import Device, DeviceEvent
 from tests.console.accessibility import PHONE, SIZES, audit, describe

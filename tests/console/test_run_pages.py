@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from diagnostics.models import RunbookExecution
-from diagnostics.services import runbooks as engine
 from diagnostics.services.loader import load_faults, load_runbooks
+from diagnostics.services.runbooks import engine
 from fleet.actors import Actor
 from fleet.models import AuditEntry, Command, DeviceEvent
 

@@ -17,8 +17,9 @@ from django.utils import timezone
 from diagnostics.checks import run_check
 from diagnostics.models import Alert, Runbook, RunbookExecution
 from diagnostics.services import detectors
-from diagnostics.services import runbooks as engine
 from diagnostics.services.loader import load_faults, load_runbooks
+from diagnostics.services.runbooks import engine
+from diagnostics.services.runbooks.suggestions import Signals, rank
 from fleet.actors import Actor
 from fleet.models import DeviceEvent
 from fleet.services.commands import queue_command
@@ -229,10 +230,8 @@ def test_runbooks_name_their_checks_and_alerts_in_words(world):
     browser = world["browser"]
     runbook = visible(browser.get(f"/runbooks/{POWER_UP}/").content.decode())
     assert "Automatic check supply voltage within the model's range" in runbook
-    signals = engine.Signals(open_alerts=frozenset({"firmware_cluster", "stuck_preparing"}))
-    reasons = [
-        reason for found in engine.rank(Runbook.objects.all(), signals) for reason in found.reasons
-    ]
+    signals = Signals(open_alerts=frozenset({"firmware_cluster", "stuck_preparing"}))
+    reasons = [reason for found in rank(Runbook.objects.all(), signals) for reason in found.reasons]
     assert "an open alert: same fault on one firmware" in reasons
     assert "an open alert: stuck in preparing" in reasons
 

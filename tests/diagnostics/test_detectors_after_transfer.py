@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from diagnostics.checks import run_check
 from diagnostics.models import Alert
-from diagnostics.services import detectors, runbooks
+from diagnostics.services import detectors
+from diagnostics.services.runbooks.suggestions import device_signals
 from fleet.actors import Actor
 from fleet.models import TelemetrySample
 from fleet.services import provisioning
@@ -61,7 +62,7 @@ def test_runbook_suggestions_read_the_current_operators_time_only(pair):
     a, b, device, _ = pair
     history = transferred(a, b, device, back=False)
     device.refresh_from_db()
-    signals = runbooks.device_signals(device)
+    signals = device_signals(device)
     # Both periods' faults are recent; only the new owner's count.
     assert signals.fault_codes == {CODES[1]}
     assert history.device.site.operator_id == b.operator_id

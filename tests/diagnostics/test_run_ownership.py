@@ -9,8 +9,8 @@ from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from diagnostics.models import RunbookExecution
-from diagnostics.services import runbooks as engine
 from diagnostics.services.loader import load_faults, load_runbooks
+from diagnostics.services.runbooks import engine
 from fleet import signals
 from fleet.actors import Actor
 from fleet.errors import Conflict, NotFound

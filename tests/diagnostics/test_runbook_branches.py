@@ -4,8 +4,8 @@ on its step, make exactly that rule match, and check where the run goes."""
 import pytest
 
 from diagnostics.models import Runbook, RunbookExecution, StepResult
-from diagnostics.services import runbooks as engine
 from diagnostics.services.loader import DATA_DIR, load_faults, load_runbooks
+from diagnostics.services.runbooks import engine
 from fleet.actors import Actor
 
 pytestmark = pytest.mark.django_db

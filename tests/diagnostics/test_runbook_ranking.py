@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from diagnostics.models import Alert, Runbook
 from diagnostics.services import detectors
-from diagnostics.services import runbooks as engine
 from diagnostics.services.loader import (
     DATA_DIR,
     DiagnosticsDataError,
@@ -23,7 +22,7 @@ from diagnostics.services.loader import (
     load_faults,
     load_runbooks,
 )
-from diagnostics.services.runbooks import Signals, rank
+from diagnostics.services.runbooks.suggestions import Signals, rank, suggest
 from fleet.actors import Actor
 from fleet.models import DeviceEvent, TelemetrySample
 
@@ -83,7 +82,7 @@ def test_an_alert_suggests_only_a_runbook_about_its_own_code_or_detector(device)
     # relates a runbook to over-temperature (F-0203): the alert suggests none.
     hot(device)
     detectors.run_detector(detectors.over_temperature, timezone.now())
-    assert engine.suggest(device)[0]["slug"] == "charger-faulting-on-power-up"
+    assert suggest(device)[0]["slug"] == "charger-faulting-on-power-up"
     assert Alert.objects.get().suggested_runbook == ""
 
 
@@ -95,7 +94,7 @@ def test_the_ranking_follows_the_data_not_the_code(device):
     hot(device)
     detectors.run_detector(detectors.over_temperature, timezone.now())
     assert Alert.objects.get().suggested_runbook == "connector-stuck-preparing"
-    first = engine.suggest(device)[0]
+    first = suggest(device)[0]
     assert (first["slug"], first["reasons"]) == (
         "connector-stuck-preparing",
         ["an open alert: over-temperature"],
@@ -108,9 +107,9 @@ def test_an_unfinished_discharge_ranks_the_v2g_runbook_and_a_completed_one_does_
     command = queue_command(
         device, "discharge", {"discharge_power": 11}, actor=Actor.platform(), connector_id=1
     )
-    assert "v2g-discharge-not-flowing" in [s["slug"] for s in engine.suggest(device)]
+    assert "v2g-discharge-not-flowing" in [s["slug"] for s in suggest(device)]
     report_command_status(device.device_id, command.command_id, "completed", timezone.now())
-    assert "v2g-discharge-not-flowing" not in [s["slug"] for s in engine.suggest(device)]
+    assert "v2g-discharge-not-flowing" not in [s["slug"] for s in suggest(device)]
 
 
 def test_no_runbook_slug_is_named_in_python_code():

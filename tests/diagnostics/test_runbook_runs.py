@@ -5,8 +5,9 @@ import pytest
 
 from diagnostics.models import RunbookExecution
 from diagnostics.queries.runbooks import runs
-from diagnostics.services import runbooks
 from diagnostics.services.loader import load_faults, load_runbooks
+from diagnostics.services.runbooks import engine
+from diagnostics.services.runbooks.runs import get_run
 from fleet.actors import Actor
 from fleet.errors import Conflict, NotFound
 from fleet.models import AuditEntry
@@ -30,7 +31,7 @@ def device(make_client, site_for, assigned_device):
 
 @pytest.fixture
 def run(device):
-    return runbooks.start(ENGINEER, device, "charger-faulting-on-power-up")
+    return engine.start(ENGINEER, device, "charger-faulting-on-power-up")
 
 
 def test_a_run_has_a_public_id_and_its_start_is_audited(run, device):
@@ -41,7 +42,7 @@ def test_a_run_has_a_public_id_and_its_start_is_audited(run, device):
 
 
 def test_a_move_records_the_step_the_target_and_why(run):
-    moved = runbooks.advance(ENGINEER, run, choice="supply-ok", note="meter at the cabinet")
+    moved = engine.advance(ENGINEER, run, choice="supply-ok", note="meter at the cabinet")
     assert moved.current_step == "fault-log"
     (move,) = moved.moves
     assert (move["step"], move["action"], move["to"]) == ("supply-power", "next", "fault-log")
@@ -50,7 +51,7 @@ def test_a_move_records_the_step_the_target_and_why(run):
 
 @pytest.mark.parametrize(
     ("end", "status"),
-    [(runbooks.resolve, "resolved"), (runbooks.close, "closed")],
+    [(engine.resolve, "resolved"), (engine.close, "closed")],
 )
 def test_a_run_ended_by_hand_is_audited_and_cannot_end_twice(run, end, status):
     ended = end(ENGINEER, run, note="cable replaced")
@@ -64,9 +65,9 @@ def test_a_run_ended_by_hand_is_audited_and_cannot_end_twice(run, end, status):
 def test_another_operators_run_is_not_found(run, make_client, device):
     rival, _ = make_client("Rival Energy")
     with pytest.raises(NotFound):
-        runbooks.get_run(rival.operator_id, run.run_id)
+        get_run(rival.operator_id, run.run_id)
     with pytest.raises(NotFound):
-        runbooks.get_run(None, run.run_id)
-    assert runbooks.get_run(device.site.operator_id, run.run_id) == run
+        get_run(None, run.run_id)
+    assert get_run(device.site.operator_id, run.run_id) == run
     assert list(runs(rival.operator_id)) == []
     assert list(runs(device.site.operator_id, status="open")) == [run]

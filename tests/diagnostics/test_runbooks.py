@@ -8,8 +8,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from diagnostics.models import Runbook, RunbookExecution
-from diagnostics.services import runbooks as engine
 from diagnostics.services.loader import DiagnosticsDataError, load_faults, load_runbooks
+from diagnostics.services.runbooks import engine
+from diagnostics.services.runbooks.suggestions import suggest
 from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter
 from fleet.models import AuditEntry, Device, DeviceEvent, TelemetrySample
@@ -365,7 +366,7 @@ def test_runbook_loader_is_idempotent_and_validates(tmp_path):
 def test_suggestions_rank_by_recent_codes_and_state(device):
     faults(device, "F-0421", "F-0421")
     device.connectors.create(connector_id=1, state="preparing")
-    ranked = engine.suggest(device)
+    ranked = suggest(device)
     # By the runbooks' data: a preparing connector (4) + F-0421 (3) ranks above
     # offline (2) + F-0421 (3).
     assert [(r["slug"], r["score"]) for r in ranked][:2] == [

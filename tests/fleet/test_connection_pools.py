@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 
 from fleet import db
+from fleet.pools import POSTGRES_POOL_MAX_SIZE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +38,7 @@ async def terminate(pids: list[int]) -> None:
 
 async def fill(pool) -> list[int]:
     """As many idle connections as the pool may hold; their server process ids."""
-    held = [await pool.getconn() for _ in range(db.POOL_MAX_SIZE)]
+    held = [await pool.getconn() for _ in range(POSTGRES_POOL_MAX_SIZE)]
     pids = [conn.info.backend_pid for conn in held]
     for conn in held:
         await pool.putconn(conn)
@@ -55,12 +56,12 @@ async def test_after_every_pooled_session_was_killed_each_statement_gets_a_live_
         pids = await fill(pool)
         await terminate(pids)
         # Sequential: each takes the next idle connection, so every dead one comes up.
-        answers = [await select_one(pool) for _ in range(2 * db.POOL_MAX_SIZE)]
-        assert answers == [1] * (2 * db.POOL_MAX_SIZE)
+        answers = [await select_one(pool) for _ in range(2 * POSTGRES_POOL_MAX_SIZE)]
+        assert answers == [1] * (2 * POSTGRES_POOL_MAX_SIZE)
         # Concurrent, after a second kill: all dead connections are drawn at once.
         await terminate(await fill(pool))
-        together = await asyncio.gather(*(select_one(pool) for _ in range(db.POOL_MAX_SIZE)))
-        assert together == [1] * db.POOL_MAX_SIZE
+        together = await asyncio.gather(*(select_one(pool) for _ in range(POSTGRES_POOL_MAX_SIZE)))
+        assert together == [1] * POSTGRES_POOL_MAX_SIZE
     finally:
         await db.close_pools()
 

@@ -15,7 +15,7 @@ from django.core.management import call_command
 
 from diagnostics.models import Alert, FaultCode, Runbook
 from diagnostics.services.detectors import run_detectors
-from diagnostics.services.runbooks import start as start_run
+from diagnostics.services.runbooks.engine import start as start_run
 from fleet.actors import Actor
 from fleet.models import Device
 from fleet.services import provisioning

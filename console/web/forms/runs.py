@@ -4,7 +4,7 @@ and filtering the list of runs."""
 from django import forms
 
 from diagnostics.models import RunbookExecution
-from diagnostics.services import runbooks as engine
+from diagnostics.services.runbooks import engine
 
 NOTE_MAX = engine.NOTE_MAX_LENGTH
 PAGE_SIZE = 25

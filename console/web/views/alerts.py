@@ -34,8 +34,8 @@ from diagnostics.models import Alert, AlertTransition, RunbookExecution
 from diagnostics.queries import alerts as alert_queries
 from diagnostics.queries.faults import fault_titles
 from diagnostics.queries.runbooks import runbooks, unfinished_runs
-from diagnostics.services import runbooks as engine
 from diagnostics.services.alerts import get_alert, transition
+from diagnostics.services.runbooks import engine
 from fleet.errors import Conflict, NotFound, TellusError
 from fleet.models import Connector
 from fleet.queries.paging import paginate

@@ -30,7 +30,7 @@ from diagnostics.queries.faults import fault_titles
 from diagnostics.queries.health import DEFAULT_DEVICE_SORT, detailed_in_chunks
 from diagnostics.services.firmware_review import firmware_notes
 from diagnostics.services.remote_commands import OCPP_MESSAGES, SENSORS, send_diagnostic_command
-from diagnostics.services.runbooks import suggest
+from diagnostics.services.runbooks.suggestions import suggest
 from fleet.errors import TellusError
 from fleet.models import Device
 from fleet.queries import commands as command_queries

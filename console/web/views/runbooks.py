@@ -8,18 +8,8 @@ from django.shortcuts import render
 from console.web.access import ConsoleAccess, console_view
 from console.web.procedure_words import procedure
 from diagnostics.queries import runbooks as runbook_queries
-from diagnostics.services.runbooks import get_runbook
-
-CHECKLIST_WORDS = {
-    "event_log": "the charger's last 10 fault events",
-    "firmware": "its firmware and model, against the known issues of its fault codes",
-    "thermal_anomalies": "temperatures above the warning limit in the last 24 hours",
-    "event_trail": "every event since the run's command",
-    "inverter_telemetry_60s": "the 60 seconds of telemetry before the last fault",
-    "vehicle": "the vehicle, from the last charging record (make, model, firmware to add)",
-    "connector_photos": "pictures of the connector pins (to attach)",
-    "runbook_reference": "this runbook and every step result of the run",
-}
+from diagnostics.services.runbooks.checklist import checklist_words
+from diagnostics.services.runbooks.runs import get_runbook
 
 
 @console_view()
@@ -34,7 +24,7 @@ def runbook_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
 def runbook_page(request: HttpRequest, access: ConsoleAccess, slug: str) -> HttpResponse:
     """One runbook as a procedure: steps, checks, branches and the escalation checklist."""
     runbook = get_runbook(slug[:80])
-    checklist = [(item, CHECKLIST_WORDS.get(item, item)) for item in runbook.escalation_checklist]
+    checklist = [(item, checklist_words(item)) for item in runbook.escalation_checklist]
     return render(
         request,
         "console/runbooks/runbook.html",

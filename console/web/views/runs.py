@@ -2,7 +2,7 @@
 instructions, its check run on arrival with the verdict and the evidence it looked at, the
 answers that lead on, the step's one-click command with its live status, the run's
 history, and resolving, closing or escalating it. Every action goes through the runbook
-engine (diagnostics/services/runbooks.py), as the API's run endpoints do."""
+engine (diagnostics/services/runbooks/), as the API's run endpoints do."""
 
 from datetime import datetime
 
@@ -26,11 +26,13 @@ from console.web.live_paths import live_path
 from console.web.procedure_words import evidence_items, procedure
 from console.web.roles import Role
 from console.web.tables import chosen_charger, filtered_table, wants_fragment, with_charger
-from console.web.views.runbooks import CHECKLIST_WORDS
 from console.web.wording import form_problems
 from diagnostics.models import RunbookExecution, StepResult
 from diagnostics.queries import runbooks as runbook_queries
-from diagnostics.services import runbooks as engine
+from diagnostics.services.runbooks import engine
+from diagnostics.services.runbooks.checklist import checklist_words
+from diagnostics.services.runbooks.runs import FINISHED, get_run
+from diagnostics.services.runbooks.steps import step_command_info
 from fleet.errors import Conflict, TellusError
 from fleet.models import Command
 from fleet.services.tenancy import get_device_for_operator
@@ -80,14 +82,14 @@ def run_start(request: HttpRequest, access: ConsoleAccess, device_id: str) -> Ht
 
 @console_view()
 def run_page(request: HttpRequest, access: ConsoleAccess, run_id: str) -> HttpResponse:
-    run = engine.get_run(access.operator_id, run_id[:40])
+    run = get_run(access.operator_id, run_id[:40])
     return render(request, TEMPLATE, run_context(access, run))
 
 
 def run_context(access: ConsoleAccess, run: RunbookExecution) -> dict:
     """Everything the run page shows; its fragments are built from the same."""
     steps = procedure(run.runbook.steps)
-    finished = run.status in engine.FINISHED
+    finished = run.status in FINISHED
     left = {move.get("step") for move in run.moves or []}
     for step in steps:
         if step["key"] == run.current_step and not finished:
@@ -189,7 +191,7 @@ def successor(run: RunbookExecution) -> str | None:
 def run_step(request: HttpRequest, access: ConsoleAccess, run_id: str) -> HttpResponse:
     """Act on the current step: run its check, follow its route, tick it done with a note,
     choose an answer, or send its command (medium risk: operator role, confirmed)."""
-    run = engine.get_run(access.operator_id, run_id[:40])
+    run = get_run(access.operator_id, run_id[:40])
     form = StepForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"Nothing was recorded: {form_problems(form)}")
@@ -197,7 +199,7 @@ def run_step(request: HttpRequest, access: ConsoleAccess, run_id: str) -> HttpRe
     data = form.cleaned_data
     action = data["action"]
     if action == "command":
-        info = engine.step_command_info(run.runbook.step(run.current_step) or {})
+        info = step_command_info(run.runbook.step(run.current_step) or {})
         if info and info["risk"] != "low" and not access.can(Role.OPERATOR):
             raise PermissionDenied("This step's command needs the operator role.")
         if info and info["risk"] != "low" and request.POST.get("confirmed") != "yes":
@@ -236,7 +238,7 @@ ENDINGS = {"resolve": engine.resolve, "close": engine.close, "escalate": engine.
 @console_view(needs=Role.ENGINEER)
 def run_end(request: HttpRequest, access: ConsoleAccess, run_id: str, how: str) -> HttpResponse:
     """Resolve, close (with a reason) or escalate the run; or resume a paused one."""
-    run = engine.get_run(access.operator_id, run_id[:40])
+    run = get_run(access.operator_id, run_id[:40])
     form = EndForm(request.POST)
     if how not in (*ENDINGS, "resume") or not form.is_valid():
         problem = form_problems(form) if form.errors else f"unknown ending '{how[:20]}'"
@@ -261,13 +263,13 @@ def run_end(request: HttpRequest, access: ConsoleAccess, run_id: str, how: str) 
 @console_view()
 def escalation_page(request: HttpRequest, access: ConsoleAccess, run_id: str) -> HttpResponse:
     """The escalation checklist as a page that prints cleanly (to PDF from the browser)."""
-    run = engine.get_run(access.operator_id, run_id[:40])
+    run = get_run(access.operator_id, run_id[:40])
     if not run.escalation:
         messages.info(request, "This run was not escalated: there is no checklist yet.")
         return redirect("console:run", run_id=run.run_id)
     checklist = [
         {"item": item, "title": item.replace("_", " ").capitalize(),
-         "words": CHECKLIST_WORDS.get(item, item), "items": evidence_items(
+         "words": checklist_words(item), "items": evidence_items(
             {item: value} if not isinstance(value, dict) else value)}
         for item, value in (run.escalation.get("checklist") or {}).items()
     ]  # fmt: skip
@@ -290,7 +292,7 @@ def escalation_page(request: HttpRequest, access: ConsoleAccess, run_id: str) ->
 @console_view()
 def escalation_json(request: HttpRequest, access: ConsoleAccess, run_id: str) -> HttpResponse:
     """The same checklist as a JSON file to attach to a ticket."""
-    run = engine.get_run(access.operator_id, run_id[:40])
+    run = get_run(access.operator_id, run_id[:40])
     if not run.escalation:
         return JsonResponse({"error": "This run was not escalated."}, status=404)
     body = {

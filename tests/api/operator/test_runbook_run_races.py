@@ -20,8 +20,9 @@ from django.conf import settings
 from django.db import connection
 
 from diagnostics.models import Runbook, RunbookExecution, StepResult
-from diagnostics.services import runbooks as engine
 from diagnostics.services.loader import load_faults, load_runbooks
+from diagnostics.services.runbooks import engine
+from diagnostics.services.runbooks.runs import UNFINISHED
 from fleet.actors import Actor
 from fleet.models import AuditEntry, Connector
 from tests.live_server import APPLICATION_NAME, LiveServer, database_url
@@ -270,7 +271,7 @@ def test_a_switch_races_a_switch_to_the_same_runbook(fleet):
         body = answers[index].json()["data"]
         assert body["switched_from"] == winner.run_id and body["runbook"]["slug"] == "race-target"
         targets = RunbookExecution.objects.filter(
-            device=charger, runbook_id="race-target", status__in=engine.UNFINISHED
+            device=charger, runbook_id="race-target", status__in=UNFINISHED
         )
         assert list(targets.values_list("run_id", flat=True)) == [body["run_id"]]
         stored, moves, audited = story(winner.run_id)
