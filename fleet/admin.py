@@ -29,7 +29,7 @@ class AuditedAdmin(admin.ModelAdmin):
 
     def _audit(self, request, subject, action: str, before, after, operators, **details: Any):
         audit.record_change(
-            actor=actor_from_console_request(request),
+            actor_from_console_request(request),
             action=action,
             subject=subject,
             before=before,
@@ -177,7 +177,7 @@ class ApiClientAdmin(AuditedAdmin):
     def rotate_secret(self, request, queryset):
         for client in queryset:
             _, secret = provisioning.rotate_client_secret(
-                client.client_id, actor=actor_from_console_request(request)
+                actor_from_console_request(request), client.client_id
             )
             self.message_user(
                 request,
@@ -236,7 +236,7 @@ class DeviceAdmin(AuditedAdmin):
     def reset_credentials(self, request, queryset):
         for device in queryset:
             _, secret = provisioning.reset_device_credentials(
-                device.device_id, actor=actor_from_console_request(request)
+                actor_from_console_request(request), device.device_id
             )
             self.message_user(
                 request,
@@ -346,7 +346,7 @@ class LegacyPushAdmin(AuditedAdmin):
         for push in dead:
             retry_dead_push(push.pk)
             audit.record(
-                actor=actor,
+                actor,
                 action="retry_push",
                 resource_type="legacy_push",
                 resource_id=str(push.pk),

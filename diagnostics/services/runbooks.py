@@ -313,7 +313,7 @@ def _reason(when: dict[str, Any], last: StepResult | None) -> str:
     return ", ".join(parts) + (f" ({summary})" if summary else "")
 
 
-def _move(execution: RunbookExecution, actor: Actor, action: str, to: str | None, why: str) -> None:
+def _move(actor: Actor, execution: RunbookExecution, action: str, to: str | None, why: str) -> None:
     execution.moves = [
         *(execution.moves or []),
         {"step": execution.current_step, "action": action, "to": to, "why": why,
@@ -332,20 +332,20 @@ def _apply(
             if action == "goto"
             else execution.runbook.next_step_key(execution.current_step)
         )
-        _move(execution, actor, action, target or "resolved", why)
+        _move(actor, execution, action, target or "resolved", why)
         if target is None:
             execution.status, execution.outcome_note = RunbookExecution.Status.RESOLVED, note
         else:
             execution.current_step = target
     elif action in ("pause", "resolve"):
-        _move(execution, actor, action, f"{action}d", why)
+        _move(actor, execution, action, f"{action}d", why)
         status = {
             "pause": RunbookExecution.Status.PAUSED,
             "resolve": RunbookExecution.Status.RESOLVED,
         }
         execution.status, execution.outcome_note = status[action], note
     elif action == "close":
-        _move(execution, actor, action, "closed", why)
+        _move(actor, execution, action, "closed", why)
         execution.status = RunbookExecution.Status.CLOSED
         execution.outcome_note = f"{then.get('reason', 'closed')}: {note}".strip(": ")
     elif action == "escalate":
@@ -357,7 +357,7 @@ def _apply(
         successor = start(
             actor, execution.device, then["runbook"], execution.connector_id, execution.command_id
         )
-        _move(execution, actor, action, successor.run_id, why)
+        _move(actor, execution, action, successor.run_id, why)
         execution.status = RunbookExecution.Status.CLOSED
         execution.outcome_note = f"switched to {then['runbook']} ({successor.run_id})"
         execution.save()
@@ -441,10 +441,10 @@ def _send_step_command(actor: Actor, execution: RunbookExecution) -> Command:
             "start the run with a connector_id",
         )  # fmt: skip
     command = queue_command(
+        actor,
         execution.device,
         spec["type"],
         params,
-        actor=actor,
         connector_id=execution.connector_id if spec["type"] not in ("reboot",) else None,
     )
     execution.command_id = command.command_id
@@ -489,16 +489,15 @@ def offered_actions(step: dict[str, Any]) -> list[str]:
     return [*actions, "continue", "done"]
 
 
-def resume(execution: RunbookExecution, actor: Actor | None = None) -> RunbookExecution:
+def resume(actor: Actor, execution: RunbookExecution) -> RunbookExecution:
     """Reopen a paused run at the step it paused on."""
-    actor = actor or Actor.platform()
     with _moving(execution) as run:
         if run.status != RunbookExecution.Status.PAUSED:
             raise Conflict(
                 f"Only a paused run can be resumed: this one is {run.status}",
                 {"status": run.status, "current_step": run.current_step},
             )
-        _move(run, actor, "resume", run.current_step, "resumed by hand")
+        _move(actor, run, "resume", run.current_step, "resumed by hand")
         run.status = RunbookExecution.Status.OPEN
         run.save(update_fields=["status", "moves", "updated_at"])
         _audit(actor, run, "resume_runbook", {"step": run.current_step})
@@ -525,7 +524,7 @@ def _finish(
 ) -> RunbookExecution:
     with _moving(execution) as run:
         _open(run)
-        _move(run, actor, action.removesuffix("_runbook"), status, "ended by hand")
+        _move(actor, run, action.removesuffix("_runbook"), status, "ended by hand")
         run.status, run.outcome_note = status, note
         run.save(update_fields=["status", "outcome_note", "moves", "updated_at"])
         _audit(actor, run, action, {"note": note})
@@ -560,7 +559,7 @@ def close_runs_of_moved_devices(
         runs = runs.exclude(operator_id=operator_after)
     for run in runs:
         platform = Actor.platform(run.operator_id)
-        _move(run, platform, "close", "closed", MOVED_AWAY)
+        _move(platform, run, "close", "closed", MOVED_AWAY)
         run.status = RunbookExecution.Status.CLOSED
         run.outcome_note = f"Closed by the platform: {MOVED_AWAY}."
         run.save(update_fields=["status", "outcome_note", "moves", "updated_at"])
@@ -684,7 +683,7 @@ def _escalate(
             item: _checklist_item(item, execution) for item in runbook.escalation_checklist
         },
     }
-    _move(execution, actor, "escalate", "escalated", why)
+    _move(actor, execution, "escalate", "escalated", why)
     execution.status = RunbookExecution.Status.ESCALATED
     execution.outcome_note = note
     execution.save()
@@ -695,7 +694,7 @@ def _escalate(
 def _audit(actor: Actor, execution: RunbookExecution, action: str, details: dict[str, Any]) -> None:
     """An entry in the trail of the operator whose run it is."""
     audit.record(
-        actor=actor, action=action, resource_type="runbook_run", resource_id=execution.run_id,
+        actor, action=action, resource_type="runbook_run", resource_id=execution.run_id,
         operator_id=execution.operator_id,
         details={"run_id": execution.run_id, "runbook": execution.runbook_id,
                  "device_id": execution.device_id, **details},

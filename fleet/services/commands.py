@@ -62,11 +62,11 @@ class Delivery:
 
 
 def queue_command(
+    actor: Actor,
     device: Device,
     command: str,
     params: dict[str, Any] | None = None,
     *,
-    actor: Actor,
     connector_id: int | None = None,
     control_id: str = "",
     expires_in: int | None = None,
@@ -91,7 +91,7 @@ def queue_command(
         )
         if actor.operator_id:
             audit.record(
-                actor=actor,
+                actor,
                 action="execute_command",
                 resource_type="device",
                 resource_id=device.device_id,

@@ -56,7 +56,7 @@ def acme(make_client, site_for, register_device, console_user):
     client, _ = make_client("Acme Charging")
     depot = site_for(client, "Acme Depot")
     registration = register_device(model="TP-DC180")
-    provisioning.assign_device(registration["device_id"], depot.site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), registration["device_id"], depot.site_id)
     record_telemetry_orm(registration["device_id"], reading(7.0), timezone.now())
     return Device.objects.get(pk=registration["device_id"]), cookie_of(
         console_user("watcher", "Acme Charging")
@@ -153,7 +153,7 @@ async def test_a_command_status_change_pushes_the_command_history(acme):
     @sync_to_async
     def accept_a_command() -> Command:
         acme_platform = Actor.platform(device.site.operator_id)
-        command = queue_command(device, "start_charging", {}, actor=acme_platform)
+        command = queue_command(acme_platform, device, "start_charging", {})
         command.status = Command.Status.ACCEPTED
         command.save(update_fields=["status"])
         return command
