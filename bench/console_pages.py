@@ -68,11 +68,11 @@ def seed() -> dict:
     load_faults()
     load_runbooks()
     client, _ = provisioning.create_operator_client(
-        "Bench Charging", ["read", "write"], actor=Actor.platform()
+        Actor.platform(), "Bench Charging", ["read", "write"]
     )
     sites = [
         provisioning.create_site(
-            client.client_id, f"Site {n:03d}", power_capacity=500.0, actor=Actor.platform()
+            Actor.platform(), client.client_id, f"Site {n:03d}", power_capacity=500.0
         )
         for n in range(SITES)
     ]
@@ -146,12 +146,12 @@ def seed() -> dict:
     for n in range(200):
         from fleet.services.commands import queue_command
 
-        queue_command(devices[n % 50], "start_charging", {}, actor=Actor.platform(operator_id))
+        queue_command(Actor.platform(operator_id), devices[n % 50], "start_charging", {})
     from diagnostics.services import detectors
 
     detectors.run_detector(detectors.repeat_fault, now)
     user, _ = create_console_user(
-        "bench-admin", "Bench Charging", "admin", password="bench-pass-123", actor=Actor.platform()
+        Actor.platform(), "bench-admin", "Bench Charging", "admin", password="bench-pass-123"
     )
     run, escalated = seed_runs(devices, Actor.for_user(user, operator_id, None))
     with connection.cursor() as cursor:

@@ -297,10 +297,10 @@ async def long_poll_scenario(tokens: list[str], device_ids: list[str], server) -
         poller = pollers[index]
         started = time.perf_counter()
         command = await sync_to_async(queue_command)(
+            Actor.platform(),
             devices[device_ids[index]],
             "start_charging",
             {"charge_power": 7},
-            actor=Actor.platform(),
             connector_id=1,
         )
         while poller.received_at is None and poller.error is None:
@@ -351,8 +351,8 @@ def stream_bench() -> dict:
 
     tokens = seed_devices(STREAM_DEVICES, "s")
     device_ids = [f"dvc_s{n:07d}" for n in range(STREAM_DEVICES)]
-    client, secret = create_operator_client("Bench Operator", ["read"], actor=Actor.platform())
-    site = create_site(client.client_id, "Bench Depot", actor=Actor.platform())
+    client, secret = create_operator_client(Actor.platform(), "Bench Operator", ["read"])
+    site = create_site(Actor.platform(), client.client_id, "Bench Depot")
     Device.objects.filter(device_id__in=device_ids).update(site=site)
     operator_token = issue_operator_token(client.client_id, secret).access_token
     server = start_server("console.asgi:application", 2)

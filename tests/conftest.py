@@ -56,7 +56,7 @@ def make_client(db) -> Callable[..., tuple[ApiClient, str]]:
 
     def make(operator: str = "Acme Charging", scopes: list[str] | None = None):
         return provisioning.create_operator_client(
-            operator, scopes or ["read", "write"], actor=Actor.platform()
+            Actor.platform(), operator, scopes or ["read", "write"]
         )
 
     return make
@@ -119,7 +119,7 @@ def device_token(api) -> Callable[[dict], str]:
 @pytest.fixture
 def site_for(db) -> Callable[..., Site]:
     def make(client: ApiClient, name: str = "Depot", **kwargs: Any) -> Site:
-        return provisioning.create_site(client.client_id, name, **kwargs, actor=Actor.platform())
+        return provisioning.create_site(Actor.platform(), client.client_id, name, **kwargs)
 
     return make
 
@@ -131,9 +131,7 @@ def assigned_device(register_device, site_for) -> Callable[..., Device]:
     def make(client: ApiClient, site: Site | None = None, **overrides: Any) -> Device:
         registration = register_device(**overrides)
         site = site or site_for(client)
-        return provisioning.assign_device(
-            registration["device_id"], site.site_id, actor=Actor.platform()
-        )
+        return provisioning.assign_device(Actor.platform(), registration["device_id"], site.site_id)
 
     return make
 

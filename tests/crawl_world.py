@@ -180,18 +180,18 @@ def build(base_url: str) -> dict:
     actor = Actor.platform(operator_id)
     client = ApiClient.objects.filter(operator_id=operator_id).order_by("created_at").first()
     depot = provisioning.create_site(
-        client.client_id, "Crawl depot", address="1 Harbour Road, Bristol",
-        power_capacity=150.0, actor=Actor.cli(),
+        Actor.cli(), client.client_id, "Crawl depot", address="1 Harbour Road, Bristol",
+        power_capacity=150.0,
     )  # fmt: skip
     sites = [depot, *demo_sites]
     chargers = []
     for index, (sn, model, firmware, temperature, power) in enumerate(CHARGERS):
         charger = Charger(base_url, sn, model, firmware)
         provisioning.assign_device(
+            Actor.cli(),
             charger.device_id,
             sites[index % len(sites)].site_id,
             v2g_capable=model == "TP-DC360",
-            actor=Actor.cli(),
         )
         charger.report(temperature, power)
         for number in range(3):
@@ -206,9 +206,9 @@ def build(base_url: str) -> dict:
     run_detectors(timezone.now())
 
     device = Device.objects.get(device_id=first.device_id)
-    completed = queue_command(device, "start_charging", {}, actor=actor, connector_id=1)
+    completed = queue_command(actor, device, "start_charging", {}, connector_id=1)
     first.answer_next_command("completed")
-    queue_command(device, "stop_charging", {}, actor=actor, connector_id=1)
+    queue_command(actor, device, "stop_charging", {}, connector_id=1)
     flexibility(
         actor, "site", [depot.site_id], "set_power_limit",
         {"power_limit_percent": 50, "duration": 3600, "reason": "grid peak"},
@@ -217,10 +217,8 @@ def build(base_url: str) -> dict:
     escalated = engine.start_run(actor, device, "connector-stuck-preparing", 1)
     engine.escalate(actor, escalated, note="handed to the vendor by the crawl")
 
-    provisioning.create_operator_client(RIVAL, ["read"], actor=Actor.cli())
-    rival, rival_password = create_console_user(
-        "rival-engineer", RIVAL, "engineer", actor=Actor.cli()
-    )
+    provisioning.create_operator_client(Actor.cli(), RIVAL, ["read"])
+    rival, rival_password = create_console_user(Actor.cli(), "rival-engineer", RIVAL, "engineer")
 
     saved = json.loads((Path(settings.VAR_DIR) / "console-logins.json").read_text())
     return {

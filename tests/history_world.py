@@ -91,12 +91,12 @@ def transferred(
     """`device`, on a site of A, gets a period under A, moves to a site of B for a period
     under B and (with `back`) returns to A for a third."""
     a_site = device.site
-    b_site = provisioning.create_site(b_client.client_id, "Harbour", actor=Actor.platform())
+    b_site = provisioning.create_site(Actor.platform(), b_client.client_id, "Harbour")
     periods = [write_period(device.device_id, 0, a_client.operator_id)]
-    provisioning.assign_device(device.device_id, b_site.site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), device.device_id, b_site.site_id)
     periods.append(write_period(device.device_id, 1, b_client.operator_id))
     if back:
-        provisioning.assign_device(device.device_id, a_site.site_id, actor=Actor.platform())
+        provisioning.assign_device(Actor.platform(), device.device_id, a_site.site_id)
         periods.append(write_period(device.device_id, 2, a_client.operator_id))
     device.refresh_from_db()
     return Transferred(device, a_site, b_site, periods)

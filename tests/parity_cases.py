@@ -42,15 +42,15 @@ def _fleet() -> dict[str, Any]:
     outside the 30-day window, one by Rival's charger) and of an undocumented code."""
 
     platform = Actor.platform()
-    acme, _ = provisioning.create_operator_client("Acme Charging", ["read"], actor=platform)
-    rival, _ = provisioning.create_operator_client("Rival Energy", ["read"], actor=platform)
-    north = provisioning.create_site(acme.client_id, "North depot", actor=platform)
-    south = provisioning.create_site(acme.client_id, "South depot", actor=platform)
-    theirs = provisioning.create_site(rival.client_id, "Their depot", actor=platform)
+    acme, _ = provisioning.create_operator_client(platform, "Acme Charging", ["read"])
+    rival, _ = provisioning.create_operator_client(platform, "Rival Energy", ["read"])
+    north = provisioning.create_site(platform, acme.client_id, "North depot")
+    south = provisioning.create_site(platform, acme.client_id, "South depot")
+    theirs = provisioning.create_site(platform, rival.client_id, "Their depot")
     devices = {}
     for sn, site in (("SN-A1", north), ("SN-A2", south), ("SN-R1", theirs)):
         device, _ = provisioning.register_device(sn, "TP-DC180", "Tellus Power", "3.1.0")
-        devices[sn] = provisioning.assign_device(device.device_id, site.site_id, actor=platform)
+        devices[sn] = provisioning.assign_device(platform, device.device_id, site.site_id)
     for sn, code, age in (
         ("SN-A1", "F-0421", DAY),
         ("SN-A1", "F-0421", 10 * DAY),
@@ -175,7 +175,7 @@ def case_serial_letter_case() -> dict:
         database_refused = False
     except IntegrityError:
         database_refused = True
-    released = provisioning.release_serial("SN-CASE-7", actor=Actor.platform())
+    released = provisioning.release_serial(Actor.platform(), "SN-CASE-7")
     again, _ = provisioning.register_device("SN-CASE-7", "TP-DC180", "Tellus Power", "3.1.0")
     return {
         "refused": refused,

@@ -36,9 +36,9 @@ def server(tmp_path) -> Iterator[LiveServer]:
 
 def test_the_charger_walkthrough_runs_as_written(server):
     client, secret = provisioning.create_operator_client(
-        "Walkthrough Charging", ["read", "write"], actor=Actor.platform()
+        Actor.platform(), "Walkthrough Charging", ["read", "write"]
     )
-    provisioning.create_site(client.client_id, "Depot", actor=Actor.platform())
+    provisioning.create_site(Actor.platform(), client.client_id, "Depot")
     env = {
         **os.environ,
         "TELLUS_URL": server.url,

@@ -22,9 +22,7 @@ from api.schemas.reporting import (
     TelemetryUpload,
 )
 from fleet.contracts.common import within_device_window
-from fleet.live import messages
-from fleet.live.publish import publish_device_message
-from fleet.services.commands import publish_command_change, report_command_status
+from fleet.services.commands import report_command_status
 from fleet.services.events import record_event
 from fleet.services.firmware import report_firmware_status
 from fleet.services.records import store_charging_record
@@ -71,7 +69,7 @@ async def events(request: HttpRequest, payload: EventReport):
     integer or a string such as `F-0421` (decision: fault-code-text); connector 0 means the whole
     device (decision: connector-zero-events)."""
     trusted = within_device_window(payload.timestamp)
-    event = await sync_to_async(record_event)(
+    await sync_to_async(record_event)(
         request.auth.device_id,
         payload.event_type,
         payload.connector_id,
@@ -79,7 +77,6 @@ async def events(request: HttpRequest, payload: EventReport):
         payload.data,
         claimed_timestamp=None if trusted else payload.timestamp.isoformat(),
     )
-    await publish_device_message(request.auth.device_id, messages.device_event(event))
     return success_body(None)
 
 
@@ -124,7 +121,7 @@ async def commands(request: HttpRequest, connector_id: int | None = None, wait: 
     summary="Report a command's outcome",
 )
 async def command_status(request: HttpRequest, payload: DeviceCommandStatus):
-    command = await sync_to_async(report_command_status)(
+    await sync_to_async(report_command_status)(
         request.auth.device_id,
         payload.command_id,
         payload.status,
@@ -132,7 +129,6 @@ async def command_status(request: HttpRequest, payload: DeviceCommandStatus):
         payload.message,
         payload.details,
     )
-    await publish_command_change(command)
     return success_body(None)
 
 

@@ -321,7 +321,7 @@ def step_action(request: HttpRequest, run_id: str, step: str, payload: StepActio
 )
 def resume_run(request: HttpRequest, run_id: str):
     """Only a paused run can be resumed; anything else is 409/4001."""
-    run = engine.resume(_run(request, run_id), actor_from_request(request))
+    run = engine.resume(actor_from_request(request), _run(request, run_id))
     return success_body(run_out(run))
 
 

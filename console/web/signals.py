@@ -23,7 +23,7 @@ def _record(action: str, user, request, username: str) -> None:
         ip=request_ip(request),
     )
     audit.record(
-        actor=actor,
+        actor,
         action=action,
         resource_type="user",
         resource_id=str(user.pk) if user is not None else "",

@@ -263,7 +263,7 @@ def transition(
     if snooze_minutes is not None:
         after["snoozed_until"] = alert.snoozed_until.isoformat()
     audit.record(
-        actor=actor,
+        actor,
         action=AUDIT_ACTIONS[status],
         resource_type="alert",
         resource_id=alert.alert_id,
@@ -319,7 +319,7 @@ def close_alerts_of_departed_chargers(
         alert.closed_at = now
         alert.save(update_fields=["status", "closed_at", "updated_at"])
         audit.record(
-            actor=platform,
+            platform,
             action=AUDIT_ACTIONS[Alert.Status.RESOLVED],
             resource_type="alert",
             resource_id=alert.alert_id,

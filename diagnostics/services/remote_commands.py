@@ -94,6 +94,5 @@ def send_diagnostic_command(
                 reason="session_active",
             )  # fmt: skip
     return queue_command(
-        device, command, _params(command, dict(params or {})), actor=actor,
-        connector_id=connector_id,
+        actor, device, command, _params(command, dict(params or {})), connector_id=connector_id,
     )  # fmt: skip

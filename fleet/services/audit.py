@@ -55,8 +55,8 @@ ACTORS_OPERATOR = _Default.ACTORS_OPERATOR
 
 
 def record(
-    *,
     actor: Actor,
+    *,
     action: str,
     resource_type: str,
     resource_id: str,
@@ -154,8 +154,8 @@ def operator_id_of(obj: models.Model | None) -> str | None:
 
 
 def record_change(
-    *,
     actor: Actor,
+    *,
     action: str,
     subject: tuple[str, str],
     before: dict[str, Any] | None,
@@ -175,7 +175,7 @@ def record_change(
     targets = [o for o in wanted if o in existing] or [None]
     return [
         record(
-            actor=actor,
+            actor,
             action=action,
             resource_type=subject[0],
             resource_id=subject[1],

@@ -17,7 +17,6 @@ from fleet.errors import Conflict, NotFound
 from fleet.live import messages
 from fleet.live.publish import (
     announce_command,
-    publish_device_message,
     publish_device_message_sync,
     publish_device_messages_sync,
 )
@@ -62,11 +61,11 @@ class Delivery:
 
 
 def queue_command(
+    actor: Actor,
     device: Device,
     command: str,
     params: dict[str, Any] | None = None,
     *,
-    actor: Actor,
     connector_id: int | None = None,
     control_id: str = "",
     expires_in: int | None = None,
@@ -91,7 +90,7 @@ def queue_command(
         )
         if actor.operator_id:
             audit.record(
-                actor=actor,
+                actor,
                 action="execute_command",
                 resource_type="device",
                 resource_id=device.device_id,
@@ -213,7 +212,8 @@ def report_command_status(
     message: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> Command:
-    """Apply a charger's report on one of its own commands; illegal moves are 4001."""
+    """Apply a charger's report on one of its own commands; illegal moves are 4001. Once
+    committed, the device's watchers are told the command's status."""
     with transaction.atomic():
         command = (
             Command.objects.select_for_update()
@@ -222,6 +222,12 @@ def report_command_status(
         )
         if command is None:
             raise NotFound(f"Command '{command_id}' not found")
+        # Built at commit, from the command as this report left it; a retried report is
+        # told again (a watcher may have missed the first), a refused one never, its
+        # rollback dropping this.
+        transaction.on_commit(
+            lambda: publish_device_message_sync(device_id, messages.command_status(command))
+        )
         if command.device_status == status:
             return command  # a retried report
         if command.status == Command.Status.FAILED and not command.device_status:
@@ -251,7 +257,3 @@ def report_command_status(
         )
         command_changed.send(sender=Command, command=command)
     return command
-
-
-async def publish_command_change(command: Command) -> None:
-    await publish_device_message(command.device_id, messages.command_status(command))

@@ -43,14 +43,12 @@ def start_charging(actor: Actor, device_id: str, connector_id: int, params: dict
                 f"A start is already queued on connector {connector_id}",
                 {"field": "connector_id", "value": connector_id, "command_id": pending.command_id},
             )
-        return queue_command(
-            device, "start_charging", params, connector_id=connector_id, actor=actor
-        )
+        return queue_command(actor, device, "start_charging", params, connector_id=connector_id)
 
 
 def stop_charging(actor: Actor, device_id: str, connector_id: int, params: dict) -> Command:
     device, _ = _connector(actor, device_id, connector_id)
-    return queue_command(device, "stop_charging", params, connector_id=connector_id, actor=actor)
+    return queue_command(actor, device, "stop_charging", params, connector_id=connector_id)
 
 
 def discharge(actor: Actor, device_id: str, connector_id: int, params: dict) -> Command:
@@ -61,7 +59,7 @@ def discharge(actor: Actor, device_id: str, connector_id: int, params: dict) -> 
         raise InvalidParameter(
             "device_id", device_id, "Device is not V2G-capable; discharge is not possible"
         )
-    return queue_command(device, "discharge", params, connector_id=connector_id, actor=actor)
+    return queue_command(actor, device, "discharge", params, connector_id=connector_id)
 
 
 def set_schedule(actor: Actor, device_id: str, connector_id: int, plan: dict) -> Command:
@@ -79,9 +77,7 @@ def set_schedule(actor: Actor, device_id: str, connector_id: int, plan: dict) ->
             "time_slots", "discharge", "Device is not V2G-capable; discharge slots are refused"
         )
     with transaction.atomic():
-        command = queue_command(
-            device, "set_schedule", plan, connector_id=connector_id, actor=actor
-        )
+        command = queue_command(actor, device, "set_schedule", plan, connector_id=connector_id)
         Schedule.objects.update_or_create(
             device=device,
             connector_id=connector_id,
@@ -152,7 +148,7 @@ def limit_device(actor: Actor, device_id: str, command: str, params: dict) -> Co
     if command not in ("set_power_limit", "pause_charging"):
         raise InvalidParameter("command", command, "set_power_limit or pause_charging")
     device_command, device_params = device_command_for(command, params)
-    return queue_command(device, device_command, device_params, actor=actor)
+    return queue_command(actor, device, device_command, device_params)
 
 
 def flexibility(
@@ -172,10 +168,10 @@ def flexibility(
         )
         commands = [
             queue_command(
+                actor,
                 device,
                 device_command,
                 {**device_params, "control_id": control.control_id},
-                actor=actor,
                 control_id=control.control_id,
                 publish=False,
             )

@@ -32,7 +32,7 @@ def ensure_operator_client(operator: str) -> tuple[ApiClient, str | None]:
     client = ApiClient.objects.filter(operator__name=operator).order_by("created_at").first()
     if client is not None:
         return client, None
-    return provisioning.create_operator_client(operator, ["read", "write"], actor=Actor.cli())
+    return provisioning.create_operator_client(Actor.cli(), operator, ["read", "write"])
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,8 @@ def ensure_sites(client: ApiClient, count: int, rated_kw: list[float] | None = N
         site = Site.objects.filter(operator=client.operator, name=name).first()
         if site is None:
             site = provisioning.create_site(
-                client.client_id, name, profile.address, profile.lat, profile.lng, capacity,
-                actor=Actor.cli(), details={"via": "demo"},
+                Actor.cli(), client.client_id, name, profile.address, profile.lat, profile.lng,
+                capacity, details={"via": "demo"},
             )  # fmt: skip
         else:
             fill_missing(site, profile, capacity)
@@ -110,7 +110,7 @@ def fill_missing(site: Site, profile: SiteProfile, capacity: float | None) -> bo
     with transaction.atomic():
         site.save(update_fields=fields)
         audit.record_change(
-            actor=Actor.cli(),
+            Actor.cli(),
             action="update",
             subject=audit.subject_of(site),
             before=before,
@@ -131,9 +131,7 @@ def place_chargers(chargers: list[dict[str, Any]], sites: list[Site]) -> int:
         if device is None or device.site_id == site.pk:
             continue
         v2g = charger["model"] in V2G_MODELS
-        provisioning.assign_device(
-            device.device_id, site.site_id, v2g_capable=v2g, actor=Actor.cli()
-        )
+        provisioning.assign_device(Actor.cli(), device.device_id, site.site_id, v2g_capable=v2g)
         moved += 1
     return moved
 

@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from fleet.errors import InvalidParameter
+from fleet.live import messages
+from fleet.live.publish import publish_device_message_sync
 from fleet.models import Connector, ConnectorState, DeviceEvent
 from fleet.signals import session_ended
 
@@ -49,7 +51,8 @@ def record_event(
     """Store the event and move the connector's state where the event implies it. A
     discharge session's `start` keeps the connector discharging if telemetry said so.
     Without a trustworthy timestamp the event takes the receive time, and the charger's
-    own claim is kept in claimed_timestamp."""
+    own claim is kept in claimed_timestamp. Once committed, the device's watchers (console
+    pages, operator streams) are told, whoever recorded it."""
     code = fault_code_text(data)
     timestamp = timestamp or timezone.now()
     with transaction.atomic():
@@ -61,6 +64,9 @@ def record_event(
             claimed_timestamp=claimed_timestamp or "",
             data=data,
             fault_code=code,
+        )
+        transaction.on_commit(
+            lambda: publish_device_message_sync(device_id, messages.device_event(event))
         )
         state = IMPLIED_STATE.get(event_type)
         if state is not None and connector_id >= 1:

@@ -18,7 +18,9 @@ RECONNECT_STORM = "F-0302"
 def _platform_fault(
     device_id: str, code: str, message: str, at: datetime, details: dict
 ) -> DeviceEvent:
-    return DeviceEvent.objects.create(
+    """Store the fault and, once committed, tell the device's watchers as for a reported
+    event."""
+    event = DeviceEvent.objects.create(
         device_id=device_id,
         connector_id=0,
         event_type="fault",
@@ -27,6 +29,10 @@ def _platform_fault(
         source=DeviceEvent.Source.PLATFORM,
         data={"fault_code": code, "fault_message": message, "details": details},
     )
+    transaction.on_commit(
+        lambda: publish_device_message_sync(device_id, messages.device_event(event))
+    )
+    return event
 
 
 def mark_offline(now: datetime) -> list[str]:

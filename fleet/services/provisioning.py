@@ -35,7 +35,7 @@ def _require_text(field: str, value: str | None, max_length: int) -> str:
 def _record_creation(actor: Actor, obj: Site | ApiClient, details: dict[str, Any] | None) -> None:
     """The `create` entry of a new client or site, in the trail of its operator."""
     audit.record_change(
-        actor=actor,
+        actor,
         action="create",
         subject=audit.subject_of(obj),
         before=None,
@@ -68,12 +68,12 @@ def validate_callback_url(url: str) -> str:
 
 @transaction.atomic
 def create_operator_client(
+    actor: Actor,
     operator_name: str,
     scopes: list[str],
     legacy_callback_url: str = "",
     require_signed_writes: bool = False,
     *,
-    actor: Actor,
     details: dict[str, Any] | None = None,
 ) -> tuple[ApiClient, str]:
     """Create an API client (and its operator if new), audited as `create` by `actor`.
@@ -97,7 +97,7 @@ def create_operator_client(
 
 
 @transaction.atomic
-def rotate_client_secret(client_id: str, *, actor: Actor) -> tuple[ApiClient, str]:
+def rotate_client_secret(actor: Actor, client_id: str) -> tuple[ApiClient, str]:
     """Replace a client's secret; every token issued before stops working. Audited as
     `rotate_secret` by `actor` (the secret itself shows only as changed)."""
     client = ApiClient.objects.select_for_update().filter(client_id=client_id).first()
@@ -117,7 +117,7 @@ def rotate_client_secret(client_id: str, *, actor: Actor) -> tuple[ApiClient, st
     )
     old, new = audit.changes(before, audit.snapshot(client))
     audit.record(
-        actor=actor,
+        actor,
         action="rotate_secret",
         resource_type="client",
         resource_id=client.client_id,
@@ -131,6 +131,7 @@ def rotate_client_secret(client_id: str, *, actor: Actor) -> tuple[ApiClient, st
 
 @transaction.atomic
 def create_site(
+    actor: Actor,
     client_id: str,
     name: str,
     address: str = "",
@@ -138,7 +139,6 @@ def create_site(
     lng: float | None = None,
     power_capacity: float | None = None,
     *,
-    actor: Actor,
     details: dict[str, Any] | None = None,
 ) -> Site:
     """Create a site owned by the operator of the given API client, audited as `create`
@@ -171,11 +171,11 @@ def create_site(
 
 @transaction.atomic
 def assign_device(
+    actor: Actor,
     device_id: str,
     site_id: str,
     v2g_capable: bool | None = None,
     *,
-    actor: Actor,
     details: dict[str, Any] | None = None,
 ) -> Device:
     """Put a registered device on a site, which makes it visible to the site's operator.
@@ -201,7 +201,7 @@ def assign_device(
     with tenancy.acting_as(actor):
         device.save(update_fields=fields)
     audit.record_change(
-        actor=actor,
+        actor,
         action="update",
         subject=audit.subject_of(device),
         before=before,
@@ -240,7 +240,7 @@ def register_device(
 
 
 @transaction.atomic
-def reset_device_credentials(device_id: str, *, actor: Actor) -> tuple[Device, str]:
+def reset_device_credentials(actor: Actor, device_id: str) -> tuple[Device, str]:
     """Issue a new secret to a charger that lost its own (decision: credential-reset); old tokens
     stop working. Audited as `reset_credentials` by `actor` in the trail of the device's
     operator."""
@@ -264,7 +264,7 @@ def reset_device_credentials(device_id: str, *, actor: Actor) -> tuple[Device, s
     )
     old, new = audit.changes(before, audit.snapshot(device))
     audit.record(
-        actor=actor,
+        actor,
         action="reset_credentials",
         resource_type="device",
         resource_id=device.device_id,
@@ -314,7 +314,7 @@ def _history_of(device: Device) -> dict[str, int]:
 
 
 @transaction.atomic
-def release_serial(sn: str, *, actor: Actor, force: bool = False) -> dict[str, Any]:
+def release_serial(actor: Actor, sn: str, *, force: bool = False) -> dict[str, Any]:
     """Remove the registration that holds a serial number, so the charger that really
     carries it can register. Registration is unauthenticated: anyone may claim a serial
     first. Refused (409) for a charger on a site or with history unless `force`: then its
@@ -353,7 +353,7 @@ def release_serial(sn: str, *, actor: Actor, force: bool = False) -> dict[str, A
     before = audit.snapshot(device)
     device.delete()
     audit.record(
-        actor=actor,
+        actor,
         action="release_serial",
         resource_type="device",
         resource_id=released["device_id"],

@@ -123,7 +123,7 @@ def announce_owner_change(sender, instance: Device | Site, **kwargs) -> None:
         device_ids = list(Device.objects.filter(site=instance).values_list("device_id", flat=True))
     else:
         device_ids = [instance.device_id]
-    _log_changes(device_ids, before, after, actor, via_site)
+    _log_changes(actor, device_ids, before, after, via_site)
     operator_before, operator_after = before[0], after[0]
     if operator_before == operator_after:
         return
@@ -145,10 +145,10 @@ def announce_owner_change(sender, instance: Device | Site, **kwargs) -> None:
 
 
 def _log_changes(
+    actor: Actor,
     device_ids: list[str],
     before: tuple[str | None, str | None],
     after: tuple[str | None, str | None],
-    actor: Actor,
     via_site: bool,
 ) -> None:
     operators = dict(

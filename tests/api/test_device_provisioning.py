@@ -177,7 +177,7 @@ def test_credential_reset_issues_a_working_secret_and_revokes_the_old(
 ):
     registration = register_device()
     _device, new_secret = provisioning.reset_device_credentials(
-        registration["device_id"], actor=Actor.platform()
+        Actor.platform(), registration["device_id"]
     )
     assert api.post(TOKEN, token_request(registration)).status_code == 401
     response = api.post(TOKEN, token_request(registration, device_secret=new_secret))

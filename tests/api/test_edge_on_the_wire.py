@@ -63,10 +63,10 @@ class Fleet:
 
 @pytest.fixture
 def fleet(register_device, device_token, operator_token) -> Fleet:
-    client, secret = provisioning.create_operator_client("Acme", ["read", "write"], actor=PLATFORM)
-    site = provisioning.create_site(client.client_id, "Depot", actor=PLATFORM)
+    client, secret = provisioning.create_operator_client(PLATFORM, "Acme", ["read", "write"])
+    site = provisioning.create_site(PLATFORM, client.client_id, "Depot")
     registration = register_device()
-    device = provisioning.assign_device(registration["device_id"], site.site_id, actor=PLATFORM)
+    device = provisioning.assign_device(PLATFORM, registration["device_id"], site.site_id)
     Connector.objects.create(device=device, connector_id=1, state="idle")
     return Fleet(client, secret, device, operator_token(client, secret), device_token(registration))
 

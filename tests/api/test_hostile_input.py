@@ -49,7 +49,7 @@ class World:
         self.site = site_for(self.client)
         registration = register_device(model="TP-DC360", firmware_version="4.1.0")
         self.device = provisioning.assign_device(
-            registration["device_id"], self.site.site_id, actor=Actor.platform()
+            Actor.platform(), registration["device_id"], self.site.site_id
         )
         Device.objects.filter(pk=self.device.pk).update(status="online")
         for connector_id in (1, 2):

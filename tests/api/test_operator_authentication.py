@@ -25,7 +25,7 @@ LEGACY_WRITES = [
 @pytest.fixture
 def signer(operator_token, assigned_device):
     client, secret = provisioning.create_operator_client(
-        "Signed Charging", ["read", "write"], require_signed_writes=True, actor=Actor.platform()
+        Actor.platform(), "Signed Charging", ["read", "write"], require_signed_writes=True
     )
     device = assigned_device(client, v2g_capable=True)
     Connector.objects.create(device=device, connector_id=1, state="idle")

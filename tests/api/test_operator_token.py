@@ -112,7 +112,7 @@ def test_token_lifetime_follows_the_setting_and_expiry_is_2002(api, make_client,
 def test_rotating_the_secret_invalidates_earlier_tokens(api, make_client):
     client, old_secret = make_client()
     old_token = api.post(TOKEN, grant(client, old_secret)).json()["access_token"]
-    _, new_secret = provisioning.rotate_client_secret(client.client_id, actor=Actor.platform())
+    _, new_secret = provisioning.rotate_client_secret(Actor.platform(), client.client_id)
 
     assert api.get("/v1/operator/sites", old_token).json()["code"] == 2001
     assert api.post(TOKEN, grant(client, old_secret)).json()["code"] == 2001

@@ -84,11 +84,11 @@ def own_redis(tmp_path) -> Iterator[RedisServer]:
 @pytest.fixture
 def fleet(register_device):
     client, secret = provisioning.create_operator_client(
-        "Acme", ["read", "write"], require_signed_writes=True, actor=PLATFORM
+        PLATFORM, "Acme", ["read", "write"], require_signed_writes=True
     )
-    site = provisioning.create_site(client.client_id, "Depot", actor=PLATFORM)
+    site = provisioning.create_site(PLATFORM, client.client_id, "Depot")
     registration = register_device()
-    device = provisioning.assign_device(registration["device_id"], site.site_id, actor=PLATFORM)
+    device = provisioning.assign_device(PLATFORM, registration["device_id"], site.site_id)
     Connector.objects.create(device=device, connector_id=1, state="idle")
     return client, secret, device, registration
 
@@ -199,7 +199,7 @@ def command_in(response: httpx.Response) -> str | None:
 def queue_from_another_process(device, command: str = "stop_charging") -> None:
     """What a worker or a second web process does: the command row is committed, and the
     wake-up goes out on *their* Redis, which this live server never hears."""
-    queue_command(device, command, actor=PLATFORM, connector_id=1)
+    queue_command(PLATFORM, device, command, connector_id=1)
 
 
 def closed_with(stream: ClientConnection) -> tuple[int, str]:

@@ -59,12 +59,12 @@ async def _close_bridge_connections():
 
 @pytest.fixture
 def fleet(register_device):
-    client, secret = provisioning.create_operator_client("Acme", ["read", "write"], actor=PLATFORM)
-    site = provisioning.create_site(client.client_id, "Depot", actor=PLATFORM)
+    client, secret = provisioning.create_operator_client(PLATFORM, "Acme", ["read", "write"])
+    site = provisioning.create_site(PLATFORM, client.client_id, "Depot")
     devices = []
     for _ in range(2):
         device_id = register_device()["device_id"]
-        devices.append(provisioning.assign_device(device_id, site.site_id, actor=PLATFORM))
+        devices.append(provisioning.assign_device(PLATFORM, device_id, site.site_id))
         Connector.objects.create(device=devices[-1], connector_id=1, state="idle")
     return client, secret, devices[0], devices[1]
 
@@ -100,7 +100,7 @@ def test_a_rotation_is_refused_by_the_other_process_within_a_second(servers, fle
     for server in servers:  # both now hold the token's version in memory
         assert sites(server, token).status_code == 200
 
-    provisioning.rotate_client_secret(client.client_id, actor=PLATFORM)
+    provisioning.rotate_client_secret(PLATFORM, client.client_id)
 
     assert seconds_until_refused(b, token, limit=1.0) < 1.0, b.log_tail()
     assert sites(a, token).status_code == 401
@@ -130,7 +130,7 @@ async def close_code(stream, limit: float = 2.0) -> tuple[int | None, str]:
 @pytest.mark.parametrize(
     "revoke",
     [
-        lambda client: provisioning.rotate_client_secret(client.client_id, actor=PLATFORM),
+        lambda client: provisioning.rotate_client_secret(PLATFORM, client.client_id),
         lambda client: client.__class__.objects.get(pk=client.pk).delete(),
         lambda client: setattr(client, "scopes", ["write"]) or client.save(),
         lambda client: setattr(client, "is_active", False) or client.save(),
@@ -155,18 +155,12 @@ async def test_open_streams_on_both_processes_close_on_revocation(servers, fleet
 
 async def test_a_stream_drops_a_device_that_moves_to_another_operator(servers, fleet):
     client, secret, device, _ = fleet
-    rival, _ = await sync_to_async(provisioning.create_operator_client)(
-        "Rival", ["read"], actor=PLATFORM
-    )
-    rival_site = await sync_to_async(provisioning.create_site)(
-        rival.client_id, "Yard", actor=PLATFORM
-    )
+    rival, _ = await sync_to_async(provisioning.create_operator_client)(PLATFORM, "Rival", ["read"])
+    rival_site = await sync_to_async(provisioning.create_site)(PLATFORM, rival.client_id, "Yard")
     token = await sync_to_async(token_from)(servers[1], client, secret)
     stream = await open_stream(servers[1], token, device.device_id)
 
-    await sync_to_async(provisioning.assign_device)(
-        device.device_id, rival_site.site_id, actor=PLATFORM
-    )
+    await sync_to_async(provisioning.assign_device)(PLATFORM, device.device_id, rival_site.site_id)
 
     assert await close_code(stream) == (4404, f"device {device.device_id} left your fleet")
 
@@ -174,13 +168,11 @@ async def test_a_stream_drops_a_device_that_moves_to_another_operator(servers, f
 async def test_a_move_within_the_operator_keeps_the_stream(servers, fleet):
     client, secret, device, _ = fleet
     other_site = await sync_to_async(provisioning.create_site)(
-        client.client_id, "Second depot", actor=PLATFORM
+        PLATFORM, client.client_id, "Second depot"
     )
     token = await sync_to_async(token_from)(servers[0], client, secret)
     stream = await open_stream(servers[0], token, device.device_id)
 
-    await sync_to_async(provisioning.assign_device)(
-        device.device_id, other_site.site_id, actor=PLATFORM
-    )
+    await sync_to_async(provisioning.assign_device)(PLATFORM, device.device_id, other_site.site_id)
 
     assert await close_code(stream, limit=1.5) == (None, "still open")

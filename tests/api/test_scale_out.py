@@ -38,13 +38,11 @@ def servers(tmp_path) -> Iterator[tuple[LiveServer, LiveServer]]:
 @pytest.fixture
 def fleet(register_device, device_token):
     client, secret = provisioning.create_operator_client(
-        "Scale Out", ["read", "write"], actor=Actor.platform()
+        Actor.platform(), "Scale Out", ["read", "write"]
     )
-    site = provisioning.create_site(client.client_id, "Depot", actor=Actor.platform())
+    site = provisioning.create_site(Actor.platform(), client.client_id, "Depot")
     registration = register_device()
-    device = provisioning.assign_device(
-        registration["device_id"], site.site_id, actor=Actor.platform()
-    )
+    device = provisioning.assign_device(Actor.platform(), registration["device_id"], site.site_id)
     Connector.objects.create(device=device, connector_id=1, state="idle")
     return client, secret, device, device_token(registration)
 

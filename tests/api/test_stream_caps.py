@@ -54,8 +54,8 @@ def seed_devices(site, count: int) -> list[str]:
 
 
 def operator(name: str = "Cap Charging"):
-    client, secret = provisioning.create_operator_client(name, ["read"], actor=Actor.platform())
-    site = provisioning.create_site(client.client_id, "Depot", actor=Actor.platform())
+    client, secret = provisioning.create_operator_client(Actor.platform(), name, ["read"])
+    site = provisioning.create_site(Actor.platform(), client.client_id, "Depot")
     return client, secret, site
 
 

@@ -17,7 +17,7 @@ def console_user(db) -> Callable[..., object]:
 
     def make(username: str, operator_name: str, role: str = "viewer"):
         user, _ = create_console_user(
-            username, operator_name, role, password=PASSWORD, actor=Actor.platform()
+            Actor.platform(), username, operator_name, role, password=PASSWORD
         )
         return user
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def dead_push(monkeypatch):
     monkeypatch.setattr("fleet.tasks.deliver_legacy_push.delay", lambda *a, **k: None)
     client, _ = create_operator_client(
-        "Acme", ["read"], legacy_callback_url="http://peer.test", actor=Actor.platform()
+        Actor.platform(), "Acme", ["read"], legacy_callback_url="http://peer.test"
     )
     push = LegacyPush.objects.create(
         client=client, kind="notify_work_status", method="POST",

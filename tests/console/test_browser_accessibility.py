@@ -166,7 +166,7 @@ def test_sign_in_and_people_pass_the_accessibility_audit(server, tour, ada, brow
 @pytest.fixture
 def ada(scene):
     """An admin of Acme, for the people page."""
-    create_console_user("ada", "Acme Charging", "admin", password=PASSWORD, actor=Actor.platform())
+    create_console_user(Actor.platform(), "ada", "Acme Charging", "admin", password=PASSWORD)
 
 
 def test_the_audit_finds_what_it_is_for(server, scene, browser):

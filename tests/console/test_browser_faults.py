@@ -39,7 +39,7 @@ def cluster(scene, register_device) -> dict:
     for n, firmware in enumerate(CLUSTER):
         registration = register_device(model="TP-DC180", firmware_version=firmware)
         device = provisioning.assign_device(
-            registration["device_id"], scene["site"].site_id, actor=Actor.platform()
+            Actor.platform(), registration["device_id"], scene["site"].site_id
         )
         serials.append(device.sn)
         for k in range(1 + n % 3):

@@ -57,11 +57,9 @@ def scene(server, make_client, site_for, register_device, monkeypatch) -> dict:
     client, _ = make_client("Acme Charging")
     depot = site_for(client, "Acme Depot", power_capacity=150.0)
     registration = register_device(model="TP-DC180", firmware_version="3.1.0")
-    provisioning.assign_device(registration["device_id"], depot.site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), registration["device_id"], depot.site_id)
     for username, role in (("olivia", "operator"), ("victor", "viewer"), ("erin", "engineer")):
-        create_console_user(
-            username, "Acme Charging", role, password=PASSWORD, actor=Actor.platform()
-        )
+        create_console_user(Actor.platform(), username, "Acme Charging", role, password=PASSWORD)
     load_faults()
     load_runbooks()
     charger = Charger(server.url, registration)
@@ -314,7 +312,7 @@ def test_a_new_alert_appears_in_the_inbox_and_is_acknowledged(server, scene, bro
     ],
 )
 def test_the_other_pages_render_for_an_admin(server, scene, browser, shots, name, path):
-    create_console_user("ada", "Acme Charging", "admin", password=PASSWORD, actor=Actor.platform())
+    create_console_user(Actor.platform(), "ada", "Acme Charging", "admin", password=PASSWORD)
     page = sign_in(browser, server, "ada", viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -363,8 +363,8 @@ def test_commands_records_runs_and_audit_take_a_chargers_serial(fleets, signed_i
     acme, _ = make_client("Acme Charging")
     hot, healthy = fleets["hot"], fleets["healthy"]
     actor = Actor.for_client(acme)
-    mine = queue_command(hot, "start_charging", {}, connector_id=1, actor=actor)
-    other = queue_command(healthy, "start_charging", {}, connector_id=1, actor=actor)
+    mine = queue_command(actor, hot, "start_charging", {}, connector_id=1)
+    other = queue_command(actor, healthy, "start_charging", {}, connector_id=1)
     begin = timezone.now() - timezone.timedelta(hours=2)
     record, _ = store_charging_record(
         hot.device_id,
@@ -398,7 +398,7 @@ def test_commands_records_runs_and_audit_take_a_chargers_serial(fleets, signed_i
 def test_another_operators_serial_matches_nothing_in_the_filters(fleets, signed_in, make_client):
     rival, _ = make_client("Rival Energy")
     theirs = fleets["theirs"]
-    queue_command(theirs, "start_charging", {}, connector_id=1, actor=Actor.for_client(rival))
+    queue_command(Actor.for_client(rival), theirs, "start_charging", {}, connector_id=1)
     browser = signed_in("Acme Charging", "admin")
     assert browser.get("/commands/", {"device": theirs.sn}).context["page"].total == 0
     assert browser.get("/records/", {"device": theirs.sn}).context["page"].total == 0

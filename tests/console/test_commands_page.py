@@ -22,8 +22,8 @@ def fleets(make_client, site_for, assigned_device):
     return acme, rival, ours, theirs
 
 
-def send(device, command="start_charging", *, actor, connector_id=1) -> Command:
-    return queue_command(device, command, {}, connector_id=connector_id, actor=actor)
+def send(actor, device, command="start_charging", *, connector_id=1) -> Command:
+    return queue_command(actor, device, command, {}, connector_id=connector_id)
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client):
@@ -36,8 +36,8 @@ def test_every_role_sees_its_operators_commands_newest_first_and_none_of_another
     fleets, signed_in
 ):
     acme, rival, ours, theirs = fleets
-    sent = [send(ours[n % 2], actor=Actor.for_client(acme)) for n in range(3)]
-    foreign = send(theirs, actor=Actor.for_client(rival))
+    sent = [send(Actor.for_client(acme), ours[n % 2]) for n in range(3)]
+    foreign = send(Actor.for_client(rival), theirs)
     for role in ("viewer", "engineer", "operator", "admin"):
         response = signed_in("Acme Charging", role).get(URL)
         html = response.content.decode()
@@ -49,7 +49,7 @@ def test_every_role_sees_its_operators_commands_newest_first_and_none_of_another
 
 def test_a_command_shows_its_charger_connector_status_history_and_reason(fleets, signed_in):
     acme, _, ours, _ = fleets
-    command = send(ours[0], "stop_charging", actor=Actor.for_client(acme), connector_id=2)
+    command = send(Actor.for_client(acme), ours[0], "stop_charging", connector_id=2)
     report_command_status(
         ours[0].device_id, command.command_id, "rejected", datetime.now(UTC), "occupied"
     )
@@ -69,9 +69,9 @@ def test_the_issuer_is_the_api_client_the_console_user_or_the_platform(
     acme.name = "Billing bridge"
     acme.save()
     olga = console_user("olga", "Acme Charging", "operator")
-    send(ours[0], actor=Actor.for_client(acme))
-    send(ours[0], "stop_charging", actor=Actor.for_user(olga, acme.operator_id))
-    send(ours[1], "reboot", actor=Actor.platform(acme.operator_id), connector_id=None)
+    send(Actor.for_client(acme), ours[0])
+    send(Actor.for_user(olga, acme.operator_id), ours[0], "stop_charging")
+    send(Actor.platform(acme.operator_id), ours[1], "reboot", connector_id=None)
 
     html = signed_in("Acme Charging").get(URL).content.decode()
     assert "API client Billing bridge" in html
@@ -94,9 +94,9 @@ def test_the_table_filters_by_status_command_and_device(fleets, signed_in, query
     acme, _, ours, _ = fleets
     actor = Actor.for_client(acme)
     sent = [
-        send(ours[0], actor=actor),
-        send(ours[0], "stop_charging", actor=actor),
-        send(ours[1], "reboot", actor=actor, connector_id=None),
+        send(actor, ours[0]),
+        send(actor, ours[0], "stop_charging"),
+        send(actor, ours[1], "reboot", connector_id=None),
     ]
     report_command_status(ours[0].device_id, sent[1].command_id, "failed", datetime.now(UTC))
     if query.get("device") == "first":
@@ -108,7 +108,7 @@ def test_the_table_filters_by_status_command_and_device(fleets, signed_in, query
 
 def test_another_operators_device_as_a_filter_matches_nothing(fleets, signed_in):
     _, rival, _, theirs = fleets
-    foreign = send(theirs, actor=Actor.for_client(rival))
+    foreign = send(Actor.for_client(rival), theirs)
     response = signed_in("Acme Charging", "admin").get(URL, {"device": theirs.device_id})
     assert response.status_code == 200
     assert response.context["page"].total == 0
@@ -118,7 +118,7 @@ def test_another_operators_device_as_a_filter_matches_nothing(fleets, signed_in)
 
 def test_an_htmx_request_gets_the_table_fragment_alone(fleets, signed_in):
     acme, _, ours, _ = fleets
-    command = send(ours[0], actor=Actor.for_client(acme))
+    command = send(Actor.for_client(acme), ours[0])
     response = signed_in("Acme Charging").get(URL, {"status": "queued"}, HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200
@@ -162,7 +162,7 @@ def test_with_no_command_yet_the_page_says_how_one_is_sent(fleets, signed_in):
 def test_the_table_pages_through_many_commands(fleets, signed_in):
     acme, _, ours, _ = fleets
     for _ in range(30):
-        send(ours[0], actor=Actor.for_client(acme))
+        send(Actor.for_client(acme), ours[0])
     browser = signed_in("Acme Charging")
     first = browser.get(URL).context["page"]
     second = browser.get(URL, {"page": 2}).context["page"]
@@ -179,7 +179,7 @@ def test_the_page_costs_a_bounded_number_of_queries(
     olga = console_user("olga", "Acme Charging", "operator")
     actors = [Actor.for_client(acme), Actor.for_user(olga, acme.operator_id)]
     for n in range(40):
-        command = send(ours[n % 2], actor=actors[n % 2])
+        command = send(actors[n % 2], ours[n % 2])
         report_command_status(
             ours[n % 2].device_id, command.command_id, "accepted", datetime.now(UTC)
         )

@@ -38,7 +38,7 @@ def charger(fleets, register_device):
     API stores a sample; the HTTP path is covered by tests/api)."""
     _, _, depot, _ = fleets
     registration = register_device(firmware_version="3.0.1", model="TP-DC180")
-    provisioning.assign_device(registration["device_id"], depot.site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), registration["device_id"], depot.site_id)
     reading = {
         "timestamp": timezone.now(),
         "connector_id": 1,

@@ -22,11 +22,10 @@ from diagnostics.models import Alert
 from diagnostics.services import detectors
 from fleet.actors import Actor
 from fleet.live import messages
-from fleet.live.messages import DeviceEventMessage
 from fleet.live.publish import publish_device_message
 from fleet.models import Command, Device
 from fleet.services import control, provisioning
-from fleet.services.commands import publish_command_change, queue_command, report_command_status
+from fleet.services.commands import queue_command, report_command_status
 from fleet.services.events import record_event
 from fleet.services.telemetry import record_telemetry_orm
 from tests.diagnostics.test_alerts import fault
@@ -56,7 +55,7 @@ def acme(make_client, site_for, register_device, console_user):
     client, _ = make_client("Acme Charging")
     depot = site_for(client, "Acme Depot")
     registration = register_device(model="TP-DC180")
-    provisioning.assign_device(registration["device_id"], depot.site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), registration["device_id"], depot.site_id)
     record_telemetry_orm(registration["device_id"], reading(7.0), timezone.now())
     return Device.objects.get(pk=registration["device_id"]), cookie_of(
         console_user("watcher", "Acme Charging")
@@ -153,7 +152,7 @@ async def test_a_command_status_change_pushes_the_command_history(acme):
     @sync_to_async
     def accept_a_command() -> Command:
         acme_platform = Actor.platform(device.site.operator_id)
-        command = queue_command(device, "start_charging", {}, actor=acme_platform)
+        command = queue_command(acme_platform, device, "start_charging", {})
         command.status = Command.Status.ACCEPTED
         command.save(update_fields=["status"])
         return command
@@ -517,17 +516,16 @@ def section(html: str, marker: str) -> str:
     return html[start : html.index("</section>", start)]
 
 
-def event(device: Device, event_type: str, **data) -> DeviceEventMessage:
-    stored = record_event(device.device_id, event_type, 1, timezone.now(), data)
-    return messages.device_event(stored)
+def event(device: Device, event_type: str, **data) -> None:
+    """The charger reports an event on connector 1; the service publishes it once committed."""
+    record_event(device.device_id, event_type, 1, timezone.now(), data)
 
 
 async def test_a_stop_redraws_the_connector_idle_at_0_kw_and_the_header(acme):
     device, cookie = acme
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
-    stopped = await sync_to_async(event)(device, "stop", reason="ev_full")
-    await publish_device_message(device.device_id, stopped)
+    await sync_to_async(event)(device, "stop", reason="ev_full")
     html = "\n".join(texts(await received(watcher, 2)))
     await watcher.disconnect()
     connectors = section(html, 'id="connectors"')
@@ -540,8 +538,7 @@ async def test_a_fault_redraws_the_connector_in_fault(acme):
     device, cookie = acme
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
-    faulted = await sync_to_async(event)(device, "fault", fault_code="F-0411")
-    await publish_device_message(device.device_id, faulted)
+    await sync_to_async(event)(device, "fault", fault_code="F-0411")
     html = "\n".join(texts(await received(watcher, 2)))
     await watcher.disconnect()
     assert "state-fault" in section(html, 'id="connectors"')
@@ -552,8 +549,7 @@ async def test_a_stop_takes_the_connectors_power_out_of_the_sites_power_in_use(a
     site_id = await sync_to_async(lambda: device.site_id)()
     watcher = socket(f"page=site&id={site_id}", cookie)
     await opened(watcher)
-    stopped = await sync_to_async(event)(device, "stop")
-    await publish_device_message(device.device_id, stopped)
+    await sync_to_async(event)(device, "stop")
     html = "\n".join(texts(await received(watcher, 3)))
     await watcher.disconnect()
     power = section(html, 'id="site-power"')
@@ -592,10 +588,10 @@ async def test_a_site_controls_progress_is_redrawn_as_its_chargers_answer(acme):
     command = await pause_the_site()
     sent = "\n".join(texts(await received(watcher, 3)))
     assert 'id="site-controls"' in sent and "1 queued, 0 accepted, 0 completed" in sent
-    answered = await sync_to_async(report_command_status)(
+    # Published once committed, by the service itself.
+    await sync_to_async(report_command_status)(
         device.device_id, command.command_id, "completed", timezone.now()
     )
-    await publish_command_change(answered)
     html = "\n".join(texts(await received(watcher, 3)))
     await watcher.disconnect()
     assert 'id="site-controls"' in html and "0 queued, 0 accepted, 1 completed" in html

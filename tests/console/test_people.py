@@ -76,7 +76,7 @@ def test_an_unknown_role_is_refused(acme):
     with pytest.raises(CommandError):
         run("anna", "--operator", "Acme Charging", "--role", "superhero")
     with pytest.raises(InvalidParameter):
-        create_console_user("anna", "Acme Charging", "superhero", actor=Actor.platform())
+        create_console_user(Actor.platform(), "anna", "Acme Charging", "superhero")
 
 
 def test_a_taken_username_in_any_case_is_a_conflict(acme):
@@ -87,24 +87,24 @@ def test_a_taken_username_in_any_case_is_a_conflict(acme):
 
 
 def test_an_admin_changes_roles_and_access_within_their_operator(acme, make_client):
-    admin, _ = create_console_user("boss", "Acme Charging", "admin", actor=Actor.platform())
-    anna, _ = create_console_user("anna", "Acme Charging", "viewer", actor=Actor.platform())
+    admin, _ = create_console_user(Actor.platform(), "boss", "Acme Charging", "admin")
+    anna, _ = create_console_user(Actor.platform(), "anna", "Acme Charging", "viewer")
     make_client("Rival Energy")
-    rival, _ = create_console_user("rex", "Rival Energy", "viewer", actor=Actor.platform())
+    rival, _ = create_console_user(Actor.platform(), "rex", "Rival Energy", "viewer")
     actor = Actor.for_user(admin, acme.operator_id)
 
-    change_member(acme.operator_id, anna.pk, actor=actor, role="operator", active=False)
+    change_member(actor, acme.operator_id, anna.pk, role="operator", active=False)
     member = OperatorMember.objects.select_related("user").get(user=anna)
     assert (member.role, member.user.is_active) == ("operator", False)
     entry = AuditEntry.objects.filter(resource_type="console_member", action="update").get()
     assert (entry.before["role"], entry.after["role"]) == ("viewer", "operator")
 
     with pytest.raises(NotFound):  # another operator's user: as if there were none
-        change_member(acme.operator_id, rival.pk, actor=actor, role="admin")
+        change_member(actor, acme.operator_id, rival.pk, role="admin")
     with pytest.raises(Conflict):  # nobody left to undo it
-        change_member(acme.operator_id, admin.pk, actor=actor, role="viewer")
+        change_member(actor, acme.operator_id, admin.pk, role="viewer")
     with pytest.raises(InvalidParameter):
-        change_member(acme.operator_id, anna.pk, actor=actor, role="root")
+        change_member(actor, acme.operator_id, anna.pk, role="root")
 
 
 def test_the_demo_users_are_made_once_and_their_logins_printed_each_time(
@@ -129,28 +129,28 @@ def test_the_demo_users_are_made_once_and_their_logins_printed_each_time(
 
 
 def test_the_last_admin_with_access_cannot_be_switched_off_or_demoted(acme):
-    boss, _ = create_console_user("boss", "Acme Charging", "admin", actor=Actor.platform())
-    bert, _ = create_console_user("bert", "Acme Charging", "admin", actor=Actor.platform())
+    boss, _ = create_console_user(Actor.platform(), "boss", "Acme Charging", "admin")
+    bert, _ = create_console_user(Actor.platform(), "bert", "Acme Charging", "admin")
     staff = Actor.platform()
-    change_member(acme.operator_id, bert.pk, actor=staff, active=False)
+    change_member(staff, acme.operator_id, bert.pk, active=False)
     for change in ({"active": False}, {"role": "operator"}):
         with pytest.raises(Conflict, match="last admin with access"):
-            change_member(acme.operator_id, boss.pk, actor=staff, **change)
+            change_member(staff, acme.operator_id, boss.pk, **change)
     # Switched off, bert is no longer the admin who could undo it either.
     with pytest.raises(Conflict, match="last admin with access"):
-        change_member(acme.operator_id, boss.pk, actor=Actor.for_user(bert, acme.operator_id),
+        change_member(Actor.for_user(bert, acme.operator_id), acme.operator_id, boss.pk,
                       active=False)  # fmt: skip
     boss.refresh_from_db()
     assert boss.is_active and OperatorMember.objects.get(user=boss).role == "admin"
-    change_member(acme.operator_id, bert.pk, actor=staff, active=True)
-    change_member(acme.operator_id, boss.pk, actor=staff, role="viewer")  # bert is left
+    change_member(staff, acme.operator_id, bert.pk, active=True)
+    change_member(staff, acme.operator_id, boss.pk, role="viewer")  # bert is left
 
 
 def test_a_name_in_another_operators_domain_is_refused(acme, make_client):
     make_client("Rival Energy")
     with pytest.raises(InvalidParameter, match="another operator"):
-        create_console_user("spy@acme-charging", "Rival Energy", "viewer", actor=Actor.platform())
+        create_console_user(Actor.platform(), "spy@acme-charging", "Rival Energy", "viewer")
     user, _ = create_console_user(
-        "carla@acme-charging", "Acme Charging", "viewer", actor=Actor.platform()
+        Actor.platform(), "carla@acme-charging", "Acme Charging", "viewer"
     )
     assert user.get_username() == "carla@acme-charging"

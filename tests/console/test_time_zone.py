@@ -269,7 +269,7 @@ async def test_a_live_fragment_is_rendered_in_the_readers_zone(
         client, _ = make_client("Acme Charging")
         depot = site_for(client, "Acme Depot")
         registration = register_device(model="TP-DC180")
-        provisioning.assign_device(registration["device_id"], depot.site_id, actor=Actor.platform())
+        provisioning.assign_device(Actor.platform(), registration["device_id"], depot.site_id)
         olga = console_user("olga", "Acme Charging")
         ConsoleProfile.objects.create(user=olga, time_zone="Asia/Tokyo")
         return registration["device_id"], cookie_of(olga)

@@ -127,7 +127,7 @@ def world(make_client, site_for, assigned_device, console_user, signed_in):
          "avg_power": 21.0, "meter_start": 100.0, "meter_end": 118.4,
          "stop_reason": "ev_disconnected"},
     )  # fmt: skip
-    queue_command(charger, "start_charging", {}, actor=Actor.for_client(client))
+    queue_command(Actor.for_client(client), charger, "start_charging", {})
 
     admin = signed_in("Acme Charging", "admin", username="erin")
     # A run carried by a person: a check, its route, a step done by hand, then escalated.

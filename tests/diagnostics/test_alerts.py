@@ -173,7 +173,7 @@ def test_over_temperature_uses_the_ac_and_dc_limits(device, acme, assigned_devic
 
 def test_discharge_without_power(device):
     command = queue_command(
-        device, "discharge", {"discharge_power": 11}, actor=Actor.platform(), connector_id=1
+        Actor.platform(), device, "discharge", {"discharge_power": 11}, connector_id=1
     )
     report_command_status(device.device_id, command.command_id, "accepted", timezone.now())
     later = timezone.now() + timedelta(minutes=3)

@@ -59,7 +59,7 @@ def test_the_previous_operators_open_alerts_on_a_moved_charger_are_closed(world)
     elsewhere = alert_of(a.operator_id, staying)
     staff = Actor.platform()
 
-    provisioning.assign_device(moving.device_id, harbour.site_id, actor=staff)
+    provisioning.assign_device(staff, moving.device_id, harbour.site_id)
     platform = Actor.platform(a.operator_id)
 
     statuses = dict(Alert.objects.values_list("alert_id", "status"))
@@ -83,14 +83,14 @@ def test_a_move_between_sites_of_one_operator_closes_nothing(world, site_for):
     a, _, _, _, moving, _ = world
     hot = alert_of(a.operator_id, moving)
     yard = site_for(a, "Acme Yard")
-    provisioning.assign_device(moving.device_id, yard.site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), moving.device_id, yard.site_id)
     hot.refresh_from_db()
     assert hot.status == "open"
 
 
 def test_the_new_operator_never_sees_the_previous_operators_alerts(world):
     a, b, _, harbour, moving, _ = world
-    provisioning.assign_device(moving.device_id, harbour.site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), moving.device_id, harbour.site_id)
     Device.objects.filter(pk=moving.pk).update(status="online")
     # An alert of the previous operator still open on the charger (written by a path that
     # bypassed the move's receiver, e.g. a bulk update of the site column).

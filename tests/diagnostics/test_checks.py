@@ -171,7 +171,7 @@ def test_auth_from_an_earlier_session_does_not_count(device):
 
 def test_command_status(device):
     assert outcome("command_status", device, command_id="cmd_none") == UNKNOWN
-    command = queue_command(device, "discharge", {}, actor=Actor.platform(), connector_id=1)
+    command = queue_command(Actor.platform(), device, "discharge", {}, connector_id=1)
     assert outcome("command_status", device, command_id=command.command_id) == FAIL  # queued
     report_command_status(device.device_id, command.command_id, "accepted", timezone.now())
     result = run_check("command_status", device, command_id=command.command_id)

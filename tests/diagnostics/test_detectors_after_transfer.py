@@ -43,7 +43,7 @@ def test_an_old_operators_hot_connector_raises_nothing_for_the_new_one(pair):
         state="charging", voltage=400.0, current=20.0, power=30.0, energy_delivered=1.0,
         temperature=95.0,
     )  # fmt: skip
-    provisioning.assign_device(device.device_id, harbour.site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), device.device_id, harbour.site_id)
     detectors.run_detector(detectors.over_temperature, timezone.now())
     assert not Alert.objects.exists()
 

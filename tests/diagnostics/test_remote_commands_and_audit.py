@@ -94,7 +94,7 @@ def test_the_audit_log_records_commands_alerts_rotations_and_logins(api, acme, d
     provisioned = list(AuditEntry.objects.values_list("id", flat=True))  # the fixtures' own
     send(api, acme[1], device, command="fetch_logs")
     api.post(f"/v1/operator/devices/{device.device_id}/connectors/1/start", {}, acme[1])
-    provisioning.rotate_client_secret(acme[0].client_id, actor=Actor.platform())
+    provisioning.rotate_client_secret(Actor.platform(), acme[0].client_id)
     entries = AuditEntry.objects.filter(operator_id=acme[0].operator_id).exclude(id__in=provisioned)
     actions = sorted(entries.values_list("action", "resource_type"))
     assert actions == [
@@ -119,7 +119,7 @@ def test_audit_log_api_with_filters(
     send(api, acme[1], device, command="reboot")
     send(api, acme[1], device, command="clear_cache")
     with django_capture_on_commit_callbacks(execute=True):  # publishes the new secret version
-        rotated = provisioning.rotate_client_secret(acme[0].client_id, actor=Actor.platform())
+        rotated = provisioning.rotate_client_secret(Actor.platform(), acme[0].client_id)
     token = operator_token(*rotated)
     since = started.isoformat()
     listed = api.get("/v1/operator/audit-logs", token, since=since).json()["data"]

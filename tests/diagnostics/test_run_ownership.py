@@ -58,7 +58,7 @@ def charger(acme, sites, assigned_device):
 def move(device: Device, site) -> None:
     """Put the charger on another operator's site: the fleet service sends
     device_owner_changed inside its transaction."""
-    provisioning.assign_device(device.device_id, site.site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), device.device_id, site.site_id)
 
 
 def start(api, token, device, slug=POWER_UP):
@@ -178,7 +178,7 @@ def test_a_start_checked_before_the_move_and_carried_out_after_it_is_refused(
 ):
     """The API found the charger in Acme's fleet, then the charger moved before the run
     was created: under the charger's lock the start sees the new owner and refuses."""
-    provisioning.assign_device(charger.device_id, sites[1].site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), charger.device_id, sites[1].site_id)
     with pytest.raises(NotFound):
         engine.start_run(Actor.platform(acme[0].operator_id), charger, POWER_UP)
     assert not RunbookExecution.objects.exists()

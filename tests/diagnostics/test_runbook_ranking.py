@@ -105,7 +105,7 @@ def test_an_unfinished_discharge_ranks_the_v2g_runbook_and_a_completed_one_does_
     from fleet.services.commands import queue_command, report_command_status
 
     command = queue_command(
-        device, "discharge", {"discharge_power": 11}, actor=Actor.platform(), connector_id=1
+        Actor.platform(), device, "discharge", {"discharge_power": 11}, connector_id=1
     )
     assert "v2g-discharge-not-flowing" in [s["slug"] for s in suggest(device)]
     report_command_status(device.device_id, command.command_id, "completed", timezone.now())

@@ -271,10 +271,10 @@ def test_preparing_retry_that_charges_resolves(device):
 def discharge(device):
     Device.objects.filter(pk=device.pk).update(v2g_capable=True, firmware_version="4.1.0")
     return queue_command(
+        Actor.platform(),
         Device.objects.get(pk=device.pk),
         "discharge",
         {"discharge_power": 11},
-        actor=Actor.platform(),
         connector_id=1,
     )
 

@@ -1,6 +1,10 @@
 """One Actor for everyone who changes data: the labels the audit trail has always stored,
 the actors built from API and console requests, and what an audit entry keeps of each."""
 
+import importlib
+import inspect
+import pkgutil
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import RequestFactory
@@ -111,7 +115,7 @@ def actors(operator_id: str) -> dict[str, Actor]:
 )
 def test_an_entry_stores_the_actors_label_address_and_operator(make_client, kind, label):
     actor = actors(make_client("Acme Charging")[0].operator_id)[kind]
-    entry = audit.record(actor=actor, action="update", resource_type="site", resource_id="s1")
+    entry = audit.record(actor, action="update", resource_type="site", resource_id="s1")
     entry.refresh_from_db()
     assert (entry.actor, entry.ip, entry.operator_id) == (label, actor.ip, actor.operator_id)
 
@@ -122,12 +126,45 @@ def test_the_resources_operator_wins_and_an_explicit_none_stays_platform_wide(ma
     actor = Actor.for_client(acme, ADDRESS)
 
     shell = audit.record(
-        actor=Actor("cli", username="ops"), action="reset_credentials", resource_type="device",
+        Actor("cli", username="ops"), action="reset_credentials", resource_type="device",
         resource_id="dvc_1", operator_id=rival.operator_id,
     )  # fmt: skip
     platform_wide = audit.record(
-        actor=actor, action="update", resource_type="fault_code", resource_id="F-0101",
+        actor, action="update", resource_type="fault_code", resource_id="F-0101",
         operator_id=None,
     )  # fmt: skip
     assert (shell.actor, shell.operator_id) == ("cli:ops", rival.operator_id)
     assert (platform_wide.operator_id, platform_wide.ip) == (None, ADDRESS)
+
+
+SERVICE_PACKAGES = ("fleet.services", "diagnostics.services", "console.web.services")
+
+
+def functions_taking_an_actor():
+    """(name, signature) of every function of the service modules with an `actor`
+    parameter; Django signal receivers keep the receiver's own shape (`sender` first,
+    the rest by keyword, as the signal sends them)."""
+    for package_name in SERVICE_PACKAGES:
+        package = importlib.import_module(package_name)
+        for info in pkgutil.walk_packages(package.__path__, f"{package_name}."):
+            module = importlib.import_module(info.name)
+            for name, function in inspect.getmembers(module, inspect.isfunction):
+                if function.__module__ != module.__name__:
+                    continue
+                signature = inspect.signature(function)
+                if "actor" in signature.parameters and "sender" not in signature.parameters:
+                    yield f"{info.name}.{name}", signature
+
+
+def test_every_service_takes_its_actor_first_and_positional():
+    found = dict(functions_taking_an_actor())
+    assert "fleet.services.commands.queue_command" in found
+    assert "console.web.services.people.add_member" in found
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    for name, signature in found.items():
+        first = next(iter(signature.parameters.values()))
+        assert (first.name, first.kind in positional, first.default) == (
+            "actor",
+            True,
+            inspect.Parameter.empty,
+        ), f"{name}{signature}"

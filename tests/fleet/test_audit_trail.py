@@ -39,7 +39,7 @@ def stored_text(entry: AuditEntry) -> str:
 def test_the_original_keywords_still_write_an_entry(acme):
     actor = Actor("client", operator_id=acme[0].operator_id, client_id="c1", ip="192.0.2.1")
     entry = audit.record(
-        actor=actor, action="execute_command", resource_type="device", resource_id="dvc_1",
+        actor, action="execute_command", resource_type="device", resource_id="dvc_1",
         details={"command": "reboot"},
     )  # fmt: skip
     entry.refresh_from_db()
@@ -49,7 +49,7 @@ def test_the_original_keywords_still_write_an_entry(acme):
 
 def test_secrets_are_redacted_at_any_depth_but_facts_about_them_are_kept():
     entry = audit.record(
-        actor=Actor.platform(), action="update", resource_type="client", resource_id="c1",
+        Actor.platform(), action="update", resource_type="client", resource_id="c1",
         details={"request": {"client_secret": "sk_live", "scopes": ["read"]}},
         before={"secret_hash": "h1", "secret_version": 1, "password": "p"},
         after={"secret_hash": "h2", "secret_version": 2, "token": "t"},
@@ -68,7 +68,7 @@ def test_a_change_that_changes_nothing_is_not_recorded(acme):
     entries_before = AuditEntry.objects.count()
     snapshot = audit.snapshot(client)
     assert audit.record_change(
-        actor=Actor.platform(), action="update", subject=audit.subject_of(client),
+        Actor.platform(), action="update", subject=audit.subject_of(client),
         before=snapshot, after=snapshot, operator_ids=[client.operator_id],
     ) == []  # fmt: skip
     assert AuditEntry.objects.count() == entries_before
@@ -95,7 +95,7 @@ def test_rotating_a_secret_from_the_shell_is_recorded_by_the_os_user(ops_shell, 
 
 
 def test_rotating_a_secret_in_code_is_recorded_by_the_platform(acme):
-    provisioning.rotate_client_secret(acme[0].client_id, actor=Actor.platform())
+    provisioning.rotate_client_secret(Actor.platform(), acme[0].client_id)
     assert AuditEntry.objects.get(action="rotate_secret").actor == "platform"
 
 
@@ -151,12 +151,8 @@ def test_creating_a_site_and_assigning_a_device_from_the_shell_are_recorded(
 def test_a_refused_provisioning_change_stores_nothing_and_audits_nothing(acme, register_device):
     entries_before = AuditEntry.objects.count()
     with pytest.raises(TellusError):
-        provisioning.create_site(
-            acme[0].client_id, "Depot", power_capacity=-1, actor=Actor.platform()
-        )
+        provisioning.create_site(Actor.platform(), acme[0].client_id, "Depot", power_capacity=-1)
     with pytest.raises(TellusError):
-        provisioning.assign_device(
-            register_device()["device_id"], "site_missing", actor=Actor.platform()
-        )
+        provisioning.assign_device(Actor.platform(), register_device()["device_id"], "site_missing")
     assert AuditEntry.objects.count() == entries_before
     assert not Site.objects.filter(name="Depot").exists()

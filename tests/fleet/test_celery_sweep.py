@@ -39,7 +39,7 @@ def device(transactional_db, make_client, assigned_device):
 
 def test_worker_expires_undelivered_commands(celery_worker, device):
     command = queue_command(
-        device, "start_charging", {}, actor=Actor.platform(), connector_id=1, expires_in=1
+        Actor.platform(), device, "start_charging", {}, connector_id=1, expires_in=1
     )
 
     def expired():
@@ -50,7 +50,7 @@ def test_worker_expires_undelivered_commands(celery_worker, device):
 
 
 def test_worker_fails_delivered_commands_without_an_answer(celery_worker, device):
-    command = queue_command(device, "stop_charging", {}, actor=Actor.platform(), connector_id=1)
+    command = queue_command(Actor.platform(), device, "stop_charging", {}, connector_id=1)
     claim_commands_orm(device.device_id, 1, 1, "heartbeat")
 
     def unanswered():

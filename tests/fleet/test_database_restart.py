@@ -61,7 +61,7 @@ def terminate_server_backends() -> int:
 
 
 def test_requests_after_the_database_killed_every_pooled_connection_all_succeed(server):
-    client, secret = provisioning.create_operator_client("Acme", ["read"], actor=Actor.platform())
+    client, secret = provisioning.create_operator_client(Actor.platform(), "Acme", ["read"])
     body = {
         "client_id": client.client_id,
         "client_secret": secret,
@@ -97,8 +97,8 @@ def test_charger_requests_after_the_database_killed_every_pooled_connection_all_
     """The hot path's pool (heartbeat, telemetry, the long poll) as well as the ORM's
     (events, the operator stream). Before, the hot path handed out each dead connection
     once, failing that charger request with 500/9001."""
-    client, secret = provisioning.create_operator_client("Acme", ["read"], actor=Actor.platform())
-    site = provisioning.create_site(client.client_id, "Depot", actor=Actor.platform())
+    client, secret = provisioning.create_operator_client(Actor.platform(), "Acme", ["read"])
+    site = provisioning.create_site(Actor.platform(), client.client_id, "Depot")
     with httpx.Client(base_url=server.url, timeout=10) as http:
         registered = http.post(
             "/v1/device/register",
@@ -109,7 +109,7 @@ def test_charger_requests_after_the_database_killed_every_pooled_connection_all_
                 "firmware_version": "3.1.0",
             },
         ).json()["data"]
-        provisioning.assign_device(registered["device_id"], site.site_id, actor=Actor.platform())
+        provisioning.assign_device(Actor.platform(), registered["device_id"], site.site_id)
         charger_token = http.post(
             "/v1/device/token", json={**registered, "grant_type": "client_credentials"}
         ).json()["access_token"]

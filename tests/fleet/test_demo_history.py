@@ -142,10 +142,9 @@ def test_demo_sites_get_an_address_a_location_and_a_capacity_sized_for_their_cha
 @pytest.mark.django_db
 def test_an_earlier_install_gets_what_it_lacks_and_keeps_what_an_operator_set():
     client, _ = demo.ensure_operator_client("Demo Charging")
-    bare = provisioning.create_site(client.client_id, "Demo Charging site 1", actor=Actor.cli())
+    bare = provisioning.create_site(Actor.cli(), client.client_id, "Demo Charging site 1")
     kept = provisioning.create_site(
-        client.client_id, "Demo Charging site 2", "Our own yard", power_capacity=400.0,
-        actor=Actor.cli(),
+        Actor.cli(), client.client_id, "Demo Charging site 2", "Our own yard", power_capacity=400.0,
     )  # fmt: skip
 
     call_command("seed_demo", "--chargers", "50", stdout=None)

@@ -148,7 +148,7 @@ def test_a_charger_on_no_site_has_no_peaks_and_a_site_later_brings_none(fleet):
     sample(loose, T0, 30.0)
     assert rolled_up() == scanned()
     assert (north.site_id, T0) not in rolled_up()
-    provisioning.assign_device(loose.device_id, north.site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), loose.device_id, north.site_id)
     assert (north.site_id, T0) not in rolled_up()
     sample(loose, T0 + timedelta(minutes=5), 12.0)
     assert rolled_up()[(north.site_id, T0)] == 12.0
@@ -164,7 +164,7 @@ async def test_the_fast_path_group_commit_feeds_it(charger):
     units = [await charger() for _ in range(3)]
     for unit in units:
         await sync_to_async(provisioning.assign_device)(
-            unit.device_id, site.site_id, actor=Actor.platform()
+            Actor.platform(), unit.device_id, site.site_id
         )
     uploads = [
         unit.telemetry(timestamp=f"2025-03-15T1{hour}:{minute:02d}:00Z", power=n + minute / 10)
@@ -279,7 +279,7 @@ def test_a_moved_charger_leaves_its_peaks_where_they_happened(fleet):
     sample(s1, T0 + timedelta(minutes=30), 11.0)
     sample(n1, T0 + HOUR, 3.0)  # North's only sample at 11:00
     past = {(north.site_id, T0): 20.0, (south.site_id, T0): 11.0, (north.site_id, T0 + HOUR): 3.0}
-    provisioning.assign_device(n1.device_id, south.site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), n1.device_id, south.site_id)
     assert rolled_up() == scanned() == past
     sample(n1, T0 + HOUR + timedelta(minutes=5), 4.0)  # at South now
     assert rolled_up() == scanned() == {**past, (south.site_id, T0 + HOUR): 4.0}

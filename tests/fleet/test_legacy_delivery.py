@@ -81,7 +81,7 @@ def worker_factory(django_db_blocker, tmp_path):
 @pytest.fixture
 def station(peer, site_for, assigned_device):
     client, _ = create_operator_client(
-        "Acme Charging", ["read", "write"], legacy_callback_url=peer.url, actor=Actor.platform()
+        Actor.platform(), "Acme Charging", ["read", "write"], legacy_callback_url=peer.url
     )
     device = assigned_device(client, site_for(client, "Depot"))
     Device.objects.filter(pk=device.pk).update(status="online")

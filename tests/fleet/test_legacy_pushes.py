@@ -26,10 +26,10 @@ def no_celery(monkeypatch):
 @pytest.fixture
 def peer():
     client, _ = create_operator_client(
+        Actor.platform(),
         "Acme Charging",
         ["read", "write"],
         legacy_callback_url="http://peer.test/v1",
-        actor=Actor.platform(),
     )
     return client
 

@@ -30,7 +30,7 @@ def history(command: Command) -> list[tuple[str, str]]:
 
 def test_undelivered_past_expiry_fails_as_expired(device):
     command = queue_command(
-        device, "start_charging", {}, actor=Actor.platform(), connector_id=1, expires_in=60
+        Actor.platform(), device, "start_charging", {}, connector_id=1, expires_in=60
     )
     assert lifecycle.expire_undelivered(timezone.now()) == []
     failed = lifecycle.expire_undelivered(timezone.now() + timedelta(seconds=61))
@@ -43,7 +43,7 @@ def test_undelivered_past_expiry_fails_as_expired(device):
 
 def test_delivered_without_answer_fails_as_no_response(device, settings):
     settings.TELLUS_COMMAND_NO_RESPONSE_SECONDS = 30
-    command = queue_command(device, "stop_charging", {}, actor=Actor.platform(), connector_id=1)
+    command = queue_command(Actor.platform(), device, "stop_charging", {}, connector_id=1)
     claim_commands_orm(device.device_id, 1, 1, "long_poll")
     assert lifecycle.fail_unanswered(timezone.now()) == []
     assert lifecycle.expire_undelivered(timezone.now() + timedelta(hours=1)) == []  # delivered
@@ -54,7 +54,7 @@ def test_delivered_without_answer_fails_as_no_response(device, settings):
 
 def test_accepted_without_final_status_fails_as_timeout(device, settings):
     settings.TELLUS_COMMAND_EXECUTION_TIMEOUT_SECONDS = 3600
-    command = queue_command(device, "start_charging", {}, actor=Actor.platform(), connector_id=1)
+    command = queue_command(Actor.platform(), device, "start_charging", {}, connector_id=1)
     report_command_status(device.device_id, command.command_id, "accepted", timezone.now())
     assert lifecycle.fail_stalled(timezone.now()) == []
     lifecycle.fail_stalled(timezone.now() + timedelta(seconds=3601))
@@ -65,7 +65,7 @@ def test_accepted_without_final_status_fails_as_timeout(device, settings):
 
 def test_a_late_report_on_a_platform_failed_command_is_refused(device):
     command = queue_command(
-        device, "start_charging", {}, actor=Actor.platform(), connector_id=1, expires_in=0
+        Actor.platform(), device, "start_charging", {}, connector_id=1, expires_in=0
     )
     lifecycle.expire_undelivered(timezone.now())
     with pytest.raises(Conflict):

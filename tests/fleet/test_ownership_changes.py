@@ -59,7 +59,7 @@ def test_assign_device_logs_the_move_and_signals_it_inside_its_transaction(pair)
     device_owner_changed.connect(receiver)
     try:
         actor = Actor("user", username="olga")
-        provisioning.assign_device(device.device_id, harbour.site_id, actor=actor)
+        provisioning.assign_device(actor, device.device_id, harbour.site_id)
     finally:
         device_owner_changed.disconnect(receiver)
     assert heard == [
@@ -82,9 +82,7 @@ def test_a_move_within_one_operator_is_logged_without_the_signal(pair, site_for)
     heard = []
     device_owner_changed.connect(heard.append)
     try:
-        provisioning.assign_device(
-            device.device_id, site_for(a, "Yard").site_id, actor=Actor.platform()
-        )
+        provisioning.assign_device(Actor.platform(), device.device_id, site_for(a, "Yard").site_id)
     finally:
         device_owner_changed.disconnect(heard.append)
     assert heard == []
@@ -137,7 +135,7 @@ def test_every_fact_is_stamped_with_the_owner_when_it_is_written(pair):
     now = timezone.now()
     record_heartbeat_orm(device.device_id, Heartbeat(now, "online", 0), now)
     report_firmware_status(device.device_id, "3.2.0", "downloading", 10)
-    provisioning.assign_device(device.device_id, harbour.site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), device.device_id, harbour.site_id)
     Device.objects.filter(pk=device.pk).update(last_heartbeat=now - timedelta(hours=1))
     liveness.mark_offline(now)
     report_firmware_status(device.device_id, "3.2.0", "upgrading", 50)
@@ -169,9 +167,9 @@ async def test_the_charger_hot_path_stamps_telemetry_and_reconnects(http, charge
     unit = await charger()
 
     def place() -> tuple[str, str]:
-        a, _ = provisioning.create_operator_client("Acme", ["read"], actor=Actor.platform())
-        site = provisioning.create_site(a.client_id, "Depot", actor=Actor.platform())
-        provisioning.assign_device(unit.device_id, site.site_id, actor=Actor.platform())
+        a, _ = provisioning.create_operator_client(Actor.platform(), "Acme", ["read"])
+        site = provisioning.create_site(Actor.platform(), a.client_id, "Depot")
+        provisioning.assign_device(Actor.platform(), unit.device_id, site.site_id)
         return a.operator_id, site.site_id
 
     operator_id, site_id = await sync_to_async(place)()

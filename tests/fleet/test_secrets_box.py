@@ -71,7 +71,7 @@ def test_copies_sealed_before_hkdf_still_open_and_reseal_moves_them(settings):
 def test_rotating_the_key_with_the_reseal_command_keeps_every_client_signing(settings):
     settings.TELLUS_ENCRYPTION_KEYS = ["2025 key"]
     client, secret = provisioning.create_operator_client(
-        "Acme", ["read", "write"], require_signed_writes=True, actor=Actor.platform()
+        Actor.platform(), "Acme", ["read", "write"], require_signed_writes=True
     )
     version = ApiClient.objects.get(pk=client.pk).secret_version
 
@@ -86,7 +86,7 @@ def test_rotating_the_key_with_the_reseal_command_keeps_every_client_signing(set
 
 def test_the_reseal_lists_secrets_no_key_opens_and_leaves_them(settings):
     settings.TELLUS_ENCRYPTION_KEYS = ["lost key"]
-    client, _ = provisioning.create_operator_client("Acme", ["read"], actor=Actor.platform())
+    client, _ = provisioning.create_operator_client(Actor.platform(), "Acme", ["read"])
     before = ApiClient.objects.get(pk=client.pk).secret_sealed
     settings.TELLUS_ENCRYPTION_KEYS = ["unrelated key"]
     assert reseal_command() == {"resealed": 0, "unreadable": [client.client_id]}

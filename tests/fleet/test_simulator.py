@@ -83,9 +83,9 @@ def test_an_accelerated_fleet_charges_reports_and_obeys(server, tmp_path):
         device = Device.objects.order_by("device_id").first()
         test = send_diagnostic_command(operator, device.device_id, "run_self_test", confirm=True)
         limit = queue_command(
-            device, "set_power_limit", {"power_limit_percent": 0, "duration": 600}, actor=operator
+            operator, device, "set_power_limit", {"power_limit_percent": 0, "duration": 600}
         )
-        unknown = queue_command(device, "make_coffee", {}, actor=operator)
+        unknown = queue_command(operator, device, "make_coffee", {})
         finished = {"completed", "failed", "rejected"}
         eventually(
             lambda: (

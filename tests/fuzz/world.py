@@ -122,20 +122,20 @@ class Provisioner:
         call_command("load_diagnostics", stdout=_Discard())
         platform = Actor.platform()
         client, secret = provisioning.create_operator_client(
-            "Fuzz Charging", ["read", "write"], actor=platform
+            platform, "Fuzz Charging", ["read", "write"]
         )
         world.client_id, world.client_secret = client.client_id, secret
         world.operator_id = client.operator_id
         depot = provisioning.create_site(
-            client.client_id, "Harbour Depot", "1 Quay St", 51.5, -0.12, 350, actor=platform
+            platform, client.client_id, "Harbour Depot", "1 Quay St", 51.5, -0.12, 350
         )
-        poll_site = provisioning.create_site(client.client_id, "Poll Yard", actor=platform)
+        poll_site = provisioning.create_site(platform, client.client_id, "Poll Yard")
         world.site_ids = [depot.site_id, poll_site.site_id]
         rival, _ = provisioning.create_operator_client(
-            "Rival Charging", ["read", "write"], actor=platform
+            platform, "Rival Charging", ["read", "write"]
         )
         world.foreign_site_id = provisioning.create_site(
-            rival.client_id, "Rival Yard", actor=platform
+            platform, rival.client_id, "Rival Yard"
         ).site_id
 
         main = self.register("main", "SN-FUZZ-MAIN", "TP-DC180")
@@ -143,10 +143,10 @@ class Provisioner:
         poll = self.register("poll", "SN-FUZZ-POLL", "TP-AC22")
         self.register("unassigned", "SN-FUZZ-LOOSE", "TP-DC180")
         foreign = self.register("foreign", "SN-FUZZ-RIVAL", "TP-DC180")
-        provisioning.assign_device(main.device_id, depot.site_id, actor=platform)
-        provisioning.assign_device(v2g.device_id, depot.site_id, v2g_capable=True, actor=platform)
-        provisioning.assign_device(poll.device_id, poll_site.site_id, actor=platform)
-        provisioning.assign_device(foreign.device_id, world.foreign_site_id, actor=platform)
+        provisioning.assign_device(platform, main.device_id, depot.site_id)
+        provisioning.assign_device(platform, v2g.device_id, depot.site_id, v2g_capable=True)
+        provisioning.assign_device(platform, poll.device_id, poll_site.site_id)
+        provisioning.assign_device(platform, foreign.device_id, world.foreign_site_id)
 
         token = self.post(
             "/v1/operator/oauth/token",
@@ -290,10 +290,10 @@ class Provisioner:
         polled = Device.objects.get(device_id=poll.device_id)
         for _ in range(POLL_POOL):
             queue_command(
+                Actor.platform(),
                 polled,
                 "trigger_message",
                 {"message": "StatusNotification"},
-                actor=Actor.platform(),
                 expires_in=3600,
             )
         self.http.close()

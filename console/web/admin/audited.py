@@ -25,7 +25,7 @@ class AuditedAdmin(admin.ModelAdmin):
 
     def _audit(self, request, subject, action: str, before, after, operators, **details: Any):
         audit.record_change(
-            actor=actor_from_console_request(request),
+            actor_from_console_request(request),
             action=action,
             subject=subject,
             before=before,

@@ -74,7 +74,7 @@ class ApiClientAdmin(AuditedAdmin):
     def rotate_secret(self, request, queryset):
         for client in queryset:
             _, secret = provisioning.rotate_client_secret(
-                client.client_id, actor=actor_from_console_request(request)
+                actor_from_console_request(request), client.client_id
             )
             self.message_user(
                 request,
@@ -133,7 +133,7 @@ class DeviceAdmin(AuditedAdmin):
     def reset_credentials(self, request, queryset):
         for device in queryset:
             _, secret = provisioning.reset_device_credentials(
-                device.device_id, actor=actor_from_console_request(request)
+                actor_from_console_request(request), device.device_id
             )
             self.message_user(
                 request,
@@ -243,7 +243,7 @@ class LegacyPushAdmin(AuditedAdmin):
         for push in dead:
             retry_dead_push(push.pk)
             audit.record(
-                actor=actor,
+                actor,
                 action="retry_push",
                 resource_type="legacy_push",
                 resource_id=str(push.pk),

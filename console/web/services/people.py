@@ -83,7 +83,7 @@ def _check_namespace(username: str, operator: Operator) -> None:
 
 
 def add_member(
-    name: str, operator: Operator, role: str, *, actor: Actor, password: str | None = None
+    actor: Actor, name: str, operator: Operator, role: str, *, password: str | None = None
 ) -> tuple[object, str]:
     """An operator's admin adding a person: `name` (without "@") becomes the sign-in name
     `name@<the operator's domain>`; as create_console_user otherwise."""
@@ -96,21 +96,21 @@ def add_member(
     if not name or len(name) > room:
         raise InvalidParameter("username", name[:40], f"A name here has 1 to {room} characters")
     return create_console_user(
+        actor,
         f"{name}@{domain}",
         operator.name,
         role,
-        actor=actor,
         password=password,
         details={"via": "console"},
     )
 
 
 def create_console_user(
+    actor: Actor,
     username: str,
     operator_name: str,
     role: str,
     *,
-    actor: Actor,
     password: str | None = None,
     details: dict | None = None,
 ) -> tuple[object, str]:
@@ -170,10 +170,10 @@ def _member(operator_id: str, user_id: int) -> OperatorMember:
 
 
 def change_member(
+    actor: Actor,
     operator_id: str,
     user_id: int,
     *,
-    actor: Actor,
     role: str | None = None,
     active: bool | None = None,
 ) -> OperatorMember:
@@ -222,7 +222,7 @@ def _audit(
     """One entry per (record, its snapshot before) in the operator's trail."""
     for record, before in changes:
         audit.record_change(
-            actor=actor,
+            actor,
             action=action,
             subject=audit.subject_of(record),
             before=before,

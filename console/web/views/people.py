@@ -51,10 +51,10 @@ def member_create(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
         data = form.cleaned_data
         try:
             user, password = people.add_member(
+                access.actor,
                 data["username"],
                 access.operator,
                 data["role"],
-                actor=access.actor,
                 password=data["password"] or None,
             )
         except (InvalidParameter, Conflict) as refused:
@@ -93,7 +93,7 @@ def member_change(request: HttpRequest, access: ConsoleAccess, member_id: int) -
         messages.info(request, f"Nothing changed: {name} already has that role and access.")
         return redirect(back)
     try:
-        people.change_member(access.operator_id, target.user_id, actor=access.actor, **changes)
+        people.change_member(access.actor, access.operator_id, target.user_id, **changes)
     except (Conflict, InvalidParameter) as refused:
         if not _still_active(request.user):
             # Another admin switched this one off a moment ago, their sessions with it:

@@ -247,7 +247,7 @@ def run_end(request: HttpRequest, access: ConsoleAccess, run_id: str, how: str) 
     note = form.cleaned_data["note"]
     try:
         if how == "resume":
-            engine.resume(run, access.actor)
+            engine.resume(access.actor, run)
         elif how == "close":
             engine.close(access.actor, run, form.cleaned_data["reason"] or "not_our_fault", note)
         else:

@@ -286,20 +286,20 @@ def _apply(
             if action == "goto"
             else execution.runbook.next_step_key(execution.current_step)
         )
-        record_move(execution, actor, action, target or "resolved", why)
+        record_move(actor, execution, action, target or "resolved", why)
         if target is None:
             execution.status, execution.outcome_note = RunbookExecution.Status.RESOLVED, note
         else:
             execution.current_step = target
     elif action in ("pause", "resolve"):
-        record_move(execution, actor, action, f"{action}d", why)
+        record_move(actor, execution, action, f"{action}d", why)
         status = {
             "pause": RunbookExecution.Status.PAUSED,
             "resolve": RunbookExecution.Status.RESOLVED,
         }
         execution.status, execution.outcome_note = status[action], note
     elif action == "close":
-        record_move(execution, actor, action, "closed", why)
+        record_move(actor, execution, action, "closed", why)
         execution.status = RunbookExecution.Status.CLOSED
         execution.outcome_note = f"{then.get('reason', 'closed')}: {note}".strip(": ")
     elif action == "escalate":
@@ -311,7 +311,7 @@ def _apply(
         successor = start(
             actor, execution.device, then["runbook"], execution.connector_id, execution.command_id
         )
-        record_move(execution, actor, action, successor.run_id, why)
+        record_move(actor, execution, action, successor.run_id, why)
         execution.status = RunbookExecution.Status.CLOSED
         execution.outcome_note = f"switched to {then['runbook']} ({successor.run_id})"
         execution.save()
@@ -392,10 +392,10 @@ def _send_step_command(actor: Actor, execution: RunbookExecution) -> Command:
             "start the run with a connector_id",
         )  # fmt: skip
     command = queue_command(
+        actor,
         execution.device,
         spec["type"],
         params,
-        actor=actor,
         connector_id=execution.connector_id if spec["type"] not in ("reboot",) else None,
     )
     execution.command_id = command.command_id
@@ -403,16 +403,15 @@ def _send_step_command(actor: Actor, execution: RunbookExecution) -> Command:
     return command
 
 
-def resume(execution: RunbookExecution, actor: Actor | None = None) -> RunbookExecution:
+def resume(actor: Actor, execution: RunbookExecution) -> RunbookExecution:
     """Reopen a paused run at the step it paused on."""
-    actor = actor or Actor.platform()
     with _moving(execution) as run:
         if run.status != RunbookExecution.Status.PAUSED:
             raise Conflict(
                 f"Only a paused run can be resumed: this one is {run.status}",
                 {"status": run.status, "current_step": run.current_step},
             )
-        record_move(run, actor, "resume", run.current_step, "resumed by hand")
+        record_move(actor, run, "resume", run.current_step, "resumed by hand")
         run.status = RunbookExecution.Status.OPEN
         run.save(update_fields=["status", "moves", "updated_at"])
         audit_run(actor, run, "resume_runbook", {"step": run.current_step})
@@ -439,7 +438,7 @@ def _finish(
 ) -> RunbookExecution:
     with _moving(execution) as run:
         _open(run)
-        record_move(run, actor, action.removesuffix("_runbook"), status, "ended by hand")
+        record_move(actor, run, action.removesuffix("_runbook"), status, "ended by hand")
         run.status, run.outcome_note = status, note
         run.save(update_fields=["status", "outcome_note", "moves", "updated_at"])
         audit_run(actor, run, action, {"note": note})
@@ -471,7 +470,7 @@ def _escalate(
         "device": {"device_id": execution.device_id, "model": execution.device.model},
         "checklist": checklist(execution),
     }
-    record_move(execution, actor, "escalate", "escalated", why)
+    record_move(actor, execution, "escalate", "escalated", why)
     execution.status = RunbookExecution.Status.ESCALATED
     execution.outcome_note = note
     execution.save()

@@ -32,7 +32,7 @@ def close_runs_of_moved_devices(
         runs = runs.exclude(operator_id=operator_after)
     for run in runs:
         platform = Actor.platform(run.operator_id)
-        record_move(run, platform, "close", "closed", MOVED_AWAY)
+        record_move(platform, run, "close", "closed", MOVED_AWAY)
         run.status = RunbookExecution.Status.CLOSED
         run.outcome_note = f"Closed by the platform: {MOVED_AWAY}."
         run.save(update_fields=["status", "outcome_note", "moves", "updated_at"])

@@ -48,7 +48,7 @@ def get_run(operator_id: str | None, run_id: str) -> RunbookExecution:
 
 
 def record_move(
-    execution: RunbookExecution, actor: Actor, action: str, to: str | None, why: str
+    actor: Actor, execution: RunbookExecution, action: str, to: str | None, why: str
 ) -> None:
     """A line in the run's history: from its current step, what was done, where it led and why."""
     execution.moves = [
@@ -63,7 +63,7 @@ def audit_run(
 ) -> None:
     """An entry in the trail of the operator whose run it is."""
     audit.record(
-        actor=actor, action=action, resource_type="runbook_run", resource_id=execution.run_id,
+        actor, action=action, resource_type="runbook_run", resource_id=execution.run_id,
         operator_id=execution.operator_id,
         details={"run_id": execution.run_id, "runbook": execution.runbook_id,
                  "device_id": execution.device_id, **details},

@@ -16,10 +16,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         def assign():
             device = assign_device(
+                Actor.cli(),
                 options["device_id"],
                 options["site_id"],
                 True if options["v2g"] else None,
-                actor=Actor.cli(),
                 details={"via": "manage.py assign_device"},
             )
             return {"device_id": device.device_id, "site_id": device.site_id}

@@ -21,11 +21,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         def create():
             client, secret = create_operator_client(
+                Actor.cli(),
                 options["name"],
                 options["scopes"].split(","),
                 options["legacy_callback_url"],
                 options["require_signed_writes"],
-                actor=Actor.cli(),
                 details={"via": "manage.py create_operator_client"},
             )
             return {

@@ -19,13 +19,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         def create():
             site = create_site(
+                Actor.cli(),
                 options["client_id"],
                 options["name"],
                 address=options["address"],
                 lat=options["lat"],
                 lng=options["lng"],
                 power_capacity=options["power_capacity"],
-                actor=Actor.cli(),
                 details={"via": "manage.py create_site"},
             )
             return {"site_id": site.site_id}

@@ -24,6 +24,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         def release():
-            return release_serial(options["sn"], actor=Actor.cli(), force=options["force"])
+            return release_serial(Actor.cli(), options["sn"], force=options["force"])
 
         run_provisioning(self, release)

@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         def reset():
-            device, secret = reset_device_credentials(options["device_id"], actor=Actor.cli())
+            device, secret = reset_device_credentials(Actor.cli(), options["device_id"])
             return {"device_id": device.device_id, "device_secret": secret}
 
         run_provisioning(self, reset)

@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         def rotate():
-            client, secret = rotate_client_secret(options["client_id"], actor=Actor.cli())
+            client, secret = rotate_client_secret(Actor.cli(), options["client_id"])
             return {"client_id": client.client_id, "client_secret": secret}
 
         run_provisioning(self, rotate)

@@ -14,10 +14,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @sync_to_async
 def queue(device_id: str) -> Command:
     return queue_command(
+        Actor.platform(),
         Device.objects.get(device_id=device_id),
         "start_charging",
         {},
-        actor=Actor.platform(),
         connector_id=1,
     )
 

@@ -25,9 +25,7 @@ PARAMS = {"sensor": "temperature", "reference": 1e308, "readings": [2.5e300, -1e
 
 async def queued(unit) -> Command:
     device = await sync_to_async(Device.objects.get)(device_id=unit.device_id)
-    return await sync_to_async(queue_command)(
-        device, "calibrate_sensor", PARAMS, actor=Actor.platform()
-    )
+    return await sync_to_async(queue_command)(Actor.platform(), device, "calibrate_sensor", PARAMS)
 
 
 def assert_same_numbers(params: dict) -> None:

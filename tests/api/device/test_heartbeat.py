@@ -80,10 +80,10 @@ async def test_heartbeat_hands_over_queued_commands_once(charger):
     unit = await charger()
     stored = await device(unit.device_id)
     first = await sync_to_async(queue_command)(
-        stored, "start_charging", {"charge_power": 7}, actor=Actor.platform(), connector_id=1
+        Actor.platform(), stored, "start_charging", {"charge_power": 7}, connector_id=1
     )
     second = await sync_to_async(queue_command)(
-        stored, "firmware_upgrade", {"url": "https://fw"}, actor=Actor.platform()
+        Actor.platform(), stored, "firmware_upgrade", {"url": "https://fw"}
     )
 
     commands = (await unit.heartbeat()).json()["data"]["commands"]

@@ -20,10 +20,10 @@ pytestmark = [
 @sync_to_async
 def queue(device_id: str, command: str = "start_charging", connector_id: int | None = 1, **kw):
     return queue_command(
+        Actor.platform(),
         Device.objects.get(device_id=device_id),
         command,
         {},
-        actor=Actor.platform(),
         connector_id=connector_id,
         **kw,
     )

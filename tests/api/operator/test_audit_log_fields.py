@@ -19,7 +19,7 @@ def listed(api, token: str, **filters) -> dict:
 def test_an_entry_lists_actor_operator_subject_before_after_and_address(api, acme):
     ann = Actor("user", operator_id=acme[0].operator_id, username="ann", ip="198.51.100.4")
     audit.record(
-        actor=ann, action="update", resource_type="site", resource_id="site_1",
+        ann, action="update", resource_type="site", resource_id="site_1",
         details={"via": "admin"}, before={"name": "Depot"}, after={"name": "North Depot"},
     )  # fmt: skip
 
@@ -54,7 +54,7 @@ def test_a_secret_rotation_lists_the_version_change_and_no_secret(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         client, secret = provisioning.rotate_client_secret(
-            acme[0].client_id, actor=Actor("platform", ip="192.0.2.9")
+            Actor("platform", ip="192.0.2.9"), acme[0].client_id
         )
     token = operator_token(client, secret)
 
@@ -70,7 +70,7 @@ def test_a_secret_rotation_lists_the_version_change_and_no_secret(
 def test_another_operator_never_sees_the_entries(api, acme, rival):
     for operator_id in (acme[0].operator_id, None):  # acme's own and platform-wide
         audit.record(
-            actor=Actor("user", username="ann"), action="update", resource_type="site",
+            Actor("user", username="ann"), action="update", resource_type="site",
             resource_id="site_1", operator_id=operator_id,
             before={"name": "a"}, after={"name": "b"},
         )  # fmt: skip

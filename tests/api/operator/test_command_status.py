@@ -15,7 +15,7 @@ def test_status_follows_the_charger(api, acme, assigned_device):
     client, token = acme
     device = assigned_device(client)
     command = queue_command(
-        device, "start_charging", {}, connector_id=1, actor=Actor.platform(client.operator_id)
+        Actor.platform(client.operator_id), device, "start_charging", {}, connector_id=1
     )
     url = f"/v1/operator/commands/{command.command_id}"
 
@@ -41,7 +41,7 @@ def test_rejected_reads_as_failed_with_reason(api, acme, assigned_device):
     client, token = acme
     device = assigned_device(client)
     command = queue_command(
-        device, "start_charging", {}, connector_id=1, actor=Actor.platform(client.operator_id)
+        Actor.platform(client.operator_id), device, "start_charging", {}, connector_id=1
     )
     report_command_status(
         device.device_id, command.command_id, "rejected", datetime.now(UTC), "occupied"
@@ -55,7 +55,7 @@ def test_other_operators_commands_are_404(api, acme, rival, assigned_device):
     client, _ = rival
     device = assigned_device(client)
     command = queue_command(
-        device, "stop_charging", {}, connector_id=1, actor=Actor.platform(client.operator_id)
+        Actor.platform(client.operator_id), device, "stop_charging", {}, connector_id=1
     )
     response = api.get(f"/v1/operator/commands/{command.command_id}", acme[1])
     assert response.status_code == 404

@@ -113,9 +113,7 @@ def test_energy_of_a_past_day_does_not_change_with_the_owner(api, world):
     assert day_energy(api, b_token, DAYS[1])["charge_energy"] == SESSIONS[1][0]
     assert day_energy(api, a_token, DAYS[1])["charge_energy"] == 0.0
     # Back to A: nothing of either past moves.
-    provisioning.assign_device(
-        history.device.device_id, history.a_site.site_id, actor=Actor.platform()
-    )
+    provisioning.assign_device(Actor.platform(), history.device.device_id, history.a_site.site_id)
     assert day_energy(api, a_token, DAYS[0]) == first_day
     assert day_energy(api, a_token, DAYS[1])["charge_energy"] == 0.0
     assert day_energy(api, b_token, DAYS[1])["charge_energy"] == SESSIONS[1][0]
@@ -134,7 +132,7 @@ def test_a_site_moved_to_another_operator_keeps_its_past_with_the_first(
     depot = site_for(a, "Depot")
     device = assigned_device(a, depot)
     history = transferred(a, b, device, back=False)  # period 0 at Depot under A
-    provisioning.assign_device(device.device_id, depot.site_id, actor=Actor.platform())
+    provisioning.assign_device(Actor.platform(), device.device_id, depot.site_id)
     before = day_energy(api, a_token, DAYS[0], site_ids=depot.site_id)
     # The whole site changes hands (as the admin does it).
     depot.operator = b.operator

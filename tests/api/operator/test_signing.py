@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def signer(api, operator_token, assigned_device):
     client, secret = provisioning.create_operator_client(
-        "Signed Charging", ["read", "write"], require_signed_writes=True, actor=Actor.platform()
+        Actor.platform(), "Signed Charging", ["read", "write"], require_signed_writes=True
     )
     token = operator_token(client, secret)
     device = assigned_device(client)
@@ -153,7 +153,7 @@ def test_signed_get_with_query_string(api, signer):
 
 def test_rotation_moves_signing_to_the_new_secret(api, signer, operator_token):
     client, old_secret, _, device = signer
-    _, new_secret = provisioning.rotate_client_secret(client.client_id, actor=Actor.platform())
+    _, new_secret = provisioning.rotate_client_secret(Actor.platform(), client.client_id)
     token = operator_token(client, new_secret)
     assert signed_post(api, start_path(device), {}, token, old_secret).status_code == 401
     assert signed_post(api, start_path(device), {}, token, new_secret).status_code == 200

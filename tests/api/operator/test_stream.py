@@ -74,7 +74,7 @@ def operator(make_client, operator_token, site_for):
 def placed(charger):
     async def make(site):
         unit = await charger()
-        await sync_to_async(assign_device)(unit.device_id, site.site_id, actor=Actor.platform())
+        await sync_to_async(assign_device)(Actor.platform(), unit.device_id, site.site_id)
         return unit
 
     return make

@@ -36,7 +36,7 @@ async def test_client_frames_are_ignored_and_the_stream_goes_on(
     token = await sync_to_async(operator_token)(client, secret)
     site = await sync_to_async(site_for)(client)
     unit = await charger()
-    await sync_to_async(assign_device)(unit.device_id, site.site_id, actor=Actor.platform())
+    await sync_to_async(assign_device)(Actor.platform(), unit.device_id, site.site_id)
 
     communicator = WebsocketCommunicator(
         application,

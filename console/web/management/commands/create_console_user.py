@@ -21,11 +21,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         def create():
             user, password = create_console_user(
+                Actor.cli(),
                 options["username"],
                 options["operator"],
                 options["role"],
                 password=options["password"],
-                actor=Actor.cli(),
                 details={"via": "manage.py create_console_user"},
             )
             return {

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             user = User.objects.create_superuser(SUPERUSER, "", password)
             audit.record_change(
-                actor=Actor.cli(),
+                Actor.cli(),
                 action="create",
                 subject=audit.subject_of(user),
                 before=None,

@@ -30,7 +30,7 @@ class Command(BaseCommand):
             username = f"demo-{role}"
             if not User.objects.filter(username=username).exists():
                 _, saved[username] = create_console_user(
-                    username, operator, role, actor=Actor.cli(),
+                    Actor.cli(), username, operator, role,
                     details={"via": "manage.py seed_console_users"},
                 )  # fmt: skip
         # Readable by its owner only before a password is written into it.

@@ -25,7 +25,7 @@ class Command(BaseCommand):
             User = get_user_model()
             user = User._default_manager.filter(username__iexact=username.strip()).first()
             audit.record(
-                actor=Actor.cli(),
+                Actor.cli(),
                 action="unlock_sign_in",
                 resource_type="user",
                 resource_id=str(user.pk) if user is not None else "",
