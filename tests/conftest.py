@@ -8,10 +8,8 @@ from django.core.cache import cache
 from django.db import connections
 from django.test import Client
 
-from fleet.actors import Actor
 from fleet.models import ApiClient, Device, Site
-from fleet.services import provisioning
-
+from tests import factories
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
@@ -53,89 +51,52 @@ def api() -> ApiClientHelper:
 @pytest.fixture
 def make_client(db) -> Callable[..., tuple[ApiClient, str]]:
     """Create an operator API client: make_client("Acme", scopes=["read"])."""
-
-    def make(operator: str = "Acme Charging", scopes: list[str] | None = None):
-        return provisioning.create_operator_client(
-            operator, scopes or ["read", "write"], actor=Actor.platform()
-        )
-
-    return make
+    return factories.operator_client
 
 
 @pytest.fixture
-def operator_token(api) -> Callable[[ApiClient, str], str]:
-    def issue(client: ApiClient, secret: str) -> str:
-        response = api.post(
-            "/v1/operator/oauth/token",
-            {
-                "client_id": client.client_id,
-                "client_secret": secret,
-                "grant_type": "client_credentials",
-            },
-        )
-        assert response.status_code == 200, response.content
-        return response.json()["access_token"]
-
-    return issue
+def operator_token(db) -> Callable[[ApiClient, str], str]:
+    return factories.operator_token
 
 
 @pytest.fixture
-def register_device(api, db) -> Callable[..., dict]:
+def acme(db) -> factories.OperatorAccount:
+    """Acme Charging with a read/write API client: `client, token = acme`."""
+    return factories.OperatorAccount.create(factories.ACME)
+
+
+@pytest.fixture
+def rival(db) -> factories.OperatorAccount:
+    """Rival Energy, another operator with a read/write API client."""
+    return factories.OperatorAccount.create(factories.RIVAL)
+
+
+@pytest.fixture
+def register_device(db) -> Callable[..., dict]:
     """Register a charger through the API; returns device_id and device_secret."""
-    counter = iter(range(1, 10_000))
-
-    def register(**overrides: Any) -> dict:
-        body = {
-            "sn": f"SN-TEST-{next(counter):05d}",
-            "model": "TP-DC180",
-            "manufacturer": "Tellus Power",
-            "firmware_version": "3.1.0",
-            **overrides,
-        }
-        response = api.post("/v1/device/register", body)
-        assert response.status_code == 200, response.content
-        return response.json()["data"]
-
-    return register
+    return factories.registration
 
 
 @pytest.fixture
-def device_token(api) -> Callable[[dict], str]:
-    def issue(registration: dict) -> str:
-        response = api.post(
-            "/v1/device/token",
-            {
-                "device_id": registration["device_id"],
-                "device_secret": registration["device_secret"],
-                "grant_type": "client_credentials",
-            },
-        )
-        assert response.status_code == 200, response.content
-        return response.json()["access_token"]
-
-    return issue
+def device_token(db) -> Callable[[dict], str]:
+    return factories.device_token
 
 
 @pytest.fixture
 def site_for(db) -> Callable[..., Site]:
-    def make(client: ApiClient, name: str = "Depot", **kwargs: Any) -> Site:
-        return provisioning.create_site(client.client_id, name, **kwargs, actor=Actor.platform())
-
-    return make
+    return factories.site
 
 
 @pytest.fixture
-def assigned_device(register_device, site_for) -> Callable[..., Device]:
+def assigned_device(db) -> Callable[..., Device]:
     """A registered charger placed on a site of the given client's operator."""
+    return factories.assigned_device
 
-    def make(client: ApiClient, site: Site | None = None, **overrides: Any) -> Device:
-        registration = register_device(**overrides)
-        site = site or site_for(client)
-        return provisioning.assign_device(
-            registration["device_id"], site.site_id, actor=Actor.platform()
-        )
 
-    return make
+@pytest.fixture
+def device(acme) -> Device:
+    """An ordinary charger (TP-DC180 on firmware 3.1.0) on Acme's depot."""
+    return factories.assigned_device(acme.client)
 
 
 @pytest.fixture(autouse=True)

@@ -22,10 +22,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from fleet import tokens
-from fleet.actors import Actor
 from fleet.ids import new_device_id
 from fleet.models import Device
-from fleet.services import provisioning
+from tests import factories
 from tests.live_server import LiveServer, eventually, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,9 +53,8 @@ def seed_devices(site, count: int) -> list[str]:
 
 
 def operator(name: str = "Cap Charging"):
-    client, secret = provisioning.create_operator_client(name, ["read"], actor=Actor.platform())
-    site = provisioning.create_site(client.client_id, "Depot", actor=Actor.platform())
-    return client, secret, site
+    client, secret = factories.operator_client(name, ["read"])
+    return client, secret, factories.site(client)
 
 
 def token_from(server: LiveServer, client, secret: str) -> str:

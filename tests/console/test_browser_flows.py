@@ -24,7 +24,7 @@ from diagnostics.services import detectors
 from diagnostics.services.loader import load_faults, load_runbooks
 from fleet.actors import Actor
 from fleet.services import provisioning
-from tests.console.conftest import PASSWORD
+from tests.factories import CONSOLE_PASSWORD as PASSWORD
 from tests.live_server import LiveServer, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
