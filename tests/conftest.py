@@ -9,7 +9,47 @@ from django.db import connections
 from django.test import Client
 
 from fleet.models import ApiClient, Device, Site
-from tests import factories
+from tests import factories, markers
+
+# --- Tiers: `make test-fast` runs what carries none of these markers ------------------------
+
+# Fixtures that start a real server, worker or process for the tests using them.
+LIVE_SERVER_FIXTURES = {
+    "server",
+    "servers",
+    "two_servers",
+    "tellus_server",
+    "celery_worker",
+    "worker_factory",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by what they are, so a new test lands in its tier without thinking:
+    the fuzz package is `fuzz`, test_browser_* modules and tests using the `browser`
+    fixture are `browser`; both start live servers, so they are `live_server` too, as is
+    any test using a live-server fixture."""
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ()))
+        if "fuzz" in item.path.parts:
+            item.add_marker(pytest.mark.fuzz)
+            item.add_marker(pytest.mark.live_server)
+        if item.path.name.startswith("test_browser_") or "browser" in uses:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.live_server)
+        if uses & LIVE_SERVER_FIXTURES:
+            item.add_marker(pytest.mark.live_server)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    markers.running = frozenset(mark.name for mark in item.iter_markers())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    markers.running = None
+
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():

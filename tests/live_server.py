@@ -22,6 +22,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
+from tests import markers
+
 REPO = Path(__file__).resolve().parents[1]
 APPLICATION_NAME = "tellus-live-server"
 
@@ -98,6 +100,7 @@ class LiveServer:
         return env
 
     def start(self, attempts: int = 3) -> None:
+        markers.require("live_server", "a live server")
         for attempt in range(attempts):
             self.port = free_port()
             self._log = self.log_path.open("ab")

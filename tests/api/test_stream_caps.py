@@ -27,7 +27,7 @@ from fleet.models import Device
 from tests import factories
 from tests.live_server import LiveServer, eventually, serving
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server]
 
 CAP = 3  # streams per client on the servers of the concurrency tests
 LEASE_SECONDS = 3

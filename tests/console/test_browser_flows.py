@@ -24,6 +24,7 @@ from diagnostics.services import detectors
 from diagnostics.services.loader import load_faults, load_runbooks
 from fleet.actors import Actor
 from fleet.services import provisioning
+from tests import markers
 from tests.factories import CONSOLE_PASSWORD as PASSWORD
 from tests.live_server import LiveServer, serving
 
@@ -158,6 +159,7 @@ def sweep_now() -> None:
 def launched_chromium() -> Iterator[Browser]:
     """Debian's Chromium, headless, closed afterwards (the browser tests' one launch)."""
     assert shutil.which(CHROMIUM), "browser tests need Debian's Chromium: apt-get install chromium"
+    markers.require("browser", "Chromium")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         try:
