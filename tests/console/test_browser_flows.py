@@ -26,7 +26,7 @@ from fleet.actors import Actor
 from fleet.services import provisioning
 from tests import markers
 from tests.factories import CONSOLE_PASSWORD as PASSWORD
-from tests.live_server import LiveServer, serving
+from tests.live_server import LiveServer, shared_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,9 +44,11 @@ LAUNCH_ARGS = [
 TABLET = {"width": 1024, "height": 768}
 
 
-@pytest.fixture
-def server(tmp_path) -> Iterator[LiveServer]:
-    with serving(tmp_path / "server.log") as live:
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[LiveServer]:
+    """One console server for the module's tests (each test starts from an empty database)."""
+    log = tmp_path_factory.mktemp("browser") / "server.log"
+    with shared_server(django_db_blocker, log) as live:
         yield live
 
 
