@@ -433,6 +433,7 @@ async def test_a_page_still_allowed_stays_open_and_updated_across_many_rechecks(
     assert "18.5 kW" in "\n".join(texts(outputs))
 
 
+@pytest.mark.slow
 async def test_a_quiet_page_receives_a_keep_alive_within_15_seconds(watched):
     device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie)
