@@ -15,7 +15,7 @@ HISTORY_DAYS ?= 5
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tellus
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run logins test bench lint format migrate venv clean
+.PHONY: run logins test test-fast bench lint format migrate venv clean
 
 # Running needs the project's dependencies only; testing, linting and benchmarks add the
 # development tools (pytest, ruff, import-linter, granian, py-spy, playwright).
@@ -49,10 +49,19 @@ run: migrate
 logins:
 	@HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m console.web.demo_logins
 
+# `make test` runs every test (what CI runs, .ci/run); `make test-fast` is the inner loop:
+# everything but the tests marked browser, fuzz, live_server or slow (a few minutes).
+FAST_TIER := not (browser or fuzz or live_server or slow)
+
 test: $(DEV_STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: $(DEV_STAMP)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+	$(BIN)/pytest -m "$(FAST_TIER)" $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from django.db import connection
 
+from tests import markers
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,6 +37,7 @@ class WorkerProcess:
         return self.workdir / f"worker-{self.starts}.log"
 
     def start(self, timeout: float = 60) -> None:
+        markers.require("live_server", "a Celery worker")
         self.starts += 1
         with self.log.open("w") as output:
             self.process = subprocess.Popen(

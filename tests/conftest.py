@@ -8,9 +8,47 @@ from django.core.cache import cache
 from django.db import connections
 from django.test import Client
 
-from fleet.actors import Actor
 from fleet.models import ApiClient, Device, Site
-from fleet.services import provisioning
+from tests import factories, markers
+
+# --- Tiers: `make test-fast` runs what carries none of these markers ------------------------
+
+# Fixtures that start a real server, worker or process for the tests using them.
+LIVE_SERVER_FIXTURES = {
+    "server",
+    "servers",
+    "two_servers",
+    "tellus_server",
+    "celery_worker",
+    "worker_factory",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by what they are, so a new test lands in its tier without thinking:
+    the fuzz package is `fuzz`, test_browser_* modules and tests using the `browser`
+    fixture are `browser`; both start live servers, so they are `live_server` too, as is
+    any test using a live-server fixture."""
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ()))
+        if "fuzz" in item.path.parts:
+            item.add_marker(pytest.mark.fuzz)
+            item.add_marker(pytest.mark.live_server)
+        if item.path.name.startswith("test_browser_") or "browser" in uses:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.live_server)
+        if uses & LIVE_SERVER_FIXTURES:
+            item.add_marker(pytest.mark.live_server)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    markers.running = frozenset(mark.name for mark in item.iter_markers())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    markers.running = None
 
 
 @pytest.fixture(autouse=True)
@@ -53,87 +91,52 @@ def api() -> ApiClientHelper:
 @pytest.fixture
 def make_client(db) -> Callable[..., tuple[ApiClient, str]]:
     """Create an operator API client: make_client("Acme", scopes=["read"])."""
-
-    def make(operator: str = "Acme Charging", scopes: list[str] | None = None):
-        return provisioning.create_operator_client(
-            Actor.platform(), operator, scopes or ["read", "write"]
-        )
-
-    return make
+    return factories.operator_client
 
 
 @pytest.fixture
-def operator_token(api) -> Callable[[ApiClient, str], str]:
-    def issue(client: ApiClient, secret: str) -> str:
-        response = api.post(
-            "/v1/operator/oauth/token",
-            {
-                "client_id": client.client_id,
-                "client_secret": secret,
-                "grant_type": "client_credentials",
-            },
-        )
-        assert response.status_code == 200, response.content
-        return response.json()["access_token"]
-
-    return issue
+def operator_token(db) -> Callable[[ApiClient, str], str]:
+    return factories.operator_token
 
 
 @pytest.fixture
-def register_device(api, db) -> Callable[..., dict]:
+def acme(db) -> factories.OperatorAccount:
+    """Acme Charging with a read/write API client: `client, token = acme`."""
+    return factories.OperatorAccount.create(factories.ACME)
+
+
+@pytest.fixture
+def rival(db) -> factories.OperatorAccount:
+    """Rival Energy, another operator with a read/write API client."""
+    return factories.OperatorAccount.create(factories.RIVAL)
+
+
+@pytest.fixture
+def register_device(db) -> Callable[..., dict]:
     """Register a charger through the API; returns device_id and device_secret."""
-    counter = iter(range(1, 10_000))
-
-    def register(**overrides: Any) -> dict:
-        body = {
-            "sn": f"SN-TEST-{next(counter):05d}",
-            "model": "TP-DC180",
-            "manufacturer": "Tellus Power",
-            "firmware_version": "3.1.0",
-            **overrides,
-        }
-        response = api.post("/v1/device/register", body)
-        assert response.status_code == 200, response.content
-        return response.json()["data"]
-
-    return register
+    return factories.registration
 
 
 @pytest.fixture
-def device_token(api) -> Callable[[dict], str]:
-    def issue(registration: dict) -> str:
-        response = api.post(
-            "/v1/device/token",
-            {
-                "device_id": registration["device_id"],
-                "device_secret": registration["device_secret"],
-                "grant_type": "client_credentials",
-            },
-        )
-        assert response.status_code == 200, response.content
-        return response.json()["access_token"]
-
-    return issue
+def device_token(db) -> Callable[[dict], str]:
+    return factories.device_token
 
 
 @pytest.fixture
 def site_for(db) -> Callable[..., Site]:
-    def make(client: ApiClient, name: str = "Depot", **kwargs: Any) -> Site:
-        return provisioning.create_site(Actor.platform(), client.client_id, name, **kwargs)
-
-    return make
+    return factories.site
 
 
 @pytest.fixture
-def assigned_device(register_device, site_for) -> Callable[..., Device]:
+def assigned_device(db) -> Callable[..., Device]:
     """A registered charger placed on a site of the given client's operator."""
+    return factories.assigned_device
 
-    def make(client: ApiClient, site: Site | None = None, **overrides: Any) -> Device:
-        registration = register_device(**overrides)
-        site = site or site_for(client)
-        return provisioning.assign_device(Actor.platform(), registration["device_id"], site.site_id)
 
-    return make
+@pytest.fixture
+def device(acme) -> Device:
+    """An ordinary charger (TP-DC180 on firmware 3.1.0) on Acme's depot."""
+    return factories.assigned_device(acme.client)
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests import markers
 from tests.live_server import REPO, UNLIMITED_RATES, LiveServer
 
 # Where each service is told to go: unset, they fall back to the embedded default.
@@ -32,6 +33,7 @@ def embedded_environment(var_dir: Path) -> dict[str, str]:
 def run_python(argv: list[str], env: dict[str, str], timeout: float = 300) -> str:
     """`python <argv>` in the repository with `env`; its standard output, or an assertion
     error holding everything it said."""
+    markers.require("live_server", "a `make run` process")
     done = subprocess.run(
         [sys.executable, *argv], cwd=REPO, env=env, capture_output=True, text=True,
         timeout=timeout, check=False,

@@ -22,6 +22,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
+from tests import markers
+
 REPO = Path(__file__).resolve().parents[1]
 APPLICATION_NAME = "tellus-live-server"
 
@@ -98,6 +100,7 @@ class LiveServer:
         return env
 
     def start(self, attempts: int = 3) -> None:
+        markers.require("live_server", "a live server")
         for attempt in range(attempts):
             self.port = free_port()
             self._log = self.log_path.open("ab")
@@ -202,11 +205,31 @@ def serving(log_path: Path, **options) -> Iterator[LiveServer]:
         call_command("flush", interactive=False, verbosity=0)
 
 
+@contextmanager
+def shared_server(django_db_blocker, log_path: Path, **options) -> Iterator[LiveServer]:
+    """A live server kept for many transactional tests (a module-scoped fixture): starting
+    one costs seconds, and each test's teardown already empties the database it serves
+    (the cache is cleared per test too), so nothing one test wrote reaches the next."""
+    with django_db_blocker.unblock():
+        database = database_url(connection.settings_dict)
+    live = LiveServer(
+        f"{database}?application_name={APPLICATION_NAME}", settings.SECRET_KEY, log_path, **options
+    )
+    live.start()
+    try:
+        yield live
+    finally:
+        live.stop()
+        with django_db_blocker.unblock():
+            call_command("flush", interactive=False, verbosity=0)
+            connection.close()
+
+
 def eventually(condition, timeout: float = 90.0, what: str = "") -> None:
     """Wait for `condition()` to hold, for what a live system does in its own time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.5)
+        time.sleep(0.1)
     raise AssertionError(f"not within {timeout:.0f} s: {what}")

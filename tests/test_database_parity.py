@@ -55,6 +55,7 @@ def test_postgresql_gives_the_known_answer(name):
 
 
 @pytest.mark.parametrize("name", CASES)
+@pytest.mark.live_server
 def test_the_embedded_default_gives_the_known_answer(sqlite_answers, name):
     assert sqlite_answers[name] == EXPECTED[name]
 

@@ -134,6 +134,7 @@ def test_a_short_encryption_key_stops_the_process(production):
     assert "TELLUS_ENCRYPTION_KEYS: each key needs at least 32 characters" in done.stderr
 
 
+@pytest.mark.live_server
 def test_a_production_server_redirects_to_https_and_sends_hsts_and_a_policy(production):
     script = """
 import django; django.setup()

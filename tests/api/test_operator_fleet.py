@@ -9,18 +9,6 @@ from fleet.models import Connector, ConnectorState, Site
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def acme(make_client, operator_token):
-    client, secret = make_client("Acme Charging")
-    return client, operator_token(client, secret)
-
-
-@pytest.fixture
-def rival(make_client, operator_token):
-    client, secret = make_client("Rival Energy")
-    return client, operator_token(client, secret)
-
-
 def add_connectors(device, *states: str) -> None:
     for index, state in enumerate(states, start=1):
         Connector.objects.create(device=device, connector_id=index, state=state)

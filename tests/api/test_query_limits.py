@@ -13,9 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def token(make_client, operator_token):
-    client, secret = make_client()
-    return operator_token(client, secret)
+def token(acme):
+    return acme.token
 
 
 @pytest.mark.parametrize("count", [1_001, 5_000])

@@ -22,13 +22,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from fleet import tokens
-from fleet.actors import Actor
 from fleet.ids import new_device_id
 from fleet.models import Device
-from fleet.services import provisioning
+from tests import factories
 from tests.live_server import LiveServer, eventually, serving
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server]
 
 CAP = 3  # streams per client on the servers of the concurrency tests
 LEASE_SECONDS = 3
@@ -54,9 +53,8 @@ def seed_devices(site, count: int) -> list[str]:
 
 
 def operator(name: str = "Cap Charging"):
-    client, secret = provisioning.create_operator_client(Actor.platform(), name, ["read"])
-    site = provisioning.create_site(Actor.platform(), client.client_id, "Depot")
-    return client, secret, site
+    client, secret = factories.operator_client(name, ["read"])
+    return client, secret, factories.site(client)
 
 
 def token_from(server: LiveServer, client, secret: str) -> str:

@@ -5,23 +5,13 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
-from console.web.services.people import create_console_user
-from fleet.actors import Actor
-
-PASSWORD = "console-pass-123"
+from tests import factories
 
 
 @pytest.fixture
 def console_user(db) -> Callable[..., object]:
     """A console user of the named operator with `role` (the operator must exist)."""
-
-    def make(username: str, operator_name: str, role: str = "viewer"):
-        user, _ = create_console_user(
-            Actor.platform(), username, operator_name, role, password=PASSWORD
-        )
-        return user
-
-    return make
+    return factories.console_user
 
 
 @pytest.fixture

@@ -27,11 +27,6 @@ def admin_client(client):
     return client
 
 
-@pytest.fixture
-def acme(make_client):
-    return make_client("Acme Charging")
-
-
 def admin_url(app: str, model: str, pk, view: str) -> str:
     """The admin's own link: it escapes "_" in ids, so a bare id may name another row."""
     return f"/admin/{app}/{model}/{quote(str(pk))}/{view}/"
@@ -85,7 +80,7 @@ def leaks(entry: AuditEntry, *secrets: str) -> bool:
 
 
 def test_a_scope_change_is_recorded_with_before_and_after(admin_client, acme):
-    client, secret = acme
+    client, secret = acme.client, acme.secret
     url = admin_url("fleet", "apiclient", client.client_id, "change")
     post_change(admin_client, url, scopes='["read"]')
 
@@ -102,7 +97,7 @@ def test_a_scope_change_is_recorded_with_before_and_after(admin_client, acme):
 
 @pytest.mark.parametrize("scopes", ['["admin"]', '"read"', "[1, 2]", "[]", '{"read": 1}'])
 def test_bad_scopes_are_a_form_error_and_change_nothing(admin_client, acme, scopes):
-    client, _ = acme
+    client = acme.client
     url = admin_url("fleet", "apiclient", client.client_id, "change")
     data = change_form_data(admin_client.get(url))
     data["scopes"] = scopes
@@ -115,7 +110,7 @@ def test_bad_scopes_are_a_form_error_and_change_nothing(admin_client, acme, scop
 
 
 def test_an_overlong_callback_url_is_a_form_error(admin_client, acme):
-    client, _ = acme
+    client = acme.client
     url = admin_url("fleet", "apiclient", client.client_id, "change")
     data = change_form_data(admin_client.get(url))
     data["legacy_callback_url"] = "https://peer.example/" + "a" * 300
@@ -125,7 +120,7 @@ def test_an_overlong_callback_url_is_a_form_error(admin_client, acme):
 
 
 def test_deactivating_a_client_is_recorded(admin_client, acme):
-    client, _ = acme
+    client = acme.client
     data = change_form_data(
         admin_client.get(admin_url("fleet", "apiclient", client.client_id, "change"))
     )
@@ -141,13 +136,13 @@ def test_deactivating_a_client_is_recorded(admin_client, acme):
 
 
 def test_saving_without_changes_records_nothing(admin_client, acme):
-    client, _ = acme
+    client = acme.client
     post_change(admin_client, admin_url("fleet", "apiclient", client.client_id, "change"))
     assert not AuditEntry.objects.filter(action="update").exists()
 
 
 def test_a_secret_rotation_shows_that_the_secret_changed_never_the_secret(admin_client, acme):
-    client, old_secret = acme
+    client, old_secret = acme.client, acme.secret
     response = admin_client.post(
         "/admin/fleet/apiclient/",
         {"action": "rotate_secret", "_selected_action": [client.client_id]},
@@ -364,7 +359,7 @@ def test_the_trail_is_readable_in_the_admin_and_cannot_be_edited(admin_client, a
 def test_narrowing_scopes_in_the_admin_revokes_the_clients_tokens(
     admin_client, acme, api, operator_token, assigned_device, django_capture_on_commit_callbacks
 ):
-    client, secret = acme
+    client, secret = acme.client, acme.secret
     token = operator_token(client, secret)
     device = assigned_device(client)
     url = admin_url("fleet", "apiclient", client.client_id, "change")

@@ -16,12 +16,6 @@ ADDRESS = "203.0.113.7"
 
 
 @pytest.fixture
-def acme(make_client, operator_token):
-    client, secret = make_client("Acme Charging")
-    return client, operator_token(client, secret)
-
-
-@pytest.fixture
 def engineer(acme):
     user = get_user_model().objects.create_user("engineer", password="pw-for-tests-1")
     OperatorMember.objects.create(user=user, operator=acme[0].operator)

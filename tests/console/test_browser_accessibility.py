@@ -22,7 +22,6 @@ from diagnostics.services.runbooks import engine
 from fleet.actors import Actor
 from fleet.models import Device, DeviceEvent
 from tests.console.accessibility import PHONE, SIZES, audit, describe
-from tests.console.conftest import PASSWORD
 from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
     TABLET,
     browser,
@@ -34,6 +33,7 @@ from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
     sweep_now,
 )
 from tests.console.test_browser_tour import PAGES
+from tests.factories import CONSOLE_PASSWORD as PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

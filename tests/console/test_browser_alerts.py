@@ -16,7 +16,6 @@ from diagnostics.models import Alert
 from fleet.live.messages import alert_changed
 from fleet.live.publish import publish_operator_message_sync
 from fleet.models import Device
-from tests.console.conftest import PASSWORD
 from tests.console.test_alerts_page import make_alert
 from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
     TABLET,
@@ -28,6 +27,7 @@ from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
     sign_in,
     sweep_now,
 )
+from tests.factories import CONSOLE_PASSWORD as PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

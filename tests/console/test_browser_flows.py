@@ -24,8 +24,9 @@ from diagnostics.services import detectors
 from diagnostics.services.loader import load_faults, load_runbooks
 from fleet.actors import Actor
 from fleet.services import provisioning
-from tests.console.conftest import PASSWORD
-from tests.live_server import LiveServer, serving
+from tests import markers
+from tests.factories import CONSOLE_PASSWORD as PASSWORD
+from tests.live_server import LiveServer, shared_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,9 +44,11 @@ LAUNCH_ARGS = [
 TABLET = {"width": 1024, "height": 768}
 
 
-@pytest.fixture
-def server(tmp_path) -> Iterator[LiveServer]:
-    with serving(tmp_path / "server.log") as live:
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[LiveServer]:
+    """One console server for the module's tests (each test starts from an empty database)."""
+    log = tmp_path_factory.mktemp("browser") / "server.log"
+    with shared_server(django_db_blocker, log) as live:
         yield live
 
 
@@ -156,6 +159,7 @@ def sweep_now() -> None:
 def launched_chromium() -> Iterator[Browser]:
     """Debian's Chromium, headless, closed afterwards (the browser tests' one launch)."""
     assert shutil.which(CHROMIUM), "browser tests need Debian's Chromium: apt-get install chromium"
+    markers.require("browser", "Chromium")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         try:

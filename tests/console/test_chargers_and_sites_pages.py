@@ -4,42 +4,25 @@ page, the Chargers list and its own page."""
 
 import csv
 import io
-import itertools
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from diagnostics.models import Alert
 from fleet.actors import Actor
 from fleet.models import Connector, ConnectorState, Device
 from fleet.services.commands import queue_command
 from fleet.services.records import store_charging_record
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-_ids = itertools.count()
 OVERHEAT = "Connector 1 cut out at 85 °C"
 
 
 def open_alert(device: Device, severity: str, title: str, detector: str = "over_temperature"):
-    now = timezone.now()
-    n = next(_ids)
-    return Alert.objects.create(
-        alert_id=f"alr_p{n}",
-        operator=device.site.operator,
-        device=device,
-        site=device.site,
-        detector=detector,
-        subject=f"{device.device_id}:{n}",
-        severity=severity,
-        status="open",
-        title=title,
-        first_seen=now,
-        last_seen=now,
-        window_start=now,
-    )
+    return factories.alert(device, severity=severity, title=title, detector=detector)
 
 
 def set_online(*devices: Device) -> None:

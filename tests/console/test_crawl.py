@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tests.crawl import BACKENDS, crawl, sign_in, world_on
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server]
 
 
 @pytest.fixture(params=BACKENDS)

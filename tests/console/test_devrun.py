@@ -21,7 +21,7 @@ from console.web.demo_logins import save_logins
 from fleet.models import ChargingRecord, Device, TelemetrySample
 from tests.live_server import REPO, UNLIMITED_RATES, database_url, eventually, free_port
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server]
 
 
 def children_of(pid: int) -> list[int]:

@@ -27,13 +27,7 @@ urlpatterns = [
 ]
 
 
-@pytest.fixture
-def acme(make_client, site_for, assigned_device):
-    client, _ = make_client("Acme Charging")
-    return assigned_device(client, site_for(client, "Acme Depot"))
-
-
-def test_an_unknown_page_says_so_in_the_console_frame_with_the_way_back(acme, signed_in):
+def test_an_unknown_page_says_so_in_the_console_frame_with_the_way_back(device, signed_in):
     browser = signed_in("Acme Charging")
     response = browser.get(
         "/no-such-page/", headers={"referer": "http://testserver/records/?page=2"}
@@ -47,7 +41,7 @@ def test_an_unknown_page_says_so_in_the_console_frame_with_the_way_back(acme, si
 
 
 def test_another_operators_charger_is_the_same_styled_404(
-    acme, signed_in, make_client, site_for, assigned_device
+    device, signed_in, make_client, site_for, assigned_device
 ):
     rival, _ = make_client("Rival Energy")
     theirs = assigned_device(rival, site_for(rival, "Rival Yard"))
@@ -57,7 +51,7 @@ def test_another_operators_charger_is_the_same_styled_404(
     assert "There is nothing here" in page and theirs.sn not in page and "Rival" not in page
 
 
-def test_a_way_back_leads_only_to_our_own_pages(acme, signed_in):
+def test_a_way_back_leads_only_to_our_own_pages(device, signed_in):
     browser = signed_in("Acme Charging")
     for referer in (
         "https://evil.example/phish",
@@ -74,7 +68,7 @@ def test_signed_out_the_404_offers_to_sign_in(client):
     assert '<a href="/login/">Sign in</a>' in response.content.decode()
 
 
-def test_a_page_the_role_does_not_open_is_a_styled_403_that_changes_nothing(acme, signed_in):
+def test_a_page_the_role_does_not_open_is_a_styled_403_that_changes_nothing(device, signed_in):
     response = signed_in("Acme Charging", "viewer").get("/people/")
     page = response.content.decode()
     assert response.status_code == 403
@@ -85,7 +79,7 @@ def test_a_page_the_role_does_not_open_is_a_styled_403_that_changes_nothing(acme
 
 
 @pytest.mark.urls("tests.console.test_error_pages")
-def test_a_failure_is_a_styled_500_with_a_way_back(acme, signed_in):
+def test_a_failure_is_a_styled_500_with_a_way_back(device, signed_in):
     browser = signed_in("Acme Charging")
     browser.raise_request_exception = False
     response = browser.get("/crash/")

@@ -24,7 +24,7 @@ from fleet.actors import Actor
 from fleet.live import messages
 from fleet.live.publish import publish_device_message
 from fleet.models import Command, Device
-from fleet.services import control, provisioning
+from fleet.services import control
 from fleet.services.commands import queue_command, report_command_status
 from fleet.services.events import record_event
 from fleet.services.telemetry import record_telemetry_orm
@@ -50,16 +50,10 @@ def reading(power: float) -> dict:
 
 
 @pytest.fixture
-def acme(make_client, site_for, register_device, console_user):
-    """Acme's depot with a reporting charger, and a session cookie for an Acme viewer."""
-    client, _ = make_client("Acme Charging")
-    depot = site_for(client, "Acme Depot")
-    registration = register_device(model="TP-DC180")
-    provisioning.assign_device(Actor.platform(), registration["device_id"], depot.site_id)
-    record_telemetry_orm(registration["device_id"], reading(7.0), timezone.now())
-    return Device.objects.get(pk=registration["device_id"]), cookie_of(
-        console_user("watcher", "Acme Charging")
-    )
+def watched(device, console_user):
+    """Acme's charger, reporting, and a session cookie for an Acme viewer."""
+    record_telemetry_orm(device.device_id, reading(7.0), timezone.now())
+    return Device.objects.get(pk=device.pk), cookie_of(console_user("watcher", "Acme Charging"))
 
 
 def cookie_of(user) -> str:
@@ -111,8 +105,8 @@ async def opened(communicator: WebsocketCommunicator) -> None:
     assert await received(communicator, 0.3) == []
 
 
-async def test_a_telemetry_sample_pushes_the_connectors_and_chart_with_the_new_power(acme):
-    device, cookie = acme
+async def test_a_telemetry_sample_pushes_the_connectors_and_chart_with_the_new_power(watched):
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
     sample = reading(21.5)
@@ -129,8 +123,8 @@ async def test_a_telemetry_sample_pushes_the_connectors_and_chart_with_the_new_p
     assert "<script" not in html
 
 
-async def test_a_burst_of_samples_is_coalesced_into_a_few_renders(acme):
-    device, cookie = acme
+async def test_a_burst_of_samples_is_coalesced_into_a_few_renders(watched):
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
     for power in range(1, 41):
@@ -144,8 +138,8 @@ async def test_a_burst_of_samples_is_coalesced_into_a_few_renders(acme):
     assert 1 <= len(connector_frames) <= 2
 
 
-async def test_a_command_status_change_pushes_the_command_history(acme):
-    device, cookie = acme
+async def test_a_command_status_change_pushes_the_command_history(watched):
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
 
@@ -164,8 +158,8 @@ async def test_a_command_status_change_pushes_the_command_history(acme):
     assert 'id="device-commands"' in html and "start charging" in html and "accepted" in html
 
 
-async def test_a_charger_moved_to_another_operator_closes_the_socket(acme):
-    device, cookie = acme
+async def test_a_charger_moved_to_another_operator_closes_the_socket(watched):
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
     await publish_device_message(
@@ -176,8 +170,10 @@ async def test_a_charger_moved_to_another_operator_closes_the_socket(acme):
     assert close_code(outputs) == 4404
 
 
-async def test_another_operators_charger_is_not_found(acme, make_client, site_for, assigned_device):
-    _, cookie = acme
+async def test_another_operators_charger_is_not_found(
+    watched, make_client, site_for, assigned_device
+):
+    _, cookie = watched
     rival, _ = await sync_to_async(make_client)("Rival Energy")
     theirs = await sync_to_async(assigned_device)(rival, await sync_to_async(site_for)(rival))
     watcher = socket(f"page=device&id={theirs.device_id}", cookie)
@@ -191,8 +187,8 @@ async def test_another_operators_charger_is_not_found(acme, make_client, site_fo
 @pytest.mark.parametrize(
     "query", ["page=device&id=%00x", "page=device&id=" + "a" * 200, "page=nope"]
 )
-async def test_a_malformed_subscription_is_not_found(acme, query):
-    _, cookie = acme
+async def test_a_malformed_subscription_is_not_found(watched, query):
+    _, cookie = watched
     watcher = socket(query, cookie)
     connected, _ = await watcher.connect()
     assert connected
@@ -201,8 +197,8 @@ async def test_a_malformed_subscription_is_not_found(acme, query):
     assert close_code(outputs) == 4404
 
 
-async def test_without_a_session_the_socket_closes_as_signed_out(acme):
-    device, _ = acme
+async def test_without_a_session_the_socket_closes_as_signed_out(watched):
+    device, _ = watched
     watcher = socket(f"page=device&id={device.device_id}", None)
     connected, _ = await watcher.connect()
     assert connected
@@ -212,8 +208,8 @@ async def test_without_a_session_the_socket_closes_as_signed_out(acme):
 
 
 @pytest.mark.parametrize("origin", ["http://evil.example", ""])
-async def test_a_page_of_another_site_cannot_open_the_socket(acme, origin):
-    device, cookie = acme
+async def test_a_page_of_another_site_cannot_open_the_socket(watched, origin):
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie, origin=origin)
     connected, _ = await watcher.connect()
     # The session was looked up in the shared sync thread before the refusal: close it.
@@ -221,8 +217,8 @@ async def test_a_page_of_another_site_cannot_open_the_socket(acme, origin):
     assert not connected
 
 
-def test_the_page_names_its_socket_and_shows_the_live_status(acme, console_user):
-    device, _ = acme
+def test_the_page_names_its_socket_and_shows_the_live_status(watched, console_user):
+    device, _ = watched
     browser = Client()
     browser.force_login(console_user("reader", "Acme Charging"))
     html = browser.get(f"/devices/{device.device_id}/").content.decode()
@@ -230,8 +226,8 @@ def test_the_page_names_its_socket_and_shows_the_live_status(acme, console_user)
     assert 'id="live-status"' in html
 
 
-async def test_the_site_page_hears_its_chargers_and_lets_go_of_one_that_leaves(acme):
-    device, cookie = acme
+async def test_the_site_page_hears_its_chargers_and_lets_go_of_one_that_leaves(watched):
+    device, cookie = watched
     site_id = await sync_to_async(lambda: device.site_id)()
     watcher = socket(f"page=site&id={site_id}", cookie)
     await opened(watcher)
@@ -263,8 +259,8 @@ def repeated_fault(device: Device) -> None:
     detectors.run_detector(detectors.repeat_fault, timezone.now())
 
 
-async def test_a_newly_opened_alert_is_pushed_to_the_inbox_to_go_first(acme):
-    device, cookie = acme
+async def test_a_newly_opened_alert_is_pushed_to_the_inbox_to_go_first(watched):
+    device, cookie = watched
     watcher = socket("page=alerts&filters=", cookie)
     await opened(watcher)
     await sync_to_async(repeated_fault)(device)
@@ -275,8 +271,8 @@ async def test_a_newly_opened_alert_is_pushed_to_the_inbox_to_go_first(acme):
     assert f'id="alert-{alert.alert_id}"' in html and "F-0411" in html
 
 
-async def test_an_inbox_filtered_to_other_alerts_is_not_sent_this_one(acme):
-    device, cookie = acme
+async def test_an_inbox_filtered_to_other_alerts_is_not_sent_this_one(watched):
+    device, cookie = watched
     watcher = socket("page=alerts&filters=severity%3Dlow%26status%3Dall", cookie)
     await opened(watcher)
     await sync_to_async(repeated_fault)(device)
@@ -286,9 +282,9 @@ async def test_an_inbox_filtered_to_other_alerts_is_not_sent_this_one(acme):
 
 
 async def test_another_operators_alert_never_reaches_the_inbox(
-    acme, make_client, site_for, assigned_device
+    watched, make_client, site_for, assigned_device
 ):
-    _, cookie = acme
+    _, cookie = watched
 
     @sync_to_async
     def rival_charger() -> Device:
@@ -304,8 +300,8 @@ async def test_another_operators_alert_never_reaches_the_inbox(
     assert frames == []
 
 
-async def test_an_alert_opening_refreshes_the_fleet_pages_counts(acme):
-    device, cookie = acme
+async def test_an_alert_opening_refreshes_the_fleet_pages_counts(watched):
+    device, cookie = watched
     watcher = socket("page=fleet&filters=", cookie)
     await opened(watcher)
     await sync_to_async(repeated_fault)(device)
@@ -315,8 +311,8 @@ async def test_an_alert_opening_refreshes_the_fleet_pages_counts(acme):
 
 
 @pytest.mark.parametrize("filters", ["q%3D%00", "x" * 1001])
-async def test_a_malformed_filter_query_is_not_found(acme, filters):
-    _, cookie = acme
+async def test_a_malformed_filter_query_is_not_found(watched, filters):
+    _, cookie = watched
     watcher = socket(f"page=fleet&filters={filters}", cookie)
     connected, _ = await watcher.connect()
     assert connected
@@ -339,10 +335,10 @@ def engineer_socket(console_user, csrf_cookie: str):
     return browser, WebsocketCommunicator(application, "/console/live?page=alerts", headers)
 
 
-async def test_a_pushed_alerts_forms_carry_a_csrf_token_that_posts(acme, console_user):
+async def test_a_pushed_alerts_forms_carry_a_csrf_token_that_posts(watched, console_user):
     """Without JavaScript's header a pushed item's form must still post: its token is a
     mask of the browser's own CSRF cookie."""
-    device, _ = acme
+    device, _ = watched
     browser, watcher = await sync_to_async(engineer_socket)(console_user, CSRF_SECRET)
     await opened(watcher)
     await sync_to_async(repeated_fault)(device)
@@ -369,9 +365,9 @@ async def test_a_pushed_alerts_forms_carry_a_csrf_token_that_posts(acme, console
 
 @pytest.mark.parametrize("cookie", ["", "short", "x" * 31 + "!", "\x00" * 32])
 async def test_a_missing_or_malformed_csrf_cookie_pushes_forms_without_a_token(
-    acme, console_user, cookie
+    watched, console_user, cookie
 ):
-    device, _ = acme
+    device, _ = watched
     _, watcher = await sync_to_async(engineer_socket)(console_user, cookie)
     await opened(watcher)
     await sync_to_async(repeated_fault)(device)
@@ -398,11 +394,11 @@ def remove_from_operator(cookie: str) -> None:
 
 @pytest.mark.parametrize("lose_access", [sign_out, deactivate, remove_from_operator])
 async def test_losing_access_closes_a_quiet_page_as_signed_out_within_the_recheck(
-    acme, monkeypatch, lose_access
+    watched, monkeypatch, lose_access
 ):
     """No message needs to arrive: the recheck runs on a timer of its own."""
     monkeypatch.setattr(live, "RECHECK_SECONDS", 0.5)
-    device, cookie = acme
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
     await sync_to_async(lose_access)(cookie)
@@ -417,9 +413,11 @@ async def test_losing_access_closes_a_quiet_page_as_signed_out_within_the_rechec
     await watcher.disconnect()
 
 
-async def test_a_page_still_allowed_stays_open_and_updated_across_many_rechecks(acme, monkeypatch):
+async def test_a_page_still_allowed_stays_open_and_updated_across_many_rechecks(
+    watched, monkeypatch
+):
     monkeypatch.setattr(live, "RECHECK_SECONDS", 0.3)
-    device, cookie = acme
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
     await asyncio.sleep(2)  # six rechecks or so
@@ -434,8 +432,9 @@ async def test_a_page_still_allowed_stays_open_and_updated_across_many_rechecks(
     assert "18.5 kW" in "\n".join(texts(outputs))
 
 
-async def test_a_quiet_page_receives_a_keep_alive_within_15_seconds(acme):
-    device, cookie = acme
+@pytest.mark.slow
+async def test_a_quiet_page_receives_a_keep_alive_within_15_seconds(watched):
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
     outputs = await received(watcher, 15)
@@ -461,9 +460,11 @@ def logged() -> Iterator[list[logging.LogRecord]]:
     logger.removeHandler(handler)
 
 
-async def test_a_failing_render_is_logged_and_closes_with_an_error_code(acme, monkeypatch, logged):
+async def test_a_failing_render_is_logged_and_closes_with_an_error_code(
+    watched, monkeypatch, logged
+):
     monkeypatch.setitem(DEVICE_PAGE.fragments, "connectors", Fragment(broken))
-    device, cookie = acme
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
     sample = reading(9.0)
@@ -478,13 +479,15 @@ async def test_a_failing_render_is_logged_and_closes_with_an_error_code(acme, mo
     assert "the template broke" in str(failure.exc_info[1])
 
 
-async def test_a_failing_recheck_is_logged_and_closes_with_an_error_code(acme, monkeypatch, logged):
+async def test_a_failing_recheck_is_logged_and_closes_with_an_error_code(
+    watched, monkeypatch, logged
+):
     def unreachable(scope, access):
         raise ConnectionError("the session store is unreachable")
 
     monkeypatch.setattr(live, "RECHECK_SECONDS", 0.3)
     monkeypatch.setattr(live, "_current_access", unreachable)
-    device, cookie = acme
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
     outputs = await received(watcher, 3)
@@ -495,8 +498,8 @@ async def test_a_failing_recheck_is_logged_and_closes_with_an_error_code(acme, m
     assert "the session store is unreachable" in str(failure.exc_info[1])
 
 
-async def test_a_page_that_comes_back_is_sent_every_fragment_at_once(acme):
-    device, cookie = acme
+async def test_a_page_that_comes_back_is_sent_every_fragment_at_once(watched):
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}&resume=1", cookie)
     connected, _ = await watcher.connect()
     assert connected
@@ -521,8 +524,8 @@ def event(device: Device, event_type: str, **data) -> None:
     record_event(device.device_id, event_type, 1, timezone.now(), data)
 
 
-async def test_a_stop_redraws_the_connector_idle_at_0_kw_and_the_header(acme):
-    device, cookie = acme
+async def test_a_stop_redraws_the_connector_idle_at_0_kw_and_the_header(watched):
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
     await sync_to_async(event)(device, "stop", reason="ev_full")
@@ -534,8 +537,8 @@ async def test_a_stop_redraws_the_connector_idle_at_0_kw_and_the_header(acme):
     assert 'id="device-status"' in html and 'id="device-events"' in html
 
 
-async def test_a_fault_redraws_the_connector_in_fault(acme):
-    device, cookie = acme
+async def test_a_fault_redraws_the_connector_in_fault(watched):
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
     await sync_to_async(event)(device, "fault", fault_code="F-0411")
@@ -544,8 +547,8 @@ async def test_a_fault_redraws_the_connector_in_fault(acme):
     assert "state-fault" in section(html, 'id="connectors"')
 
 
-async def test_a_stop_takes_the_connectors_power_out_of_the_sites_power_in_use(acme):
-    device, cookie = acme
+async def test_a_stop_takes_the_connectors_power_out_of_the_sites_power_in_use(watched):
+    device, cookie = watched
     site_id = await sync_to_async(lambda: device.site_id)()
     watcher = socket(f"page=site&id={site_id}", cookie)
     await opened(watcher)
@@ -556,8 +559,8 @@ async def test_a_stop_takes_the_connectors_power_out_of_the_sites_power_in_use(a
     assert "<strong>0.0 kW</strong>" in power
 
 
-async def test_a_queued_command_appears_in_the_command_list_without_a_reload(acme):
-    device, cookie = acme
+async def test_a_queued_command_appears_in_the_command_list_without_a_reload(watched):
+    device, cookie = watched
     watcher = socket(f"page=device&id={device.device_id}", cookie)
     await opened(watcher)
 
@@ -572,8 +575,8 @@ async def test_a_queued_command_appears_in_the_command_list_without_a_reload(acm
     assert "stop charging" in commands and "cmd-queued" in commands
 
 
-async def test_a_site_controls_progress_is_redrawn_as_its_chargers_answer(acme):
-    device, cookie = acme
+async def test_a_site_controls_progress_is_redrawn_as_its_chargers_answer(watched):
+    device, cookie = watched
     site_id = await sync_to_async(lambda: device.site_id)()
     watcher = socket(f"page=site&id={site_id}", cookie)
     await opened(watcher)
@@ -598,9 +601,9 @@ async def test_a_site_controls_progress_is_redrawn_as_its_chargers_answer(acme):
 
 
 def test_an_idle_connector_draws_0_kw_on_the_charger_and_site_pages_after_a_reload(
-    acme, console_user
+    watched, console_user
 ):
-    device, _ = acme
+    device, _ = watched
     record_event(device.device_id, "stop", 1, timezone.now(), {})
     browser = Client()
     browser.force_login(console_user("reader", "Acme Charging"))

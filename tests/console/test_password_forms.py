@@ -14,7 +14,7 @@ from django.test import Client
 
 from console.web import signin
 from fleet.models import AuditEntry
-from tests.console.conftest import PASSWORD
+from tests.factories import CONSOLE_PASSWORD as PASSWORD
 
 pytestmark = pytest.mark.django_db
 

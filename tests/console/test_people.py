@@ -17,12 +17,6 @@ from fleet.models import AuditEntry
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def acme(make_client):
-    client, _ = make_client("Acme Charging")
-    return client.operator
-
-
 def run(*args) -> dict:
     from io import StringIO
 

@@ -11,8 +11,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from console.web.models import OperatorMember
-from tests.console.conftest import PASSWORD
 from tests.console.http_browser import PROXY_ENV, HttpBrowser
+from tests.factories import CONSOLE_PASSWORD as PASSWORD
 from tests.live_server import LiveServer, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)

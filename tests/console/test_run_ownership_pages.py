@@ -13,16 +13,14 @@ from tests.diagnostics.test_run_ownership import (
     PREPARING,
     RUNS,
     SECRET_NOTE,
-    acme,
     charger,
     move,
-    rival,
     sites,
     started,
 )
 
 pytestmark = pytest.mark.django_db
-FIXTURES = (acme, rival, sites, charger)
+FIXTURES = (sites, charger)
 
 
 @pytest.fixture(autouse=True)

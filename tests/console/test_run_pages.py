@@ -28,15 +28,9 @@ def content():
 
 
 @pytest.fixture
-def acme(make_client, site_for):
-    client, _ = make_client("Acme Charging")
-    return client
-
-
-@pytest.fixture
 def charger(acme, site_for, assigned_device):
     return assigned_device(
-        acme, site_for(acme, "Acme Depot"), model="TP-DC180", firmware_version="3.1.0"
+        acme.client, site_for(acme.client, "Acme Depot"), model="TP-DC180", firmware_version="3.1.0"
     )
 
 
@@ -51,7 +45,7 @@ def faults(device, code, count):
 @pytest.fixture
 def cluster(acme, charger, site_for, assigned_device):
     """F-0421 on this charger and on a peer at another site, both on firmware 3.1.0."""
-    peer = assigned_device(acme, site_for(acme, "Far Yard"), firmware_version="3.1.0")
+    peer = assigned_device(acme.client, site_for(acme.client, "Far Yard"), firmware_version="3.1.0")
     faults(charger, "F-0421", 2)
     faults(peer, "F-0421", 1)
     return charger
@@ -287,11 +281,10 @@ def test_a_viewer_reads_a_run_but_cannot_act_on_it(signed_in, charger):
 
 
 def test_another_operators_run_and_charger_are_not_found(
-    signed_in, charger, make_client, site_for, assigned_device
+    signed_in, charger, rival, site_for, assigned_device
 ):
     run = engine.start(Actor.platform(), charger, POWER_UP)
-    rival, _ = make_client("Rival Energy")
-    theirs = assigned_device(rival, site_for(rival, "Rival Yard"))
+    theirs = assigned_device(rival.client, site_for(rival.client, "Rival Yard"))
     browser = signed_in("Rival Energy", "admin")
     for path in ("", "escalation/", "escalation.json"):
         assert browser.get(f"/runs/{run.run_id}/{path}").status_code == 404

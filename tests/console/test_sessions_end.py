@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from console.web import live
-from tests.console.conftest import PASSWORD
+from tests.factories import CONSOLE_PASSWORD as PASSWORD
 
 User = get_user_model()
 

@@ -4,7 +4,7 @@ per username — while the real user, signing in correctly, is never counted."""
 import pytest
 from django.test import Client
 
-from tests.console.conftest import PASSWORD
+from tests.factories import CONSOLE_PASSWORD as PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -156,22 +156,16 @@ def test_anything_else_is_no_zone(name):
 # --- The profile -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def acme(make_client, site_for, assigned_device):
-    client, _ = make_client("Acme Charging")
-    return assigned_device(client, site_for(client, "Acme Depot"))
-
-
 @pytest.mark.django_db
-def test_times_are_utc_until_a_person_chooses_and_the_top_bar_says_so(acme, signed_in):
+def test_times_are_utc_until_a_person_chooses_and_the_top_bar_says_so(device, signed_in):
     browser = signed_in("Acme Charging")
-    page = browser.get(f"/sites/{acme.site_id}/").content.decode()
+    page = browser.get(f"/sites/{device.site_id}/").content.decode()
     assert "Times in UTC" in page and 'href="/account/#time-zone"' in page
     assert re.search(r"<time [^>]*>[^<]* UTC</time>", page)
 
 
 @pytest.mark.django_db
-def test_a_person_saves_a_zone_and_every_page_shows_it(acme, signed_in, django_user_model):
+def test_a_person_saves_a_zone_and_every_page_shows_it(device, signed_in, django_user_model):
     browser = signed_in("Acme Charging", username="olga")
     account = browser.get("/account/").content.decode()
     assert '<option value="UTC" selected>' in account and "Europe/Paris" in account
@@ -181,15 +175,15 @@ def test_a_person_saves_a_zone_and_every_page_shows_it(acme, signed_in, django_u
     olga = django_user_model.objects.get(username="olga")
     assert ConsoleProfile.objects.get(user=olga).time_zone == "Europe/Paris"
 
-    page = browser.get(f"/sites/{acme.site_id}/").content.decode()
+    page = browser.get(f"/sites/{device.site_id}/").content.decode()
     assert "Times in CET (Europe/Paris)" in page or "Times in CEST (Europe/Paris)" in page
-    created = timezone.localtime(acme.site.created_at, ZoneInfo("Europe/Paris"))
+    created = timezone.localtime(device.site.created_at, ZoneInfo("Europe/Paris"))
     assert f"{created:%Y-%m-%d %H:%M} {created.tzname()}</time>" in page
     assert browser.get("/account/").content.decode().count('value="Europe/Paris" selected') == 1
 
 
 @pytest.mark.django_db
-def test_the_zone_follows_the_person_to_their_next_sign_in(acme, console_user):
+def test_the_zone_follows_the_person_to_their_next_sign_in(device, console_user):
     olga = console_user("olga", "Acme Charging")
     ConsoleProfile.objects.create(user=olga, time_zone="Asia/Tokyo")
     browser = Client()
@@ -199,7 +193,7 @@ def test_the_zone_follows_the_person_to_their_next_sign_in(acme, console_user):
 
 
 @pytest.mark.django_db
-def test_a_session_from_before_the_rule_finds_the_zone_once(acme, console_user):
+def test_a_session_from_before_the_rule_finds_the_zone_once(device, console_user):
     olga = console_user("olga", "Acme Charging")
     browser = Client()
     browser.force_login(olga)
@@ -215,7 +209,7 @@ def test_a_session_from_before_the_rule_finds_the_zone_once(acme, console_user):
     "value",
     ["Mars/Olympus_Mons", "../../etc/passwd", "Europe/Paris\x00", "x" * 10_000, "", "localtime"],
 )
-def test_a_hostile_zone_is_refused_in_words_and_changes_nothing(acme, signed_in, value):
+def test_a_hostile_zone_is_refused_in_words_and_changes_nothing(device, signed_in, value):
     browser = signed_in("Acme Charging", username="olga")
     browser.post("/account/", {"time_zone": "Europe/Paris"})
     response = browser.post("/account/", {"time_zone": value})
@@ -227,7 +221,7 @@ def test_a_hostile_zone_is_refused_in_words_and_changes_nothing(acme, signed_in,
 
 
 @pytest.mark.django_db
-def test_a_stored_zone_that_is_no_longer_valid_falls_back_to_utc(acme, console_user):
+def test_a_stored_zone_that_is_no_longer_valid_falls_back_to_utc(device, console_user):
     olga = console_user("olga", "Acme Charging")
     ConsoleProfile.objects.create(user=olga, time_zone="Atlantis/Capital")
     browser = Client()
@@ -236,7 +230,7 @@ def test_a_stored_zone_that_is_no_longer_valid_falls_back_to_utc(acme, console_u
 
 
 @pytest.mark.django_db
-def test_typed_times_are_read_in_the_readers_zone(acme, signed_in):
+def test_typed_times_are_read_in_the_readers_zone(device, signed_in):
     browser = signed_in("Acme Charging")
     browser.post("/account/", {"time_zone": "Europe/Paris"})
     page = browser.get("/energy/?start=2025-03-15T10:00&end=2025-03-15T12:00").content.decode()
@@ -248,7 +242,7 @@ def test_typed_times_are_read_in_the_readers_zone(acme, signed_in):
 
 
 @pytest.mark.django_db
-def test_downloads_stay_in_utc_with_the_header_saying_so(acme, signed_in):
+def test_downloads_stay_in_utc_with_the_header_saying_so(device, signed_in):
     browser = signed_in("Acme Charging", "engineer")
     browser.post("/account/", {"time_zone": "Asia/Tokyo"})
     header = b"".join(browser.get("/records.csv").streaming_content).decode().splitlines()[0]
@@ -289,11 +283,11 @@ async def test_a_live_fragment_is_rendered_in_the_readers_zone(
 
 
 @pytest.mark.django_db
-def test_a_control_to_confirm_says_until_when_in_the_readers_zone(acme, signed_in):
+def test_a_control_to_confirm_says_until_when_in_the_readers_zone(device, signed_in):
     browser = signed_in("Acme Charging", "operator")
     browser.post("/account/", {"time_zone": "Europe/Paris"})
     page = browser.post(
-        f"/sites/{acme.site_id}/flexibility/",
+        f"/sites/{device.site_id}/flexibility/",
         {"command": "set_power_limit", "power_limit_percent": "50", "duration": "30"},
     ).content.decode()
     assert re.search(r"until about \d\d:\d\d CES?T on \d{4}-\d\d-\d\d", page)

@@ -19,11 +19,6 @@ pytestmark = pytest.mark.django_db
 CODE = "F-0805"
 
 
-@pytest.fixture
-def device(make_client, assigned_device):
-    return assigned_device(make_client("Acme Charging")[0])
-
-
 class Expected:
     """The rule, stated over fact numbers 0, 1, 2, … in the order they arrive."""
 

@@ -25,12 +25,6 @@ def content():
 
 
 @pytest.fixture
-def acme(make_client, operator_token):
-    client, secret = make_client("Acme Charging")
-    return client, operator_token(client, secret)
-
-
-@pytest.fixture
 def device(acme, assigned_device):
     return assigned_device(acme[0], model="TP-DC180", firmware_version="3.0.1")
 

@@ -3,10 +3,7 @@ closed by the platform (it can no longer act on them, and its detectors no longe
 the charger), recorded and audited in its trail; the new operator's health, banner and
 counts never show the previous operator's alerts."""
 
-import itertools
-
 import pytest
-from django.utils import timezone
 
 from diagnostics.models import Alert
 from diagnostics.queries.health import device_health, health_counts, site_rows, with_health
@@ -15,29 +12,13 @@ from fleet.actors import Actor
 from fleet.models import AuditEntry, Device
 from fleet.services import provisioning
 from fleet.services.tenancy import devices_of
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-_ids = itertools.count()
-
 
 def alert_of(operator_id: str, device: Device, severity: str = "high", status: str = "open"):
-    now = timezone.now()
-    n = next(_ids)
-    return Alert.objects.create(
-        alert_id=f"alr_t{n}",
-        operator_id=operator_id,
-        device=device,
-        site_id=device.site_id,
-        detector="over_temperature",
-        subject=f"{device.device_id}:{n}",
-        severity=severity,
-        status=status,
-        title="Connector too hot",
-        first_seen=now,
-        last_seen=now,
-        window_start=now,
-    )
+    return factories.alert(device, operator_id=operator_id, severity=severity, status=status)
 
 
 @pytest.fixture

@@ -14,13 +14,6 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2025, 3, 15, 11, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def device(make_client, assigned_device):
-    return assigned_device(
-        make_client("Acme Charging")[0], model="TP-DC180", firmware_version="3.1.0"
-    )
-
-
 def sample(device, seconds=0, connector_id=1, **fields):
     values = {
         "state": "charging",

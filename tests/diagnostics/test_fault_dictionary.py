@@ -103,8 +103,9 @@ def test_load_diagnostics_command(db):
 
 
 @pytest.fixture
-def device(make_client, assigned_device):
-    return assigned_device(make_client("Acme Charging")[0], firmware_version="3.0.1")
+def device(acme, assigned_device):
+    """A charger on firmware 3.0.1, inside F-0421's known firmware issue."""
+    return assigned_device(acme.client, firmware_version="3.0.1")
 
 
 def test_firmware_awareness(dictionary, device):

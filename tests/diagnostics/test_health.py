@@ -2,8 +2,6 @@
 healthy, with faulted before offline and offline before degraded; computed for a whole
 queryset in one query."""
 
-import itertools
-
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
@@ -19,29 +17,13 @@ from diagnostics.queries.health import (
 )
 from fleet.models import Connector, ConnectorState, Device, DeviceEvent
 from fleet.services.tenancy import devices_of
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-_ids = itertools.count()
-
 
 def open_alert(device: Device, severity: str, status: str = "open", title: str = "t") -> Alert:
-    now = timezone.now()
-    n = next(_ids)
-    return Alert.objects.create(
-        alert_id=f"alr_h{n}",
-        operator=device.site.operator,
-        device=device,
-        site=device.site,
-        detector="over_temperature",
-        subject=f"{device.device_id}:{n}",
-        severity=severity,
-        status=status,
-        title=title,
-        first_seen=now,
-        last_seen=now,
-        window_start=now,
-    )
+    return factories.alert(device, severity=severity, status=status, title=title)
 
 
 def online(device: Device, **fields) -> Device:
@@ -59,15 +41,13 @@ def health_of(device: Device) -> str:
 
 
 @pytest.fixture
-def acme(make_client, site_for):
-    client, _ = make_client("Acme Charging")
-    return client, site_for(client, "Acme Depot")
+def depot(acme, site_for):
+    return site_for(acme.client, "Acme Depot")
 
 
 @pytest.fixture
-def charger_at(acme, assigned_device):
-    client, depot = acme
-    return lambda **overrides: assigned_device(client, depot, **overrides)
+def charger_at(acme, depot, assigned_device):
+    return lambda **overrides: assigned_device(acme.client, depot, **overrides)
 
 
 def test_an_online_charger_with_nothing_wrong_is_healthy(charger_at):

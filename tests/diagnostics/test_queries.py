@@ -16,21 +16,6 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2025, 3, 15, 10, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def acme(make_client):
-    return make_client("Acme Charging")[0]
-
-
-@pytest.fixture
-def rival(make_client):
-    return make_client("Rival Energy")[0]
-
-
-@pytest.fixture
-def device(acme, assigned_device):
-    return assigned_device(acme)
-
-
 def alert(operator_id: str, alert_id: str, last_seen: int, **fields) -> Alert:
     """An alert last seen `last_seen` minutes after T0."""
     values = {"detector": "repeat_fault", "severity": "medium", "title": alert_id}
@@ -68,7 +53,7 @@ def test_each_alert_filter_narrows(acme, device):
 
 
 def test_another_operators_device_narrows_alerts_to_nothing(acme, rival, assigned_device):
-    foreign = assigned_device(rival)
+    foreign = assigned_device(rival.client)
     alert(rival.operator_id, "alt_rival", 0, device_id=foreign.device_id)
     assert list(alerts(acme.operator_id, device_id=foreign.device_id)) == []
 

@@ -12,12 +12,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def acme(make_client, operator_token):
-    client, secret = make_client("Acme Charging")
-    return client, operator_token(client, secret)
-
-
-@pytest.fixture
 def device(acme, assigned_device):
     device = assigned_device(acme[0])
     Connector.objects.create(device=device, connector_id=1, state="idle")

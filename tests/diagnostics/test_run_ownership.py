@@ -32,18 +32,6 @@ def content():
 
 
 @pytest.fixture
-def acme(make_client, operator_token):
-    client, secret = make_client("Acme Charging")
-    return client, operator_token(client, secret)
-
-
-@pytest.fixture
-def rival(make_client, operator_token):
-    client, secret = make_client("Rival Energy")
-    return client, operator_token(client, secret)
-
-
-@pytest.fixture
 def sites(acme, rival, site_for):
     return site_for(acme[0], "Acme Depot"), site_for(rival[0], "Rival Yard")
 

@@ -26,11 +26,6 @@ def all_branches():
                 )
 
 
-@pytest.fixture
-def device(make_client, assigned_device):
-    return assigned_device(make_client("Acme Charging")[0])
-
-
 @pytest.mark.parametrize(("slug", "step_key", "index"), list(all_branches()))
 def test_branch(device, slug, step_key, index):
     load_faults()

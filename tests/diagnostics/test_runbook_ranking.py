@@ -35,17 +35,6 @@ def content(db):
     load_runbooks()
 
 
-@pytest.fixture
-def acme(make_client, operator_token):
-    client, secret = make_client("Acme Charging")
-    return client, operator_token(client, secret)
-
-
-@pytest.fixture
-def device(content, acme, assigned_device):
-    return assigned_device(acme[0], model="TP-DC180", firmware_version="3.1.0")
-
-
 def faults(device, code, times=3):
     for minutes in range(times, 0, -1):
         DeviceEvent.objects.create(
@@ -64,7 +53,7 @@ def hot(device, temperature=80.0):
 # --- Alerts and suggestions agree -------------------------------------------------------------
 
 
-def test_an_alert_suggests_what_the_suggestions_endpoint_ranks_first(api, acme, device):
+def test_an_alert_suggests_what_the_suggestions_endpoint_ranks_first(api, acme, content, device):
     # F-0421 is linked to two runbooks; the preparing connector decides, for both.
     device.connectors.create(connector_id=1, state="preparing")
     faults(device, "F-0421")
@@ -77,7 +66,7 @@ def test_an_alert_suggests_what_the_suggestions_endpoint_ranks_first(api, acme, 
     assert ranked[0]["reasons"] == ["recent fault codes: F-0421", "a connector is in preparing"]
 
 
-def test_an_alert_suggests_only_a_runbook_about_its_own_code_or_detector(device):
+def test_an_alert_suggests_only_a_runbook_about_its_own_code_or_detector(content, device):
     # The device is offline, which ranks the power-up runbook, but nothing in the data
     # relates a runbook to over-temperature (F-0203): the alert suggests none.
     hot(device)
@@ -86,7 +75,7 @@ def test_an_alert_suggests_only_a_runbook_about_its_own_code_or_detector(device)
     assert Alert.objects.get().suggested_runbook == ""
 
 
-def test_the_ranking_follows_the_data_not_the_code(device):
+def test_the_ranking_follows_the_data_not_the_code(content, device):
     """An admin edit of a runbook's rules changes what alerts and suggestions say."""
     Runbook.objects.filter(slug="connector-stuck-preparing").update(
         suggest_when=[{"open_alert": ["over_temperature"], "score": 9}]
@@ -101,7 +90,9 @@ def test_the_ranking_follows_the_data_not_the_code(device):
     )
 
 
-def test_an_unfinished_discharge_ranks_the_v2g_runbook_and_a_completed_one_does_not(device):
+def test_an_unfinished_discharge_ranks_the_v2g_runbook_and_a_completed_one_does_not(
+    content, device
+):
     from fleet.services.commands import queue_command, report_command_status
 
     command = queue_command(

@@ -24,12 +24,6 @@ def content():
 
 
 @pytest.fixture
-def device(make_client, site_for, assigned_device):
-    client, _ = make_client("Acme Charging")
-    return assigned_device(client, site_for(client, "Acme Depot"), model="TP-DC180")
-
-
-@pytest.fixture
 def run(device):
     return engine.start(ENGINEER, device, "charger-faulting-on-power-up")
 

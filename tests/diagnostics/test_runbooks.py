@@ -26,13 +26,6 @@ def content():
     load_runbooks()
 
 
-@pytest.fixture
-def device(make_client, assigned_device):
-    return assigned_device(
-        make_client("Acme Charging")[0], model="TP-DC180", firmware_version="3.1.0"
-    )
-
-
 def faults(device, *codes, connector_id=1):
     for index, code in enumerate(codes):
         DeviceEvent.objects.create(

@@ -16,11 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def acme(make_client):
-    return make_client("Acme Charging")
-
-
-@pytest.fixture
 def ops_shell(monkeypatch):
     """Management commands run by the OS user `ops`."""
     monkeypatch.setattr("fleet.actors.getpass.getuser", lambda: "ops")
@@ -83,7 +78,7 @@ def test_the_operator_of_a_record_is_found_through_its_owners(acme, assigned_dev
 
 
 def test_rotating_a_secret_from_the_shell_is_recorded_by_the_os_user(ops_shell, acme):
-    client, old_secret = acme
+    client, old_secret = acme.client, acme.secret
     result = run("rotate_client_secret", client.client_id)
     client.refresh_from_db()
 

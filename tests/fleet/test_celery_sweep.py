@@ -32,11 +32,6 @@ def celery_worker(transactional_db, tmp_path):
     worker.stop()
 
 
-@pytest.fixture
-def device(transactional_db, make_client, assigned_device):
-    return assigned_device(make_client()[0])
-
-
 def test_worker_expires_undelivered_commands(celery_worker, device):
     command = queue_command(
         Actor.platform(), device, "start_charging", {}, connector_id=1, expires_in=1

@@ -290,6 +290,7 @@ def two_sites(make_client, site_for, assigned_device):
     group_by=st.sampled_from([None, "site", "operator"]),
     only_north=st.booleans(),
 )
+@pytest.mark.slow
 def test_postgresql_and_the_python_reference_agree(
     two_sites, records, samples, window, granularity, group_by, only_north
 ):

@@ -469,6 +469,7 @@ actions = st.lists(
     granularity=st.sampled_from(["hour", "day", "month"]),
     group_by=st.sampled_from([None, "site", "operator"]),
 )
+@pytest.mark.slow
 def test_the_rollup_is_always_a_scan_of_the_samples(fleet, steps, window, granularity, group_by):
     acme, sites, chargers = fleet
     with transaction.atomic():

@@ -14,16 +14,6 @@ from fleet.services.commands import claim_commands_orm, queue_command, report_co
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def device(acme_device):
-    return acme_device
-
-
-@pytest.fixture
-def acme_device(make_client, assigned_device):
-    return assigned_device(make_client()[0])
-
-
 def history(command: Command) -> list[tuple[str, str]]:
     return list(command.history.values_list("status", "source"))
 

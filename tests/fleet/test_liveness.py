@@ -11,11 +11,6 @@ from fleet.services import liveness
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def device(make_client, assigned_device):
-    return assigned_device(make_client()[0])
-
-
 def test_silent_devices_go_offline_with_a_platform_f0301(device, settings):
     settings.TELLUS_OFFLINE_AFTER_SECONDS = 90
     now = timezone.now()

@@ -193,6 +193,7 @@ def test_the_migration_backfills_every_fact_from_todays_ownership_on_postgresql(
     assert backfill_case.run(connection) == backfill_case.EXPECTED
 
 
+@pytest.mark.live_server
 def test_the_migration_backfills_every_fact_on_the_embedded_sqlite(tmp_path):
     output = run_python(["-m", "tests.fleet.backfill_case"], embedded_environment(tmp_path))
     assert json.loads(output.strip().splitlines()[-1]) == backfill_case.EXPECTED

@@ -223,6 +223,7 @@ def test_release_serial_of_an_unknown_serial_fails(db):
         call_command("release_serial", "SN-NOBODY", stdout=StringIO())
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_commands_as_a_process_print_json_or_fail_on_stderr():
     """What the platform team's scripts see: exit status, stdout and stderr."""

@@ -33,23 +33,8 @@ def minutes(n: int) -> datetime:
 
 
 @pytest.fixture
-def acme(make_client):
-    return make_client("Acme Charging")[0]
-
-
-@pytest.fixture
-def rival(make_client):
-    return make_client("Rival Energy")[0]
-
-
-@pytest.fixture
-def device(acme, assigned_device):
-    return assigned_device(acme)
-
-
-@pytest.fixture
 def foreign_device(rival, assigned_device):
-    return assigned_device(rival)
+    return assigned_device(rival.client)
 
 
 def event(device, at: int, event_type: str = "fault", fault_code: str = "") -> DeviceEvent:
@@ -78,13 +63,13 @@ def record(device, record_id: str, at: int, connector_id: int = 1) -> ChargingRe
 
 
 def test_a_page_counts_every_match_and_holds_one_slice(acme, site_for):
-    made = [site_for(acme, f"Depot {n}") for n in range(5)]
+    made = [site_for(acme.client, f"Depot {n}") for n in range(5)]
     page = paginate(Site.objects.filter(operator_id=acme.operator_id), 2, 2)
     assert (page.items, page.total, page.page, page.size) == (made[2:4], 5, 2, 2)
 
 
 def test_the_last_page_may_be_partial_and_a_page_past_it_empty(acme, site_for):
-    made = [site_for(acme, f"Depot {n}") for n in range(5)]
+    made = [site_for(acme.client, f"Depot {n}") for n in range(5)]
     queryset = Site.objects.filter(operator_id=acme.operator_id)
     assert paginate(queryset, 3, 2).items == made[4:]
     beyond = paginate(queryset, 4, 2)
@@ -101,15 +86,15 @@ def test_a_page_is_a_value(acme):
 
 
 def test_sites_are_the_operators_own_oldest_first(acme, rival, site_for):
-    first, second = site_for(acme, "North"), site_for(acme, "South")
-    site_for(rival, "Elsewhere")
+    first, second = site_for(acme.client, "North"), site_for(acme.client, "South")
+    site_for(rival.client, "Elsewhere")
     Site.objects.filter(pk=first.pk).update(created_at=minutes(10))
     Site.objects.filter(pk=second.pk).update(created_at=minutes(0))
     assert list(sites(acme.operator_id)) == [second, first]
 
 
 def test_sites_filter_on_status(acme, site_for):
-    active, inactive = site_for(acme, "Open"), site_for(acme, "Closed")
+    active, inactive = site_for(acme.client, "Open"), site_for(acme.client, "Closed")
     Site.objects.filter(pk=inactive.pk).update(status=Site.Status.INACTIVE)
     assert list(sites(acme.operator_id, status="active")) == [active]
     assert list(sites(acme.operator_id, status="inactive")) == [inactive]
@@ -130,7 +115,7 @@ def test_a_site_summary_counts_its_connectors_by_state(device):
 def test_devices_are_the_operators_own_oldest_registration_first(
     acme, device, foreign_device, assigned_device
 ):
-    newer = assigned_device(acme)
+    newer = assigned_device(acme.client)
     assert list(devices(acme.operator_id)) == [device, newer]
 
 
@@ -140,7 +125,9 @@ def test_devices_refuse_a_foreign_site(acme, foreign_device):
 
 
 def test_each_device_filter_narrows(acme, device, site_for, assigned_device):
-    other = assigned_device(acme, site_for(acme, "Yard"), model="TP-AC22", firmware_version="4.0")
+    other = assigned_device(
+        acme.client, site_for(acme.client, "Yard"), model="TP-AC22", firmware_version="4.0"
+    )
     other.status = "online"
     other.save(update_fields=["status"])
     for filters in (
@@ -224,7 +211,7 @@ def test_records_refuse_a_foreign_device(acme, foreign_device):
 
 
 def test_each_record_filter_narrows(acme, device, assigned_device):
-    other = assigned_device(acme)
+    other = assigned_device(acme.client)
     old, second_connector = record(device, "R-1", 0), record(device, "R-2", 60, connector_id=2)
     elsewhere = record(other, "R-3", 120)
     for filters, expected in (

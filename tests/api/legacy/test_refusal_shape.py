@@ -23,9 +23,8 @@ BODY = {"OrderId": "ORD-1", "ChargePointId": "dvc_000000000000", "ConnectorId": 
 
 
 @pytest.fixture
-def token(make_client, operator_token):
-    client, secret = make_client()
-    return operator_token(client, secret)
+def token(acme):
+    return acme.token
 
 
 def assert_status_shape(response, failure: str, http_status: int, code: int) -> None:

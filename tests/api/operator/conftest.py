@@ -1,20 +1,6 @@
 from datetime import UTC, datetime
 
-import pytest
-
 from fleet.models import ChargingRecord
-
-
-@pytest.fixture
-def acme(make_client, operator_token):
-    client, secret = make_client("Acme Charging")
-    return client, operator_token(client, secret)
-
-
-@pytest.fixture
-def rival(make_client, operator_token):
-    client, secret = make_client("Rival Energy")
-    return client, operator_token(client, secret)
 
 
 def at(text: str) -> datetime:

@@ -16,6 +16,7 @@ from fleet.live.messages import DEVICE_MESSAGE_TYPES
 from fleet.live.publish import publish_device_message
 from fleet.models import Command, Connector, DeviceEvent
 from fleet.services.provisioning import assign_device
+from tests import factories
 from tests.spec import assert_matches, component
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,11 +62,13 @@ async def closed_with(communicator: WebsocketCommunicator) -> tuple[int, str]:
 
 
 @pytest.fixture
-def operator(make_client, operator_token, site_for):
+def operator(db):
+    """`await operator()`: a new API client of Acme's, its token, and a new site of Acme's."""
+
     @sync_to_async
     def make(scopes=("read",)):
-        client, secret = make_client("Acme Charging", scopes=list(scopes))
-        return client, operator_token(client, secret), site_for(client)
+        account = factories.OperatorAccount.create(factories.ACME, list(scopes))
+        return account.client, account.token, factories.site(account.client)
 
     return make
 
