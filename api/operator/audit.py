@@ -5,7 +5,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.auth import operator_read
 from api.operator.common import (
@@ -16,7 +16,7 @@ from api.operator.common import (
     extension,
     page_body,
 )
-from api.schemas.common import Envelope, Page, Timestamp
+from api.schemas.common import Envelope, Page, ResponseSchema, Timestamp
 from fleet.queries import audit as audit_queries
 from fleet.queries.paging import paginate
 
@@ -31,7 +31,7 @@ class AuditFilters(PageParams):
     since: Timestamp | None = None
 
 
-class AuditEntryOut(BaseModel):
+class AuditEntryOut(ResponseSchema):
     actor: str = Field(description="client:<id>, user:<name>, cli:<os user> or platform")
     operator_id: str | None = Field(description="The operator whose trail holds the entry.")
     action: str
@@ -58,5 +58,4 @@ class AuditEntryOut(BaseModel):
 def audit_logs(request: HttpRequest, filters: Query[AuditFilters]):
     queryset = audit_queries.audit_entries(request.auth.operator_id, **filters.filter_values())
     page = paginate(queryset, filters.page, filters.size)
-    fields = AuditEntryOut.model_fields
-    return page_body(page, [{name: getattr(e, name) for name in fields} for e in page.items])
+    return page_body(page, [AuditEntryOut.from_model(e) for e in page.items])
