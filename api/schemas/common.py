@@ -109,7 +109,7 @@ class ResponseSchema(BaseModel):
     An answer is read from the model instance's attributes, field by field
     (`from_model`). A field whose attribute has another name says so with
     `validation_alias`; a value that is no attribute (computed, or looked up elsewhere)
-    is passed to `from_model` by name.
+    is passed to `from_model` under the name the field reads.
     """
 
     model_config = ConfigDict(from_attributes=True)
