@@ -74,16 +74,17 @@ class AlertOut(ResponseSchema):
         validation_alias="previous_id",
         description="The subject's previous alert, closed before this one opened.",
     )
-    transitions: list[dict[str, Any]] | None = None
+    # Not the alert's `transitions` (its related rows, one query per alert): only the
+    # answers about one alert carry them, passed as `history` (from_alert).
+    transitions: list[dict[str, Any]] | None = Field(None, validation_alias="history")
 
     @classmethod
     def from_alert(cls, alert: Alert, with_history: bool = False) -> Self:
-        """The alert; its transitions (oldest first) only when asked: the answers about
-        one alert carry them, listings do not."""
-        history = None
-        if with_history:
-            history = list(alert.transitions.values("from_status", "to_status", "note", "by", "at"))
-        return cls.from_model(alert, transitions=history)
+        """The alert, with its transitions (oldest first) when asked."""
+        if not with_history:
+            return cls.from_model(alert)
+        history = alert.transitions.values("from_status", "to_status", "note", "by", "at")
+        return cls.from_model(alert, history=list(history))
 
 
 class AlertUpdate(RequestSchema):

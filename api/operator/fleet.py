@@ -22,6 +22,7 @@ from api.schemas.operator import (
     TelemetrySampleOut,
 )
 from diagnostics.queries import faults as fault_queries
+from fleet.models import DeviceEvent
 from fleet.queries import devices as device_queries
 from fleet.queries import sites as site_queries
 from fleet.queries.paging import paginate
@@ -127,10 +128,15 @@ def device_events(request: HttpRequest, device_id: str, filters: Query[EventFilt
     )
     page = paginate(queryset, filters.page, filters.size)
     titles = fault_queries.fault_titles(page.items)
-    return page_body(
-        page,
-        [DeviceEventOut.from_model(e, fault_title=titles.get(e.fault_code)) for e in page.items],
-    )
+    return page_body(page, [_event_with_title(e, titles) for e in page.items])
+
+
+def _event_with_title(event: DeviceEvent, titles: dict[str, str]) -> DeviceEventOut:
+    # Set on the answer rather than passed to from_model: the cheaper way on pages of a
+    # hundred events.
+    answer = DeviceEventOut.from_model(event)
+    answer.fault_title = titles.get(event.fault_code)
+    return answer
 
 
 @router.get(

@@ -121,8 +121,8 @@ class CommandStatusOut(ResponseSchema):
 
 
 class DeviceEventOut(ResponseSchema):
-    # `fault_title` is looked up in the fault dictionary: pass it to from_model.
-    event_id: int = Field(validation_alias="pk")
+    # `fault_title` is looked up in the fault dictionary (api/operator/fleet.py).
+    event_id: int = Field(validation_alias="id")
     device_id: str
     connector_id: int
     event_type: str
