@@ -31,11 +31,11 @@ def register(request: HttpRequest, payload: DeviceRegisterRequest):
         mac=payload.mac or "",
     )
     return success_body(
-        {
-            "device_id": device.device_id,
-            "device_secret": secret,
-            "expires_in": settings.TELLUS_DEVICE_SECRET_TTL_SECONDS,
-        }
+        DeviceRegisterResponse(
+            device_id=device.device_id,
+            device_secret=secret,
+            expires_in=settings.TELLUS_DEVICE_SECRET_TTL_SECONDS,
+        )
     )
 
 

@@ -1,16 +1,16 @@
 """Alerts with state management (docs/diagnostics.md, Detectors and alerts)."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from django.http import HttpRequest
 from ninja import Query, Router
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.auth import operator_read, operator_write
 from api.envelope import success_body
 from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
-from api.schemas.common import Envelope, ErrorEnvelope, Page
+from api.schemas.common import EmptyAsNull, Envelope, ErrorEnvelope, Page, ResponseSchema
 from diagnostics.contracts.alerts import AlertUpdate
 from diagnostics.models import Alert
 from diagnostics.queries import alerts as alert_queries
@@ -30,7 +30,7 @@ class AlertFilters(PageParams):
     since: Timestamp | None = None
 
 
-class AlertOut(BaseModel):
+class AlertOut(ResponseSchema):
     alert_id: str
     detector: str
     title: str
@@ -38,15 +38,18 @@ class AlertOut(BaseModel):
     status: str
     device_id: str | None = None
     site_id: str | None = None
-    fault_code: str | None = None
+    fault_code: EmptyAsNull = None
     evidence: dict[str, Any]
-    suggested_runbook: str | None = None
+    suggested_runbook: EmptyAsNull = None
     count: int = Field(
+        validation_alias="fact_count",
         description="Distinct facts the alert covers: fault events (repeat_fault, "
         "heartbeat_lost, reconnect_storm), devices (firmware_cluster), telemetry samples "
-        "over the limit (over_temperature), the command (discharge_no_power)."
+        "over the limit (over_temperature), the command (discharge_no_power).",
     )
-    detections: int = Field(description="Deprecated: the same as count.")
+    detections: int = Field(
+        validation_alias="fact_count", description="Deprecated: the same as count."
+    )
     first_seen: datetime = Field(description="Time of the oldest fact covered.")
     last_seen: datetime = Field(description="Time of the newest fact covered.")
     closed_at: datetime | None = Field(None, description="When it was resolved or dismissed.")
@@ -54,36 +57,21 @@ class AlertOut(BaseModel):
         None, description="Dismissed with a snooze: the subject gets no new alert before this."
     )
     previous_alert_id: str | None = Field(
-        None, description="The subject's previous alert, closed before this one opened."
+        None,
+        validation_alias="previous_id",
+        description="The subject's previous alert, closed before this one opened.",
     )
-    transitions: list[dict[str, Any]] | None = None
+    # Not the alert's `transitions` (its related rows, one query per alert): only the
+    # answers about one alert carry them, passed as `history` (from_alert).
+    transitions: list[dict[str, Any]] | None = Field(None, validation_alias="history")
 
-
-def alert_out(alert: Alert, with_history: bool = False) -> dict[str, Any]:
-    out = {
-        "alert_id": alert.alert_id,
-        "detector": alert.detector,
-        "title": alert.title,
-        "severity": alert.severity,
-        "status": alert.status,
-        "device_id": alert.device_id,
-        "site_id": alert.site_id,
-        "fault_code": alert.fault_code or None,
-        "evidence": alert.evidence,
-        "suggested_runbook": alert.suggested_runbook or None,
-        "count": alert.fact_count,
-        "detections": alert.fact_count,
-        "first_seen": alert.first_seen,
-        "last_seen": alert.last_seen,
-        "closed_at": alert.closed_at,
-        "snoozed_until": alert.snoozed_until,
-        "previous_alert_id": alert.previous_id,
-    }
-    if with_history:
-        out["transitions"] = list(
-            alert.transitions.values("from_status", "to_status", "note", "by", "at")
-        )
-    return out
+    @classmethod
+    def from_alert(cls, alert: Alert, with_history: bool = False) -> Self:
+        """The alert, with its transitions (oldest first) when asked."""
+        if not with_history:
+            return cls.from_model(alert)
+        history = alert.transitions.values("from_status", "to_status", "note", "by", "at")
+        return cls.from_model(alert, history=list(history))
 
 
 @router.get(
@@ -98,7 +86,7 @@ def alerts(request: HttpRequest, filters: Query[AlertFilters]):
     """Newest first; `since` filters on the last detection."""
     queryset = alert_queries.alerts(request.auth.operator_id, **filters.filter_values())
     page = paginate(queryset, filters.page, filters.size)
-    return page_body(page, [alert_out(a) for a in page.items])
+    return page_body(page, [AlertOut.from_alert(a) for a in page.items])
 
 
 @router.get(
@@ -110,7 +98,8 @@ def alerts(request: HttpRequest, filters: Query[AlertFilters]):
     openapi_extra=extension(),
 )
 def alert_detail(request: HttpRequest, alert_id: str):
-    return success_body(alert_out(get_alert(request.auth.operator_id, alert_id), True))
+    alert = get_alert(request.auth.operator_id, alert_id)
+    return success_body(AlertOut.from_alert(alert, with_history=True))
 
 
 @router.patch(
@@ -139,4 +128,4 @@ def update_alert(request: HttpRequest, alert_id: str, payload: AlertUpdate):
         payload.note,
         snooze_minutes=payload.snooze_minutes,
     )
-    return success_body(alert_out(alert, True))
+    return success_body(AlertOut.from_alert(alert, with_history=True))

@@ -5,11 +5,11 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.auth import operator_read
 from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
-from api.schemas.common import Envelope, Page
+from api.schemas.common import Envelope, Page, ResponseSchema
 from fleet.contracts.common import FilterText, Timestamp
 from fleet.queries import audit as audit_queries
 from fleet.queries.paging import paginate
@@ -25,7 +25,7 @@ class AuditFilters(PageParams):
     since: Timestamp | None = None
 
 
-class AuditEntryOut(BaseModel):
+class AuditEntryOut(ResponseSchema):
     actor: str = Field(description="client:<id>, user:<name>, cli:<os user> or platform")
     operator_id: str | None = Field(description="The operator whose trail holds the entry.")
     action: str
@@ -52,5 +52,4 @@ class AuditEntryOut(BaseModel):
 def audit_logs(request: HttpRequest, filters: Query[AuditFilters]):
     queryset = audit_queries.audit_entries(request.auth.operator_id, **filters.filter_values())
     page = paginate(queryset, filters.page, filters.size)
-    fields = AuditEntryOut.model_fields
-    return page_body(page, [{name: getattr(e, name) for name in fields} for e in page.items])
+    return page_body(page, [AuditEntryOut.from_model(e) for e in page.items])

@@ -6,25 +6,10 @@ from api.envelope import success_body
 from api.operator.common import QUERY_ERRORS
 from api.schemas.common import Envelope, ErrorEnvelope
 from api.schemas.operator import CommandStatusOut
-from fleet.models import Command
 from fleet.queries import commands as command_queries
 from fleet.services.control import control_summary
 
 router = Router(tags=["Operator — Commands"])
-
-
-def command_out(command: Command) -> dict:
-    return {
-        "command_id": command.command_id,
-        "status": command.status,
-        "created_at": command.created_at,
-        "updated_at": command.updated_at,
-        "result": command.result,
-        "command": command.command,
-        "device_id": command.device_id,
-        "connector_id": command.connector_id,
-        "delivered_at": command.delivered_at,
-    }
 
 
 @router.get(
@@ -44,4 +29,4 @@ def command_status(request: HttpRequest, command_id: str):
     if summary is not None:  # a flexibility control, read as one command (decision: control-status)
         return success_body(summary)
     command = command_queries.command_for_operator(request.auth.operator_id, command_id)
-    return success_body(command_out(command))
+    return success_body(CommandStatusOut.from_model(command))

@@ -29,7 +29,7 @@ CONNECTOR = "/devices/{device_id}/connectors/{connector_id}"
 
 
 def queued(command) -> dict:
-    return success_body({"command_id": command.command_id, "status": "queued"})
+    return success_body(CommandQueued(command_id=command.command_id))
 
 
 def connector_id_checked(connector_id: int) -> int:
@@ -149,6 +149,4 @@ def flexibility(request: HttpRequest, payload: FlexibilityRequest):
         payload.command,
         params.model_dump(exclude_none=True),
     )
-    return success_body(
-        {"control_id": created.control_id, "status": "executing", "commands": len(commands)}
-    )
+    return success_body(FlexibilityQueued(control_id=created.control_id, commands=len(commands)))

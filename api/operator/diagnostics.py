@@ -10,16 +10,10 @@ from pydantic import BaseModel, Field, StrictStr
 from api.auth import operator_read, operator_write
 from api.envelope import success_body
 from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
-from api.schemas.common import Envelope, ErrorEnvelope, Page
-from diagnostics.models import Runbook
+from api.schemas.common import Envelope, ErrorEnvelope, Page, ResponseSchema
 from diagnostics.queries import faults as fault_queries
 from diagnostics.queries import runbooks as runbook_queries
-from diagnostics.services.faults import (
-    fault_out,
-    firmware_assessment,
-    get_fault,
-    undocumented_codes,
-)
+from diagnostics.services.faults import firmware_assessment, get_fault, undocumented_codes
 from diagnostics.services.remote_commands import send_diagnostic_command
 from diagnostics.services.runbooks.runs import get_runbook
 from diagnostics.services.runbooks.suggestions import suggest
@@ -32,7 +26,7 @@ TAG = "Diagnostics"
 router = Router(tags=[TAG, EXTENSION_TAG])
 
 
-class FaultOut(BaseModel):
+class FaultOut(ResponseSchema):
     code: str
     title: str
     severity: str
@@ -76,7 +70,7 @@ def faults(request: HttpRequest, filters: Query[FaultFilters]):
     page = paginate(
         fault_queries.fault_codes(**filters.filter_values()), filters.page, filters.size
     )
-    return page_body(page, [fault_out(f) for f in page.items])
+    return page_body(page, [FaultOut.from_model(f) for f in page.items])
 
 
 @router.get(
@@ -103,14 +97,13 @@ def fault_detail(request: HttpRequest, code: str, device_id: FilterText | None =
     """With `device_id`, also whether that device's firmware is inside a known issue of
     the code (`affected` is null when the versions cannot be compared) and the fix."""
     fault = get_fault(code)
-    body = fault_out(fault)
-    if device_id:
-        device = get_device_for_operator(request.auth.operator_id, device_id)
-        body["firmware"] = firmware_assessment(fault, device)
-    return success_body(body)
+    if not device_id:
+        return success_body(FaultOut.from_model(fault))
+    device = get_device_for_operator(request.auth.operator_id, device_id)
+    return success_body(FaultOut.from_model(fault, firmware=firmware_assessment(fault, device)))
 
 
-class RunbookOut(BaseModel):
+class RunbookOut(ResponseSchema):
     slug: str
     title: str
     applicable_models: list[str]
@@ -129,10 +122,6 @@ class RunbookSuggestion(BaseModel):
     reasons: list[str]
 
 
-def runbook_out(runbook: Runbook) -> dict[str, Any]:
-    return {"slug": runbook.slug, **runbook.content()}
-
-
 @router.get(
     "/runbooks",
     auth=operator_read,
@@ -141,7 +130,7 @@ def runbook_out(runbook: Runbook) -> dict[str, Any]:
     openapi_extra=extension(),
 )
 def runbooks(request: HttpRequest):
-    return success_body([runbook_out(r) for r in runbook_queries.runbooks()])
+    return success_body([RunbookOut.from_model(r) for r in runbook_queries.runbooks()])
 
 
 @router.get(
@@ -152,7 +141,7 @@ def runbooks(request: HttpRequest):
     openapi_extra=extension(),
 )
 def runbook_detail(request: HttpRequest, slug: str):
-    return success_body(runbook_out(get_runbook(slug)))
+    return success_body(RunbookOut.from_model(get_runbook(slug)))
 
 
 @router.get(
@@ -200,4 +189,4 @@ def diagnostic_command(request: HttpRequest, device_id: str, payload: Diagnostic
         payload.params,
         payload.confirm,
     )
-    return success_body({"command_id": command.command_id, "status": "queued"})
+    return success_body(CommandQueuedOut(command_id=command.command_id))

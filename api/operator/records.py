@@ -10,7 +10,6 @@ from api.operator.common import QUERY_ERRORS, PageParams, page_body
 from api.schemas.common import Envelope, ErrorEnvelope, Page
 from api.schemas.operator import AggregatedEnergyOut, ChargingRecordOut
 from fleet.contracts.common import FilterText, Timestamp
-from fleet.models import ChargingRecord
 from fleet.queries import records as record_queries
 from fleet.queries.paging import paginate
 from fleet.services import energy
@@ -25,25 +24,6 @@ class RecordFilters(PageParams):
     end_time: Timestamp | None = None
 
 
-def record_out(record: ChargingRecord) -> dict:
-    return {
-        "record_id": record.record_id,
-        "device_id": record.device_id,
-        "connector_id": record.connector_id,
-        "start_time": record.start_time,
-        "end_time": record.end_time,
-        "energy": record.energy,
-        "max_power": record.max_power,
-        "avg_power": record.avg_power,
-        "cost": record.cost,
-        "meter_start": record.meter_start,
-        "meter_end": record.meter_end,
-        "vehicle_info": record.vehicle_info,
-        "stop_reason": record.stop_reason or None,
-        "details": record.details,
-    }
-
-
 @router.get(
     "/charging-records",
     auth=operator_read,
@@ -56,7 +36,7 @@ def charging_records(request: HttpRequest, filters: Query[RecordFilters]):
     (decision: record-window); an inverted range is 1001."""
     queryset = record_queries.charging_records(request.auth.operator_id, **filters.filter_values())
     page = paginate(queryset, filters.page, filters.size)
-    return page_body(page, [record_out(r) for r in page.items])
+    return page_body(page, [ChargingRecordOut.from_model(r) for r in page.items])
 
 
 class EnergyQuery(BaseModel):

@@ -7,17 +7,17 @@ Moves on one run are serialised: of two at the same moment one wins, the other i
 409/4001 and leaves no trace."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from django.http import HttpRequest
 from ninja import Body, Query, Router
-from pydantic import BaseModel, Field, StrictBool, StrictInt
+from pydantic import BaseModel, BeforeValidator, Field, StrictBool, StrictInt
 
 from api.auth import operator_read, operator_write
 from api.envelope import success_body
 from api.operator.common import EXTENSION_TAG, QUERY_ERRORS, PageParams, extension, page_body
-from api.schemas.common import Envelope, ErrorEnvelope, Page
-from diagnostics.models import RunbookExecution, StepResult
+from api.schemas.common import EmptyAsNull, Envelope, ErrorEnvelope, Page, Related, ResponseSchema
+from diagnostics.models import RunbookExecution
 from diagnostics.queries import runbooks as runbook_queries
 from diagnostics.services.runbooks import engine, steps
 from diagnostics.services.runbooks.runs import FINISHED, get_run
@@ -36,7 +36,7 @@ WRITE_ERRORS = {404: ErrorEnvelope, 409: ErrorEnvelope, **QUERY_ERRORS}
 # --- Schemas -----------------------------------------------------------------------------------
 
 
-class RunbookRef(BaseModel):
+class RunbookRef(ResponseSchema):
     slug: str
     title: str
 
@@ -64,12 +64,29 @@ class CurrentStep(BaseModel):
         description="The actions that apply to this step."
     )
 
+    @classmethod
+    def of_run(cls, run: RunbookExecution) -> Self | None:
+        """The step the run is at, read from its runbook; None once the run is finished."""
+        step = run.runbook.step(run.current_step)
+        if run.status in FINISHED or step is None:
+            return None
+        return cls(
+            key=step["key"],
+            title=step.get("title", ""),
+            instructions=step.get("instructions", ""),
+            on_site=step.get("on_site", "no"),
+            check=(step.get("check") or {}).get("name"),
+            command=steps.step_command_info(step),
+            choices=steps.step_choices(step),
+            actions=steps.offered_actions(step),
+        )
 
-class StepResultOut(BaseModel):
-    step: str
+
+class StepResultOut(ResponseSchema):
+    step: str = Field(validation_alias="step_key")
     outcome: Literal["verified", "failed", "unknown", "done_manually", "skipped"]
     evidence: dict[str, Any] | None
-    choice: str | None
+    choice: EmptyAsNull
     note: str
     by: str
     at: datetime
@@ -84,12 +101,12 @@ class Move(BaseModel):
     at: datetime
 
 
-class RunSummary(BaseModel):
+class RunSummary(ResponseSchema):
     run_id: str
     runbook: RunbookRef
     device_id: str
     connector_id: int | None
-    command_id: str | None = Field(description="The last command sent from a step.")
+    command_id: EmptyAsNull = Field(description="The last command sent from a step.")
     status: RunStatus
     current_step: CurrentStep | None = Field(description="Null once the run is finished.")
     started_by: str
@@ -97,10 +114,19 @@ class RunSummary(BaseModel):
     updated_at: datetime
     outcome_note: str
 
+    @classmethod
+    def from_run(cls, run: RunbookExecution, **computed: Any) -> Self:
+        """The run; `current_step` is the step itself (CurrentStep), not the run's step key."""
+        return cls.from_model(run, current_step=CurrentStep.of_run(run), **computed)
+
 
 class RunOut(RunSummary):
-    steps: list[StepResultOut] = Field(description="Every step result, oldest first.")
-    moves: list[Move] = Field(description="Every move the run made and why, oldest first.")
+    steps: Annotated[list[StepResultOut], Related] = Field(
+        validation_alias="results", description="Every step result, oldest first."
+    )
+    moves: Annotated[list[Move], BeforeValidator(lambda moves: moves or [])] = Field(
+        description="Every move the run made and why, oldest first."
+    )
     escalation: dict[str, Any] | None = Field(
         description="Target, note and the runbook's checklist, assembled when escalated."
     )
@@ -160,62 +186,6 @@ class CloseRequest(RequestSchema):
     note: Note = ""
 
 
-# --- Shaping -----------------------------------------------------------------------------------
-
-
-def current_step_out(run: RunbookExecution) -> dict[str, Any] | None:
-    step = run.runbook.step(run.current_step)
-    if run.status in FINISHED or step is None:
-        return None
-    return {
-        "key": step["key"],
-        "title": step.get("title", ""),
-        "instructions": step.get("instructions", ""),
-        "on_site": step.get("on_site", "no"),
-        "check": (step.get("check") or {}).get("name"),
-        "command": steps.step_command_info(step),
-        "choices": steps.step_choices(step),
-        "actions": steps.offered_actions(step),
-    }
-
-
-def result_out(result: StepResult) -> dict[str, Any]:
-    return {
-        "step": result.step_key,
-        "outcome": result.outcome,
-        "evidence": result.evidence,
-        "choice": result.choice or None,
-        "note": result.note,
-        "by": result.by,
-        "at": result.at,
-    }
-
-
-def run_summary(run: RunbookExecution) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "runbook": {"slug": run.runbook_id, "title": run.runbook.title},
-        "device_id": run.device_id,
-        "connector_id": run.connector_id,
-        "command_id": run.command_id or None,
-        "status": run.status,
-        "current_step": current_step_out(run),
-        "started_by": run.started_by,
-        "created_at": run.created_at,
-        "updated_at": run.updated_at,
-        "outcome_note": run.outcome_note,
-    }
-
-
-def run_out(run: RunbookExecution) -> dict[str, Any]:
-    return {
-        **run_summary(run),
-        "steps": [result_out(r) for r in run.results.all()],
-        "moves": run.moves or [],
-        "escalation": run.escalation,
-    }
-
-
 def _run(request: HttpRequest, run_id: str) -> RunbookExecution:
     return get_run(request.auth.operator_id, run_id)
 
@@ -238,7 +208,7 @@ def start_run(request: HttpRequest, device_id: str, payload: RunStart):
     run = engine.start_run(
         actor_from_request(request), device, payload.runbook, payload.connector_id
     )
-    return success_body(run_out(run))
+    return success_body(RunOut.from_run(run))
 
 
 @router.get(
@@ -255,7 +225,7 @@ def runs(request: HttpRequest, filters: Query[RunFilters]):
     itself (GET /v1/operator/runbook-runs/{run_id})."""
     queryset = runbook_queries.runs(request.auth.operator_id, **filters.filter_values())
     page = paginate(queryset, filters.page, filters.size)
-    return page_body(page, [run_summary(run) for run in page.items])
+    return page_body(page, [RunSummary.from_run(run) for run in page.items])
 
 
 @router.get(
@@ -266,7 +236,7 @@ def runs(request: HttpRequest, filters: Query[RunFilters]):
     openapi_extra=extension(),
 )
 def run_detail(request: HttpRequest, run_id: str):
-    return success_body(run_out(_run(request, run_id)))
+    return success_body(RunOut.from_run(_run(request, run_id)))
 
 
 @router.post(
@@ -297,19 +267,22 @@ def step_action(request: HttpRequest, run_id: str, step: str, payload: StepActio
         note=payload.note,
         confirm=payload.confirm,
     )
-    body = {**run_out(continuing), "result": None, "command": None, "switched_from": None}
+    recorded = None
     if payload.action in ("verify", "done", "choose"):
         recorded = run.results.filter(step_key=step).order_by("-at", "-id").first()
-        body["result"] = result_out(recorded) if recorded else None
+    sent = None
     if payload.action == "command":
-        body["command"] = {
-            "command_id": continuing.command_id,
-            "command": (steps.step_command_info(run.runbook.step(step)) or {}).get("type"),
-            "status": "queued",
-        }
-    if continuing.pk != run.pk:
-        body["switched_from"] = run.run_id
-    return success_body(body)
+        sent = QueuedCommand(
+            command_id=continuing.command_id,
+            command=(steps.step_command_info(run.runbook.step(step)) or {}).get("type"),
+            status="queued",
+        )
+    switched_from = run.run_id if continuing.pk != run.pk else None
+    return success_body(
+        StepActionOut.from_run(
+            continuing, result=recorded, command=sent, switched_from=switched_from
+        )
+    )
 
 
 @router.post(
@@ -322,7 +295,7 @@ def step_action(request: HttpRequest, run_id: str, step: str, payload: StepActio
 def resume_run(request: HttpRequest, run_id: str):
     """Only a paused run can be resumed; anything else is 409/4001."""
     run = engine.resume(actor_from_request(request), _run(request, run_id))
-    return success_body(run_out(run))
+    return success_body(RunOut.from_run(run))
 
 
 @router.post(
@@ -343,7 +316,7 @@ def escalate_run(
         actor_from_request(request), _run(request, run_id), target=payload.target,
         note=payload.note,
     )  # fmt: skip
-    return success_body(run_out(run))
+    return success_body(RunOut.from_run(run))
 
 
 @router.post(
@@ -361,7 +334,7 @@ def resolve_run(
     """A finished run is 409/4001. The body may be left out."""
     payload = payload or ResolveRequest()
     run = engine.resolve(actor_from_request(request), _run(request, run_id), payload.note)
-    return success_body(run_out(run))
+    return success_body(RunOut.from_run(run))
 
 
 @router.post(
@@ -382,4 +355,4 @@ def close_run(
     run = engine.close(
         actor_from_request(request), _run(request, run_id), payload.reason, payload.note
     )
-    return success_body(run_out(run))
+    return success_body(RunOut.from_run(run))

@@ -1,10 +1,11 @@
-"""Envelopes of the API's responses: the edge's own shapes. The request building blocks
-(strict numbers, text, timestamps) are the input contracts, in fleet/contracts/common.py.
+"""The API's own shapes: the envelopes of its answers, and the base every response schema
+builds on. The request building blocks (strict numbers, text, timestamps) are the input
+contracts, in fleet/contracts/common.py.
 """
 
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -27,3 +28,49 @@ class ErrorEnvelope(BaseModel):
     message: str
     data: None = None
     details: dict[str, Any] | None = None
+
+
+class ResponseSchema(BaseModel):
+    """Base for response schemas: each one is the single declaration of a resource's answer.
+
+    An answer is read from the model instance's attributes, field by field
+    (`from_model`). A field whose attribute has another name says so with
+    `validation_alias`; a value that is no attribute (computed, or looked up elsewhere)
+    is passed to `from_model` under the name the field reads.
+    """
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def from_model(cls, instance: Any, **computed: Any) -> Self:
+        return cls.model_validate(_WithValues(instance, computed) if computed else instance)
+
+
+class _WithValues:
+    """An instance whose attributes named in `values` read from there instead."""
+
+    __slots__ = ("_instance", "_values")
+
+    def __init__(self, instance: Any, values: dict[str, Any]) -> None:
+        self._instance = instance
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._values:
+            return self._values[name]
+        return getattr(self._instance, name)
+
+
+def _none_if_empty(value: Any) -> Any:
+    return value or None
+
+
+def _related_rows(value: Any) -> Any:
+    # A reverse relation is a manager; `.all()` uses its prefetched rows when there are some.
+    return list(value.all()) if hasattr(value, "all") else value
+
+
+# Text columns store "" for "none"; the API answers null.
+EmptyAsNull = Annotated[str | None, BeforeValidator(_none_if_empty)]
+# A field read from a reverse relation (a related manager): its rows.
+Related = BeforeValidator(_related_rows)

@@ -1,7 +1,10 @@
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, Field
+
+from api.schemas.common import EmptyAsNull, Related, ResponseSchema
+from fleet.queries.sites import SiteSummary
 
 
 class Location(BaseModel):
@@ -22,7 +25,7 @@ class SiteStatusSummary(BaseModel):
     unavailable: int = Field(0, description="Extension: connectors unavailable.")
 
 
-class SiteOut(BaseModel):
+class SiteOut(ResponseSchema):
     site_id: str
     name: str
     address: str | None = None
@@ -35,12 +38,26 @@ class SiteOut(BaseModel):
         description="Extension: site status (decision: site-status)."
     )
 
+    @classmethod
+    def from_summary(cls, summary: SiteSummary) -> Self:
+        """The site with its live connector aggregates; no location unless it has one."""
+        site = summary.site
+        return cls.from_model(
+            site,
+            location=None if site.lat is None else {"lat": site.lat, "lng": site.lng},
+            total_connectors=summary.total_connectors,
+            status_summary=summary.status_summary(),
+        )
 
-class ConnectorOut(BaseModel):
-    # The Connector columns of fleet.telemetry_fields.SNAPSHOT, in the answer's order (tested).
+
+class ConnectorOut(ResponseSchema):
+    # The Connector columns of fleet.telemetry_fields.SNAPSHOT, in the answer's order (tested);
+    # the column `state` is called `status` (spec).
     connector_id: int
     status: str = Field(
-        description="ConnectorState; `preparing` is an extension value (decision: preparing-state)."
+        validation_alias="state",
+        description="ConnectorState; `preparing` is an extension value "
+        "(decision: preparing-state).",
     )
     power: float | None = None
     voltage: float | None = None
@@ -51,14 +68,14 @@ class ConnectorOut(BaseModel):
     last_telemetry_time: datetime | None = None
 
 
-class DeviceOut(BaseModel):
+class DeviceOut(ResponseSchema):
     device_id: str
     sn: str
     model: str
     manufacturer: str
     firmware_version: str
     status: Literal["online", "offline"]
-    connectors: list[ConnectorOut]
+    connectors: Annotated[list[ConnectorOut], Related]
     last_heartbeat: datetime | None = None
     site_id: str | None = None
     v2g_capable: bool = Field(
@@ -72,7 +89,7 @@ class VehicleInfoOut(BaseModel):
     soc_end: int | None = None
 
 
-class ChargingRecordOut(BaseModel):
+class ChargingRecordOut(ResponseSchema):
     record_id: str
     device_id: str
     connector_id: int
@@ -85,11 +102,11 @@ class ChargingRecordOut(BaseModel):
     meter_start: float
     meter_end: float
     vehicle_info: VehicleInfoOut | None = None
-    stop_reason: str | None = Field(None, description="Extension (decision: record-extras).")
+    stop_reason: EmptyAsNull = Field(None, description="Extension (decision: record-extras).")
     details: dict | None = Field(None, description="Extension (decision: record-extras).")
 
 
-class CommandStatusOut(BaseModel):
+class CommandStatusOut(ResponseSchema):
     command_id: str
     status: Literal["queued", "accepted", "completed", "failed"]
     created_at: datetime
@@ -103,18 +120,19 @@ class CommandStatusOut(BaseModel):
     )
 
 
-class DeviceEventOut(BaseModel):
-    event_id: int
+class DeviceEventOut(ResponseSchema):
+    # `fault_title` is looked up in the fault dictionary (api/operator/fleet.py).
+    event_id: int = Field(validation_alias="id")
     device_id: str
     connector_id: int
     event_type: str
     timestamp: datetime
-    fault_code: str | None = None
+    fault_code: EmptyAsNull = None
     fault_title: str | None = Field(
         None, description="Extension: the dictionary title; absent for undocumented codes."
     )
     source: Literal["charger", "platform"]
-    claimed_timestamp: str | None = Field(
+    claimed_timestamp: EmptyAsNull = Field(
         None,
         description="Extension: the charger's own time when its clock was not trusted "
         "(`timestamp` is then when the platform received the event).",
@@ -122,7 +140,7 @@ class DeviceEventOut(BaseModel):
     data: dict
 
 
-class TelemetrySampleOut(BaseModel):
+class TelemetrySampleOut(ResponseSchema):
     # The fields of fleet.telemetry_fields, in the answer's order (tested).
     device_id: str
     connector_id: int

@@ -156,7 +156,3 @@ def undocumented_codes(
         row["devices"] = reporters[:max_devices]
         row["more_devices"] = len(reporters) > max_devices
     return rows
-
-
-def fault_out(fault: FaultCode) -> dict[str, Any]:
-    return {"code": fault.code, **fault.content()}
