@@ -9,7 +9,9 @@ from django.db import connections
 from django.test import Client
 
 from fleet.models import ApiClient, Device, Site
-from tests import factories, markers
+from tests import factories, fast_flush, markers
+
+fast_flush.install()
 
 # --- Tiers: `make test-fast` runs what carries none of these markers ------------------------
 
