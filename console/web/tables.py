@@ -9,7 +9,7 @@ table with its sort links, rows and empty states (table.html) and the pager (pag
 """
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django import forms
 from django.db.models import QuerySet
@@ -38,6 +38,11 @@ def chosen_charger(operator_id: str, form: forms.Form, field: str = "device") ->
 def with_charger(filters: dict, charger: Device | None, key: str = "device_id") -> dict:
     """The query's filters with the charger given by serial replaced by its id."""
     return {**filters, key: charger.device_id} if charger is not None else filters
+
+
+def shown_charger(charger: Device | None, field: str = "device") -> dict[str, str]:
+    """The filter form shows a charger it found by its id under its serial number."""
+    return {field: charger.sn} if charger is not None else {}
 
 
 def page_count(page: Page, size: int) -> int:
