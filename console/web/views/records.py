@@ -77,7 +77,7 @@ RECORDS = ListPage(
         ),
         Filter("start", "Started from", kind="datetime-local", zoned=True),
         Filter("end", "Started before", kind="datetime-local", zoned=True),
-    ),  # fmt: skip
+    ),
     csv="console:records-csv",
     csv_note="every record these filters select",
     no_match="Check the charger, clear the connector or widen the time window.",
