@@ -171,6 +171,8 @@ def list_context(
         "listing": listing,
         "rows": table.get("rows", page.items if page is not None else []),
         "headers": column_headers(listing, form),
+        # The filters without the page, for Previous / Next (`query` may carry the page).
+        "pager_query": table.get("pager_query", table.get("query", "")),
         "row_template": listing.fragment(listing.row) if listing.row else "",
         "cells": [cell_of(listing, column) for column in listing.columns],
         "filter_fields": filter_fields(listing.filters, form, choices or {}, shown or {}),
