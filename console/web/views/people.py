@@ -14,7 +14,8 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST, require_safe
 
 from console.web.access import ConsoleAccess, console_view
-from console.web.forms.people import PAGE_SIZE, MemberChangeForm, MemberCreateForm, MemberPageForm
+from console.web.forms.paging import PageForm
+from console.web.forms.people import PAGE_SIZE, MemberChangeForm, MemberCreateForm
 from console.web.roles import Role
 from console.web.services import people
 from console.web.tables import (
@@ -156,7 +157,7 @@ PEOPLE = ListPage(
 
 
 def member_table(request: HttpRequest, access: ConsoleAccess) -> dict:
-    paging = MemberPageForm(request.GET)
+    paging = PageForm(request.GET)
     number = (paging.cleaned_data["page"] if paging.is_valid() else None) or 1
     page = paginate(people.members(access.operator_id), number, PAGE_SIZE)
     table = {"page": page, "pages": page_count(page, PAGE_SIZE), "query": ""}
