@@ -138,7 +138,7 @@ class ListPage:
     filters: tuple[Filter, ...] = ()
     default_sort: str = ""
     csv: str = ""  # the URL name of the CSV export of the same selection
-    csv_note: str = ""  # what the export holds, after "Download CSV —"
+    csv_note: str = ""  # what the export holds, after "Download CSV —" (sorted: "in this order")
     no_match: str = ""  # what to try when the filters select nothing, before "Clear filters"
     row: str = ""  # a fragment rendering a row's <tr>s whole, instead of column by column
     table_class: str = ""

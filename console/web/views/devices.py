@@ -75,6 +75,7 @@ CHARGERS = ListPage(
     target="charger-table",
     noun="charger",
     label="Chargers table",
+    table_class="device-table",
     columns=(
         Column("Serial", cell=f"{CHARGER_CELLS}#serial", sort="serial", css="nowrap"),
         Column("Health", cell=f"{CHARGER_CELLS}#health", sort="health", css="health"),
@@ -93,7 +94,7 @@ CHARGERS = ListPage(
     ),
     default_sort=DEFAULT_DEVICE_SORT,
     csv="console:devices-csv",
-    csv_note="every charger these filters select, in this order",
+    csv_note="every charger these filters select",
     no_match="Choose another health, site, model or firmware.",
 )
 

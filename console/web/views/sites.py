@@ -63,7 +63,7 @@ SITES = ListPage(
     ),
     default_sort=DEFAULT_SITE_SORT,
     csv="console:sites-csv",
-    csv_note="every site these filters select, in this order",
+    csv_note="every site these filters select",
     no_match="Choose another status or chargers' health.",
 )
 
