@@ -58,4 +58,5 @@ def command_table(access: ConsoleAccess, form: CommandFilterForm) -> dict:
         ),
         PAGE_SIZE,
     )
+    table["chosen_charger"] = charger
     return list_context(COMMANDS, form, table, shown=shown_charger(charger))

@@ -90,6 +90,7 @@ def record_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     form = RecordFilterForm(request.GET)
     charger = chosen_charger(access.operator_id, form)
     table = filtered_table(form, lambda: filtered_records(access, form, charger), PAGE_SIZE)
+    table["chosen_charger"] = charger
     context = list_context(RECORDS, form, table, shown=shown_charger(charger))
     return render_list(request, RECORDS, context)
 

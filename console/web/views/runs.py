@@ -85,7 +85,10 @@ def run_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
         ),
         PAGE_SIZE,
     )
-    return render_list(request, RUNS, list_context(RUNS, form, table, shown=shown_charger(charger)))
+    context = list_context(
+        RUNS, form, {**table, "chosen_charger": charger}, shown=shown_charger(charger)
+    )
+    return render_list(request, RUNS, context)
 
 
 @require_POST
