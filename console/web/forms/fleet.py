@@ -13,25 +13,6 @@ STATUS_CHOICES = [
     (Device.Status.OFFLINE, "Offline"),
     ("faulted", "Faulted"),  # older links: the same as health=faulted
 ]
-# Sortable columns of the Chargers list: the key in the query string, its header.
-DEVICE_SORTS = {
-    "health": "Health",
-    "serial": "Serial",
-    "site": "Site",
-    "model": "Model",
-    "firmware": "Firmware",
-    "heartbeat": "Last heartbeat",
-}
-SITE_SORTS = {
-    "name": "Site",
-    "status": "Status",
-    "chargers": "Chargers",
-    "faulted": "Faulted",
-    "offline": "Offline",
-    "degraded": "Degraded",
-    "alerts": "Open alerts",
-    "capacity": "Capacity",
-}
 PROBLEMS = STATES[:3]  # faulted, offline, degraded
 PAGE_SIZE = 25
 MAX_PAGE = 10_000

@@ -9,7 +9,6 @@ from console.web.services.people import USERNAME_MAX
 from fleet.errors import TellusError
 
 PAGE_SIZE = 50
-MAX_PAGE = 1_000
 
 
 class MemberCreateForm(forms.Form):
@@ -26,10 +25,6 @@ class MemberCreateForm(forms.Form):
         """Show the service's refusal next to the field it names, else above the form."""
         field = (refused.details or {}).get("field")
         self.add_error(field if field in self.fields else None, refused.message)
-
-
-class MemberPageForm(forms.Form):
-    page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
 
 
 def _to_bool(value: str) -> bool:

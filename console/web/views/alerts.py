@@ -26,7 +26,7 @@ from console.web.forms.alerts import (
 )
 from console.web.live_paths import live_path
 from console.web.roles import Role
-from console.web.tables import page_count, wants_fragment
+from console.web.tables import Column, Filter, ListPage, list_context, page_count, wants_fragment
 from console.web.times import moment_text
 from console.web.wording import actor_words, form_problems
 from diagnostics.contracts.alerts import MAX_SNOOZE_MINUTES
@@ -73,36 +73,71 @@ EVIDENCE_MAX_TEXT = 300
 EVIDENCE_MAX_DEPTH = 3  # details a charger sent may nest deeper than anyone reads
 
 
+ALERTS = ListPage(
+    url="console:alerts",
+    template=TEMPLATE,
+    target="alert-list",
+    noun="alert",
+    label="Alerts table",
+    table_class="alert-table",
+    tbody_id="alert-items",  # where live.js inserts a pushed alert
+    form_class="alert-filters",
+    columns=(
+        Column("Severity · status"),
+        Column("Alert"),
+        Column("Charger · site"),
+        Column("Opened"),
+        Column("Count · last seen"),
+        Column("Runbook"),
+    ),
+    filters=(
+        Filter("status", "Status", kind="select", default=ACTIVE),
+        Filter("severity", "Severity", kind="select"),
+        Filter("detector", "Kind", kind="select"),
+        Filter("site", "Site", kind="select", empty="Every site"),
+        Filter("fault_code", "Fault code", placeholder="F-0411", css="code-input"),
+        Filter("device", "Charger (serial or id)", css="charger-input"),
+    ),
+    no_match="Choose another status (“All” includes closed alerts), severity, kind or site.",
+    # Each alert is two rows (the alert and its evidence), rendered whole.
+    row="alert-rows",
+)
+
+
 @console_view()
 def inbox(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """The inbox, active alerts by default, most severe first; an HTMX request gets the
     list alone."""
     form = AlertFilterForm(request.GET)
-    context = alert_list_context(access, form)
     if wants_fragment(request):
-        return render(request, f"{TEMPLATE}#alert-list", context)
-    context["site_choices"] = list(sites(access.operator_id).values_list("site_id", "name"))
+        return render(request, f"{TEMPLATE}#alert-list", alert_list_context(access, form))
+    sites_of = list(sites(access.operator_id).values_list("site_id", "name"))
+    context = alert_list_context(access, form, choices={"site": sites_of})
     context["live_path"] = live_path("alerts", filters=request.GET.urlencode())
     return render(request, TEMPLATE, context)
 
 
-def alert_list_context(access: ConsoleAccess, form: AlertFilterForm) -> dict[str, Any]:
+def alert_list_context(
+    access: ConsoleAccess, form: AlertFilterForm, choices: dict | None = None
+) -> dict[str, Any]:
     """Everything the alert-list fragment needs, in a fixed number of queries; also what
-    a push of the list (e.g. over a WebSocket) renders it from."""
+    a push of the list (e.g. over a WebSocket) renders it from. `choices`: the filter
+    form's sites, for the whole page."""
     base = _shared_context(access, form)
     if not form.is_valid():
-        return {**base, "page": None, "pages": 0}
+        return list_context(ALERTS, form, {**base, "page": None, "pages": 0}, choices)
     queryset = alert_queries.alerts(access.operator_id, **form.query_filters())
     queryset = _with_relations(alert_queries.most_severe_first(queryset))
     page = paginate(queryset, form.cleaned_data["page"] or 1, PAGE_SIZE)
     _annotate(access, page.items)
-    return {
+    table = {
         **base,
         "page": page,
         "pages": page_count(page, PAGE_SIZE),
-        "narrowed": form.narrowed(),
-        "filter_query": form.query_string(with_page=False),
+        "filtered": form.narrowed(),
+        "pager_query": form.query_string(with_page=False),
     }
+    return list_context(ALERTS, form, table, choices)
 
 
 def alert_item_context(

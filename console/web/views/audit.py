@@ -11,7 +11,6 @@ from urllib.parse import quote
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -35,7 +34,18 @@ from console.web.forms.audit import (
 )
 from console.web.models import OperatorMember
 from console.web.roles import Role
-from console.web.tables import chosen_charger, page_count, wants_fragment, with_charger
+from console.web.tables import (
+    Column,
+    Filter,
+    ListPage,
+    chosen_charger,
+    list_context,
+    page_count,
+    render_list,
+    shown_charger,
+    wants_fragment,
+    with_charger,
+)
 from console.web.wording import actor_words as shared_actor_words
 from console.web.wording import client_names, form_problems
 from fleet.models import ApiClient, AuditEntry, Device, Site
@@ -82,19 +92,72 @@ class AuditRow:
 # --- The page --------------------------------------------------------------------------------
 
 
+AUDIT = ListPage(
+    url="console:audit",
+    template=TEMPLATE,
+    target="audit-table",
+    noun="entry",
+    plural="entries",
+    label="Audit log table",
+    table_class="audit-table",
+    form_class="audit-filters",
+    columns=(
+        Column("When", cell="when"),
+        Column("Who", cell="who"),
+        Column("What", attr="action"),
+        Column("Subject", cell="subject"),
+        Column("Details", cell="details"),
+    ),
+    filters=(
+        Filter(
+            "actor",
+            "Who",
+            placeholder="a person, an API client or the platform",
+            attrs=(("list", "audit-actors"),),
+            live="change",
+            help=AuditFilterForm.base_fields["actor"].help_text,
+        ),
+        Filter("action", "Action", kind="select"),
+        Filter("subject_type", "Subject", kind="select"),
+        Filter(
+            "subject_id",
+            "Subject id",
+            placeholder="a charger's serial, dvc_…, site_…",
+            live="change",
+        ),
+        Filter("start", "From", kind="datetime-local", zoned=True),
+        Filter("end", "Until", kind="datetime-local", zoned=True),
+    ),
+    csv="console:audit-csv",
+    csv_note=f"the newest {EXPORT_LIMIT:,} entries these filters select at most",
+    no_match=(
+        "Check the name or id (they match exactly), choose another action or widen the time window."
+    ),
+)
+
+
 @console_view(needs=NEEDS)
 def audit_log(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """The filtered, paged trail; an HTMX request gets the table alone."""
-    context = audit_table(access, AuditFilterForm(request.GET))
-    if wants_fragment(request):
-        return render(request, f"{TEMPLATE}#audit-table", context)
-    context["actor_suggestions"] = actor_suggestions(access)
-    return render(request, TEMPLATE, context)
+    form = AuditFilterForm(request.GET)
+    table = audit_table(access, form)
+    context = list_context(
+        AUDIT, form, table, shown=shown_charger(table["chosen_charger"], "subject_id")
+    )
+    if not wants_fragment(request):
+        context["actor_suggestions"] = actor_suggestions(access)
+    return render_list(request, AUDIT, context)
 
 
 def audit_table(access: ConsoleAccess, form: AuditFilterForm) -> dict[str, Any]:
     """The page of rows, counted up to COUNT_LIMIT (past it the page says "more than")."""
-    base = {"form": form, "export_limit": f"{EXPORT_LIMIT:,}", "count_limit": f"{COUNT_LIMIT:,}"}
+    count_limit = f"{COUNT_LIMIT:,}"
+    base = {
+        "form": form,
+        "count_limit": count_limit,
+        "more_note": f"the newest {count_limit}; choose an earlier Until for older ones",
+        "chosen_charger": None,
+    }
     if not form.is_valid():
         return {**base, "page": None, "pages": 0, "query": "", "problems": form_problems(form)}
     filters, charger = audit_filters(access, form)

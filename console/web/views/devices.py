@@ -18,11 +18,19 @@ from console.web.charts import power_chart
 from console.web.csv_export import EXPORT_CHUNK, csv_chunks, refused_export, streamed_csv, utc_iso
 from console.web.forms.control import DAYS, FORMS
 from console.web.forms.diagnostics import DiagnosticCommandForm, commands_by_risk, risk_of
-from console.web.forms.fleet import DEVICE_SORTS, PAGE_SIZE, DeviceFilterForm
+from console.web.forms.fleet import PAGE_SIZE, DeviceFilterForm
 from console.web.forms.flexibility import MAX_MINUTES, FlexibilityForm, posted_form
 from console.web.live_paths import live_path
 from console.web.roles import Role
-from console.web.tables import filtered, filtered_table, sort_headers, wants_fragment
+from console.web.tables import (
+    Column,
+    Filter,
+    ListPage,
+    filtered_table,
+    list_context,
+    render_list,
+    wants_fragment,
+)
 from console.web.views.fleet import charger_rows, with_details
 from console.web.wording import form_problems, spoken_minutes
 from diagnostics.queries import runbooks as runbook_queries
@@ -60,30 +68,54 @@ CSV_HEADER = [
 ]  # fmt: skip
 
 
+CHARGER_CELLS = "console/health/device_table.html"
+CHARGERS = ListPage(
+    url="console:devices",
+    template=LIST_TEMPLATE,
+    target="charger-table",
+    noun="charger",
+    label="Chargers table",
+    table_class="device-table",
+    columns=(
+        Column("Serial", cell=f"{CHARGER_CELLS}#serial", sort="serial", css="nowrap"),
+        Column("Health", cell=f"{CHARGER_CELLS}#health", sort="health", css="health"),
+        Column("Model", cell=f"{CHARGER_CELLS}#model", sort="model", css="nowrap"),
+        Column("Firmware", attr="firmware_version", sort="firmware", css="nowrap"),
+        Column("Site", cell=f"{CHARGER_CELLS}#site", sort="site"),
+        Column("Last heartbeat", cell=f"{CHARGER_CELLS}#heartbeat", sort="heartbeat", css="nowrap"),
+    ),
+    filters=(
+        Filter("q", "Serial or id", placeholder="serial, id, model, firmware", live="input"),
+        Filter("health", "Health", kind="select"),
+        Filter("status", "Connectivity", kind="select", hidden=("faulted",)),
+        Filter("site", "Site", kind="select", empty="Every site"),
+        Filter("model", "Model", kind="select", empty="Every model"),
+        Filter("firmware", "Firmware", kind="select", empty="Every version"),
+    ),
+    default_sort=DEFAULT_DEVICE_SORT,
+    csv="console:devices-csv",
+    csv_note="every charger these filters select",
+    no_match="Choose another health, site, model or firmware.",
+)
+
+
 @console_view()
 def device_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """Every charger of the operator with its health: sortable, filtered, paged; an HTMX
     request gets the table alone."""
     form = DeviceFilterForm(request.GET)
-    context = {
-        **with_details(filtered_table(form, lambda: charger_rows(access, form), PAGE_SIZE)),
-        "headers": sort_headers(form, DEVICE_SORTS_SHOWN, DEFAULT_DEVICE_SORT),
-        "filtered": filtered(form),
-    }
-    if wants_fragment(request):
-        return render(request, f"{LIST_TEMPLATE}#charger-table", context)
-    chargers_of = devices_of(access.operator_id).order_by()
-    context.update(
-        site_choices=list(sites(access.operator_id).values_list("site_id", "name")),
-        model_choices=sorted(set(chargers_of.values_list("model", flat=True))),
-        firmware_choices=sorted(set(chargers_of.values_list("firmware_version", flat=True))),
-    )
-    return render(request, LIST_TEMPLATE, context)
-
-
-# The columns of the list, in its order.
-DEVICE_SORTS_SHOWN = {key: DEVICE_SORTS[key] for key in
-                      ("serial", "health", "model", "firmware", "site", "heartbeat")}  # fmt: skip
+    table = with_details(filtered_table(form, lambda: charger_rows(access, form), PAGE_SIZE))
+    choices = {}
+    if not wants_fragment(request):
+        chargers_of = devices_of(access.operator_id).order_by()
+        models = sorted(set(chargers_of.values_list("model", flat=True)))
+        versions = sorted(set(chargers_of.values_list("firmware_version", flat=True)))
+        choices = {
+            "site": list(sites(access.operator_id).values_list("site_id", "name")),
+            "model": [(model, model) for model in models],
+            "firmware": [(version, version) for version in versions],
+        }
+    return render_list(request, CHARGERS, list_context(CHARGERS, form, table, choices))
 
 
 @console_view()

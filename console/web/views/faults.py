@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from console.web.access import ConsoleAccess, console_view
 from console.web.forms.faults import PAGE_SIZE, FaultFilterForm
-from console.web.tables import filtered_table, wants_fragment
+from console.web.tables import Column, Filter, ListPage, filtered_table, list_context, render_list
 from console.web.version_chart import version_chart
 from console.web.wording import threshold_words
 from diagnostics.models import FaultCode
@@ -48,15 +48,41 @@ UNDOCUMENTED_DEVICES_SHOWN = 10
 CODE_MAX_LENGTH = FaultCode._meta.get_field("code").max_length
 
 
+FAULTS = ListPage(
+    url="console:faults",
+    template=LIST,
+    target="fault-table",
+    noun="code",
+    label="Fault codes table",
+    table_class="fault-table",
+    columns=(
+        Column("Code", cell="code", row_header=True),
+        Column("Title", cell="title"),
+        Column("Severity", cell="severity"),
+        Column("Category", attr="category_label"),
+        Column("Source", attr="source"),
+        Column(f"Reports, last {RECENT_DAYS} days", cell="recent", css="number"),
+    ),
+    filters=(
+        Filter("q", "Code or words", placeholder="F-0421, contactor…", live="input"),
+        Filter("category", "Category", kind="select"),
+        Filter("severity", "Severity", kind="select"),
+    ),
+    no_match=(
+        "Search for fewer or other words (a code such as F-0421, or a word of its title, "
+        "description or symptoms), or choose another category or severity. A code your "
+        "chargers send that is not in the dictionary at all is listed under undocumented "
+        "codes (linked above)."
+    ),
+)
+
+
 @console_view()
 def fault_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """The dictionary, filtered and searched; an HTMX request gets the table alone."""
     categories, severities = fault_queries.fault_filter_values()
     form = FaultFilterForm(request.GET, categories=categories, severities=severities)
-    table = fault_table(access, form)
-    if wants_fragment(request):
-        return render(request, f"{LIST}#fault-table", table)
-    return render(request, LIST, table)
+    return render_list(request, FAULTS, list_context(FAULTS, form, fault_table(access, form)))
 
 
 def fault_table(access: ConsoleAccess, form: FaultFilterForm) -> dict[str, Any]:

@@ -14,10 +14,18 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST, require_safe
 
 from console.web.access import ConsoleAccess, console_view
-from console.web.forms.people import PAGE_SIZE, MemberChangeForm, MemberCreateForm, MemberPageForm
+from console.web.forms.paging import PageForm
+from console.web.forms.people import PAGE_SIZE, MemberChangeForm, MemberCreateForm
 from console.web.roles import Role
 from console.web.services import people
-from console.web.tables import page_count, wants_fragment
+from console.web.tables import (
+    Column,
+    ListPage,
+    list_context,
+    page_count,
+    render_list,
+    wants_fragment,
+)
 from fleet.errors import Conflict, InvalidParameter
 from fleet.queries.paging import paginate
 
@@ -35,9 +43,7 @@ ROLE_MEANING = {
 def member_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """The operator's people and the form to add one; an HTMX request gets the table."""
     if wants_fragment(request):
-        return render(
-            request, "console/people/list.html#member-table", member_table(request, access)
-        )
+        return render_list(request, PEOPLE, member_table(request, access))
     return _page(request, access, MemberCreateForm())
 
 
@@ -129,13 +135,34 @@ def _outcome(name: str, role: str | None, active: bool | None) -> str:
     return " ".join(said)
 
 
+# Each person's row carries its forms (role, access): the page renders it whole.
+PEOPLE = ListPage(
+    url="console:people",
+    template="console/people/list.html",
+    target="member-table",
+    noun="person",
+    plural="people",
+    label="People table",
+    table_class="people-table",
+    columns=(
+        Column("Username"),
+        Column("Role"),
+        Column("Access"),
+        Column("Last sign-in"),
+        Column("Joined"),
+        Column("Change"),
+    ),
+    row="member-row",
+)
+
+
 def member_table(request: HttpRequest, access: ConsoleAccess) -> dict:
-    paging = MemberPageForm(request.GET)
+    paging = PageForm(request.GET)
     number = (paging.cleaned_data["page"] if paging.is_valid() else None) or 1
     page = paginate(people.members(access.operator_id), number, PAGE_SIZE)
+    table = {"page": page, "pages": page_count(page, PAGE_SIZE), "query": ""}
     return {
-        "page": page,
-        "pages": page_count(page, PAGE_SIZE),
+        **list_context(PEOPLE, paging, table),
         "roles": Role.choices,
         "me": access.user.pk,
     }

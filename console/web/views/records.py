@@ -21,7 +21,18 @@ from console.web.csv_export import (
     utc_iso,
 )
 from console.web.forms.records import PAGE_SIZE, EnergyForm, RecordFilterForm
-from console.web.tables import chosen_charger, filtered_table, wants_fragment, with_charger
+from console.web.tables import (
+    Column,
+    Filter,
+    ListPage,
+    chosen_charger,
+    filtered_table,
+    list_context,
+    render_list,
+    shown_charger,
+    wants_fragment,
+    with_charger,
+)
 from fleet.errors import NotFound, TellusError
 from fleet.models import ChargingRecord, Device, Site
 from fleet.queries.records import charging_records
@@ -38,13 +49,50 @@ CSV_HEADER = [
 # --- Records ---------------------------------------------------------------------------------
 
 
+RECORDS = ListPage(
+    url="console:records",
+    template="console/records/list.html",
+    target="record-table",
+    noun="record",
+    label="Charging records table",
+    columns=(
+        Column("Started", cell="started"),
+        Column("Ended", cell="ended"),
+        Column("Charger", cell="charger"),
+        Column("Connector", attr="connector_id"),
+        Column("Energy", cell="energy"),
+        Column("Max power", cell="max-power"),
+        Column("Average power", cell="average-power"),
+        Column("Cost", cell="cost"),
+        Column("Stop reason", cell="stop-reason"),
+    ),
+    filters=(
+        Filter("device", "Charger (serial or id)", placeholder="serial or dvc_…", live="input"),
+        Filter(
+            "connector",
+            "Connector",
+            kind="number",
+            css="narrow-number",
+            attrs=(("min", "1"), ("max", "255")),
+        ),
+        Filter("start", "Started from", kind="datetime-local", zoned=True),
+        Filter("end", "Started before", kind="datetime-local", zoned=True),
+    ),
+    csv="console:records-csv",
+    csv_note="every record these filters select",
+    no_match="Check the charger, clear the connector or widen the time window.",
+)
+
+
 @console_view()
 def record_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """The filtered, paged record table; an HTMX request gets the table alone."""
-    table = record_table(access, RecordFilterForm(request.GET))
-    if wants_fragment(request):
-        return render(request, "console/records/list.html#record-table", table)
-    return render(request, "console/records/list.html", table)
+    form = RecordFilterForm(request.GET)
+    charger = chosen_charger(access.operator_id, form)
+    table = filtered_table(form, lambda: filtered_records(access, form, charger), PAGE_SIZE)
+    table["chosen_charger"] = charger
+    context = list_context(RECORDS, form, table, shown=shown_charger(charger))
+    return render_list(request, RECORDS, context)
 
 
 def filtered_records(
@@ -61,12 +109,6 @@ def filtered_records(
     # The site a record was uploaded under (its stamp), and the charger's site now (to
     # link only to chargers still in the operator's fleet).
     return queryset.select_related("site", "device__site")
-
-
-def record_table(access: ConsoleAccess, form: RecordFilterForm) -> dict:
-    charger = chosen_charger(access.operator_id, form)
-    table = filtered_table(form, lambda: filtered_records(access, form, charger), PAGE_SIZE)
-    return {**table, "chosen_charger": charger}
 
 
 @console_view()

@@ -6,18 +6,38 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from console.web.access import ConsoleAccess, console_view
+from console.web.forms.paging import PageForm
 from console.web.procedure_words import procedure
+from console.web.tables import Column, ListPage, filtered_table, list_context, render_list
 from diagnostics.queries import runbooks as runbook_queries
 from diagnostics.services.runbooks.checklist import checklist_words
 from diagnostics.services.runbooks.runs import get_runbook
+
+PAGE_SIZE = 50  # a few tens of runbooks: usually one page
+RUNBOOKS = ListPage(
+    url="console:runbooks",
+    template="console/runbooks/list.html",
+    target="runbook-table",
+    noun="runbook",
+    label="Runbooks table",
+    table_class="runbook-table",
+    columns=(
+        Column("Runbook", cell="title", row_header=True),
+        Column("Symptom", attr="symptom"),
+        Column("Steps", cell="steps", css="num"),
+        Column("Models", cell="models"),
+        Column("Fault codes", cell="codes"),
+        Column("Escalates to", attr="escalation_target"),
+    ),
+)
 
 
 @console_view()
 def runbook_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """Every runbook with its symptom, the models and fault codes it is for."""
-    return render(
-        request, "console/runbooks/list.html", {"runbooks": list(runbook_queries.runbooks())}
-    )
+    form = PageForm(request.GET)
+    table = filtered_table(form, runbook_queries.runbooks, PAGE_SIZE)
+    return render_list(request, RUNBOOKS, list_context(RUNBOOKS, form, table))
 
 
 @console_view()

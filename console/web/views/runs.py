@@ -25,7 +25,17 @@ from console.web.forms.runs import (
 from console.web.live_paths import live_path
 from console.web.procedure_words import evidence_items, procedure
 from console.web.roles import Role
-from console.web.tables import chosen_charger, filtered_table, wants_fragment, with_charger
+from console.web.tables import (
+    Column,
+    Filter,
+    ListPage,
+    chosen_charger,
+    filtered_table,
+    list_context,
+    render_list,
+    shown_charger,
+    with_charger,
+)
 from console.web.wording import form_problems
 from diagnostics.models import RunbookExecution, StepResult
 from diagnostics.queries import runbooks as runbook_queries
@@ -43,6 +53,28 @@ MANUAL = {"done_manually": "answered by hand", "skipped": "skipped"}
 CHECKED = [StepResult.Outcome.VERIFIED, StepResult.Outcome.FAILED, StepResult.Outcome.UNKNOWN]
 
 
+RUNS = ListPage(
+    url="console:runs",
+    template="console/runs/list.html",
+    target="run-table",
+    noun="run",
+    label="Runs table",
+    columns=(
+        Column("Started", cell="started"),
+        Column("Runbook", cell="runbook"),
+        Column("Charger", cell="charger"),
+        Column("Status", cell="status"),
+        Column("At step", cell="step"),
+        Column("By", cell="by"),
+    ),
+    filters=(
+        Filter("status", "Status", kind="select"),
+        Filter("device", "Charger (serial or id)", placeholder="serial or dvc_…", live="input"),
+    ),
+    no_match="Choose another status or charger.",
+)
+
+
 @console_view()
 def run_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """The operator's runs, newest first, by status and charger."""
@@ -55,10 +87,10 @@ def run_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
         ),
         PAGE_SIZE,
     )
-    table["chosen_charger"] = charger
-    if wants_fragment(request):
-        return render(request, "console/runs/list.html#run-table", table)
-    return render(request, "console/runs/list.html", table)
+    context = list_context(
+        RUNS, form, {**table, "chosen_charger": charger}, shown=shown_charger(charger)
+    )
+    return render_list(request, RUNS, context)
 
 
 @require_POST

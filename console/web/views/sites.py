@@ -13,11 +13,11 @@ from django.views.decorators.http import require_POST
 
 from console.web.access import ConsoleAccess, console_view
 from console.web.csv_export import csv_chunks, refused_export, streamed_csv
-from console.web.forms.fleet import PAGE_SIZE, SITE_SORTS, SiteFilterForm
+from console.web.forms.fleet import PAGE_SIZE, SiteFilterForm
 from console.web.forms.flexibility import MAX_MINUTES, FlexibilityForm, posted_form
 from console.web.live_paths import live_path
 from console.web.roles import Role
-from console.web.tables import filtered, filtered_table, sort_headers, wants_fragment
+from console.web.tables import Column, Filter, ListPage, filtered_table, list_context, render_list
 from console.web.wording import spoken_minutes
 from diagnostics.queries.health import DEFAULT_SITE_SORT, chargers, detailed, site_rows
 from fleet.errors import TellusError
@@ -38,20 +38,44 @@ CONTROLS_SHOWN = 5
 NEAR_CAPACITY = 0.9
 
 
+SITES = ListPage(
+    url="console:sites",
+    template=LIST_TEMPLATE,
+    target="site-table",
+    noun="site",
+    label="Sites table",
+    table_class="site-table",
+    columns=(
+        Column("Site", cell="name", sort="name"),
+        Column("Status", attr="status", sort="status"),
+        Column("Chargers", cell="chargers", sort="chargers", css="num"),
+        Column("Faulted", cell="faulted", sort="faulted", css="num"),
+        Column("Offline", cell="offline", sort="offline", css="num"),
+        Column("Degraded", cell="degraded", sort="degraded", css="num"),
+        Column("Open alerts", cell="alerts", sort="alerts", css="num"),
+        Column("Capacity", cell="capacity", sort="capacity", unit="kW", css="num nowrap"),
+        Column("Connectors in fault", attr="connectors_in_fault", css="num"),
+    ),
+    filters=(
+        Filter("q", "Name or address", live="input"),
+        Filter("status", "Status", kind="select"),
+        Filter("health", "Chargers", kind="select"),
+    ),
+    default_sort=DEFAULT_SITE_SORT,
+    csv="console:sites-csv",
+    csv_note="every site these filters select",
+    no_match="Choose another status or chargers' health.",
+)
+
+
 @console_view()
 def site_list(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """The operator's sites with their chargers' health; an HTMX request gets the table."""
     form = SiteFilterForm(request.GET)
-    context = {
-        **filtered_table(
-            form, lambda: site_rows(access.operator_id, **form.query_filters()), PAGE_SIZE
-        ),
-        "headers": sort_headers(form, SITE_SORTS, DEFAULT_SITE_SORT),
-        "filtered": filtered(form),
-    }
-    if wants_fragment(request):
-        return render(request, f"{LIST_TEMPLATE}#site-table", context)
-    return render(request, LIST_TEMPLATE, context)
+    table = filtered_table(
+        form, lambda: site_rows(access.operator_id, **form.query_filters()), PAGE_SIZE
+    )
+    return render_list(request, SITES, list_context(SITES, form, table))
 
 
 @console_view()
