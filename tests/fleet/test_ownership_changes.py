@@ -38,9 +38,11 @@ def pair(make_client, assigned_device, site_for):
 
 
 def changes(device: Device) -> list[tuple]:
+    """The charger's logged changes in the order they were written (by id: the clock may
+    step back between two writes a few milliseconds apart, the sequence never does)."""
     return list(
         DeviceOwnershipChange.objects.filter(device=device)
-        .order_by("at", "id")
+        .order_by("id")
         .values_list("operator_before_name", "site_before_name", "operator_after_name",
                      "site_after_name", "via_site", "actor")
     )  # fmt: skip
