@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from fleet.pools import POSTGRES_POOL_MAX_SIZE, POSTGRES_POOL_MIN_SIZE
+from fleet.pools import POSTGRES_POOL_MAX_SIZE, POSTGRES_POOL_MIN_SIZE, pubsub_namespace
 from fleet.private_files import create_private_once
 
 # "60/minute", or with a count of periods (the limits library's notation): "5/15minute".
@@ -160,7 +160,8 @@ def redis_backed_services(url: str, prefix: str) -> tuple[dict, dict]:
             # Pub/sub: a group send is one PUBLISH, cheap enough for every telemetry sample;
             # live frames need no persistence.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [url], "prefix": f"{prefix}:channels"},
+            # Channels are server-wide: the prefix names the database (pubsub_namespace).
+            "CONFIG": {"hosts": [url], "prefix": f"{pubsub_namespace(url)}{prefix}:channels"},
         }
     }
     return caches, channel_layers

@@ -9,6 +9,7 @@ import asyncio
 import weakref
 from collections.abc import Callable
 from typing import Generic, TypeVar
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 
@@ -24,6 +25,16 @@ REDIS_POOL_WAIT_SECONDS = 10
 REDIS_SOCKET_TIMEOUT = 1.0
 
 T = TypeVar("T")
+
+
+def pubsub_namespace(url: str) -> str:
+    """A prefix for the pub/sub channels of the Redis database `url` names.
+
+    Redis keys belong to a database, pub/sub channels to the whole server: two
+    installations (or two test workers) on different databases of one server would hear
+    each other's messages. Every channel this project publishes on starts with this."""
+    database = urlsplit(url).path.strip("/") or "0"
+    return f"tellus:{database}:"
 
 
 class PerLoop(Generic[T]):

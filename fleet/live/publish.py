@@ -23,10 +23,10 @@ from django.conf import settings
 from fleet.live import redis_batch
 from fleet.live.messages import AlertChangedMessage, DeviceMessage
 from fleet.outage import REDIS_ERRORS, Breaker
+from fleet.pools import pubsub_namespace
 
 logger = logging.getLogger(__name__)
 
-_WAKEUP_PREFIX = "tellus:command-queued:"
 _REDIS_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
 _wakeups = Breaker(
     "Redis (command wake-ups)", "long polls look for commands in the database instead"
@@ -126,6 +126,10 @@ _starting: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" 
 )
 
 
+def _wakeup_prefix() -> str:
+    return pubsub_namespace(settings.REDIS_URL) + "command-queued:"
+
+
 @cache
 def _publisher() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, **_REDIS_TIMEOUTS)
@@ -135,7 +139,7 @@ def announce_command(device_id: str) -> None:
     """Wake any long poll of the device, in whichever process it waits."""
     if settings.REDIS_URL:
         try:
-            _publisher().publish(_WAKEUP_PREFIX + device_id, b"1")
+            _publisher().publish(_wakeup_prefix() + device_id, b"1")
             return
         except REDIS_ERRORS as error:
             # Polls in other processes find the command by polling the database.
@@ -154,7 +158,7 @@ def _resolve(future: asyncio.Future) -> None:
 
 
 async def _listen(subscription: aioredis.client.PubSub) -> None:
-    prefix_length = len(_WAKEUP_PREFIX)
+    prefix_length = len(_wakeup_prefix())
     try:
         while True:
             message = await subscription.get_message(ignore_subscribe_messages=True, timeout=None)
@@ -191,7 +195,7 @@ async def _ensure_listener() -> bool:
             # No read timeout: the subscription sits idle between wake-ups.
             client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1.0)
             subscription = client.pubsub()
-            await subscription.psubscribe(_WAKEUP_PREFIX + "*")
+            await subscription.psubscribe(_wakeup_prefix() + "*")
         except REDIS_ERRORS as error:
             _wakeups.failed(error)
             return False

@@ -16,14 +16,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from functools import cache
-from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
 from fleet.outage import REDIS_ERRORS, Breaker
-from fleet.pools import redis_client_per_loop
+from fleet.pools import pubsub_namespace, redis_client_per_loop
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +40,7 @@ _async_clients = redis_client_per_loop(lambda: settings.REDIS_URL)
 
 
 def _channel() -> str:
-    # Pub/sub ignores database numbers: name the database, so installations sharing one
-    # Redis server on different databases do not hear each other's changes.
-    database = urlsplit(settings.REDIS_URL).path.strip("/") or "0"
-    return f"tellus:{database}:credver:changes"
+    return pubsub_namespace(settings.REDIS_URL) + "credver:changes"
 
 
 def _key(kind: str, subject: str) -> str:

@@ -24,6 +24,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from fleet.actors import Actor
 from fleet.models import Connector
+from fleet.pools import pubsub_namespace
 from fleet.services import provisioning
 from fleet.services.commands import queue_command
 from fleet.services.signing import signature_for
@@ -289,7 +290,8 @@ def test_without_redis_chargers_and_operators_carry_on_and_it_recovers_by_itself
         def queue_and_announce() -> None:
             queue_from_another_process(session.device, "start_charging")
             announcer = redis.Redis(port=own_redis.port)
-            announcer.publish(f"tellus:command-queued:{session.device.device_id}", b"1")
+            channel = pubsub_namespace(settings.REDIS_URL) + "command-queued:"
+            announcer.publish(channel + session.device.device_id, b"1")
 
         polled = poll_while(session, 20, queue_and_announce)
         assert command_in(polled) == "start_charging"

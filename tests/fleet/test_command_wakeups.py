@@ -2,10 +2,15 @@
 arrive at once."""
 
 import asyncio
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import redis.asyncio as aioredis
+from django.conf import settings
 
+from console.env import redis_backed_services
 from fleet.live import publish
+from fleet.pools import pubsub_namespace
 
 
 @pytest.fixture
@@ -36,3 +41,29 @@ async def test_a_queued_command_wakes_a_poll_through_the_subscription(redis_wake
             assert await waiter.wait(5)
     finally:
         await publish.stop_listeners()
+
+
+async def test_a_wake_up_from_another_database_of_the_same_redis_is_not_heard(redis_wakeups):
+    """Pub/sub channels belong to the whole Redis server, not to a database: installations
+    (or test workers) on other databases of the server must not wake this one's polls."""
+    parts = urlsplit(settings.REDIS_URL)
+    own = pubsub_namespace(settings.REDIS_URL)
+    other = pubsub_namespace(urlunsplit(parts._replace(path="/" + str(int(parts.path[1:]) ^ 1))))
+    assert own != other
+    announcer = aioredis.Redis.from_url(settings.REDIS_URL)
+    try:
+        async with publish.command_waiter("dvc_wakeup_other") as waiter:
+            assert await waiter.reachable()
+            await announcer.publish(other + "command-queued:dvc_wakeup_other", b"1")
+            assert not await waiter.wait(1)
+            await announcer.publish(own + "command-queued:dvc_wakeup_other", b"1")
+            assert await waiter.wait(5)
+    finally:
+        await announcer.aclose()
+        await publish.stop_listeners()
+
+
+def test_live_pages_of_installations_on_two_databases_do_not_share_channels():
+    first = redis_backed_services("redis://127.0.0.1:6379/3", prefix="tellus")[1]
+    second = redis_backed_services("redis://127.0.0.1:6379/4", prefix="tellus")[1]
+    assert first["default"]["CONFIG"]["prefix"] != second["default"]["CONFIG"]["prefix"]
