@@ -43,9 +43,14 @@ def _why(record: logging.LogRecord, noted: str | None) -> str:
     return "permission denied"
 
 
+# Marks a record already rewritten: Django configures logging again each time an ASGI or
+# WSGI application is made (django.setup), and each time adds this filter once more.
+_REWRITTEN = "tellus_one_line"
+
+
 class OneLineRefusals(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "status_code", None) != 403:
+        if getattr(record, "status_code", None) != 403 or getattr(record, _REWRITTEN, False):
             return True
         request = getattr(record, "request", None)
         noted_who, noted_why = getattr(request, REFUSAL_ATTRIBUTE, None) or (None, None)
@@ -62,4 +67,5 @@ class OneLineRefusals(logging.Filter):
         record.exc_text = None
         record.stack_info = None
         record.levelno, record.levelname = logging.WARNING, "WARNING"
+        setattr(record, _REWRITTEN, True)
         return True

@@ -5,6 +5,8 @@ import logging
 
 import pytest
 
+from console.log_refusals import OneLineRefusals
+
 pytestmark = pytest.mark.django_db
 
 
@@ -29,6 +31,23 @@ def test_a_console_refusal_is_one_line_with_who_what_and_why(viewer, caplog):
         == "Forbidden: GET /people/ by user:vera: needs the admin role (has viewer)"
     )
     assert "Traceback" not in caplog.text
+
+
+def test_the_why_survives_logging_being_configured_twice(viewer, caplog):
+    """Django configures logging again each time an application is made (a server
+    importing console.asgi after manage.py has set up), which adds the filter a second
+    time; the second pass must keep the reason the first one wrote."""
+    second = OneLineRefusals()
+    logging.getLogger("django.request").addFilter(second)
+    try:
+        caplog.set_level(logging.INFO)
+        assert viewer.get("/people/").status_code == 403
+    finally:
+        logging.getLogger("django.request").removeFilter(second)
+    [record] = refusals(caplog)
+    assert record.getMessage() == (
+        "Forbidden: GET /people/ by user:vera: needs the admin role (has viewer)"
+    )
 
 
 def test_what_a_client_put_in_the_path_cannot_break_the_line(viewer, caplog):
