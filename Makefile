@@ -52,16 +52,22 @@ logins:
 # `make test` runs every test (what CI runs, .ci/run); `make test-fast` is the inner loop:
 # everything but the tests marked browser, fuzz, live_server or slow (a few minutes).
 FAST_TIER := not (browser or fuzz or live_server or slow)
+# Both run TEST_WORKERS test processes, one test file each at a time (most tests wait on
+# servers, browsers and clocks rather than compute, so more workers than cores pay);
+# TEST_WORKERS=0 runs in this one process. Each worker has its own test database and
+# Redis databases (tests/settings.py), at most 7 workers.
+TEST_WORKERS ?= 4
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 test: $(DEV_STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PARALLEL) $(PYTEST_ARGS)
 
 test-fast: $(DEV_STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-	$(BIN)/pytest -m "$(FAST_TIER)" $(PYTEST_ARGS)
+	$(BIN)/pytest $(PARALLEL) -m "$(FAST_TIER)" $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -1,4 +1,5 @@
 import json
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.live_server)
         if uses & LIVE_SERVER_FIXTURES:
             item.add_marker(pytest.mark.live_server)
+    # The slowest files first: run in parallel (make test: pytest -n, one file a worker at
+    # a time), a long file started last would leave the other workers idle at the end.
+    weights = defaultdict(int)
+    for item in items:
+        weights[item.path] = max(weights[item.path], _weight(item))
+    items.sort(key=lambda item: -weights[item.path])
+
+
+HEAVIEST_FIRST = ("fuzz", "browser", "live_server", "slow")
+
+
+def _weight(item: pytest.Item) -> int:
+    """4 for a fuzz test, 3 for a browser test, 2 for another live-server test, 1 for a
+    slow one, 0 for the rest."""
+    marked = [i for i, name in enumerate(HEAVIEST_FIRST) if item.get_closest_marker(name)]
+    return len(HEAVIEST_FIRST) - min(marked) if marked else 0
 
 
 @pytest.hookimpl(tryfirst=True)
