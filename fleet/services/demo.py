@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import OperationalError, connection, models, transaction
 from django.utils import timezone
 
 from fleet.actors import Actor
@@ -176,6 +176,10 @@ def has_history(device: Device) -> bool:
     ).exists()
 
 
+HISTORY_ATTEMPTS = 3
+DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for "deadlock detected"
+
+
 def store_history(
     device: Device, records: list[dict[str, Any]], samples: list[dict[str, Any]]
 ) -> bool:
@@ -191,6 +195,25 @@ def store_history(
         s["timestamp"] >= cutoff for s in samples
     ):
         raise ValueError("a back-filled past must end before the charger registered")
+    for attempt in range(1, HISTORY_ATTEMPTS + 1):
+        try:
+            return _store_history(device, records, samples)
+        except OperationalError as error:
+            # The past is written in many statements, so its hourly peak rows are locked
+            # over several of them; a live upload of a charger on the same site, locking
+            # the hours it touches, can close a cycle. PostgreSQL then aborts one of the
+            # two, and the remedy is to run the aborted transaction again.
+            if (
+                getattr(error.__cause__, "sqlstate", None) != DEADLOCK
+                or attempt == HISTORY_ATTEMPTS
+            ):
+                raise
+    return False  # not reached: the last attempt returns or raises
+
+
+def _store_history(
+    device: Device, records: list[dict[str, Any]], samples: list[dict[str, Any]]
+) -> bool:
     with transaction.atomic():
         # Serialises two back-fills of one charger on PostgreSQL (SQLite has one writer).
         locked = Device.objects.select_for_update().filter(pk=device.pk).first()

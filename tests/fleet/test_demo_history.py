@@ -3,13 +3,15 @@ simulated charger gets a few days of plausible past (charging records and teleme
 ending where its live data begins, so the energy report, the records and the charts have
 something to show from the first minute."""
 
+import threading
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from api.schemas.reporting import ChargingRecordUpload, TelemetryUpload
@@ -240,3 +242,62 @@ def test_a_past_reaching_into_the_live_data_is_refused(demo_fleet):
     with pytest.raises(ValueError, match="before the charger registered"):
         demo.store_history(device, past.records, past.samples)
     assert not TelemetrySample.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backfill_caught_in_a_deadlock_with_a_live_upload_is_written_all_the_same(demo_fleet):
+    """A live upload on the same site holds the hour the past ends in and then wants the
+    hour it starts in, which the back-fill holds: PostgreSQL aborts one of the two (here
+    the back-fill: its deadlock check comes first), and the back-fill runs again once the
+    upload is through."""
+    if connection.vendor != "postgresql":
+        pytest.fail("the peak rollup's row locks exist on PostgreSQL, where the suite runs")
+    _, _, chargers = demo_fleet
+    device = Device.objects.get(device_id=chargers[0]["device_id"])
+    neighbour = Device.objects.get(device_id=chargers[3]["device_id"])  # same site, 8 on 3
+    assert neighbour.site_id == device.site_id
+    past = charger_history(chargers[0], device.registered_at, 1, "1", {})
+    first, last = past.samples[0]["timestamp"], past.samples[-1]["timestamp"]
+    holding, backfill_waiting = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def upload(at: datetime) -> None:
+        TelemetrySample.objects.create(
+            device=neighbour, operator_id=neighbour.site.operator_id, site=neighbour.site,
+            connector_id=1, timestamp=at, state="charging", voltage=400.0, current=100.0,
+            power=40.0, energy_delivered=1.0,
+        )  # fmt: skip
+
+    def live_upload() -> None:
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:  # the back-fill is to find the cycle
+                    cursor.execute("SET LOCAL deadlock_timeout = '20s'")
+                upload(last)
+                holding.set()
+                backfill_waiting.wait(10)
+                upload(first)
+            outcome["upload"] = "committed"
+        finally:
+            connection.close()
+
+    def backfill() -> None:
+        holding.wait(10)
+        with connection.cursor() as cursor:  # checks once the upload waits too (at 1.5 s)
+            cursor.execute("SET deadlock_timeout = '3s'")
+        try:
+            outcome["stored"] = demo.store_history(device, past.records, past.samples)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=live_upload), threading.Thread(target=backfill)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)  # the back-fill is blocked on the hour the upload holds by now
+    backfill_waiting.set()
+    for thread in threads:
+        thread.join(60)
+
+    assert outcome == {"upload": "committed", "stored": True}
+    stored = TelemetrySample.objects.filter(device=device).count()
+    assert stored == len(past.samples)
