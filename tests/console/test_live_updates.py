@@ -7,8 +7,10 @@ import re
 from collections.abc import Iterator
 
 import pytest
+import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connections
@@ -99,10 +101,27 @@ def close_code(outputs: list[dict]) -> int | None:
 
 
 async def opened(communicator: WebsocketCommunicator) -> None:
+    before = await subscribed_channels()
     connected, _ = await communicator.connect()
     assert connected
-    # The consumer subscribes after accepting: give it a moment before publishing.
+    # The consumer subscribes after accepting, and what is published before it has is not
+    # heard: wait for its subscription to show in Redis (seconds on a loaded machine; a
+    # group some other socket of the test already hears shows nothing new, hence the cap).
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 3
+    while not (await subscribed_channels()) - before and loop.time() < deadline:
+        await asyncio.sleep(0.05)
     assert await received(communicator, 0.3) == []
+
+
+async def subscribed_channels() -> set[bytes]:
+    """The channel layer's pub/sub channels with a subscriber, in this test's Redis."""
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    try:
+        return set(await client.pubsub_channels(f"{prefix}*"))
+    finally:
+        await client.aclose()
 
 
 async def test_a_telemetry_sample_pushes_the_connectors_and_chart_with_the_new_power(watched):
