@@ -16,7 +16,8 @@ import yaml
 from django.db.models import Count
 from django.utils import timezone
 
-from diagnostics.versions import compare, parse_version
+from diagnostics.models import Alert, FaultCode
+from diagnostics.versions import compare, parse_version, within
 from diagnostics.words import PATTERNS, counted
 from fleet.models import Command, Device, DeviceEvent, TelemetrySample
 
@@ -183,16 +184,45 @@ def _minor_gap(device_version: str, latest: str) -> int | None:
     return max(0, latest_minor - minor)
 
 
+def _known_issues(device: Device, codes: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The known firmware issues of the dictionary entries `codes` whose affected range
+    holds the device's firmware (and whose models include its model, if they name any)."""
+    found = []
+    for fault in FaultCode.objects.filter(code__in=codes).order_by("code"):
+        for issue in fault.known_firmware_issues:
+            if issue.get("models") and device.model not in issue["models"]:
+                continue
+            low, high = issue.get("affected_from"), issue.get("affected_to")
+            if within(device.firmware_version, low, high):
+                found.append({"fault_code": fault.code, "affected_from": low,
+                              "affected_to": high, "fixed_in": issue.get("fixed_in")})  # fmt: skip
+    return found
+
+
 @check("firmware_current")
-def firmware_current(device: Device, max_minor_behind: int = 2) -> CheckResult:
+def firmware_current(
+    device: Device, max_minor_behind: int = 2, known_issue_codes: tuple[str, ...] = ()
+) -> CheckResult:
     """Fails when the device runs more than max_minor_behind minor versions behind the
-    model's latest stable build."""
+    model's latest stable build, or runs a build inside the affected range of a known
+    firmware issue of one of `known_issue_codes` (F-0421: 3.0.0-3.0.2, however close to
+    the latest build that is)."""
     latest = (model_catalogue().get(device.model) or {}).get("latest_stable")
     evidence = {
         "firmware_version": device.firmware_version,
         "model": device.model,
         "latest_stable": latest,
     }
+    issues = _known_issues(device, known_issue_codes)
+    if issues:
+        issue = issues[0]
+        evidence["known_issues"] = issues
+        return CheckResult(
+            FAIL,
+            f"{device.firmware_version} is affected by the known {issue['fault_code']} issue "
+            f"({issue['affected_from']}-{issue['affected_to']}, fixed in {issue['fixed_in']})",
+            evidence,
+        )
     if not latest:
         return CheckResult(UNKNOWN, f"No latest stable build known for {device.model}", evidence)
     gap = _minor_gap(device.firmware_version, latest)
@@ -316,12 +346,13 @@ def fleet_cluster(
     ]
     evidence = {"fault_code": fault_code, "since": since.isoformat(), "by_firmware": groups}
     clustered = [g for g in groups if g["devices"] >= min_devices and g["sites"] >= min_sites]
+    # The step's condition is "firmware-related": it passes when a cluster is found.
     if clustered:
         evidence["cluster_firmware"] = clustered[0]["firmware_version"]
         return CheckResult(
-            FAIL, f"{fault_code} clusters on firmware {clustered[0]['firmware_version']}", evidence
+            PASS, f"{fault_code} clusters on firmware {clustered[0]['firmware_version']}", evidence
         )
-    return CheckResult(PASS, f"No firmware cluster of {fault_code}", evidence)
+    return CheckResult(FAIL, f"No firmware cluster of {fault_code}", evidence)
 
 
 @check("code_present")
@@ -330,8 +361,17 @@ def code_present(
     fault_codes: tuple[str, ...],
     since: datetime | None = None,
     connector_id: int | None = None,
+    since_required: bool = False,
 ) -> CheckResult:
-    """Fails when any of the codes appears in the device's events since `since`."""
+    """Fails when any of the codes appears in the device's events since `since`. With
+    `since_required`, a search with no start (a run following no command) cannot decide:
+    an old report of the code says nothing about this attempt."""
+    if since is None and since_required:
+        return CheckResult(
+            UNKNOWN,
+            "This run follows no command, so there is no attempt to search from",
+            {"fault_codes": list(fault_codes)},
+        )
     events = _history(DeviceEvent, device).filter(fault_code__in=fault_codes)
     if since is not None:
         events = events.filter(timestamp__gte=since)
@@ -361,3 +401,147 @@ def soc_above_floor(device: Device, connector_id: int, floor: int = 20) -> Check
     if sample.soc > floor:
         return CheckResult(PASS, f"SOC {sample.soc} % above the {floor} % floor", evidence)
     return CheckResult(FAIL, f"SOC {sample.soc} % at or below the {floor} % floor", evidence)
+
+
+# The reboot's boot sequence (runbook 1, step 4): the check judges the charger only this
+# long after the reboot completed.
+REBOOT_WAIT_SECONDS = 90
+
+
+@check("back_online_after_reboot")
+def back_online_after_reboot(
+    device: Device,
+    command_id: str = "",
+    wait_seconds: int = REBOOT_WAIT_SECONDS,
+    max_age_seconds: int = 60,
+    now: datetime | None = None,
+) -> CheckResult:
+    """At least `wait_seconds` after the run's reboot completed: online, with a heartbeat
+    younger than max_age_seconds. Before then, or without a completed reboot, it cannot
+    decide (an on-site power cycle is confirmed by the engineer)."""
+    now = now or timezone.now()
+    command = (
+        Command.objects.filter(command_id=command_id, device=device, command="reboot").first()
+        if command_id
+        else None
+    )
+    if command is None:
+        return CheckResult(
+            UNKNOWN,
+            "No reboot was sent from this run: send it, or power-cycle on site and answer",
+        )
+    evidence: dict[str, Any] = {"command_id": command.command_id, "reboot_status": command.status}
+    if command.status != Command.Status.COMPLETED:
+        return CheckResult(
+            UNKNOWN, f"The reboot is {command.status}: the check waits for it to complete", evidence
+        )
+    ready_at = command.updated_at + timedelta(seconds=wait_seconds)
+    evidence.update({"rebooted_at": _iso(command.updated_at), "judged_from": _iso(ready_at)})
+    if now < ready_at:
+        left = (ready_at - now).total_seconds()
+        return CheckResult(
+            UNKNOWN,
+            f"Give the charger {wait_seconds} s to boot: check again in {left:.0f} s",
+            evidence,
+        )
+    fresh = heartbeat_fresh(device, max_age_seconds, now)
+    return CheckResult(fresh.outcome, fresh.summary, {**evidence, **fresh.evidence})
+
+
+# "The stuck-preparing condition recurs 3 times within 7 days on this connector":
+# escalate (runbook 2, step 3). Each stuck-in-preparing alert is one occurrence.
+STUCK_RECURRENCE = 3
+STUCK_RECURRENCE_WINDOW = timedelta(days=7)
+# How long after an accepted start the connector has to report charging.
+START_CHARGING_WAIT = timedelta(seconds=60)
+
+
+@check("remote_start_worked")
+def remote_start_worked(
+    device: Device,
+    connector_id: int | None = None,
+    since: datetime | None = None,
+    now: datetime | None = None,
+) -> CheckResult:
+    """The second attempt succeeded: the run's latest remote start on the connector (sent
+    since `since`, the run's start) was accepted or completed, and the connector reported
+    state charging after it. Says how often the connector got stuck in preparing in the
+    last 7 days (`recurring` from three times on)."""
+    now = now or timezone.now()
+    if connector_id is None:
+        return CheckResult(UNKNOWN, "The run names no connector")
+    starts = Command.objects.filter(device=device, command="start_charging")
+    starts = starts.filter(connector_id=connector_id)
+    if since is not None:
+        starts = starts.filter(created_at__gte=since)
+    start = starts.order_by("-created_at").first()
+    if start is None:
+        return CheckResult(UNKNOWN, "No remote start has been sent from this run yet")
+    stuck = Alert.objects.filter(
+        detector="stuck_preparing",
+        subject=f"{device.device_id}#{connector_id}",
+        operator_id=_owner(device),
+        created_at__gte=now - STUCK_RECURRENCE_WINDOW,
+    ).count()
+    evidence: dict[str, Any] = {
+        "command_id": start.command_id,
+        "status": start.status,
+        "result": start.result,
+        "stuck_in_7_days": stuck,
+        "recurring": stuck >= STUCK_RECURRENCE,
+    }
+    if start.status == Command.Status.FAILED:
+        return CheckResult(FAIL, "The remote start failed", evidence)
+    if start.status not in (Command.Status.ACCEPTED, Command.Status.COMPLETED):
+        return CheckResult(UNKNOWN, f"The remote start is {start.status}", evidence)
+    charging = (
+        _history(TelemetrySample, device)
+        .filter(connector_id=connector_id, state="charging", timestamp__gte=start.created_at)
+        .order_by("timestamp")
+        .first()
+    )
+    evidence["charging_since"] = _iso(charging.timestamp) if charging else None
+    if charging is not None:
+        return CheckResult(PASS, f"Start {start.status}; the connector is charging", evidence)
+    if now < start.updated_at + START_CHARGING_WAIT:
+        return CheckResult(
+            UNKNOWN, f"Start {start.status}; waiting for the connector to report charging", evidence
+        )
+    return CheckResult(
+        FAIL, f"Start {start.status}, but the connector has not reported charging", evidence
+    )
+
+
+@check("inverter_synced_before_discharge")
+def inverter_synced_before_discharge(
+    device: Device, command_id: str = "", connector_id: int | None = None
+) -> CheckResult:
+    """F-0701 since the discharge was asked for fails at once. Otherwise the latest
+    telemetry on the connector at or before the discharge started (the command accepted)
+    must read inverter_sync_status 'synced'. v1.3 defines no such field: a charger that
+    does not send it leaves the check undecided, and the engineer asks."""
+    command = Command.objects.filter(command_id=command_id, device=device).first()
+    if command is None or command.command != "discharge":
+        return CheckResult(UNKNOWN, "This run follows no discharge command")
+    lost = code_present(device, ("F-0701",), since=command.created_at, connector_id=connector_id)
+    if lost.outcome == FAIL:
+        return CheckResult(
+            FAIL, "F-0701: the inverter lost grid sync", {**lost.evidence, "pattern": "f0701"}
+        )
+    started = command.delivered_at or command.updated_at
+    samples = _history(TelemetrySample, device).filter(timestamp__lte=started)
+    if connector_id is not None:
+        samples = samples.filter(connector_id=connector_id)
+    sample = samples.order_by("-timestamp", "-id").first()
+    reading = (sample.extra or {}).get("inverter_sync_status") if sample else None
+    evidence = {"discharge_started": _iso(started), "inverter_sync_status": reading}
+    if not isinstance(reading, str):
+        return CheckResult(
+            UNKNOWN,
+            "The charger does not report its inverter's grid sync; no F-0701 either",
+            evidence,
+        )
+    evidence["timestamp"] = _iso(sample.timestamp)
+    if reading == "synced":
+        return CheckResult(PASS, "The inverter was synced before the discharge", evidence)
+    return CheckResult(FAIL, f"The inverter read {reading[:40]!r} before the discharge", evidence)

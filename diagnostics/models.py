@@ -74,12 +74,18 @@ class Runbook(models.Model):
         help_text="Ranking rules: [{device_status | connector_state | recent_command | "
         "open_alert: [values], score}]; see diagnostics/data/runbooks.yaml.",
     )
+    follows_command = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="For a runbook about one command of the charger: that command's type "
+        "(e.g. discharge). A run of it follows such a command.",
+    )
     loaded_digest = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     CONTENT_FIELDS = (
         "title", "applicable_models", "symptom", "linked_fault_codes", "triggers",
-        "escalation_target", "escalation_checklist", "steps", "suggest_when",
+        "escalation_target", "escalation_checklist", "steps", "suggest_when", "follows_command",
     )  # fmt: skip
 
     class Meta:

@@ -158,6 +158,12 @@ class RunStart(RequestSchema):
     connector_id: StrictInt | None = Field(
         None, ge=1, le=255, description="The connector concerned; steps' checks use it."
     )
+    command_id: Text(40) | None = Field(
+        None,
+        description="For a runbook about a command (the V2G discharge runbook: a discharge "
+        "command), the command the run follows; by default the charger's latest such "
+        "command of the last 7 days.",
+    )
 
 
 class StepAction(RequestSchema):
@@ -206,7 +212,11 @@ def start_run(request: HttpRequest, device_id: str, payload: RunStart):
     device is 409/4001 with the open run's id in `details.run_id`."""
     device = get_device_for_operator(request.auth.operator_id, device_id)
     run = engine.start_run(
-        actor_from_request(request), device, payload.runbook, payload.connector_id
+        actor_from_request(request),
+        device,
+        payload.runbook,
+        payload.connector_id,
+        payload.command_id,
     )
     return success_body(RunOut.from_run(run))
 

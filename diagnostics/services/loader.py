@@ -19,6 +19,7 @@ from django.db import transaction
 from diagnostics.checks import CHECKS
 from diagnostics.models import FaultCode, Runbook
 from diagnostics.services.detectors import ALERT_DETECTORS
+from diagnostics.services.runbooks.suggestions import POWER_UP_SIGNS
 from fleet.models import ConnectorState, Device
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -181,6 +182,7 @@ def ranking_conditions() -> dict[str, set[str] | None]:
         "connector_state": set(ConnectorState.values),
         "recent_command": None,
         "open_alert": set(ALERT_DETECTORS),
+        "power_up": set(POWER_UP_SIGNS),
     }
 
 
@@ -278,7 +280,16 @@ def runbook_content(entry: dict[str, Any], slugs: set[str]) -> dict[str, Any]:
         ),
         "steps": steps,
         "suggest_when": _suggest_when(slug, entry.get("suggest_when")),
+        "follows_command": _followed_command(slug, entry.get("follows_command")),
     }
+
+
+def _followed_command(slug: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not COMMAND_NAME.match(value):
+        raise DiagnosticsDataError(f"{slug}: follows_command must be a command type")
+    return value
 
 
 @transaction.atomic

@@ -46,7 +46,8 @@ def test_all_checks_are_registered():
     assert set(CHECKS) == {
         "voltage_in_envelope", "heartbeat_fresh", "fault_pattern", "firmware_current",
         "firmware_at_least", "auth_before_preparing", "command_status", "fleet_cluster",
-        "code_present", "soc_above_floor",
+        "code_present", "soc_above_floor", "back_online_after_reboot", "remote_start_worked",
+        "inverter_synced_before_discharge",
     }  # fmt: skip
 
 
@@ -171,19 +172,23 @@ def test_command_status(device):
     assert result.outcome == PASS and result.evidence["status"] == "accepted"
 
 
-def test_fleet_cluster(device, make_client, assigned_device, site_for):
+def test_fleet_cluster_passes_when_the_fault_is_firmware_related(
+    device, make_client, assigned_device, site_for
+):
+    """The step passes when its condition is true: "firmware-related if any version has
+    >= 2 distinct devices spanning >= 2 distinct sites"."""
     client = device.site.operator.clients.first()
     now = T0 + timedelta(days=1)
-    assert outcome("fleet_cluster", device, now=now) == PASS
+    assert outcome("fleet_cluster", device, now=now) == FAIL
     other_site = site_for(client, "Far away")
     peer = assigned_device(client, other_site, firmware_version="3.1.0")
     event(device, code="F-0421")
-    assert outcome("fleet_cluster", device, now=now) == PASS  # one device
+    assert outcome("fleet_cluster", device, now=now) == FAIL  # one device
     event(peer, code="F-0421")
     result = run_check("fleet_cluster", device, now=now)
-    assert result.outcome == FAIL and result.evidence["cluster_firmware"] == "3.1.0"
-    assert outcome("fleet_cluster", device, now=now + timedelta(days=8)) == PASS  # too old
-    assert outcome("fleet_cluster", device, now=now, min_sites=3) == PASS
+    assert result.outcome == PASS and result.evidence["cluster_firmware"] == "3.1.0"
+    assert outcome("fleet_cluster", device, now=now + timedelta(days=8)) == FAIL  # too old
+    assert outcome("fleet_cluster", device, now=now, min_sites=3) == FAIL
 
 
 def test_fleet_cluster_needs_one_firmware_version(device, assigned_device, site_for):
@@ -191,7 +196,7 @@ def test_fleet_cluster_needs_one_firmware_version(device, assigned_device, site_
     peer = assigned_device(client, site_for(client, "B"), firmware_version="3.0.1")
     event(device, code="F-0421")
     event(peer, code="F-0421")
-    assert outcome("fleet_cluster", device, now=T0 + timedelta(hours=1)) == PASS
+    assert outcome("fleet_cluster", device, now=T0 + timedelta(hours=1)) == FAIL
 
 
 def test_code_present(device):

@@ -3,6 +3,7 @@ rules, applicable models), serves both the suggestions endpoint and the runbook 
 alert suggests; no runbook is named in Python code."""
 
 import importlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from diagnostics.services.loader import (
 )
 from diagnostics.services.runbooks.suggestions import Signals, rank, suggest
 from fleet.actors import Actor
-from fleet.models import DeviceEvent, TelemetrySample
+from fleet.models import ConnectivityChange, DeviceEvent, TelemetrySample
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,8 +68,18 @@ def test_an_alert_suggests_what_the_suggestions_endpoint_ranks_first(api, acme, 
 
 
 def test_an_alert_suggests_only_a_runbook_about_its_own_code_or_detector(content, device):
-    # The device is offline, which ranks the power-up runbook, but nothing in the data
-    # relates a runbook to over-temperature (F-0203): the alert suggests none.
+    # The device faulted just after coming online, which ranks the power-up runbook, but
+    # nothing in the data relates a runbook to over-temperature (F-0203): the alert
+    # suggests none.
+    came_online = timezone.now() - timedelta(minutes=3)
+    ConnectivityChange.objects.create(
+        device=device, operator_id=device.site.operator_id, status="online", at=came_online
+    )
+    DeviceEvent.objects.create(
+        device=device, operator_id=device.site.operator_id, connector_id=1,
+        event_type="fault", fault_code="F-0411", timestamp=came_online + timedelta(minutes=1),
+        data={"fault_code": "F-0411"},
+    )  # fmt: skip
     hot(device)
     detectors.run_detector(detectors.over_temperature, timezone.now())
     assert suggest(device)[0]["slug"] == "charger-faulting-on-power-up"
@@ -273,8 +284,23 @@ def test_runbooks_loaded_before_the_rules_existed_take_them_on_the_next_load(con
     for runbook in Runbook.objects.all():  # as the previous release loaded them
         old = {name: getattr(runbook, name) for name in migration.OLD_RUNBOOK_FIELDS}
         runbook.suggest_when, runbook.loaded_digest = [], digest(old)
+        runbook.follows_command = ""
         runbook.save()
     migration.carry_runbook_digests(apps, None)
+    later = importlib.import_module("diagnostics.migrations.0008_runbook_follows_command")
+    later.carry_runbook_digests(apps, None)
     report = load_runbooks()
     assert sorted(report.updated) == sorted(Runbook.objects.values_list("slug", flat=True))
     assert all(runbook.suggest_when for runbook in Runbook.objects.all())
+
+
+def test_runbooks_loaded_before_they_named_a_followed_command_take_it_on_the_next_load(content):
+    migration = importlib.import_module("diagnostics.migrations.0008_runbook_follows_command")
+    for runbook in Runbook.objects.all():  # as the previous release loaded them
+        old = {name: getattr(runbook, name) for name in migration.OLD_RUNBOOK_FIELDS}
+        runbook.follows_command, runbook.loaded_digest = "", digest(old)
+        runbook.save()
+    migration.carry_runbook_digests(apps, None)
+    report = load_runbooks()
+    assert report.updated == ["v2g-discharge-not-flowing"]  # the others name none
+    assert Runbook.objects.get(slug="v2g-discharge-not-flowing").follows_command == "discharge"

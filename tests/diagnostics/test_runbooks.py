@@ -13,7 +13,7 @@ from diagnostics.services.runbooks import engine
 from diagnostics.services.runbooks.suggestions import suggest
 from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter
-from fleet.models import AuditEntry, Device, DeviceEvent, TelemetrySample
+from fleet.models import AuditEntry, Command, Device, DeviceEvent, TelemetrySample
 from fleet.services.commands import queue_command, report_command_status
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +79,9 @@ def test_power_up_v2g_codes_switch_runbooks(device):
     assert switched.current_step == "command-accepted"
 
 
-def test_power_up_f0421_cluster_is_firmware(device, assigned_device, site_for):
+def test_power_up_f0421_cluster_is_firmware_and_goes_to_the_rollout(
+    device, assigned_device, site_for
+):
     client = device.site.operator.clients.first()
     peer = assigned_device(client, site_for(client, "Far"), firmware_version="3.1.0")
     faults(device, "F-0421", "F-0421")
@@ -87,9 +89,11 @@ def test_power_up_f0421_cluster_is_firmware(device, assigned_device, site_for):
     execution = step(at_fault_log(device))
     assert execution.current_step == "firmware-cluster"
     execution = step(execution)
-    assert execution.status == "resolved"
+    assert execution.status == "open" and execution.current_step == "firmware-rollout"
     result = execution.results.filter(step_key="firmware-cluster").first()
-    assert result.outcome == "failed" and result.evidence["cluster_firmware"] == "3.1.0"
+    assert result.outcome == "verified" and result.evidence["cluster_firmware"] == "3.1.0"
+    execution = step(execution)  # 3.1.0: outside 3.0.0-3.0.2 and the latest stable
+    assert execution.current_step == "reboot"
 
 
 def test_power_up_single_f0411_then_firmware_then_reboot_resolves(device):
@@ -100,6 +104,10 @@ def test_power_up_single_f0411_then_firmware_then_reboot_resolves(device):
     assert execution.current_step == "reboot"
     command = engine.send_step_command(ENGINEER, execution)
     assert command.command == "reboot" and command.connector_id is None
+    report_command_status(device.device_id, command.command_id, "completed", timezone.now())
+    Command.objects.filter(pk=command.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=91)
+    )  # the boot took its 90 s
     Device.objects.filter(pk=device.pk).update(status="online", last_heartbeat=timezone.now())
     execution = step(execution)
     assert execution.status == "resolved"
@@ -162,7 +170,7 @@ def test_power_up_escalates_with_the_checklist(device):
         current=100, power=40, energy_delivered=3, temperature=82.0,
     )  # fmt: skip
     execution = step(step(at_fault_log(device)))  # fault-log → firmware → reboot
-    execution = step(execution)  # never heartbeated: heartbeat check fails → escalate step
+    execution = step(execution, choice="still-faulting", verify=False)
     assert execution.current_step == "escalate"
     execution = step(execution)
     assert execution.status == "escalated"
@@ -298,7 +306,10 @@ def test_v2g_failed_command_closes(device, discharge):
 
 def test_v2g_bms_refusal_is_vehicle_side(device, discharge):
     report_command_status(device.device_id, discharge.command_id, "accepted", timezone.now())
-    faults(device, "F-0702")
+    DeviceEvent.objects.create(
+        device=device, connector_id=1, event_type="fault", fault_code="F-0702",
+        timestamp=timezone.now(), data={"fault_code": "F-0702"},
+    )  # fmt: skip
     execution = step(step(v2g(device, discharge)))
     assert execution.status == "closed"
     assert execution.outcome_note.startswith("vehicle_side")
@@ -317,9 +328,9 @@ def test_v2g_full_walk_to_escalation(device, discharge):
     execution = step(execution)  # 55 % > 20 %
     execution = step(execution, choice="eligible")
     assert execution.current_step == "inverter-sync"
-    execution = step(execution)  # no F-0701
+    execution = step(execution, choice="synced")  # no reading in v1.3: confirmed on site
     assert execution.current_step == "iso15118-20"
-    execution = step(execution)  # 4.1.0 vs 260420.0107: not comparable → continue
+    execution = step(execution, choice="supported")  # 4.1.0 vs 260420.0107: asked
     execution = step(execution, choice="none-apply")
     assert execution.current_step == "known-good-vehicle"
     execution = step(execution, choice="good-car-fails")
@@ -360,14 +371,14 @@ def test_suggestions_rank_by_recent_codes_and_state(device):
     faults(device, "F-0421", "F-0421")
     device.connectors.create(connector_id=1, state="preparing")
     ranked = suggest(device)
-    # By the runbooks' data: a preparing connector (4) + F-0421 (3) ranks above
-    # offline (2) + F-0421 (3).
+    # By the runbooks' data: a preparing connector (4) + F-0421 (3) ranks above F-0421
+    # (3) alone; being offline is no sign of a power-up fault.
     assert [(r["slug"], r["score"]) for r in ranked][:2] == [
         ("connector-stuck-preparing", 7),
-        ("charger-faulting-on-power-up", 5),
+        ("charger-faulting-on-power-up", 3),
     ]
     assert ranked[0]["reasons"] == ["recent fault codes: F-0421", "a connector is in preparing"]
-    assert ranked[1]["reasons"] == ["recent fault codes: F-0421", "the device is offline"]
+    assert ranked[1]["reasons"] == ["recent fault codes: F-0421"]
     assert all(r["score"] > 0 and r["reasons"] for r in ranked)
 
 

@@ -13,6 +13,7 @@ PAGE_SIZE = 25
 class RunStartForm(forms.Form):
     runbook = forms.SlugField(max_length=80)
     connector_id = forms.IntegerField(required=False, min_value=1, max_value=255)
+    command_id = forms.CharField(required=False, max_length=40)
 
 
 class StepForm(forms.Form):

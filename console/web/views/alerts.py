@@ -30,7 +30,7 @@ from console.web.tables import Column, Filter, ListPage, list_context, page_coun
 from console.web.times import moment_text
 from console.web.wording import actor_words, form_problems
 from diagnostics.contracts.alerts import MAX_SNOOZE_MINUTES
-from diagnostics.models import Alert, AlertTransition, RunbookExecution
+from diagnostics.models import Alert, AlertTransition, Runbook, RunbookExecution
 from diagnostics.queries import alerts as alert_queries
 from diagnostics.queries.faults import fault_titles
 from diagnostics.queries.runbooks import runbooks, unfinished_runs
@@ -257,7 +257,11 @@ def start_suggested_run(request: HttpRequest, access: ConsoleAccess, alert_id: s
         return _continue(request, under_way)
     try:
         run = engine.start_run(
-            access.actor, alert.device, alert.suggested_runbook, _connector_of(alert)
+            access.actor,
+            alert.device,
+            alert.suggested_runbook,
+            _connector_of(alert),
+            _command_of(alert),
         )
     except Conflict:  # started by someone else a moment ago
         under_way = _run_under_way(access, alert)
@@ -293,6 +297,17 @@ def _connector_of(alert: Alert) -> int | None:
         return None
     known = Connector.objects.filter(device_id=alert.device_id, connector_id=connector).exists()
     return connector if known else None
+
+
+def _command_of(alert: Alert) -> str | None:
+    """The command an alert is about (a discharge that delivered no power), for a
+    runbook that follows one; None lets the run find the charger's latest."""
+    runbook = Runbook.objects.filter(slug=alert.suggested_runbook).first()
+    if runbook is None or not runbook.follows_command:
+        return None
+    evidence = alert.evidence if isinstance(alert.evidence, dict) else {}
+    command_id = evidence.get("command_id")
+    return command_id if isinstance(command_id, str) and 0 < len(command_id) <= 40 else None
 
 
 def _move(access: ConsoleAccess, alert: Alert, action: str, data) -> tuple[str, bool]:

@@ -104,7 +104,11 @@ def run_start(request: HttpRequest, access: ConsoleAccess, device_id: str) -> Ht
         return redirect("console:device", device_id=device.device_id)
     try:
         run = engine.start_run(
-            access.actor, device, form.cleaned_data["runbook"], form.cleaned_data["connector_id"]
+            access.actor,
+            device,
+            form.cleaned_data["runbook"],
+            form.cleaned_data["connector_id"],
+            form.cleaned_data["command_id"] or None,
         )
     except TellusError as refused:
         messages.error(request, f"No run was started: {refused.message}")

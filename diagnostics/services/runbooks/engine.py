@@ -9,9 +9,11 @@ run's status, its moves and the audit trail tell the same story."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from diagnostics.checks import run_check
@@ -24,7 +26,7 @@ from diagnostics.services.runbooks.runs import (
     get_runbook,
     record_move,
 )
-from diagnostics.services.runbooks.steps import STEP_ACTIONS, require_confirmation
+from diagnostics.services.runbooks.steps import STEP_ACTIONS, require_confirmation, step_choices
 from diagnostics.words import value_words
 from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
@@ -96,17 +98,37 @@ def _ensure_none_under_way(device: Device, runbook: Runbook) -> None:
         raise _under_way(device, runbook)
 
 
+# How far back a run of a runbook about a command (Runbook.follows_command) looks for
+# the charger's latest such command when it is started for none in particular.
+FOLLOWED_COMMAND_DAYS = 7
+
+
 def start_run(
-    actor: Actor, device: Device, slug: str, connector_id: int | None = None
+    actor: Actor,
+    device: Device,
+    slug: str,
+    connector_id: int | None = None,
+    command_id: str | None = None,
 ) -> RunbookExecution:
     """Start a run asked for by a person: the connector must be one the device has, and
-    the device must have no unfinished (open or paused) run of the same runbook."""
+    the device must have no unfinished (open or paused) run of the same runbook. A run of
+    a runbook about a command (FOLLOWED_COMMANDS) follows `command_id`, one of the
+    device's commands of that type the actor may see, or else the device's latest such
+    command of the last 7 days (on the connector, if one is named)."""
     runbook = get_runbook(slug)
     if (
         connector_id is not None
         and not Connector.objects.filter(device=device, connector_id=connector_id).exists()
     ):
         raise NotFound(f"Connector {connector_id} of device '{device.device_id}' not found")
+    command = _followed_command(actor, device, runbook, connector_id, command_id)
+    if command is not None:
+        if connector_id is not None and command.connector_id not in (None, connector_id):
+            raise InvalidParameter(
+                "connector_id", connector_id,
+                f"Command '{command.command_id}' was sent to connector {command.connector_id}",
+            )  # fmt: skip
+        connector_id = connector_id if connector_id is not None else command.connector_id
     with transaction.atomic():
         # Two people pressing start at once (or a start and a switch, or the charger
         # changing hands): the device row serialises them.
@@ -120,7 +142,38 @@ def start_run(
         if locked is None or (actor.operator_id is not None and owner != actor.operator_id):
             raise NotFound(f"Device '{device.device_id}' not found")
         _ensure_none_under_way(device, runbook)
-        return start(actor, device, slug, connector_id)
+        return start(actor, device, slug, connector_id, command.command_id if command else "")
+
+
+def _followed_command(
+    actor: Actor,
+    device: Device,
+    runbook: Runbook,
+    connector_id: int | None,
+    command_id: str | None,
+) -> Command | None:
+    commands = Command.objects.filter(device=device)
+    if actor.operator_id is not None:  # the platform's own commands count for the owner
+        commands = commands.filter(Q(operator_id=actor.operator_id) | Q(operator__isnull=True))
+    kind = runbook.follows_command
+    if command_id:
+        command = commands.filter(command_id=command_id).first()
+        if command is None:
+            raise NotFound(f"Command '{command_id}' of device '{device.device_id}' not found")
+        if kind is None or command.command != kind:
+            raise InvalidParameter(
+                "command_id", command_id,
+                f"This runbook follows {kind + ' commands' if kind else 'no command'}",
+            )  # fmt: skip
+        return command
+    if kind is None:
+        return None
+    recent = commands.filter(
+        command=kind, created_at__gte=timezone.now() - timedelta(days=FOLLOWED_COMMAND_DAYS)
+    )
+    if connector_id is not None:
+        recent = recent.filter(connector_id=connector_id)
+    return recent.order_by("-created_at").first()
 
 
 @contextmanager
@@ -164,13 +217,30 @@ def _open(execution: RunbookExecution) -> dict[str, Any]:
 
 
 def _params(step: dict[str, Any], execution: RunbookExecution) -> dict[str, Any]:
-    context = execution.context()
+    context = _context(execution)
     params = dict((step.get("check") or {}).get("params") or {})
     resolved = {}
     for name, value in params.items():
         value = context.get(value, value) if isinstance(value, str) else value
         resolved[name] = tuple(value) if isinstance(value, list) else value
     return resolved
+
+
+def _context(execution: RunbookExecution) -> dict[str, Any]:
+    """What a step's check parameters may name: the run's connector and command, when
+    the run started and when its command was asked for."""
+    command = (
+        Command.objects.filter(command_id=execution.command_id, device_id=execution.device_id)
+        .values_list("created_at", flat=True)
+        .first()
+        if execution.command_id
+        else None
+    )
+    return {
+        **execution.context(),
+        "$run_started_at": execution.created_at,
+        "$command_created_at": command,
+    }
 
 
 def verify(actor: Actor, execution: RunbookExecution) -> StepResult:
@@ -257,7 +327,29 @@ def _advance(
         if _matches(branch["when"], last, choice):
             then, why = branch["then"], _reason(branch["when"], last)
             break
+    else:
+        if step.get("check"):
+            raise _undecided(step, last)
     return _apply(actor, execution, then, note, why)
+
+
+def _undecided(step: dict[str, Any], last: StepResult | None) -> Conflict:
+    """The refusal to move a checked step on when no route follows from its verdict: a
+    check that cannot decide (or a verdict the runbook gives no route) is never taken for
+    a pass; the engineer confirms by hand, on site if need be."""
+    choices = step_choices(step)
+    answers = "; ".join(f"“{c['label']}”" for c in choices) or "none"
+    if last is None:
+        what = "The step's check has not been run"
+    elif last.outcome == StepResult.Outcome.UNKNOWN:
+        what = f"The check could not decide ({(last.evidence or {}).get('summary', '')})"
+    else:
+        verdict = RESULT_TO_OUTCOME.get(last.outcome, last.outcome)
+        what = f"The check's verdict ({verdict}) has no route of its own"
+    return Conflict(
+        f"{what}: answer the step by hand. Answers: {answers}",
+        {"choices": [c["choice"] for c in choices], "reason": "undecided"},
+    )
 
 
 def _reason(when: dict[str, Any], last: StepResult | None) -> str:

@@ -10,9 +10,10 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from diagnostics.checks import REBOOT_WAIT_SECONDS
 from diagnostics.models import Alert, Runbook
 from diagnostics.words import DETECTORS
-from fleet.models import Command, Device, DeviceEvent
+from fleet.models import Command, ConnectivityChange, Device, DeviceEvent
 
 FAULT_CODE_SCORE = 3
 MODEL_MISMATCH_PENALTY = 1
@@ -22,7 +23,17 @@ REASONS = {
     "connector_state": "a connector is in {}",
     "recent_command": "a recent {} command has not completed",
     "open_alert": "an open alert: {}",
+    "power_up": "{}",
 }
+# The power-up runbook's triggers, as signs a suggest_when `power_up` rule names: still
+# not online once a reboot completed, or a fault within BOOT_WINDOW of coming online.
+POWER_UP_SIGNS = {
+    "not_online_after_reboot": "not back online since its reboot completed",
+    "fault_after_boot": "a fault soon after it came online",
+}
+BOOT_WINDOW = timedelta(minutes=5)
+# The reboot's boot sequence, as the reboot step's check waits for it.
+REBOOT_GRACE = timedelta(seconds=REBOOT_WAIT_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -35,7 +46,9 @@ class Signals:
     connector_states: frozenset[str] = frozenset()
     recent_commands: frozenset[str] = frozenset()
     open_alerts: frozenset[str] = frozenset()
+    power_up: frozenset[str] = frozenset()  # POWER_UP_SIGNS seen
     model: str | None = None
+    v2g_capable: bool = False
 
     def observed(self, condition: str) -> frozenset[str]:
         return {
@@ -43,6 +56,7 @@ class Signals:
             "connector_state": self.connector_states,
             "recent_command": self.recent_commands,
             "open_alert": self.open_alerts,
+            "power_up": self.power_up,
         }[condition]
 
 
@@ -59,8 +73,17 @@ class Suggestion:
                 "reasons": list(self.reasons)}  # fmt: skip
 
 
-def _fits_model(runbook: Runbook, model: str) -> bool:
-    return any(model.startswith(listed.split()[0]) for listed in runbook.applicable_models)
+def fits_model(runbook: Runbook, model: str, v2g_capable: bool) -> bool:
+    """Whether the runbook applies to a charger of `model`. A listed model followed by
+    "V2G" ("TP-DC180 V2G") is that model's V2G variant: a charger of the model that is V2G
+    capable. No models listed: every model."""
+    if not runbook.applicable_models:
+        return True
+    for listed in runbook.applicable_models:
+        name, *variant = listed.split()
+        if model == name and (not variant or v2g_capable):
+            return True
+    return False
 
 
 def rank(runbooks: Iterable[Runbook], signals: Signals) -> list[Suggestion]:
@@ -79,11 +102,11 @@ def rank(runbooks: Iterable[Runbook], signals: Signals) -> list[Suggestion]:
             hits = sorted(signals.observed(condition) & set(rule[condition]))
             if hits:
                 score += rule["score"]
-                named = [DETECTORS.get(hit, hit) for hit in hits]
+                named = [DETECTORS.get(hit) or POWER_UP_SIGNS.get(hit, hit) for hit in hits]
                 reasons.append(REASONS[condition].format(" / ".join(named)))
                 matched |= {f"{condition}:{hit}" for hit in hits}
         if score and signals.model and runbook.applicable_models:
-            if not _fits_model(runbook, signals.model):
+            if not fits_model(runbook, signals.model, signals.v2g_capable):
                 score -= MODEL_MISMATCH_PENALTY
                 reasons.append(f"not listed for model {signals.model}")
         if score > 0:
@@ -122,8 +145,53 @@ def device_signals(
         connector_states=frozenset(device.connectors.values_list("state", flat=True)),
         recent_commands=frozenset(commands),
         open_alerts=frozenset(alerts.values_list("detector", flat=True)),
+        power_up=power_up_signs(device, owner, since, now or timezone.now()),
         model=device.model,
+        v2g_capable=device.v2g_capable,
     )
+
+
+def power_up_signs(
+    device: Device, owner: str | None, since: datetime, now: datetime
+) -> frozenset[str]:
+    """The power-up runbook's triggers seen on the device since `since`: not online since
+    its latest reboot completed (at least the boot time ago), or a fault reported within
+    BOOT_WINDOW of its latest coming online."""
+    signs = set()
+    reboot = (
+        Command.objects.filter(
+            device=device, command="reboot", status=Command.Status.COMPLETED,
+            updated_at__gte=since, updated_at__lte=now - REBOOT_GRACE,
+        )
+        .filter(Q(operator_id=owner) | Q(operator__isnull=True))
+        .order_by("-updated_at")
+        .first()
+    )  # fmt: skip
+    if (
+        reboot is not None
+        and device.status != Device.Status.ONLINE
+        and not ConnectivityChange.objects.filter(
+            device=device, status=Device.Status.ONLINE, at__gte=reboot.updated_at
+        ).exists()
+    ):
+        signs.add("not_online_after_reboot")
+    came_online = (
+        ConnectivityChange.objects.filter(
+            device=device, operator_id=owner, status=Device.Status.ONLINE, at__gte=since
+        )
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    if (
+        came_online is not None
+        and DeviceEvent.objects.filter(
+            device=device, operator_id=owner, event_type="fault",
+            timestamp__gte=came_online, timestamp__lte=came_online + BOOT_WINDOW,
+        ).exists()
+    ):  # fmt: skip
+        signs.add("fault_after_boot")
+    return frozenset(signs)
 
 
 def suggest(device: Device, days: int = SUGGESTION_DAYS) -> list[dict[str, Any]]:
