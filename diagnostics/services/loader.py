@@ -285,7 +285,7 @@ def runbook_content(entry: dict[str, Any], slugs: set[str]) -> dict[str, Any]:
 
 
 def _followed_command(slug: str, value: Any) -> str:
-    if value is None:
+    if value is None or value == "":
         return ""
     if not isinstance(value, str) or not COMMAND_NAME.match(value):
         raise DiagnosticsDataError(f"{slug}: follows_command must be a command type")

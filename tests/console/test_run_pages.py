@@ -139,7 +139,7 @@ def test_the_f0421_cluster_route_is_taken_with_its_evidence_shown(signed_in, clu
 
     step(browser, run, "verify")
     page = browser.get(f"/runs/{run.run_id}/").content.decode()
-    assert "✘ Fail" in page and "clusters on firmware 3.1.0" in page
+    assert "✔ Pass" in page and "clusters on firmware 3.1.0" in page
     assert "3.1.0" in page and "by firmware" in page
 
 

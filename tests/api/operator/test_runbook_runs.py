@@ -145,32 +145,42 @@ def test_a_whole_run_down_the_f0421_cluster_branch(api, acme, device, cluster):
     assert moved["current_step"]["key"] == "firmware-cluster"
     assert moved["result"] is None and moved["switched_from"] is None
 
+    # A cluster on one firmware version at two sites: firmware-related, the check passes,
+    # and the run goes on to the rollout rather than ending at the diagnosis.
     found = acted(api, token, run_id, "firmware-cluster", action="verify")["result"]
-    assert found["outcome"] == "failed"
+    assert found["outcome"] == "verified"
     assert found["evidence"]["cluster_firmware"] == "3.0.1"
-    done = acted(api, token, run_id, "firmware-cluster", action="continue")
-    assert done["status"] == "resolved" and done["current_step"] is None
-    assert "Firmware regression" in done["outcome_note"]
+    moved = acted(api, token, run_id, "firmware-cluster", action="continue")
+    assert moved["status"] == "open" and moved["current_step"]["key"] == "firmware-rollout"
+
+    # This unit is still on 3.0.1, inside F-0421's known issue: the run waits for the rollout.
+    pending = acted(api, token, run_id, "firmware-rollout", action="verify")["result"]
+    assert pending["outcome"] == "failed"
+    paused = acted(api, token, run_id, "firmware-rollout", action="continue")
+    assert paused["status"] == "paused" and "Leave the contactors" not in paused["outcome_note"]
+    assert "leave the contactors alone" in paused["outcome_note"]
 
     detail = api.get(f"{RUNS}/{run_id}", token).json()["data"]
     assert [(s["step"], s["outcome"], s["choice"]) for s in detail["steps"]] == [
         ("supply-power", "unknown", None),
         ("supply-power", "done_manually", "supply-ok"),
         ("fault-log", "failed", None),
-        ("firmware-cluster", "failed", None),
+        ("firmware-cluster", "verified", None),
+        ("firmware-rollout", "failed", None),
     ]
     assert detail["steps"][1]["note"] == "430 V on all three phases at the cabinet"
     assert all(s["by"] == f"client:{client.client_id}" for s in detail["steps"])
     assert [(m["step"], m["action"], m["to"]) for m in detail["moves"]] == [
         ("supply-power", "next", "fault-log"),
         ("fault-log", "goto", "firmware-cluster"),
-        ("firmware-cluster", "resolve", "resolved"),
+        ("firmware-cluster", "goto", "firmware-rollout"),
+        ("firmware-rollout", "pause", "paused"),
     ]
     assert "its pattern is F-0421 repeated (a cluster)" in detail["moves"][1]["why"]
     assert detail["escalation"] is None
 
-    again = act(api, token, run_id, "firmware-cluster", action="continue")
-    assert refused(again, 409, 4001)["details"]["status"] == "resolved"
+    again = act(api, token, run_id, "firmware-rollout", action="continue")
+    assert refused(again, 409, 4001)["details"]["status"] == "paused"
     entries = AuditEntry.objects.filter(resource_id=run_id)
     assert {"start_runbook", "step_result"} <= set(entries.values_list("action", flat=True))
     assert {e.actor for e in entries} == {f"client:{client.client_id}"}
@@ -178,10 +188,27 @@ def test_a_whole_run_down_the_f0421_cluster_branch(api, acme, device, cluster):
 
 def test_a_manual_step_ticked_done_with_a_note(api, acme, device):
     run_id = started(api, acme[1], device)["run_id"]
-    done = acted(api, acme[1], run_id, "supply-power", action="done", note="Measured by hand")
+    acted(api, acme[1], run_id, "supply-power", action="choose", choice="supply-ok")
+    acted(api, acme[1], run_id, "fault-log", action="verify")
+    acted(api, acme[1], run_id, "fault-log", action="continue")  # no pattern: firmware
+    acted(api, acme[1], run_id, "firmware", action="choose", choice="firmware-ok")
+    done = acted(api, acme[1], run_id, "reboot", action="choose", choice="still-faulting")
+    assert done["current_step"]["key"] == "escalate"
+    # The escalation step has no check: ticking it done with a note follows its route.
+    done = acted(api, acme[1], run_id, "escalate", action="done", note="Engineer booked")
     assert done["result"]["outcome"] == "done_manually"
-    assert done["result"]["note"] == "Measured by hand"
-    assert done["current_step"]["key"] == "fault-log"
+    assert done["result"]["note"] == "Engineer booked"
+    assert done["status"] == "escalated"
+
+
+def test_a_checked_step_is_not_ticked_done_without_saying_what_was_found(api, acme, device):
+    """A step whose check cannot decide degrades to a confirmation by hand: an answer,
+    not a bare tick that would pass it."""
+    run_id = started(api, acme[1], device)["run_id"]
+    answer = act(api, acme[1], run_id, "supply-power", action="done", note="Measured")
+    details = refused(answer, 409, 4001)["details"]
+    assert details["reason"] == "undecided"
+    assert details["choices"] == ["supply-ok", "supply-bad"]
 
 
 def test_a_branch_that_switches_runbooks_answers_with_the_new_run(api, acme, device):
