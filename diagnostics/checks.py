@@ -22,6 +22,13 @@ from diagnostics.words import PATTERNS, counted
 from fleet.models import Command, Device, DeviceEvent, TelemetrySample
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+# The firmware-cohort rule (the power-up runbook's firmware-cluster step): one code on one
+# firmware version at CLUSTER_MIN_DEVICES or more chargers spanning CLUSTER_MIN_SITES or more
+# sites within CLUSTER_DAYS. The fleet_cluster check and the firmware-cluster detector both
+# judge by it.
+CLUSTER_MIN_DEVICES = 2
+CLUSTER_MIN_SITES = 2
+CLUSTER_DAYS = 7
 V2G_CODES = ("F-0701", "F-0702")
 CHECKS: dict[str, Callable[..., "CheckResult"]] = {}
 
@@ -311,9 +318,9 @@ def command_status(
 def fleet_cluster(
     device: Device,
     fault_code: str = "F-0421",
-    days: int = 7,
-    min_devices: int = 2,
-    min_sites: int = 2,
+    days: int = CLUSTER_DAYS,
+    min_devices: int = CLUSTER_MIN_DEVICES,
+    min_sites: int = CLUSTER_MIN_SITES,
     now: datetime | None = None,
 ) -> CheckResult:
     """Firmware-related pattern: the code on at least min_devices devices spanning at

@@ -7,6 +7,8 @@ DETECTORS = {
     "firmware_cluster": "same fault on one firmware",
     "heartbeat_lost": "heartbeat lost",
     "reconnect_storm": "reconnect storm",
+    "cabinet_over_temperature": "cabinet over-temperature",
+    "cooling_fan_slow": "cooling fan too slow",
     "over_temperature": "over-temperature",
     "discharge_no_power": "discharge without power",
     "stuck_preparing": "stuck in preparing",

@@ -43,9 +43,10 @@ class AlertOut(ResponseSchema):
     suggested_runbook: EmptyAsNull = None
     count: int = Field(
         validation_alias="fact_count",
-        description="Distinct facts the alert covers: fault events (repeat_fault, "
-        "heartbeat_lost, reconnect_storm), devices (firmware_cluster), telemetry samples "
-        "over the limit (over_temperature), the command (discharge_no_power).",
+        description="Distinct facts the alert covers: events with the code (repeat_fault, "
+        "heartbeat_lost, reconnect_storm, cabinet_over_temperature, cooling_fan_slow), "
+        "devices (firmware_cluster), telemetry samples over the limit (over_temperature), "
+        "the command (discharge_no_power), preparing samples (stuck_preparing).",
     )
     detections: int = Field(
         validation_alias="fact_count", description="Deprecated: the same as count."

@@ -78,7 +78,8 @@ DEVICE_PAGE = LivePage(
     # completed, failed, expired) redraws the command list.
     triggers={
         "telemetry.sample": ("connectors", "chart", "status"),
-        "device.status": ("status",),
+        # Going offline or back shows the connectors' state as unavailable or live again.
+        "device.status": ("status", "connectors"),
         "device.event": ("events", "status", "connectors"),
         "command.status": ("commands",),
         "alert.changed": ("status",),

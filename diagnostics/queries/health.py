@@ -334,7 +334,9 @@ def detailed(ids: list[str]) -> list[Device]:
     rows = with_health(Device.objects.filter(pk__in=ids)).select_related("site")
     by_id = {row.pk: row for row in rows.prefetch_related("connectors")}
     for row in by_id.values():  # what each connector draws now: 0 kW unless power flows
-        device_queries.power_now(row.connectors.all())
+        device_queries.power_now(
+            row.connectors.all(), charger_offline=device_queries.fell_silent(row)
+        )
     return [by_id[pk] for pk in ids if pk in by_id]
 
 

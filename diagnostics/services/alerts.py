@@ -101,6 +101,9 @@ class Detection:
     window: timedelta  # facts timed within it, back from now, can open an alert
     describe: Callable[[QuerySet, FactSummary], tuple[str, dict[str, Any]]]
     threshold: int = 1  # distinct facts needed to open an alert
+    # Beyond the threshold, whether the facts meet the detector's rule (a cluster's sites);
+    # None: the threshold is the whole rule.
+    qualifies: Callable[[QuerySet], bool] | None = None
     fact_key: str = "pk"  # facts are distinct by this field (e.g. device_id for a cluster)
     time_field: str = "timestamp"  # when the fact happened
     received_field: str = "received_at"  # when the platform learnt of it
@@ -143,7 +146,9 @@ def record_detection(detection: Detection, now: datetime) -> tuple[Alert | None,
     window_start = now - detection.window
     fresh = detection.covered(window_start, received_after)
     summary = detection.summarise(fresh)
-    if summary.count < detection.threshold:
+    if summary.count < detection.threshold or (
+        detection.qualifies is not None and not detection.qualifies(fresh)
+    ):
         return None, BELOW_THRESHOLD
     title, evidence = detection.describe(fresh, summary)
     device = detection.device
@@ -302,30 +307,46 @@ def close_alerts_of_departed_chargers(
         .filter(operator_id=operator_before, device_id__in=device_ids, status__in=Alert.ACTIVE)
         .order_by("alert_id")
     )
-    now = timezone.now()
     # Closed by the platform, as the runs are; who moved the charger is in both
     # operators' trails already (the move's own entry) and in the details here.
-    platform = Actor.platform(operator_before)
+    details = {"reason": "charger_moved", "moved_by": actor.label}
+    now = timezone.now()
     for alert in alerts:
-        before = alert.status
-        AlertTransition.objects.create(
-            alert=alert,
-            from_status=before,
-            to_status=Alert.Status.RESOLVED,
-            note=LEFT_THE_FLEET,
-            by=platform.label,
-        )
-        alert.status = Alert.Status.RESOLVED
-        alert.closed_at = now
-        alert.save(update_fields=["status", "closed_at", "updated_at"])
-        audit.record(
-            platform,
-            action=AUDIT_ACTIONS[Alert.Status.RESOLVED],
-            resource_type="alert",
-            resource_id=alert.alert_id,
-            operator_id=alert.operator_id,
-            details={"note": LEFT_THE_FLEET, "reason": "charger_moved", "moved_by": actor.label},
-            before={"status": before},
-            after={"status": Alert.Status.RESOLVED},
-        )
-        _announce(alert)
+        _resolve_by_platform(alert, LEFT_THE_FLEET, details, now)
+
+
+def resolve_by_platform(alerts: QuerySet, note: str, reason: str) -> int:
+    """Resolve these active alerts for the platform (a rule that no longer holds them),
+    each move recorded with `note` and audited in its operator's trail with `reason`.
+    Returns how many were resolved."""
+    rows = list(alerts.select_for_update().filter(status__in=Alert.ACTIVE).order_by("alert_id"))
+    now = timezone.now()
+    for alert in rows:
+        _resolve_by_platform(alert, note, {"reason": reason}, now)
+    return len(rows)
+
+
+def _resolve_by_platform(alert: Alert, note: str, details: dict[str, Any], now: datetime) -> None:
+    platform = Actor.platform(alert.operator_id)
+    before = alert.status
+    AlertTransition.objects.create(
+        alert=alert,
+        from_status=before,
+        to_status=Alert.Status.RESOLVED,
+        note=note,
+        by=platform.label,
+    )
+    alert.status = Alert.Status.RESOLVED
+    alert.closed_at = now
+    alert.save(update_fields=["status", "closed_at", "updated_at"])
+    audit.record(
+        platform,
+        action=AUDIT_ACTIONS[Alert.Status.RESOLVED],
+        resource_type="alert",
+        resource_id=alert.alert_id,
+        operator_id=alert.operator_id,
+        details={"note": note, **details},
+        before={"status": before},
+        after={"status": Alert.Status.RESOLVED},
+    )
+    _announce(alert)

@@ -13,6 +13,7 @@ brings no past faults, temperatures or plug-ins into its new operator's alerts.
 
 import logging
 import math
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -21,7 +22,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 
-from diagnostics.models import Alert
+from diagnostics.checks import CLUSTER_DAYS, CLUSTER_MIN_DEVICES, CLUSTER_MIN_SITES
+from diagnostics.models import Alert, FaultCode
 from diagnostics.services.alerts import (
     OPENED,
     REFRESHED,
@@ -29,6 +31,7 @@ from diagnostics.services.alerts import (
     FactSummary,
     number,
     record_detection,
+    resolve_by_platform,
 )
 from diagnostics.services.faults import OVER_TEMPERATURE_C
 from fleet.models import (
@@ -42,10 +45,21 @@ from fleet.models import (
 
 logger = logging.getLogger(__name__)
 
+# A code repeating: REPEAT_THRESHOLD events in REPEAT_WINDOW, unless its dictionary entry
+# states its own recurrence rule (see repeat_rules).
 REPEAT_THRESHOLD = 3
 REPEAT_WINDOW = timedelta(hours=24)
-CLUSTER_MIN_DEVICES = 3
-CLUSTER_WINDOW = timedelta(days=7)
+# A dictionary threshold named "<action>_above_<what>_per_day" is a code's recurrence rule:
+# more than that many of its events a day call for <action> (F-0411's
+# site_visit_above_timeouts_per_day: 1, "more than once a day: a site visit"; decision:
+# recurrence-rules).
+RECURRENCE_KEY = re.compile(r"^(?P<action>[a-z0-9]+(?:_[a-z0-9]+)*?)_above_[a-z0-9_]+_per_day$")
+# The codes whose dictionary entry documents the firmware-cohort rule: F-0421, where the
+# same code on several chargers on one firmware version points to a firmware regression.
+# Other codes shared by several chargers point elsewhere (F-0301 and F-0302 at a site's
+# network, F-0702 at the vehicles) and raise no firmware alert (decision: firmware-cohort).
+FIRMWARE_COHORT_CODES = ("F-0421",)
+CLUSTER_WINDOW = timedelta(days=CLUSTER_DAYS)
 RECENT = timedelta(minutes=15)
 DISCHARGE_GRACE = timedelta(minutes=2)
 DISCHARGE_LOOKBACK = timedelta(hours=6)
@@ -57,12 +71,43 @@ PLATFORM_FAULTS = {
     "F-0301": ("heartbeat_lost", "Heartbeat lost"),
     "F-0302": ("reconnect_storm", "Reconnect storm"),
 }
+
+
+@dataclass(frozen=True)
+class AtOnce:
+    detector: str
+    severity: str
+    title: str
+    advice: str
+
+
+# Codes a single event of which calls for action (the fault dictionary), whatever event
+# type carries them: F-0204, the charger has cut its output or shut down to protect itself;
+# F-0601, a cabinet fan below its nominal speed, which usually leads to F-0204 if ignored
+# (decision: at-once-faults). The repeat detector leaves them to these alerts.
+AT_ONCE_FAULTS = {
+    "F-0204": AtOnce(
+        "cabinet_over_temperature",
+        Alert.Severity.HIGH,
+        "Cabinet over-temperature",
+        "the charger cut its output or shut down to protect itself",
+    ),
+    "F-0601": AtOnce(
+        "cooling_fan_slow",
+        Alert.Severity.MEDIUM,
+        "Cooling fan below its nominal speed",
+        "book a visit to replace the fan before the cabinet overheats",
+    ),
+}
+AT_ONCE_WINDOW = timedelta(hours=24)
 # Every value Alert.detector takes (runbooks' suggest_when open_alert rules name these).
 ALERT_DETECTORS = (
     "repeat_fault",
     "firmware_cluster",
     "heartbeat_lost",
     "reconnect_storm",
+    "cabinet_over_temperature",
+    "cooling_fan_slow",
     "over_temperature",
     "discharge_no_power",
     "stuck_preparing",
@@ -95,38 +140,93 @@ def _active(detector: str) -> QuerySet:
 # --- Repeat fault -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RepeatRule:
+    """How often a code may come back before it is a repeat fault: `threshold` events in
+    REPEAT_WINDOW, and what the dictionary says that many call for (`action`), if it says."""
+
+    threshold: int = REPEAT_THRESHOLD
+    action: str = ""
+    per_day_above: float | None = None
+
+    def words(self) -> str:
+        if self.per_day_above is None:
+            return f"{self.threshold} or more times within 24 hours"
+        times = "once" if self.per_day_above == 1 else f"{self.per_day_above:g} times"
+        return f"more than {times} a day calls for a {self.action}"
+
+
+DEFAULT_REPEAT = RepeatRule()
+
+
+def repeat_rules() -> dict[str, RepeatRule]:
+    """The recurrence rules the fault dictionary states, by code (the loaded entries'
+    thresholds named like RECURRENCE_KEY; the strictest where an entry names several)."""
+    rules: dict[str, RepeatRule] = {}
+    for code, thresholds in FaultCode.objects.values_list("code", "thresholds"):
+        for name, value in (thresholds if isinstance(thresholds, dict) else {}).items():
+            match = RECURRENCE_KEY.match(str(name))
+            if match is None or not _count_limit(value):
+                continue
+            rule = RepeatRule(math.floor(value) + 1, match["action"].replace("_", " "), value)
+            if code not in rules or rule.threshold < rules[code].threshold:
+                rules[code] = rule
+    return rules
+
+
+def _count_limit(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value < 1e6
+    )
+
+
 def repeat_fault(now: datetime) -> list[Detection]:
-    """The same code reported at least REPEAT_THRESHOLD times by one device in 24 h. Facts:
-    those fault events. Subjects with an open alert are looked at on every sweep, so the
-    alert keeps counting new events even when the last 24 h hold fewer than three."""
+    """One code reported by one device as often as its rule says in 24 h (REPEAT_THRESHOLD
+    times, or more than the dictionary's recurrence threshold for the code), whatever event
+    type carried it. Facts: those events. Codes with an alert of their own at the first
+    event (AT_ONCE_FAULTS) are left to it. Subjects with an open alert are looked at on
+    every sweep, so the alert keeps counting new events even when the last 24 h hold fewer
+    than the threshold."""
+    rules = repeat_rules()
+    lowest = min([REPEAT_THRESHOLD, *(rule.threshold for rule in rules.values())])
     rows = (
-        DeviceEvent.objects.filter(
-            UNDER_CURRENT_OWNER, event_type="fault", timestamp__gte=now - REPEAT_WINDOW
-        )
+        DeviceEvent.objects.filter(UNDER_CURRENT_OWNER, timestamp__gte=now - REPEAT_WINDOW)
         .exclude(fault_code="")
+        .exclude(fault_code__in=AT_ONCE_FAULTS)
         .values("device_id", "fault_code")
         .annotate(count=Count("id"))
-        .filter(count__gte=REPEAT_THRESHOLD)
+        .filter(count__gte=lowest)
         .order_by()
     )
-    subjects = {(row["device_id"], row["fault_code"]) for row in rows}
+    subjects = {
+        (row["device_id"], row["fault_code"])
+        for row in rows
+        if row["count"] >= rules.get(row["fault_code"], DEFAULT_REPEAT).threshold
+    }
     subjects |= set(
         _active("repeat_fault").exclude(device=None).values_list("device_id", "fault_code")
     )
     devices = _devices({device_id for device_id, _ in subjects})
     return [
-        _repeat_fault(devices[device_id], code)
+        _repeat_fault(devices[device_id], code, rules.get(code, DEFAULT_REPEAT))
         for device_id, code in sorted(subjects)
         if device_id in devices
     ]
 
 
-def _repeat_fault(device: Device, code: str) -> Detection:
+def _repeat_fault(device: Device, code: str, rule: RepeatRule) -> Detection:
     def describe(facts: QuerySet, summary: FactSummary) -> tuple[str, dict[str, Any]]:
-        return f"{code} reported {summary.count} times", {
+        title = f"{code} reported {summary.count} times"
+        if rule.action:
+            title += f": {rule.words()}"
+        return title, {
             "count": summary.count,
             "first": _iso(summary.first),
             "last": _iso(summary.last),
+            "rule": rule.words(),
         }
 
     return Detection(
@@ -135,28 +235,45 @@ def _repeat_fault(device: Device, code: str) -> Detection:
         operator_id=device.site.operator_id,
         device=device,
         fault_code=code,
-        facts=DeviceEvent.objects.filter(**_owned_by(device), event_type="fault", fault_code=code),
+        facts=DeviceEvent.objects.filter(**_owned_by(device), fault_code=code),
         window=REPEAT_WINDOW,
-        threshold=REPEAT_THRESHOLD,
+        threshold=rule.threshold,
         describe=describe,
     )
 
 
 # --- Firmware cluster -------------------------------------------------------------------------
 
+NOT_A_FIRMWARE_CODE = (
+    "Closed by the platform: the fault dictionary ties this code to no firmware version, "
+    "so chargers sharing it do not point to a firmware fault."
+)
+
 
 def firmware_cluster(now: datetime) -> list[Detection]:
-    """One code on CLUSTER_MIN_DEVICES or more devices on one firmware version in 7 days
-    (the F-0421 pattern), per operator. Facts: the devices reporting the code (their
-    fault events, counted once per device)."""
+    """A firmware-cohort code (FIRMWARE_COHORT_CODES) on CLUSTER_MIN_DEVICES or more
+    devices spanning CLUSTER_MIN_SITES or more sites, all on one firmware version, in
+    CLUSTER_DAYS (the power-up runbook's firmware-cluster rule), per operator. Facts: the
+    devices reporting the code (their events, counted once per device).
+
+    Alerts this detector opened for other codes, before it kept to the cohort codes, are
+    resolved by the platform, each with a note saying why."""
+    resolve_by_platform(
+        _active("firmware_cluster").exclude(fault_code__in=FIRMWARE_COHORT_CODES),
+        NOT_A_FIRMWARE_CODE,
+        "not_a_firmware_code",
+    )
     rows = (
         DeviceEvent.objects.filter(
-            UNDER_CURRENT_OWNER, event_type="fault", timestamp__gte=now - CLUSTER_WINDOW
+            UNDER_CURRENT_OWNER,
+            fault_code__in=FIRMWARE_COHORT_CODES,
+            timestamp__gte=now - CLUSTER_WINDOW,
         )
-        .exclude(fault_code="")
         .values("fault_code", "device__firmware_version", "operator_id")
-        .annotate(devices=Count("device", distinct=True))
-        .filter(devices__gte=CLUSTER_MIN_DEVICES)
+        .annotate(
+            devices=Count("device", distinct=True), sites=Count("device__site", distinct=True)
+        )
+        .filter(devices__gte=CLUSTER_MIN_DEVICES, sites__gte=CLUSTER_MIN_SITES)
         .order_by()
     )
     subjects = {
@@ -169,10 +286,15 @@ def firmware_cluster(now: datetime) -> list[Detection]:
     return [_firmware_cluster(*subject) for subject in sorted(subjects)]
 
 
+def _sites(facts: QuerySet) -> int:
+    return facts.order_by().aggregate(sites=Count("device__site", distinct=True))["sites"]
+
+
 def _firmware_cluster(code: str, firmware: str, operator_id: str) -> Detection:
     def describe(facts: QuerySet, summary: FactSummary) -> tuple[str, dict[str, Any]]:
-        sites = facts.order_by().aggregate(sites=Count("device__site", distinct=True))["sites"]
-        return f"{code} on {summary.count} chargers running firmware {firmware}", {
+        sites = _sites(facts)
+        title = f"{code} on {summary.count} chargers at {sites} sites running firmware {firmware}"
+        return title, {
             "firmware_version": firmware,
             "devices": summary.count,
             "sites": sites,
@@ -187,7 +309,6 @@ def _firmware_cluster(code: str, firmware: str, operator_id: str) -> Detection:
         fault_code=code,
         severity=Alert.Severity.HIGH,
         facts=DeviceEvent.objects.filter(
-            event_type="fault",
             fault_code=code,
             device__firmware_version=firmware,
             device__site__operator_id=operator_id,
@@ -196,6 +317,7 @@ def _firmware_cluster(code: str, firmware: str, operator_id: str) -> Detection:
         fact_key="device_id",
         window=CLUSTER_WINDOW,
         threshold=CLUSTER_MIN_DEVICES,
+        qualifies=lambda facts: _sites(facts) >= CLUSTER_MIN_SITES,
         describe=describe,
     )
 
@@ -252,6 +374,94 @@ def _platform_fault(device: Device, code: str) -> Detection:
         window=RECENT,
         describe=describe,
     )
+
+
+# --- Faults that need action at the first event ----------------------------------------------
+
+
+def at_once_faults(now: datetime) -> list[Detection]:
+    """F-0204 and F-0601 (AT_ONCE_FAULTS) open an alert at their first event, whether a
+    charger sends them as a fault or as a warning. Facts: those events on the device."""
+    rows = (
+        DeviceEvent.objects.filter(
+            UNDER_CURRENT_OWNER,
+            fault_code__in=AT_ONCE_FAULTS,
+            timestamp__gte=now - AT_ONCE_WINDOW,
+        )
+        .values_list("device_id", "fault_code")
+        .order_by()
+        .distinct()
+    )
+    subjects = set(rows)
+    for code, at_once in AT_ONCE_FAULTS.items():
+        subjects |= {
+            (device_id, code)
+            for device_id in _active(at_once.detector)
+            .exclude(device=None)
+            .values_list("device_id", flat=True)
+        }
+    devices = _devices({device_id for device_id, _ in subjects})
+    return [
+        _at_once_fault(devices[device_id], code)
+        for device_id, code in sorted(subjects)
+        if device_id in devices
+    ]
+
+
+def _at_once_fault(device: Device, code: str) -> Detection:
+    at_once = AT_ONCE_FAULTS[code]
+
+    def describe(facts: QuerySet, summary: FactSummary) -> tuple[str, dict[str, Any]]:
+        newest = facts.order_by("-timestamp", "-id").first()
+        data = newest.data if newest is not None and isinstance(newest.data, dict) else {}
+        details = data.get("details")
+        if not isinstance(details, dict):  # what else the event said, beside the code
+            details = {k: v for k, v in data.items() if k not in ("fault_code", "fault_message")}
+        times = "" if summary.count == 1 else f" ({summary.count} times)"
+        evidence = {
+            "count": summary.count,
+            "first": _iso(summary.first),
+            "last": _iso(summary.last),
+            "details": details,  # a cabinet's fault: no connector to name, though one is sent
+        }
+        if code == "F-0601":
+            evidence |= _fan_speeds(data, details)
+            if "fan_rpm" in evidence:  # shown on its own, with its unit
+                evidence["details"] = {
+                    key: value for key, value in details.items() if key not in FAN_SPEED_KEYS
+                }
+        return f"{at_once.title}{times}: {at_once.advice}", evidence
+
+    return Detection(
+        detector=at_once.detector,
+        subject=device.device_id,
+        operator_id=device.site.operator_id,
+        device=device,
+        fault_code=code,
+        severity=at_once.severity,
+        facts=DeviceEvent.objects.filter(**_owned_by(device), fault_code=code),
+        window=AT_ONCE_WINDOW,
+        describe=describe,
+    )
+
+
+FAN_SPEED_KEYS = ("cooling_fan_rpm", "fan_rpm", "rpm")
+
+
+def _fan_speeds(data: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
+    """The fan speed the event reported, if it did, and the nominal speed the dictionary
+    gives (F-0601's cabinet_fan_nominal_rpm)."""
+    speeds = {}
+    for source in (details, data):
+        found = next((source[key] for key in FAN_SPEED_KEYS if _count_limit(source.get(key))), None)
+        if found is not None:
+            speeds["fan_rpm"] = found
+            break
+    thresholds = FaultCode.objects.filter(code="F-0601").values_list("thresholds", flat=True)
+    nominal = next(iter(thresholds), None) or {}
+    if isinstance(nominal, dict) and _count_limit(nominal.get("cabinet_fan_nominal_rpm")):
+        speeds["nominal_fan_rpm"] = nominal["cabinet_fan_nominal_rpm"]
+    return speeds
 
 
 # --- Over-temperature -------------------------------------------------------------------------
@@ -319,22 +529,22 @@ def _over_temperature(device: Device, connector_id: int) -> Detection:
 
 
 def discharge_without_power(now: datetime) -> list[Detection]:
-    """A discharge the charger accepted more than DISCHARGE_GRACE ago, with no negative
-    power on that connector since (the V2G runbook's symptom). Fact: the command."""
+    """A discharge requested more than DISCHARGE_GRACE ago, whatever its command's status
+    now (queued, accepted, failed or completed), with no power flowing on that connector
+    since the request: no sample in state `discharging` or with negative power (the V2G
+    runbook's trigger; decision: discharge-trigger). Fact: the command."""
     power_flowed = TelemetrySample.objects.filter(
+        Q(state=ConnectorState.DISCHARGING) | Q(power__lt=0),
         device_id=OuterRef("device_id"),
         operator_id=OuterRef("device__site__operator_id"),
         connector_id=OuterRef("connector_id"),
-        timestamp__gte=OuterRef("updated_at"),
-        power__lt=0,
+        timestamp__gte=OuterRef("created_at"),
     )
     stalled = (
         Command.objects.filter(
             command="discharge",
-            device_status="accepted",
-            status=Command.Status.ACCEPTED,
-            updated_at__lte=now - DISCHARGE_GRACE,
-            updated_at__gte=now - DISCHARGE_LOOKBACK,
+            created_at__lte=now - DISCHARGE_GRACE,
+            created_at__gte=now - DISCHARGE_LOOKBACK,
             device__site__isnull=False,
         )
         # sent by the platform, or by the operator that still owns the charger
@@ -348,9 +558,10 @@ def discharge_without_power(now: datetime) -> list[Detection]:
 
 def _discharge_without_power(command: Command) -> Detection:
     def describe(facts: QuerySet, summary: FactSummary) -> tuple[str, dict[str, Any]]:
-        return f"Discharge accepted, no power flowing (connector {command.connector_id})", {
+        return f"Discharge requested, no power flowing (connector {command.connector_id})", {
             "command_id": command.command_id,
-            "accepted_at": _iso(summary.last),
+            "requested_at": _iso(command.created_at),
+            "command_status": command.status,
         }
 
     return Detection(
@@ -360,9 +571,10 @@ def _discharge_without_power(command: Command) -> Detection:
         device=command.device,
         severity=Alert.Severity.HIGH,
         facts=Command.objects.filter(command_id=command.command_id),
-        # A command's facts are its acceptance: when it was accepted, and when we learnt it.
-        time_field="updated_at",
-        received_field="updated_at",
+        # A command's fact is the request: when it was made, which is also when we learnt
+        # of it (a later change of its status is the same fact).
+        time_field="created_at",
+        received_field="created_at",
         window=DISCHARGE_LOOKBACK,
         describe=describe,
     )
@@ -372,9 +584,11 @@ def _discharge_without_power(command: Command) -> Detection:
 
 
 def stuck_preparing(now: datetime) -> list[Detection]:
-    """A connector still in `preparing` more than STUCK_PREPARING after its latest
-    plug-in, with no charging since (the stuck-preparing runbook's trigger). Facts: its
-    preparing samples since that plug-in."""
+    """A connector of an online charger still in `preparing` more than STUCK_PREPARING
+    after its latest plug-in, with no charging since (the stuck-preparing runbook's
+    trigger). Facts: its preparing samples since that plug-in. A charger that falls silent
+    opens no such alert, and one already open stays open, unchanged, until the charger is
+    back (decision: offline-connectors)."""
     latest_plug_in = DeviceEvent.objects.filter(
         device_id=OuterRef("device_id"),
         operator_id=OuterRef("device__site__operator_id"),
@@ -383,7 +597,13 @@ def stuck_preparing(now: datetime) -> list[Detection]:
         timestamp__gte=now - STUCK_LOOKBACK,
     ).order_by("-timestamp")
     connectors = (
-        Connector.objects.filter(state=ConnectorState.PREPARING, device__site__isnull=False)
+        Connector.objects.filter(
+            state=ConnectorState.PREPARING,
+            device__site__isnull=False,
+            # An offline charger's last reported state is not a live one (decision:
+            # offline-connectors).
+            device__status=Device.Status.ONLINE,
+        )
         .annotate(plugged_in=Subquery(latest_plug_in.values("timestamp")[:1]))
         .filter(plugged_in__lte=now - STUCK_PREPARING)
         .select_related("device__site")
@@ -436,6 +656,7 @@ DETECTORS: tuple[Callable[[datetime], list[Detection]], ...] = (
     repeat_fault,
     firmware_cluster,
     platform_faults,
+    at_once_faults,
     over_temperature,
     discharge_without_power,
     stuck_preparing,

@@ -43,19 +43,32 @@ def devices(
 FLOWING_STATES = (ConnectorState.CHARGING, ConnectorState.DISCHARGING)
 
 
-def power_now(connectors: Iterable[Connector]) -> list[Connector]:
+def power_now(connectors: Iterable[Connector], *, charger_offline: bool = False) -> list[Connector]:
     """The connectors with the power (and current) they draw now: as last reported while
     charging or discharging, 0 in any other state (a stop or a fault moves the state before
     the charger's next sample, and an idle connector's last power is history, not a draw).
-    The rows are read-only copies for display; the database keeps what was reported."""
+    A charger that fell silent (`charger_offline`, see `fell_silent`) has no live state:
+    its connectors show as `unavailable`, drawing nothing known, and `reported_state` keeps
+    what each last reported (decision: offline-connectors). The rows are read-only copies
+    for display; the database keeps what was reported."""
     shown = list(connectors)
     for connector in shown:
-        if connector.state not in FLOWING_STATES:
+        connector.reported_state = connector.state
+        if charger_offline:
+            connector.state = ConnectorState.UNAVAILABLE
+            connector.power = connector.current = None
+        elif connector.state not in FLOWING_STATES:
             if connector.power is not None:
                 connector.power = 0.0
             if connector.current is not None:
                 connector.current = 0.0
     return shown
+
+
+def fell_silent(device: Device) -> bool:
+    """Whether the platform marked the charger offline (its heartbeats stopped): what its
+    connectors last reported is then no live state. A charger never heard from is not."""
+    return device.status == Device.Status.OFFLINE and device.offline_since is not None
 
 
 def device_by_reference(operator_id: str, reference: str) -> Device | None:

@@ -4,12 +4,14 @@ opens a stuck-preparing alert that suggests the stuck-preparing runbook."""
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from diagnostics.models import Alert
 from diagnostics.services import detectors
 from diagnostics.services.loader import load_faults, load_runbooks
-from fleet.models import Connector, DeviceEvent, TelemetrySample
+from fleet.models import Connector, Device, DeviceEvent, TelemetrySample
+from fleet.services import liveness
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +25,14 @@ def content():
 @pytest.fixture
 def connector(make_client, assigned_device):
     device = assigned_device(make_client("Acme Charging")[0], model="TP-AC22")
+    online(device)
     return Connector.objects.create(device=device, connector_id=1, state="preparing")
+
+
+def online(device) -> None:
+    Device.objects.filter(pk=device.pk).update(
+        status=Device.Status.ONLINE, last_heartbeat=timezone.now()
+    )
 
 
 def plugged_in(connector, minutes_ago: float) -> None:
@@ -72,3 +81,34 @@ def test_a_connector_no_longer_preparing_is_not_stuck(connector):
     plugged_in(connector, minutes_ago=15)
     Connector.objects.filter(pk=connector.pk).update(state="idle")
     assert sweep().opened == 0
+
+
+def fall_silent(connector) -> None:
+    """The charger's heartbeats stop and the platform's sweep marks it offline."""
+    silent_since = timezone.now() - timedelta(seconds=settings.TELLUS_OFFLINE_AFTER_SECONDS + 1)
+    Device.objects.filter(pk=connector.device_id).update(last_heartbeat=silent_since)
+    assert liveness.mark_offline(timezone.now()) == [connector.device_id]
+
+
+def test_a_charger_that_fell_silent_while_preparing_is_not_stuck(connector):
+    plugged_in(connector, minutes_ago=15)
+    fall_silent(connector)
+    connector.refresh_from_db()
+    assert connector.state == "preparing"  # its last report, kept as reported
+    assert sweep().opened == 0
+
+
+def test_a_stuck_alert_stays_open_when_its_charger_goes_offline(connector):
+    plugged_in(connector, minutes_ago=15)
+    sweep()
+    fall_silent(connector)
+    sample(connector, "preparing", timezone.now() - timedelta(seconds=30))  # a late upload
+    result = sweep()
+    assert (result.opened, result.refreshed) == (0, 0)
+    alert = Alert.objects.get()
+    assert (alert.status, alert.fact_count) == ("open", 3)
+
+    online(connector.device)  # back, and still preparing: the same alert counts on
+    assert sweep().refreshed == 1
+    alert.refresh_from_db()
+    assert (alert.status, alert.fact_count) == ("open", 4)

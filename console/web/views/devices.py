@@ -190,7 +190,9 @@ def page_context(access: ConsoleAccess, device: Device) -> dict:
 
 
 def connectors_context(access: ConsoleAccess, device: Device) -> dict:
-    return {"connectors": device_queries.power_now(device.connectors.order_by("connector_id"))}
+    connectors = device.connectors.order_by("connector_id")
+    offline = device_queries.fell_silent(device)
+    return {"connectors": device_queries.power_now(connectors, charger_offline=offline)}
 
 
 def chart_context(access: ConsoleAccess, device: Device) -> dict:
