@@ -351,3 +351,30 @@ def test_a_move_that_lost_to_another_one_is_refused_with_a_message(signed_in, ch
     )
     trail = AuditEntry.objects.filter(resource_id=run.run_id).values_list("action", flat=True)
     assert sorted(trail) == ["resolve_runbook", "start_runbook"]
+
+
+def test_a_check_that_cannot_decide_offers_answers_not_a_route(signed_in, charger):
+    """No envelope is configured, so the supply check cannot decide: the page says so and
+    asks for an answer, and offers no "follow the check" that would pass the step."""
+    browser = signed_in("Acme Charging", "engineer")
+    run = started(browser, charger)
+    fragment = browser.post(
+        f"/runs/{run.run_id}/step/", {"action": "verify", "step": "supply-power"},
+        headers={"HX-Request": "true"},
+    ).content.decode()  # fmt: skip
+    assert "? Unknown" in fragment
+    assert "The check cannot decide this step" in fragment
+    assert "Follow the check" not in fragment
+    page = browser.get(f"/runs/{run.run_id}/").content.decode()
+    assert "Follow the check" not in page
+    assert "Measured: all phases present and within ±5%" in page
+
+
+def test_a_check_with_a_route_says_where_following_it_leads(signed_in, charger):
+    browser = signed_in("Acme Charging", "engineer")
+    run = started(browser, charger)
+    step(browser, run, "choose", choice="supply-ok", note="400 V")
+    step(browser, run, "verify")  # no faults logged: the default route, the next step
+    page = unescape(browser.get(f"/runs/{run.run_id}/").content.decode())
+    assert "Follow the check's result" in page
+    assert "The runbook's route for this verdict: go on to the next step" in page

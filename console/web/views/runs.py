@@ -23,7 +23,7 @@ from console.web.forms.runs import (
     StepForm,
 )
 from console.web.live_paths import live_path
-from console.web.procedure_words import evidence_items, procedure
+from console.web.procedure_words import describe_then, evidence_items, procedure
 from console.web.roles import Role
 from console.web.tables import (
     Column,
@@ -152,7 +152,7 @@ def run_context(access: ConsoleAccess, run: RunbookExecution) -> dict:
         "in_fleet": in_fleet(access, run),
         "steps": steps,
         "current": None if finished else current,
-        "check": check_context(latest),
+        "check": check_context(latest, run.runbook.step(run.current_step) if current else None),
         "auto_check": may_act and current and current["check_name"] and latest is None,
         "command": step_command_context(run),
         "results": [
@@ -189,10 +189,14 @@ def arrival(run: RunbookExecution) -> datetime:
     return run.created_at
 
 
-def check_context(result: StepResult | None) -> dict | None:
+def check_context(result: StepResult | None, step: dict | None = None) -> dict | None:
+    """The latest check of the current step in words; `routed` says where following it
+    leads ("" when the step gives the verdict no route and asks for an answer)."""
     if result is None:
         return None
+    then = engine.check_route(step, result) if step else None
     return {
+        "routed": f"The runbook's route for this verdict: {describe_then(then)}" if then else "",
         "result": result,
         "verdict": VERDICT[result.outcome],
         "summary": (result.evidence or {}).get("summary", ""),

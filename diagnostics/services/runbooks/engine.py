@@ -333,6 +333,15 @@ def _advance(
     return _apply(actor, execution, then, note, why)
 
 
+def check_route(step: dict[str, Any], result: StepResult | None) -> dict[str, Any] | None:
+    """Where a check result takes the run on this step ("then"), or None when the step
+    gives it no route and the engineer has to answer."""
+    for branch in step.get("branches", []):
+        if "choice" not in branch["when"] and _matches(branch["when"], result, None):
+            return branch["then"]
+    return None
+
+
 def _undecided(step: dict[str, Any], last: StepResult | None) -> Conflict:
     """The refusal to move a checked step on when no route follows from its verdict: a
     check that cannot decide (or a verdict the runbook gives no route) is never taken for
