@@ -34,6 +34,15 @@ class FaultCode(models.Model):
         blank=True,
         help_text="[{summary, models, affected_from, affected_to, fixed_in}], bounds inclusive.",
     )
+    # What the documentation says about firmware when it is narrower than "none": e.g. no
+    # issue known from one build onwards, with nothing said about older builds. Shown in
+    # place of "none known" when there is no known issue (decision: firmware-statement).
+    firmware_statement = models.TextField(
+        blank=True,
+        help_text="One or two sentences, when the documentation scopes its firmware statement "
+        "(e.g. “No issue known from firmware 260420.0107 onwards; older builds are not "
+        "documented.”). Leave empty when it says plainly that none are known.",
+    )
     thresholds = models.JSONField(default=dict, blank=True)
     loaded_digest = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -41,7 +50,7 @@ class FaultCode(models.Model):
     CONTENT_FIELDS = (
         "title", "severity", "category", "source", "description", "symptoms", "likely_causes",
         "diagnostic_steps", "related_telemetry", "related_commands", "known_firmware_issues",
-        "thresholds",
+        "firmware_statement", "thresholds",
     )  # fmt: skip
 
     class Meta:

@@ -228,6 +228,7 @@ def build(base_url: str) -> dict:
         "site_id": device.site_id,
         "run_id": run.run_id,
         "escalated_id": escalated.run_id,
+        "undocumented_code": "X-7777",
         "command_id": completed.command_id,
         "alert_id": Alert.objects.filter(operator_id=operator_id).order_by("alert_id")[0].alert_id,
         # The demo operator's API client (seed_demo keeps its secret sealed, and shows it).

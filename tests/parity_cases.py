@@ -25,10 +25,18 @@ from django.db import IntegrityError, transaction
 from diagnostics.queries import fault_context
 from diagnostics.queries.fault_context import runbooks_for_code
 from diagnostics.queries.faults import latest_reporters, reported_codes
+from diagnostics.queries.undocumented import latest_events, telemetry_around
 from diagnostics.services.loader import load_runbooks
 from fleet.actors import Actor
 from fleet.errors import Conflict
-from fleet.models import ChargingRecord, Control, Device, DeviceEvent, TelemetrySample
+from fleet.models import (
+    ChargingRecord,
+    Connector,
+    Control,
+    Device,
+    DeviceEvent,
+    TelemetrySample,
+)
 from fleet.queries.site_detail import site_controls
 from fleet.services import provisioning
 from fleet.services.energy import aggregated_energy, rebuild_power_peaks
@@ -96,6 +104,63 @@ def case_latest_reporters() -> dict:
     serial = {device.device_id: sn for sn, device in world["devices"].items()}
     found = latest_reporters(world["operator"], ["F-0421", "X-9", "F-0204"], NOW - 30 * DAY, 5)
     return {code: [serial[device_id] for device_id in ids] for code, ids in found.items()}
+
+
+def case_latest_events() -> dict:
+
+    world = _fleet()
+    serial = {device.device_id: sn for sn, device in world["devices"].items()}
+    found = latest_events(world["operator"], ["F-0421", "X-9", "F-0204"], NOW - 30 * DAY, 2)
+    return {
+        code: [[serial[event.device_id], event.timestamp.isoformat()] for event in events]
+        for code, events in found.items()
+    }
+
+
+def case_telemetry_around() -> dict:
+    """A report on connector 1 with samples around it (some outside the 5 minutes, one
+    on connector 2, one stamped with Rival), and one on connector 0 (the whole charger):
+    the seconds from the report of each sample kept, with its connector."""
+
+    world = _fleet()
+    device = world["devices"]["SN-A1"]
+    rival = world["devices"]["SN-R1"].site.operator_id
+    moment = NOW - DAY
+    for connector_id, seconds, operator in (
+        (1, -400, None),
+        (1, -240, None),
+        (1, -5, None),
+        (1, 0, None),
+        (1, 30, None),
+        (1, 290, None),
+        (1, 310, None),
+        (2, 10, None),
+        (1, 20, rival),
+    ):
+        TelemetrySample.objects.create(
+            device=device, connector_id=connector_id, timestamp=moment + timedelta(seconds=seconds),
+            state="charging", voltage=400.0, current=20.0, power=8.0, energy_delivered=1.0,
+            operator_id=operator or world["operator"], site_id=device.site_id,
+        )  # fmt: skip
+    for connector_id in (1, 2):
+        Connector.objects.create(device=device, connector_id=connector_id)
+    events = [
+        DeviceEvent.objects.create(
+            device=device,
+            connector_id=connector_id,
+            event_type="fault",
+            fault_code="X-7",
+            timestamp=moment,
+        )
+        for connector_id in (1, 0)
+    ]
+    found = telemetry_around(world["operator"], events)
+    return {
+        f"connector {event.connector_id}": [
+            [sample.connector_id, sample.offset.total_seconds()] for sample in found[event.pk]
+        ]
+        for event in events
+    }
 
 
 def case_runbooks_for_code() -> dict:
@@ -189,6 +254,8 @@ CASES: dict[str, Callable[[], Any]] = {
     "raised_by": case_raised_by,
     "reported_codes": case_reported_codes,
     "latest_reporters": case_latest_reporters,
+    "latest_events": case_latest_events,
+    "telemetry_around": case_telemetry_around,
     "runbooks_for_code": case_runbooks_for_code,
     "energy": case_energy,
     "site_controls": case_site_controls,

@@ -20,6 +20,17 @@ EXPECTED = {
     ],
     "reported_codes": ["F-0421", "X-9"],
     "latest_reporters": {"F-0421": ["SN-A1", "SN-A2"], "X-9": ["SN-A2"]},
+    # The newest two of each code, Acme's own only, newest first.
+    "latest_events": {
+        "F-0421": [["SN-A1", f"{D}30T12:00:00+00:00"], ["SN-A2", f"{D}29T12:00:00+00:00"]],
+        "X-9": [["SN-A2", f"{D}28T12:00:00+00:00"]],
+    },
+    # Within 5 minutes, at most 6 a side; its own connector, or every one for connector 0;
+    # never a sample stamped with another operator.
+    "telemetry_around": {
+        "connector 1": [[1, -240.0], [1, -5.0], [1, 0.0], [1, 30.0], [1, 290.0]],
+        "connector 0": [[1, -240.0], [1, -5.0], [1, 0.0], [2, 10.0], [1, 30.0], [1, 290.0]],
+    },
     "runbooks_for_code": {
         "F-0421": ["charger-faulting-on-power-up", "connector-stuck-preparing"],
         "F-0702": ["charger-faulting-on-power-up", "v2g-discharge-not-flowing"],

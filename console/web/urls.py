@@ -54,6 +54,11 @@ urlpatterns = [
     path("faults/", faults.fault_list, name="faults"),
     path("faults/undocumented/", faults.undocumented, name="faults-undocumented"),
     # <path:>: a code is whatever a charger sent (up to 32 characters), "/" included.
+    path(
+        "faults/undocumented/<path:code>/",
+        faults.undocumented_report,
+        name="faults-undocumented-code",
+    ),
     path("faults/<path:code>/", faults.fault_entry, name="fault"),
     path("commands/", commands.command_list, name="commands"),
     path("records/", records.record_list, name="records"),

@@ -96,6 +96,27 @@ def _thresholds(code: str, thresholds: Any) -> dict[str, Any]:
     return dict(thresholds)
 
 
+# A firmware statement is a sentence or two for the entry page and the API, not a document.
+FIRMWARE_STATEMENT_MAX = 500
+
+
+def _firmware_statement(code: str, statement: Any) -> str:
+    """The entry's scoped firmware statement, whitespace collapsed (the admin's text box
+    sends line breaks); empty when there is none."""
+    if statement is None:
+        return ""
+    if not isinstance(statement, str):
+        raise DiagnosticsDataError(f"{code}: firmware_statement must be text")
+    text = " ".join(statement.split())
+    if not text.isprintable():
+        raise DiagnosticsDataError(f"{code}: firmware_statement has control characters")
+    if len(text) > FIRMWARE_STATEMENT_MAX:
+        raise DiagnosticsDataError(
+            f"{code}: firmware_statement is longer than {FIRMWARE_STATEMENT_MAX} characters"
+        )
+    return text
+
+
 def fault_content(entry: dict[str, Any]) -> dict[str, Any]:
     """Validate one fault-dictionary entry (from the file or the admin) and return the
     content fields as stored; DiagnosticsDataError names what is wrong."""
@@ -127,6 +148,7 @@ def fault_content(entry: dict[str, Any]) -> dict[str, Any]:
         "related_telemetry": _strings(code, "related_telemetry", entry.get("related_telemetry")),
         "related_commands": _strings(code, "related_commands", entry.get("related_commands")),
         "known_firmware_issues": list(issues),
+        "firmware_statement": _firmware_statement(code, entry.get("firmware_statement")),
         "thresholds": _thresholds(code, entry.get("thresholds")),
     }
 

@@ -43,8 +43,8 @@ PHONE_PAGES = ("device", "alerts", "run")
 
 @pytest.fixture
 def tour(scene) -> dict:
-    """The scene's charger with F-0421 reported, a run in progress and an escalated one:
-    the ids the tour's PAGES are formatted with."""
+    """The scene's charger with F-0421 and a code the dictionary lacks reported, a run in
+    progress and an escalated one: the ids the tour's PAGES are formatted with."""
     device = Device.objects.get(pk=scene["device_id"])
     for minutes in (3, 2):
         DeviceEvent.objects.create(
@@ -55,8 +55,14 @@ def tour(scene) -> dict:
     run = engine.start_run(actor, device, "charger-faulting-on-power-up", 1)
     escalated = engine.start_run(actor, device, "connector-stuck-preparing", 1)
     engine.escalate(actor, escalated, note="tour")
+    DeviceEvent.objects.create(
+        device=device, connector_id=1, event_type="fault", fault_code="X-7777",
+        timestamp=timezone.now() - timezone.timedelta(minutes=1),
+        data={"fault_code": "X-7777", "fault_message": "Relay watchdog", "details": {"board": 2}},
+    )  # fmt: skip
     return {
         **scene,
+        "undocumented_code": "X-7777",
         "device": device,
         "site_id": scene["site"].site_id,
         "run_id": run.run_id,

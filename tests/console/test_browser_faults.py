@@ -120,6 +120,12 @@ def test_a_code_the_dictionary_lacks_is_followed_from_the_charger(
     expect(page.get_by_role("heading", level=1)).to_have_text("Undocumented fault codes")
     row = page.locator("tr#code-1001")
     expect(row).to_contain_text("1001")
-    expect(row.get_by_role("link")).to_have_count(1)  # the charger, linked
+    # The code (to what Tellus asks for about it) and the charger, linked.
+    expect(row.get_by_role("link", name="1001", exact=True)).to_have_count(1)
+    expect(row.get_by_role("link", name="what to send Tellus")).to_have_count(1)
+    expect(row.get_by_role("link")).to_have_count(3)
     page.screenshot(path=shots / "faults-undocumented.png", full_page=True)
+    row.get_by_role("link", name="1001", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Undocumented code 1001")
+    expect(page.get_by_role("heading", name="Reports, newest first")).to_be_visible()
     assert errors == []

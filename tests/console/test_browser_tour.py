@@ -36,6 +36,7 @@ PAGES = [
     ("faults", "/faults/", True, False),
     ("fault-entry", "/faults/F-0421/", False, False),
     ("undocumented", "/faults/undocumented/", False, False),
+    ("undocumented-code", "/faults/undocumented/{undocumented_code}/", False, False),
     ("runbooks", "/runbooks/", False, False),
     ("runbook", "/runbooks/charger-faulting-on-power-up/", False, False),
     ("runs", "/runs/", True, False),

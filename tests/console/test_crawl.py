@@ -42,7 +42,11 @@ def test_every_page_answers_for_every_role(world):
         assert f"/sites/{ids['site_id']}/" in paths, role
         assert f"/runs/{ids['run_id']}/" in paths, role
         assert f"/runs/{ids['escalated_id']}/escalation/" in paths, role
-        assert {"/faults/F-0421/", "/faults/undocumented/"} <= paths, role
+        assert {
+            "/faults/F-0421/",
+            "/faults/undocumented/",
+            "/faults/undocumented/X-7777/",
+        } <= paths, role
         assert ("/audit/" in paths) == (role != "viewer"), role
         assert ("/people/" in paths) == (role == "admin"), role
 
@@ -78,6 +82,7 @@ def operator_reads(ids: dict) -> list[str]:
         f"/v1/operator/commands/{ids['command_id']}",
         "/v1/operator/faults",
         "/v1/operator/faults/undocumented",
+        "/v1/operator/faults/undocumented/X-7777/occurrences",
         "/v1/operator/faults/F-0421",
         "/v1/operator/runbooks",
         "/v1/operator/runbooks/charger-faulting-on-power-up",

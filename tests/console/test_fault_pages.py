@@ -61,7 +61,7 @@ def fault(device, code: str, days_ago: float = 0, **fields) -> DeviceEvent:
         event_type="fault",
         fault_code=code,
         timestamp=timezone.now() - timedelta(days=days_ago, minutes=1),
-        data={"fault_code": code},
+        data=fields.pop("data", {"fault_code": code}),
         **fields,
     )
 
@@ -333,6 +333,27 @@ def test_an_entry_without_reports_says_so(dictionary, make_client, signed_in):
     assert '<svg class="chart version-chart"' not in html
 
 
+def test_f0101_says_no_firmware_issue_from_260420_0107_onwards_and_nothing_for_older(
+    dictionary, make_client, signed_in
+):
+    make_client(ACME)
+    html = squeezed(signed_in(ACME).get("/faults/F-0101/"))
+    known = html.split('id="firmware-issues-heading">Known firmware issues</h2>')[1]
+    known = known.split('<h3 class="small-heading">Related telemetry</h3>')[0]
+    assert "from version 260420.0107 onwards" in known
+    assert "Nothing is documented about older builds" in known
+    assert "None known for this code" not in known
+
+
+def test_an_entry_the_documentation_calls_plainly_free_of_issues_says_none_known(
+    dictionary, make_client, signed_in
+):
+    make_client(ACME)
+    html = signed_in(ACME).get("/faults/F-0203/").content.decode()
+    assert '<p class="muted">None known for this code.</p>' in html
+    assert "firmware-statement" not in html
+
+
 def make_alert(device, code: str, status: str = Alert.Status.OPEN, n: int = 0) -> Alert:
     now = timezone.now()
     return Alert.objects.create(
@@ -471,6 +492,24 @@ def test_undocumented_codes_of_the_own_fleet_are_listed(fleets, signed_in):
     assert "Start an entry" not in html
 
 
+def test_each_undocumented_code_shows_its_latest_message_and_links_to_what_tellus_asks_for(
+    fleets, signed_in
+):
+    old = fleets["old"]
+    fault(old, "1001", 2, data={"fault_code": 1001, "fault_message": "Older words"})
+    fault(old, "1001", 1, data={"fault_code": 1001, "fault_message": "Relay <b>reset</b>"})
+    fault(fleets["theirs"], "1001", 0, data={"fault_code": 1001, "fault_message": "RIVAL"})
+    fault(old, "2002")  # no message sent
+    response = signed_in(ACME).get("/faults/undocumented/")
+    messages = {row["fault_code"]: row["latest_message"] for row in response.context["rows"]}
+    assert messages == {"1001": "Relay <b>reset</b>", "2002": ""}
+    html = response.content.decode()
+    assert "<bdi>Relay &lt;b&gt;reset&lt;/b&gt;</bdi>" in html and "RIVAL" not in html
+    assert '<a href="/faults/undocumented/1001/"><code>1001</code></a>' in html
+    assert '<a href="/faults/undocumented/1001/">what to send Tellus</a>' in html
+    assert "none sent" in html
+
+
 def test_with_nothing_undocumented_the_page_says_all_is_documented(fleets, signed_in):
     fault(fleets["old"], "F-0421")
     fault(fleets["theirs"], "4242")
@@ -520,8 +559,9 @@ def test_the_undocumented_page_lists_a_bounded_number_of_chargers(
         fault(assigned_device(acme, fleets["depot"]), "1001", n / 24)
     browser = signed_in(ACME)
     # Session, user, membership and the session's save (idle timeout); the codes
-    # reported, the known ones, the counts, the latest chargers, their serial numbers.
-    with django_assert_max_num_queries(11):
+    # reported, the known ones, the counts, the latest chargers, their serial numbers,
+    # the latest report of each code (its message).
+    with django_assert_max_num_queries(12):
         response = browser.get("/faults/undocumented/")
     (row,) = response.context["rows"]
     assert len(row["chargers"]) == 10 and row["more_devices"]

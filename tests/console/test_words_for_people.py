@@ -21,7 +21,7 @@ from diagnostics.services.loader import load_faults, load_runbooks
 from diagnostics.services.runbooks import engine
 from diagnostics.services.runbooks.suggestions import Signals, rank
 from fleet.actors import Actor
-from fleet.models import DeviceEvent
+from fleet.models import DeviceEvent, TelemetrySample
 from fleet.services.commands import queue_command
 from fleet.services.records import store_charging_record
 from fleet.services.telemetry import record_telemetry_orm
@@ -119,6 +119,12 @@ def world(make_client, site_for, assigned_device, console_user, signed_in):
     faults(assigned_device(client, depot, firmware_version="3.0.1"), "F-0421", 1)
     detectors.run_detectors(timezone.now())
     assert Alert.objects.filter(detector="over_temperature").exists()
+    # A code the dictionary lacks, reported just after the reading above.
+    DeviceEvent.objects.create(
+        device=charger, connector_id=1, event_type="fault", fault_code="E-77",
+        timestamp=TelemetrySample.objects.latest("timestamp").timestamp + timedelta(seconds=3),
+        data={"fault_code": "E-77", "fault_message": "Relay watchdog", "details": {"board": 2}},
+    )  # fmt: skip
     start = timezone.now() - timedelta(hours=2)
     store_charging_record(
         charger.device_id,
@@ -165,6 +171,7 @@ def pages(world) -> list[str]:
         "/faults/F-0421/",
         "/faults/F-0203/",
         "/faults/undocumented/",
+        "/faults/undocumented/E-77/",
         "/commands/",
         "/records/",
         "/energy/",
@@ -198,6 +205,12 @@ def test_the_charger_page_puts_a_unit_on_every_value(world):
     charger = world["charger"]
     text = visible(world["browser"].get(f"/devices/{charger.device_id}/").content.decode())
     for value in ("22.1 kW", "231 V", "32.0 A", "4.25 kWh", "57 %", "86.5 °C", "18.40 kWh"):
+        assert value in text, value
+
+
+def test_an_undocumented_codes_page_puts_a_unit_on_every_reading(world):
+    text = visible(world["browser"].get("/faults/undocumented/E-77/").content.decode())
+    for value in ("231.0 V", "32.0 A", "22.10 kW", "86.5 °C", "3 s before"):
         assert value in text, value
 
 

@@ -81,6 +81,17 @@ def test_an_edit_is_stored_as_structured_content(staff):
     assert FaultCode.objects.get(code="F-0101").thresholds["contactor_life_cycles_ac"] == 55000
 
 
+def test_the_firmware_statement_is_edited_as_words_in_the_admin(staff):
+    values = form_values(staff.get(FAULT_URL).content.decode())
+    assert "260420.0107" in values["firmware_statement"]
+    values["firmware_statement"] = "No issue known from 260501.0001 onwards.\r\nOlder: ask Tellus."
+    assert staff.post(FAULT_URL, values).status_code == 302
+    fault = FaultCode.objects.get(code="F-0101")
+    assert fault.firmware_statement == "No issue known from 260501.0001 onwards. Older: ask Tellus."
+    load_faults()  # an admin edit wins over the file
+    assert FaultCode.objects.get(code="F-0101").firmware_statement.startswith("No issue known")
+
+
 @pytest.mark.parametrize("field, text, message", [
     ("diagnostic_steps", "- text: [unclosed", "Not valid YAML"),
     ("diagnostic_steps", "a: &x [1]\nb: *x\n", "aliases"),
@@ -92,6 +103,7 @@ def test_an_edit_is_stored_as_structured_content(staff):
     ("thresholds", "limit_c: hot\n", "number"),
     ("known_firmware_issues", "- {summary: no fix yet}\n", "fixed_in"),
     ("symptoms", "bad\x00line", "Null characters"),
+    ("firmware_statement", "x" * 501, "longer than 500"),
 ])  # fmt: skip
 def test_bad_fault_content_is_refused_and_changes_nothing(staff, field, text, message):
     before = FaultCode.objects.get(code="F-0101").content()

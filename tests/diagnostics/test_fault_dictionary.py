@@ -1,5 +1,6 @@
 """Loading the fault dictionary, reading fault events through it, and its API."""
 
+import importlib
 import json
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -7,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.apps import apps
 from django.core.management import call_command
 
 from diagnostics.models import FaultCode
 from diagnostics.services.faults import firmware_assessment, get_fault, undocumented_codes
-from diagnostics.services.loader import DiagnosticsDataError, load_faults
+from diagnostics.services.loader import DiagnosticsDataError, digest, load_faults
 from fleet.models import DeviceEvent
 
 pytestmark = pytest.mark.django_db
@@ -91,6 +93,71 @@ def test_invalid_files_are_refused_whole(tmp_path, entry, message):
     with pytest.raises(DiagnosticsDataError, match=message):
         load_faults(bad)
     assert not FaultCode.objects.exists()
+
+
+def test_f0101_says_no_issue_from_260420_0107_onwards_and_nothing_about_older_builds(
+    dictionary,
+):
+    f0101 = FaultCode.objects.get(code="F-0101")
+    assert f0101.known_firmware_issues == []
+    assert "from version 260420.0107 onwards" in f0101.firmware_statement
+    assert "Nothing is documented about older builds" in f0101.firmware_statement
+
+
+def test_entries_the_documentation_plainly_calls_free_of_firmware_issues_carry_no_statement(
+    dictionary,
+):
+    stated = FaultCode.objects.exclude(firmware_statement="")
+    assert list(stated.values_list("code", flat=True)) == ["F-0101"]
+
+
+def shipped_with(tmp_path, code: str, **fields) -> Path:
+    entries = yaml.safe_load(Path("diagnostics/data/faults.yaml").read_text())
+    for entry in entries:
+        if entry["code"] == code:
+            entry.update(fields)
+    path = tmp_path / "faults.yaml"
+    path.write_text(yaml.safe_dump(entries, allow_unicode=True))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        (12, "must be text"),
+        (["none from 1.0"], "must be text"),
+        ("none from\x07 1.0", "control characters"),
+        ("x" * 501, "longer than 500"),
+    ],
+)
+def test_the_loader_refuses_a_firmware_statement_that_is_not_a_short_text(
+    tmp_path, statement, message
+):
+    with pytest.raises(DiagnosticsDataError, match=message):
+        load_faults(shipped_with(tmp_path, "F-0203", firmware_statement=statement))
+    assert not FaultCode.objects.exists()
+
+
+def test_a_firmware_statement_is_kept_as_one_line_of_words(tmp_path, db):
+    load_faults(shipped_with(tmp_path, "F-0203", firmware_statement="  None from\n 9.9 on.  "))
+    assert FaultCode.objects.get(code="F-0203").firmware_statement == "None from 9.9 on."
+
+
+def test_entries_loaded_before_the_statement_existed_take_it_on_the_next_load(dictionary):
+    """The migration re-digests rows still holding the last load, so the next load
+    updates F-0101 from the file, leaves the others as they are and takes none of them
+    for an admin edit; an entry an admin edited stays the edit."""
+    migration = importlib.import_module("diagnostics.migrations.0008_fault_firmware_statement")
+    for fault in FaultCode.objects.all():  # as the previous release loaded them
+        old = {name: getattr(fault, name) for name in migration.OLD_FAULT_FIELDS}
+        fault.firmware_statement, fault.loaded_digest = "", digest(old)
+        fault.save()
+    FaultCode.objects.filter(code="F-0601").update(description="Site note: edited")
+    migration.carry_fault_digests(apps, None)
+    report = load_faults()
+    assert report.updated == ["F-0101"] and report.kept_edits == ["F-0601"]
+    assert len(report.unchanged) == 10
+    assert "260420.0107" in FaultCode.objects.get(code="F-0101").firmware_statement
 
 
 def test_load_diagnostics_command(db):

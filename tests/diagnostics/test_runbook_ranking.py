@@ -287,7 +287,7 @@ def test_runbooks_loaded_before_the_rules_existed_take_them_on_the_next_load(con
         runbook.follows_command = ""
         runbook.save()
     migration.carry_runbook_digests(apps, None)
-    later = importlib.import_module("diagnostics.migrations.0008_runbook_follows_command")
+    later = importlib.import_module("diagnostics.migrations.0009_runbook_follows_command")
     later.carry_runbook_digests(apps, None)
     report = load_runbooks()
     assert sorted(report.updated) == sorted(Runbook.objects.values_list("slug", flat=True))
@@ -295,7 +295,7 @@ def test_runbooks_loaded_before_the_rules_existed_take_them_on_the_next_load(con
 
 
 def test_runbooks_loaded_before_they_named_a_followed_command_take_it_on_the_next_load(content):
-    migration = importlib.import_module("diagnostics.migrations.0008_runbook_follows_command")
+    migration = importlib.import_module("diagnostics.migrations.0009_runbook_follows_command")
     for runbook in Runbook.objects.all():  # as the previous release loaded them
         old = {name: getattr(runbook, name) for name in migration.OLD_RUNBOOK_FIELDS}
         runbook.follows_command, runbook.loaded_digest = "", digest(old)

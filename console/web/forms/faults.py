@@ -45,3 +45,18 @@ class FaultFilterForm(forms.Form):
     @property
     def filtered(self) -> bool:
         return any(self.query_filters().values())
+
+
+class UndocumentedReportForm(forms.Form):
+    """An undocumented code's report: which page of its occurrences, and whether as the
+    JSON file to send to Tellus."""
+
+    page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
+    download = forms.ChoiceField(required=False, choices=[("", "the page"), ("json", "JSON")])
+
+    def page_number(self) -> int:
+        """The page asked for; the first when none or no valid one was."""
+        return (self.cleaned_data.get("page") if self.is_valid() else None) or 1
+
+    def wants_json(self) -> bool:
+        return self.is_valid() and self.cleaned_data.get("download") == "json"

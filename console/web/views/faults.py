@@ -5,19 +5,22 @@ lacks. The dictionary is shared by every operator: the console only reads it, an
 platform staff edit it in the Django admin."""
 
 import heapq
+import re
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.admin.utils import quote
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.db.models import Count, Max, Min
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from console.web.access import ConsoleAccess, console_view
-from console.web.forms.faults import PAGE_SIZE, FaultFilterForm
+from console.web.charger_text import json_text, message_text
+from console.web.forms.faults import PAGE_SIZE, FaultFilterForm, UndocumentedReportForm
 from console.web.tables import Column, Filter, ListPage, filtered_table, list_context, render_list
 from console.web.version_chart import version_chart
 from console.web.wording import threshold_words
@@ -29,12 +32,21 @@ from diagnostics.queries.fault_context import (
     raised_by,
     runbooks_for_code,
 )
+from diagnostics.queries.undocumented import (
+    TELEMETRY_PER_SIDE,
+    TELEMETRY_WINDOW,
+    Occurrence,
+    code_events,
+    latest_events,
+    occurrences,
+)
 from diagnostics.services.faults import device_affected, firmware_distribution, undocumented_codes
 from fleet.models import Device
 
 LIST = "console/faults/list.html"
 ENTRY = "console/faults/entry.html"
 UNDOCUMENTED = "console/faults/undocumented.html"
+REPORT = "console/faults/undocumented_report.html"
 RECENT_DAYS = 7
 WINDOW_DAYS = 30
 DEVICES_SHOWN = 25
@@ -45,6 +57,12 @@ VERSIONS_LISTED = 200  # the firmware numbers' table; the chart draws fewer
 UNDOCUMENTED_DAYS = 90
 UNDOCUMENTED_SHOWN = 100
 UNDOCUMENTED_DEVICES_SHOWN = 10
+# An undocumented code's report: its occurrences this many a page, newest first, each
+# charger-sent value shown up to a bound (the JSON download carries them whole).
+REPORTS_PER_PAGE = 20
+MESSAGE_SHOWN = 500
+PAYLOAD_SHOWN = 4000
+LATEST_MESSAGE_SHOWN = 120
 CODE_MAX_LENGTH = FaultCode._meta.get_field("code").max_length
 
 
@@ -190,7 +208,8 @@ def admin_change_url(fault: FaultCode, user) -> str | None:
 @console_view()
 def undocumented(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """Codes the operator's chargers reported lately that the dictionary lacks, each with
-    its counts and latest chargers; staff get a link to start the entry."""
+    its counts, latest chargers and latest message, and a link to its report for Tellus;
+    staff get a link to start the entry."""
     since = timezone.now() - timedelta(days=UNDOCUMENTED_DAYS)
     found = undocumented_codes(
         access.operator_id, since=since, max_devices=UNDOCUMENTED_DEVICES_SHOWN
@@ -202,6 +221,7 @@ def undocumented(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
             device_id__in=listed, site__operator_id=access.operator_id
         ).values_list("device_id", "sn")
     )
+    latest = latest_events(access.operator_id, [row["fault_code"] for row in rows], since, 1)
     may_add = request.user.is_staff and request.user.has_perm("diagnostics.add_faultcode")
     add_url = reverse("admin:diagnostics_faultcode_add")
     for row in rows:
@@ -209,6 +229,12 @@ def undocumented(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
             (device_id, serials[device_id]) for device_id in row["devices"] if device_id in serials
         ]
         row["add_url"] = f"{add_url}?{urlencode({'code': row['fault_code']})}" if may_add else ""
+        row["report_url"] = report_url(row["fault_code"])
+        newest = latest.get(row["fault_code"])
+        payload = newest[0].data if newest and isinstance(newest[0].data, dict) else {}
+        row["latest_message"] = message_text(
+            payload.get("fault_message"), LATEST_MESSAGE_SHOWN, "the code's report has it whole"
+        )
     context = {
         "rows": rows,
         "codes_left_out": len(found) - len(rows),
@@ -216,3 +242,137 @@ def undocumented(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
         "devices_shown": UNDOCUMENTED_DEVICES_SHOWN,
     }
     return render(request, UNDOCUMENTED, context)
+
+
+@console_view()
+def undocumented_report(request: HttpRequest, access: ConsoleAccess, code: str) -> HttpResponse:
+    """One undocumented code as Tellus asks for it: the time range of its reports in the
+    last UNDOCUMENTED_DAYS days, the chargers that sent it, and its reports newest first,
+    REPORTS_PER_PAGE a page, each with its payload, the charger's firmware at that moment
+    and the telemetry around it; the same as a JSON file to send. A code the dictionary
+    knows goes to its entry; one the operator's chargers did not report is not found."""
+    if not plausible_code(code):
+        return render(request, REPORT, {"missing_code": code[:CODE_MAX_LENGTH]}, status=404)
+    if FaultCode.objects.filter(code=code).exists():
+        return redirect("console:fault", code)
+    now = timezone.now()
+    since = now - timedelta(days=UNDOCUMENTED_DAYS)
+    events = code_events(access.operator_id, code, since)
+    span = events.order_by().aggregate(
+        count=Count("*"), first_seen=Min("timestamp"), last_seen=Max("timestamp")
+    )
+    if not span["count"]:
+        return render(
+            request, REPORT, {"missing_code": code, "days": UNDOCUMENTED_DAYS}, status=404
+        )
+    form = UndocumentedReportForm(request.GET)
+    pages = max(1, -(-span["count"] // REPORTS_PER_PAGE))
+    number = min(form.page_number(), pages)
+    offset = (number - 1) * REPORTS_PER_PAGE
+    reports = occurrences(access.operator_id, events[offset : offset + REPORTS_PER_PAGE])
+    chargers = raised_by(
+        access.operator_id, code, since=since, recent_since=now - timedelta(days=RECENT_DAYS)
+    )
+    chargers.sort(key=lambda row: (-row.count, -row.last_seen_epoch))
+    if form.wants_json():
+        return report_json(code, span, chargers, reports, number, pages)
+    context = {
+        "code": code,
+        "span": span,
+        "days": UNDOCUMENTED_DAYS,
+        "chargers": chargers[:DEVICES_SHOWN],
+        "chargers_left_out": max(0, len(chargers) - DEVICES_SHOWN),
+        "reports": [report_view(report) for report in reports],
+        "page": number,
+        "pages": pages,
+        "first_shown": offset + 1,
+        "last_shown": offset + len(reports),
+        "per_page": REPORTS_PER_PAGE,
+        "window_minutes": int(TELEMETRY_WINDOW.total_seconds() // 60),
+        "per_side": TELEMETRY_PER_SIDE,
+        "json_url": f"?{urlencode({'page': number, 'download': 'json'})}",
+    }
+    return render(request, REPORT, context)
+
+
+def report_url(code: str) -> str:
+    """The code's report page; none for a code no address can carry (a control
+    character: the charger API lets none through, an older row might hold one)."""
+    return reverse("console:faults-undocumented-code", args=[code]) if plausible_code(code) else ""
+
+
+def report_view(report: Occurrence) -> dict[str, Any]:
+    """One report with its charger-sent values made fit to show (charger_text)."""
+    rest = "the JSON download holds all of it"
+    details = report.details
+    return {
+        "report": report,
+        "message": message_text(report.fault_message, MESSAGE_SHOWN, rest),
+        "details": None if details is None else json_text(details, PAYLOAD_SHOWN, rest),
+        "other_fields": json_text(report.other_fields, PAYLOAD_SHOWN, rest)
+        if report.other_fields
+        else "",
+        "claimed": message_text(report.claimed_timestamp, MESSAGE_SHOWN, rest),
+        "telemetry": [
+            {"sample": sample, "offset": offset_words(sample.offset)} for sample in report.telemetry
+        ],
+    }
+
+
+def offset_words(offset: timedelta) -> str:
+    """How long before or after the fault a sample was taken: "40 s before", "1 min 5 s
+    after", "at the same second"."""
+    seconds = round(offset.total_seconds())
+    if seconds == 0:
+        return "at the same second"
+    minutes, rest = divmod(abs(seconds), 60)
+    words = " ".join(
+        part for part in (f"{minutes} min" if minutes else "", f"{rest} s" if rest else "") if part
+    )
+    return f"{words} {'after' if seconds > 0 else 'before'}"
+
+
+def report_json(
+    code: str, span: dict, chargers: list, reports: list[Occurrence], page: int, pages: int
+) -> HttpResponse:
+    """The report as a file for Tellus: the checklist's facts with the charger's own ids
+    and the payloads whole, times in UTC (ISO 8601)."""
+    body = {
+        "fault_code": code,
+        "reported": {
+            "count": span["count"],
+            "first_seen": span["first_seen"].isoformat(),
+            "last_seen": span["last_seen"].isoformat(),
+            "looking_back_days": UNDOCUMENTED_DAYS,
+        },
+        "chargers": [
+            {"device_id": row.device_id, "sn": row.sn, "model": row.model,
+             "firmware_version_now": row.firmware_version, "reports": row.count,
+             "last_seen": row.last_seen.isoformat()}
+            for row in chargers
+        ],
+        "occurrences": [
+            {"device_id": r.device_id, "sn": r.sn, "model": r.model,
+             "connector_id": r.connector_id, "timestamp": r.timestamp.isoformat(),
+             "claimed_timestamp": r.claimed_timestamp or None,
+             "firmware_version": r.firmware_version, "payload": r.payload,
+             "telemetry": [
+                 {"connector_id": t.connector_id, "timestamp": t.timestamp.isoformat(),
+                  "offset_seconds": t.offset.total_seconds(), "state": t.state,
+                  "voltage": t.voltage, "current": t.current, "power": t.power,
+                  "temperature": t.temperature}
+                 for t in r.telemetry
+             ]}
+            for r in reports
+        ],
+        "occurrences_page": {"page": page, "pages": pages, "size": REPORTS_PER_PAGE},
+        "telemetry_window": {
+            "seconds_each_side": TELEMETRY_WINDOW.total_seconds(),
+            "nearest_samples_each_side": TELEMETRY_PER_SIDE,
+        },
+    }  # fmt: skip
+    response = JsonResponse(body, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", code)
+    suffix = f"-page-{page}" if pages > 1 else ""
+    response["Content-Disposition"] = f'attachment; filename="undocumented-{name}{suffix}.json"'
+    return response

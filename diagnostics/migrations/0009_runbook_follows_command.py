@@ -30,7 +30,7 @@ def carry_runbook_digests(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("diagnostics", "0007_run_operator")]
+    dependencies = [("diagnostics", "0008_fault_firmware_statement")]
 
     operations = [
         migrations.AddField(
