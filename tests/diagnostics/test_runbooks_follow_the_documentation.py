@@ -94,6 +94,21 @@ def test_runbook_1_is_suggested_for_a_fault_soon_after_boot(device):
     assert POWER_UP in [s["slug"] for s in suggest(device)]
 
 
+def test_a_v2g_refusal_or_a_platform_fault_after_boot_is_no_power_up_fault(device):
+    """V2G codes belong to the V2G runbook; a heartbeat lost is the platform's F-0301."""
+    came_online = timezone.now() - timedelta(minutes=3)
+    ConnectivityChange.objects.create(
+        device=device, operator_id=device.site.operator_id, status="online", at=came_online
+    )
+    fault(device, "F-0702", at=came_online + timedelta(minutes=1))
+    DeviceEvent.objects.create(
+        device=device, operator_id=device.site.operator_id, connector_id=1,
+        event_type="fault", fault_code="F-0301", source=DeviceEvent.Source.PLATFORM,
+        timestamp=came_online + timedelta(minutes=2), data={},
+    )  # fmt: skip
+    assert device_signals(device).power_up == frozenset()
+
+
 def test_a_check_that_cannot_decide_never_moves_the_run_on(device):
     """Steps lacking data or a feature degrade to a manual or on-site confirmation."""
     execution = at_step(device, POWER_UP, "supply-power")  # no voltage envelope shipped

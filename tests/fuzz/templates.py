@@ -255,6 +255,12 @@ def templates(world: World) -> list[Template]:
         Template("GET", "/v1/operator/faults/undocumented"),
         Template(
             "GET",
+            "/v1/operator/faults/undocumented/{code}/occurrences",
+            {"code": "F-9999"},
+            query=page,
+        ),
+        Template(
+            "GET",
             "/v1/operator/faults/{code}",
             {"code": "F-0421"},
             query={"device_id": main.device_id},

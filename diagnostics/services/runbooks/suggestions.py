@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from diagnostics.checks import REBOOT_WAIT_SECONDS
+from diagnostics.checks import REBOOT_WAIT_SECONDS, V2G_CODES
 from diagnostics.models import Alert, Runbook
 from diagnostics.words import DETECTORS
 from fleet.models import Command, ConnectivityChange, Device, DeviceEvent
@@ -26,7 +26,8 @@ REASONS = {
     "power_up": "{}",
 }
 # The power-up runbook's triggers, as signs a suggest_when `power_up` rule names: still
-# not online once a reboot completed, or a fault within BOOT_WINDOW of coming online.
+# not online once a reboot completed, or a fault the charger reported within BOOT_WINDOW
+# of coming online (not a V2G code: those are the V2G runbook's).
 POWER_UP_SIGNS = {
     "not_online_after_reboot": "not back online since its reboot completed",
     "fault_after_boot": "a fault soon after it came online",
@@ -187,8 +188,12 @@ def power_up_signs(
         came_online is not None
         and DeviceEvent.objects.filter(
             device=device, operator_id=owner, event_type="fault",
+            source=DeviceEvent.Source.CHARGER,
             timestamp__gte=came_online, timestamp__lte=came_online + BOOT_WINDOW,
-        ).exists()
+        )
+        # A refused or broken discharge is the V2G runbook's, whenever it happens.
+        .exclude(fault_code__in=V2G_CODES)
+        .exists()
     ):  # fmt: skip
         signs.add("fault_after_boot")
     return frozenset(signs)
