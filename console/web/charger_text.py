@@ -7,9 +7,9 @@ import json
 import unicodedata
 from typing import Any
 
-# Unicode categories shown as \\uXXXX escapes: controls, format characters (bidirectional
-# overrides, zero-width joiners), private use, unpaired surrogates, line and paragraph
-# separators. Inside a JSON string the escape is the same text, so the JSON stays valid.
+# Unicode categories shown as \\u escapes (four hex digits): controls, format characters
+# (bidirectional overrides, zero-width joiners), private use, unpaired surrogates, line and
+# paragraph separators. Inside a JSON string the escape is the same text, so the JSON stays valid.
 HIDDEN_CATEGORIES = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}
 
 
