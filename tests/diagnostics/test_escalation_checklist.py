@@ -12,6 +12,7 @@ from diagnostics.services.runbooks import engine
 from diagnostics.services.runbooks.checklist import CHECKLIST, checklist_item, checklist_words
 from fleet.actors import Actor
 from fleet.models import ChargingRecord, DeviceEvent, TelemetrySample
+from fleet.services import provisioning
 
 pytestmark = pytest.mark.django_db
 ENGINEER = Actor("user", username="field.engineer")
@@ -167,3 +168,39 @@ def test_escalation_gathers_the_runbooks_checklist(world):
     assert run.escalation["checklist"]["event_log"] == [
         as_event(event) for event in world["faults"]
     ]
+
+
+def test_an_escalation_hands_over_nothing_from_the_chargers_previous_operator(
+    world, make_client, site_for
+):
+    """A charger's history stays with the operator it happened under: the new owner's
+    escalation carries none of the previous owner's faults, readings or records."""
+    device = world["device"]
+    rival, _ = make_client("Rival Energy")
+    provisioning.assign_device(Actor.cli(), device.device_id, site_for(rival).site_id)
+    device.refresh_from_db()
+    ours = DeviceEvent.objects.create(
+        device=device, connector_id=1, event_type="fault", fault_code="F-0411",
+        timestamp=timezone.now(),
+    )  # fmt: skip
+    run = engine.start(Actor.for_client(rival), device, "charger-faulting-on-power-up")
+    run = engine.escalate(Actor.for_client(rival), run, note="on site")
+    items = run.escalation["checklist"]
+    assert [e["fault_code"] for e in items["event_log"]] == [ours.fault_code]
+    assert items["thermal_anomalies"]["samples"] == []
+    assert {i["code"] for i in items["firmware"]["known_issues"]} == set()  # F-0421 was Acme's
+
+
+def test_the_v2g_checklist_of_a_new_owner_has_no_trail_readings_or_vehicle_of_the_old(
+    world, make_client, site_for
+):
+    device = world["device"]
+    rival, _ = make_client("Rival Energy")
+    provisioning.assign_device(Actor.cli(), device.device_id, site_for(rival).site_id)
+    device.refresh_from_db()
+    run = engine.start(Actor.for_client(rival), device, "v2g-discharge-not-flowing")
+    run = engine.escalate(Actor.for_client(rival), run)
+    items = run.escalation["checklist"]
+    assert items["event_trail"] == []
+    assert items["inverter_telemetry_60s"] == []
+    assert items["vehicle"]["from_last_record"] is None

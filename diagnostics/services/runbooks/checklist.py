@@ -34,11 +34,15 @@ class ChecklistItem:
     gather: Callable[[RunbookExecution], Any]
 
 
+def _own(model, execution: RunbookExecution) -> QuerySet:
+    """The charger's facts of `model` from the run's operator's time (their stamp,
+    fleet/models/stamps.py): an escalation hands over nothing from a previous owner."""
+    return model.objects.filter(device=execution.device, operator_id=execution.operator_id)
+
+
 def _faults(execution: RunbookExecution) -> QuerySet[DeviceEvent]:
     """The device's fault events, newest first."""
-    return DeviceEvent.objects.filter(device=execution.device, event_type="fault").order_by(
-        "-timestamp"
-    )
+    return _own(DeviceEvent, execution).filter(event_type="fault").order_by("-timestamp")
 
 
 def _events(queryset) -> list[dict[str, Any]]:
@@ -77,7 +81,7 @@ def _thermal_anomalies(execution: RunbookExecution) -> dict[str, Any]:
     device = execution.device
     limit = OVER_TEMPERATURE_C[device.kind]
     since = timezone.now() - timedelta(hours=THERMAL_WINDOW_HOURS)
-    hot = TelemetrySample.objects.filter(device=device, timestamp__gte=since, temperature__gt=limit)
+    hot = _own(TelemetrySample, execution).filter(timestamp__gte=since, temperature__gt=limit)
     return {
         "limit_c": limit,
         "samples": [
@@ -94,18 +98,21 @@ def _thermal_anomalies(execution: RunbookExecution) -> dict[str, Any]:
 def _event_trail(execution: RunbookExecution) -> list[dict[str, Any]]:
     command = Command.objects.filter(command_id=execution.command_id).first()
     since = command.created_at if command else execution.created_at - TRAIL_BEFORE_RUN
-    trail = DeviceEvent.objects.filter(device=execution.device, timestamp__gte=since)
+    trail = _own(DeviceEvent, execution).filter(timestamp__gte=since)
     return _events(trail.order_by("timestamp")[:TRAIL_EVENTS])
 
 
 def _inverter_telemetry(execution: RunbookExecution) -> list[dict[str, Any]]:
     last_fault = _faults(execution).first()
     end = last_fault.timestamp if last_fault else timezone.now()
-    window = TelemetrySample.objects.filter(
-        device=execution.device,
-        timestamp__gte=end - timedelta(seconds=TELEMETRY_BEFORE_FAULT_SECONDS),
-        timestamp__lte=end,
-    ).order_by("timestamp")
+    window = (
+        _own(TelemetrySample, execution)
+        .filter(
+            timestamp__gte=end - timedelta(seconds=TELEMETRY_BEFORE_FAULT_SECONDS),
+            timestamp__lte=end,
+        )
+        .order_by("timestamp")
+    )
     return [
         {"timestamp": s.timestamp.isoformat(), "power": s.power, "voltage": s.voltage,
          "current": s.current, "component_health": s.component_health}
@@ -114,7 +121,7 @@ def _inverter_telemetry(execution: RunbookExecution) -> list[dict[str, Any]]:
 
 
 def _vehicle(execution: RunbookExecution) -> dict[str, Any]:
-    record = ChargingRecord.objects.filter(device=execution.device).order_by("-start_time").first()
+    record = _own(ChargingRecord, execution).order_by("-start_time").first()
     return {
         "from_last_record": record.vehicle_info if record else None,
         "to_fill_in": "make, model, firmware",
