@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from django.db import models
 from django.db.models import Count
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from diagnostics.models import Alert, FaultCode
 from diagnostics.versions import compare, parse_version, within
 from diagnostics.words import PATTERNS, counted
-from fleet.models import Command, Device, DeviceEvent, TelemetrySample
+from fleet.models import Command, Device, DeviceEvent, FirmwareUpdate, TelemetrySample
 
-PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+PASS, FAIL, UNKNOWN, WAITING = "pass", "fail", "unknown", "waiting"
 # The firmware-cohort rule (the power-up runbook's firmware-cluster step): one code on one
 # firmware version at CLUSTER_MIN_DEVICES or more chargers spanning CLUSTER_MIN_SITES or more
 # sites within CLUSTER_DAYS. The fleet_cluster check and the firmware-cluster detector both
@@ -31,6 +33,30 @@ CLUSTER_MIN_SITES = 2
 CLUSTER_DAYS = 7
 V2G_CODES = ("F-0701", "F-0702")
 CHECKS: dict[str, Callable[..., "CheckResult"]] = {}
+# A verdict in the step's terms: "pass" of a check that looks for a problem (a fault
+# pattern, a code, a cluster) reads backwards, so each check names its own outcomes.
+VERDICTS = {PASS: "Pass", FAIL: "Fail", UNKNOWN: "Cannot decide", WAITING: "Waiting"}
+VERDICT_WORDS: dict[str, dict[str, str]] = {
+    "voltage_in_envelope": {PASS: "Supply within range", FAIL: "Supply out of range"},
+    "heartbeat_fresh": {PASS: "Online", FAIL: "Not online"},
+    "fault_pattern": {PASS: "No known pattern", FAIL: "Pattern found"},
+    "firmware_current": {PASS: "Firmware current", FAIL: "Upgrade needed"},
+    "firmware_at_least": {PASS: "Recent enough", FAIL: "Too old"},
+    "auth_before_preparing": {PASS: "Authorised", FAIL: "Not authorised"},
+    "command_status": {PASS: "Reached the charger", FAIL: "Did not go through"},
+    "fleet_cluster": {PASS: "Cluster found", FAIL: "No cluster"},
+    "code_present": {PASS: "Not reported", FAIL: "Reported"},
+    "soc_above_floor": {PASS: "Above the floor", FAIL: "At or below the floor"},
+    "back_online_after_reboot": {PASS: "Back online", FAIL: "Not back online"},
+    "remote_start_worked": {PASS: "Charging", FAIL: "Still not charging"},
+    "inverter_synced_before_discharge": {PASS: "Synced", FAIL: "Not synced"},
+    "fault_gone_after_upgrade": {PASS: "Fixed", FAIL: "Still faulting"},
+}
+
+
+def verdict_words(check_name: str, outcome: str) -> str:
+    """A check's outcome as the step would say it ("Cluster found", "Waiting")."""
+    return VERDICT_WORDS.get(check_name, {}).get(outcome) or VERDICTS.get(outcome, outcome)
 
 
 @dataclass
@@ -299,9 +325,15 @@ def command_status(
     device: Device, command_id: str, expected: tuple[str, ...] = ("accepted", "completed")
 ) -> CheckResult:
     """The operator-facing status of one of the device's commands."""
-    command = Command.objects.filter(command_id=command_id, device=device).first()
+    command = (
+        Command.objects.filter(command_id=command_id, device=device).first() if command_id else None
+    )
     if command is None:
-        return CheckResult(UNKNOWN, f"Command {command_id} not found for this device")
+        return CheckResult(
+            UNKNOWN,
+            "This run follows no command: none of that kind was sent to this charger in the "
+            "last 7 days",
+        )
     evidence = {
         "command_id": command.command_id,
         "command": command.command,
@@ -312,6 +344,11 @@ def command_status(
     }
     outcome = PASS if command.status in expected else FAIL
     return CheckResult(outcome, f"Command is {command.status}", evidence)
+
+
+# The firmware a fault was raised on: as stored with the event, else (an event stored
+# before that was kept) the version the charger runs now.
+RAISED_ON = Coalesce(NullIf("firmware_version", models.Value("")), "device__firmware_version")
 
 
 @check("fleet_cluster")
@@ -337,29 +374,36 @@ def fleet_cluster(
             device__site__operator_id=operator_id,
             operator_id=operator_id,
         )
-        .values("device__firmware_version")
+        .annotate(raised_on=RAISED_ON)
+        .values("raised_on")
         .annotate(
             devices=Count("device", distinct=True), sites=Count("device__site", distinct=True)
         )
-        .order_by("-devices")
+        .order_by("-devices", "raised_on")
     )
     groups = [
-        {
-            "firmware_version": r["device__firmware_version"],
-            "devices": r["devices"],
-            "sites": r["sites"],
-        }
+        {"firmware_version": r["raised_on"], "devices": r["devices"], "sites": r["sites"]}
         for r in rows
     ]
     evidence = {"fault_code": fault_code, "since": since.isoformat(), "by_firmware": groups}
     clustered = [g for g in groups if g["devices"] >= min_devices and g["sites"] >= min_sites]
     # The step's condition is "firmware-related": it passes when a cluster is found.
     if clustered:
-        evidence["cluster_firmware"] = clustered[0]["firmware_version"]
+        found = clustered[0]
+        evidence["cluster_firmware"] = found["firmware_version"]
         return CheckResult(
-            PASS, f"{fault_code} clusters on firmware {clustered[0]['firmware_version']}", evidence
+            PASS,
+            f"Found: {fault_code} on {counted(found['devices'], 'charger')} running "
+            f"{found['firmware_version']} at {counted(found['sites'], 'site')} in the last "
+            f"{counted(days, 'day')}",
+            evidence,
         )
-    return CheckResult(FAIL, f"No firmware cluster of {fault_code}", evidence)
+    return CheckResult(
+        FAIL,
+        f"Not found: no firmware version has {fault_code} on {min_devices} or more chargers "
+        f"at {min_sites} or more sites in the last {counted(days, 'day')}",
+        evidence,
+    )
 
 
 @check("code_present")
@@ -434,22 +478,33 @@ def back_online_after_reboot(
     )
     if command is None:
         return CheckResult(
-            UNKNOWN,
-            "No reboot was sent from this run: send it, or power-cycle on site and answer",
+            WAITING,
+            "Waiting for the reboot: send it from this step, or power-cycle on site and answer",
+            {"waiting_for": "reboot"},
         )
     evidence: dict[str, Any] = {"command_id": command.command_id, "reboot_status": command.status}
+    if command.status == Command.Status.FAILED:
+        reason = str((command.result or {}).get("message") or command.device_status or "")[:200]
+        return CheckResult(
+            UNKNOWN,
+            f"The charger did not carry out the reboot{f' ({reason})' if reason else ''}: "
+            "power-cycle on site and answer",
+            evidence,
+        )
     if command.status != Command.Status.COMPLETED:
         return CheckResult(
-            UNKNOWN, f"The reboot is {command.status}: the check waits for it to complete", evidence
+            WAITING,
+            f"Waiting for the reboot to complete (it is {command.status})",
+            {**evidence, "waiting_for": "reboot"},
         )
     ready_at = command.updated_at + timedelta(seconds=wait_seconds)
     evidence.update({"rebooted_at": _iso(command.updated_at), "judged_from": _iso(ready_at)})
     if now < ready_at:
         left = (ready_at - now).total_seconds()
         return CheckResult(
-            UNKNOWN,
-            f"Give the charger {wait_seconds} s to boot: check again in {left:.0f} s",
-            evidence,
+            WAITING,
+            f"Waiting {wait_seconds} s for the charger to boot: check again in {left:.0f} s",
+            {**evidence, "waiting_for": "boot"},
         )
     fresh = heartbeat_fresh(device, max_age_seconds, now)
     return CheckResult(fresh.outcome, fresh.summary, {**evidence, **fresh.evidence})
@@ -483,7 +538,11 @@ def remote_start_worked(
         starts = starts.filter(created_at__gte=since)
     start = starts.order_by("-created_at").first()
     if start is None:
-        return CheckResult(UNKNOWN, "No remote start has been sent from this run yet")
+        return CheckResult(
+            WAITING,
+            "Waiting for the remote start: send it from this step",
+            {"waiting_for": "start_charging"},
+        )
     stuck = Alert.objects.filter(
         detector="stuck_preparing",
         subject=f"{device.device_id}#{connector_id}",
@@ -500,7 +559,11 @@ def remote_start_worked(
     if start.status == Command.Status.FAILED:
         return CheckResult(FAIL, "The remote start failed", evidence)
     if start.status not in (Command.Status.ACCEPTED, Command.Status.COMPLETED):
-        return CheckResult(UNKNOWN, f"The remote start is {start.status}", evidence)
+        return CheckResult(
+            WAITING,
+            f"Waiting for the charger to take the remote start (it is {start.status})",
+            {**evidence, "waiting_for": "start_charging"},
+        )
     charging = (
         _history(TelemetrySample, device)
         .filter(connector_id=connector_id, state="charging", timestamp__gte=start.created_at)
@@ -512,7 +575,9 @@ def remote_start_worked(
         return CheckResult(PASS, f"Start {start.status}; the connector is charging", evidence)
     if now < start.updated_at + START_CHARGING_WAIT:
         return CheckResult(
-            UNKNOWN, f"Start {start.status}; waiting for the connector to report charging", evidence
+            WAITING,
+            f"Start {start.status}; waiting for the connector to report charging",
+            {**evidence, "waiting_for": "charging"},
         )
     return CheckResult(
         FAIL, f"Start {start.status}, but the connector has not reported charging", evidence
@@ -552,3 +617,83 @@ def inverter_synced_before_discharge(
     if reading == "synced":
         return CheckResult(PASS, "The inverter was synced before the discharge", evidence)
     return CheckResult(FAIL, f"The inverter read {reading[:40]!r} before the discharge", evidence)
+
+
+# The fix of a firmware regression is verified on the new build: the charger has charged
+# since its upgrade (the codes show when a session starts) and raised none of the codes.
+@check("fault_gone_after_upgrade")
+def fault_gone_after_upgrade(
+    device: Device,
+    fault_codes: tuple[str, ...],
+    known_issue_codes: tuple[str, ...] = (),
+    max_age_seconds: int = 300,
+    now: datetime | None = None,
+) -> CheckResult:
+    """After the charger's latest firmware upgrade (a `success` report): it runs a build
+    outside the known issues of `known_issue_codes`, has charged at least once since, has
+    raised none of `fault_codes` since, and is online (heartbeat under max_age_seconds).
+    Without an upgrade, or before a session on the new build, it waits."""
+    now = now or timezone.now()
+    issues = _known_issues(device, known_issue_codes)
+    evidence: dict[str, Any] = {
+        "firmware_version": device.firmware_version,
+        "fault_codes": list(fault_codes),
+    }
+    if issues:
+        issue = issues[0]
+        return CheckResult(
+            WAITING,
+            f"Waiting for the upgrade: {device.firmware_version} is still inside the known "
+            f"{issue['fault_code']} issue ({issue['affected_from']}-{issue['affected_to']})",
+            {**evidence, "known_issues": issues, "waiting_for": "firmware_upgrade"},
+        )
+    upgrade = (
+        _history(FirmwareUpdate, device)
+        .filter(status=FirmwareUpdate.Status.SUCCESS)
+        .order_by("-updated_at", "-id")
+        .first()
+    )
+    if upgrade is None:
+        return CheckResult(
+            WAITING,
+            "Waiting for a firmware upgrade: none has completed on this charger",
+            {**evidence, "waiting_for": "firmware_upgrade"},
+        )
+    since = upgrade.updated_at
+    evidence.update(
+        {"upgraded_to": upgrade.firmware_version, "upgraded_from": upgrade.previous_version,
+         "upgraded_at": _iso(since)}
+    )  # fmt: skip
+    again = code_present(device, fault_codes, since=since)
+    if again.outcome == FAIL:
+        found = again.evidence["found"]
+        return CheckResult(
+            FAIL,
+            f"{found[0]['fault_code']} again since the upgrade to {upgrade.firmware_version} "
+            f"({counted(len(found), 'time')})",
+            {**evidence, "found": found},
+        )
+    charged = (
+        _history(TelemetrySample, device)
+        .filter(state="charging", timestamp__gte=since)
+        .order_by("timestamp")
+        .first()
+    )
+    evidence["charging_since_upgrade"] = _iso(charged.timestamp) if charged else None
+    if charged is None:
+        return CheckResult(
+            WAITING,
+            f"Waiting for a charging session on {upgrade.firmware_version}: the fault shows "
+            "when a session starts",
+            {**evidence, "waiting_for": "charging"},
+        )
+    online = heartbeat_fresh(device, max_age_seconds, now)
+    evidence.update(online.evidence)
+    if online.outcome != PASS:
+        return CheckResult(FAIL, f"Not online since the upgrade: {online.summary}", evidence)
+    return CheckResult(
+        PASS,
+        f"No {' or '.join(fault_codes)} since the upgrade to {upgrade.firmware_version}; "
+        f"charged since, and {online.summary.lower()}",
+        evidence,
+    )

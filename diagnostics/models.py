@@ -127,6 +127,9 @@ class RunbookExecution(models.Model):
         OPEN = "open"
         PAUSED = "paused"
         RESOLVED = "resolved"
+        # The cause is known and the fix is an action still to be carried out (e.g. a
+        # firmware rollout, in outcome_action); a later run verifies it.
+        DIAGNOSED = "diagnosed"
         ESCALATED = "escalated"
         CLOSED = "closed"
 
@@ -149,6 +152,8 @@ class RunbookExecution(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     current_step = models.CharField(max_length=80, blank=True)
     outcome_note = models.TextField(blank=True)
+    # What a diagnosed run leaves to do: {kind, text, ...} (engine.diagnose_action).
+    outcome_action = models.JSONField(null=True, blank=True)
     escalation = models.JSONField(null=True, blank=True)
     # Each move the engine made: {step, action, to, why, by, at}, oldest first.
     moves = models.JSONField(default=list, blank=True)
@@ -183,6 +188,9 @@ class StepResult(models.Model):
         VERIFIED = "verified"
         FAILED = "failed"
         UNKNOWN = "unknown"
+        # The check verifies an action (a reboot, a start, a fix) that has not been carried
+        # out, or not long enough ago: no verdict yet.
+        WAITING = "waiting"
         MANUAL = "done_manually"
         SKIPPED = "skipped"
 

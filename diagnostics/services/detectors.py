@@ -22,7 +22,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 
-from diagnostics.checks import CLUSTER_DAYS, CLUSTER_MIN_DEVICES, CLUSTER_MIN_SITES
+from diagnostics.checks import CLUSTER_DAYS, CLUSTER_MIN_DEVICES, CLUSTER_MIN_SITES, RAISED_ON
 from diagnostics.models import Alert, FaultCode
 from diagnostics.services.alerts import (
     OPENED,
@@ -269,16 +269,15 @@ def firmware_cluster(now: datetime) -> list[Detection]:
             fault_code__in=FIRMWARE_COHORT_CODES,
             timestamp__gte=now - CLUSTER_WINDOW,
         )
-        .values("fault_code", "device__firmware_version", "operator_id")
+        .annotate(raised_on=RAISED_ON)
+        .values("fault_code", "raised_on", "operator_id")
         .annotate(
             devices=Count("device", distinct=True), sites=Count("device__site", distinct=True)
         )
         .filter(devices__gte=CLUSTER_MIN_DEVICES, sites__gte=CLUSTER_MIN_SITES)
         .order_by()
     )
-    subjects = {
-        (row["fault_code"], row["device__firmware_version"], row["operator_id"]) for row in rows
-    }
+    subjects = {(row["fault_code"], row["raised_on"], row["operator_id"]) for row in rows}
     for code, subject, operator_id in _active("firmware_cluster").values_list(
         "fault_code", "subject", "operator_id"
     ):
@@ -308,9 +307,9 @@ def _firmware_cluster(code: str, firmware: str, operator_id: str) -> Detection:
         operator_id=operator_id,
         fault_code=code,
         severity=Alert.Severity.HIGH,
-        facts=DeviceEvent.objects.filter(
+        facts=DeviceEvent.objects.annotate(raised_on=RAISED_ON).filter(
             fault_code=code,
-            device__firmware_version=firmware,
+            raised_on=firmware,
             device__site__operator_id=operator_id,
             operator_id=operator_id,
         ),

@@ -189,7 +189,9 @@ def _upsert(model, key_field: str, key: str, content: dict[str, Any], report: Lo
         report.kept_edits.append(key)
 
 
-ACTIONS = {"next", "goto", "switch", "pause", "resolve", "close", "escalate"}
+ACTIONS = {"next", "goto", "switch", "pause", "resolve", "diagnose", "close", "escalate"}
+# What a diagnosed run can leave to do (engine.diagnose_action).
+FIXES = {"firmware_upgrade"}
 ON_SITE = {"no", "yes", "optional"}
 MAX_RULE_SCORE = 10
 COMMAND_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -284,6 +286,8 @@ def runbook_content(entry: dict[str, Any], slugs: set[str]) -> dict[str, Any]:
             then = branch.get("then") or {}
             if then.get("action") not in ACTIONS:
                 raise DiagnosticsDataError(f"{where}: unknown action {then.get('action')!r}")
+            if then["action"] == "diagnose" and then.get("fix") not in FIXES:
+                raise DiagnosticsDataError(f"{where}: diagnose needs a fix, one of {sorted(FIXES)}")
             if then["action"] == "goto" and then.get("step") not in keys:
                 raise DiagnosticsDataError(f"{where}: goto to unknown step {then.get('step')!r}")
             if then["action"] == "switch" and then.get("runbook") not in slugs:

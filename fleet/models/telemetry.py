@@ -103,6 +103,10 @@ class DeviceEvent(StampedFact):
     # The fault code as text ("1001" or "F-0421"); data keeps the value as it was sent.
     fault_code = models.CharField(max_length=32, blank=True, db_index=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.CHARGER)
+    # The firmware the charger ran when it reported the fault: a cluster of a code is
+    # judged on the build that raised it, not on the one the charger runs after an
+    # upgrade. "" where not known (platform events, facts stored before this was kept).
+    firmware_version = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-timestamp"]

@@ -10,7 +10,7 @@ from django.utils import timezone
 from fleet.errors import InvalidParameter
 from fleet.live import messages
 from fleet.live.publish import publish_device_message_sync
-from fleet.models import Connector, ConnectorState, DeviceEvent
+from fleet.models import Connector, ConnectorState, Device, DeviceEvent
 from fleet.signals import session_ended
 
 # The connector state an event implies, where it implies one.
@@ -55,6 +55,11 @@ def record_event(
     pages, operator streams) are told, whoever recorded it."""
     code = fault_code_text(data)
     timestamp = timestamp or timezone.now()
+    firmware = (
+        Device.objects.filter(pk=device_id).values_list("firmware_version", flat=True).first()
+        if event_type == "fault"
+        else ""
+    )
     with transaction.atomic():
         event = DeviceEvent.objects.create(
             device_id=device_id,
@@ -64,6 +69,7 @@ def record_event(
             claimed_timestamp=claimed_timestamp or "",
             data=data,
             fault_code=code,
+            firmware_version=firmware or "",
         )
         transaction.on_commit(
             lambda: publish_device_message_sync(device_id, messages.device_event(event))

@@ -74,6 +74,9 @@ def test_branch(device, slug, step_key, index):
         assert result.status == RunbookExecution.Status.PAUSED
     elif action == "resolve":
         assert result.status == RunbookExecution.Status.RESOLVED
+    elif action == "diagnose":
+        assert result.status == RunbookExecution.Status.DIAGNOSED
+        assert result.outcome_action["kind"] == then["fix"]
     elif action == "close":
         assert result.status == RunbookExecution.Status.CLOSED
         assert result.outcome_note.startswith(then.get("reason", "closed"))

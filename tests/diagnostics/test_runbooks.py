@@ -93,7 +93,7 @@ def test_power_up_f0421_cluster_is_firmware_and_goes_to_the_rollout(
     result = execution.results.filter(step_key="firmware-cluster").first()
     assert result.outcome == "verified" and result.evidence["cluster_firmware"] == "3.1.0"
     execution = step(execution)  # 3.1.0: outside 3.0.0-3.0.2 and the latest stable
-    assert execution.current_step == "reboot"
+    assert execution.current_step == "verify-fix"
 
 
 def test_power_up_single_f0411_then_firmware_then_reboot_resolves(device):
@@ -155,12 +155,15 @@ def test_a_step_command_is_issued_by_the_console_user_who_runs_the_step(device):
     assert (entry.actor, entry.operator_id) == ("user:engineer", operator_id)
 
 
-def test_power_up_old_firmware_pauses(device):
+def test_power_up_old_firmware_ends_diagnosed_with_the_upgrade_to_do(device):
     Device.objects.filter(pk=device.pk).update(firmware_version="2.8.0")
     execution = step(at_fault_log(device))  # no pattern → next: firmware
     assert execution.current_step == "firmware"
     execution = step(execution)
-    assert execution.status == "paused"
+    assert execution.status == "diagnosed"
+    assert execution.outcome_action["kind"] == "firmware_upgrade"
+    assert execution.outcome_action["target_version"] == "3.1.0"
+    assert execution.outcome_action["text"].startswith("Upgrade to 3.1.0 or later")
 
 
 def test_power_up_escalates_with_the_checklist(device):

@@ -15,6 +15,7 @@ from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, NotFound
 from fleet.models import Command, ConnectivityChange, Device, DeviceEvent, TelemetrySample
 from fleet.services.commands import queue_command, report_command_status
+from fleet.services.firmware import report_firmware_status
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -144,7 +145,7 @@ def test_the_firmware_step_fails_a_build_in_f0421s_affected_range(device, firmwa
     result = engine.verify(ENGINEER, execution)
     assert result.outcome == "failed"
     assert result.evidence["known_issues"][0]["fault_code"] == "F-0421"
-    assert engine.advance(ENGINEER, execution).status == "paused"
+    assert engine.advance(ENGINEER, execution).status == "diagnosed"
 
 
 def test_the_firmware_step_passes_the_fixed_builds(device):
@@ -160,13 +161,13 @@ def test_the_reboot_check_judges_only_90_seconds_after_the_reboot_completed(devi
     """Evaluate at least 90 s after the reboot (its command completed)."""
     Device.objects.filter(pk=device.pk).update(status="online", last_heartbeat=timezone.now())
     execution = at_step(Device.objects.get(pk=device.pk), POWER_UP, "reboot")
-    assert engine.verify(ENGINEER, execution).outcome == "unknown"  # no reboot sent yet
+    assert engine.verify(ENGINEER, execution).outcome == "waiting"  # no reboot sent yet
     reboot = engine.send_step_command(ENGINEER, execution)
     execution.refresh_from_db()
-    assert engine.verify(ENGINEER, execution).outcome == "unknown"  # queued
+    assert engine.verify(ENGINEER, execution).outcome == "waiting"  # queued
     report_command_status(device.device_id, reboot.command_id, "completed", timezone.now())
     early = engine.verify(ENGINEER, execution)
-    assert early.outcome == "unknown" and "90 s" in early.evidence["summary"]
+    assert early.outcome == "waiting" and "90 s" in early.evidence["summary"]
     with pytest.raises(Conflict):
         engine.advance(ENGINEER, execution)  # never resolved on a check that waited
 
@@ -204,22 +205,47 @@ def test_the_cluster_step_passes_when_the_fault_is_firmware_related(
     assert execution.status == "open" and execution.current_step == "firmware-rollout"
 
 
-def test_a_firmware_cluster_leads_to_the_rollout_and_its_verification_not_a_resolution(
+def test_a_firmware_cluster_run_ends_diagnosed_and_a_run_after_the_upgrade_verifies_the_fix(
     device,
 ):
-    """Resolution: push the newest stable build to every unit on that version, then
-    verify; the run is not resolved at diagnosis."""
+    """Resolution: push the newest stable build to every unit on that version. The run is
+    not resolved at diagnosis: it ends diagnosed, with the upgrade to do; a run after the
+    upgrade resolves only once the unit has charged on the new build without F-0421."""
     Device.objects.filter(pk=device.pk).update(firmware_version="3.0.1")
     execution = at_step(Device.objects.get(pk=device.pk), POWER_UP, "firmware-rollout")
     execution = verify_and_continue(execution)
-    assert execution.status == "paused"  # still on 3.0.1: waiting for the rollout
-    assert "do not" in execution.outcome_note.lower() or "leave the contactors" in (
+    assert execution.status == "diagnosed"  # still on 3.0.1: the rollout is the fix
+    assert "leave the contactors" in execution.outcome_note.lower() or "leaving the contactors" in (
         execution.outcome_note.lower()
     )
-    Device.objects.filter(pk=device.pk).update(firmware_version="3.1.0")
-    execution = engine.resume(ENGINEER, execution)
-    execution = verify_and_continue(execution)
-    assert execution.status == "open" and execution.current_step == "reboot"
+    action = execution.outcome_action
+    assert action["kind"] == "firmware_upgrade" and action["from_version"] == "3.0.1"
+    assert (action["minimum_version"], action["target_version"]) == ("3.0.3", "3.1.0")
+    assert action["fault_code"] == "F-0421" and action["affected"] == ["3.0.0", "3.0.2"]
+    with pytest.raises(Conflict):
+        engine.resume(ENGINEER, execution)  # diagnosed is an end: the next run verifies
+
+    report_firmware_status(device.device_id, "3.1.0", "success")
+    Device.objects.filter(pk=device.pk).update(status="online", last_heartbeat=timezone.now())
+    again = at_step(Device.objects.get(pk=device.pk), POWER_UP, "firmware-rollout")
+    again = verify_and_continue(again)
+    assert again.status == "open" and again.current_step == "verify-fix"
+    waiting = engine.verify(ENGINEER, again)
+    assert waiting.outcome == "waiting" and "charging session" in waiting.evidence["summary"]
+    with pytest.raises(Conflict):
+        engine.advance(ENGINEER, again)  # not resolved before the new build has charged
+    sample(device, at=timezone.now() + timedelta(seconds=1), state="charging", power=40.0)
+    assert verify_and_continue(again).status == "resolved"
+
+
+def test_f0421_again_on_the_new_build_sends_the_run_to_the_escalation(device):
+    report_firmware_status(device.device_id, "3.1.0", "success")
+    Device.objects.filter(pk=device.pk).update(status="online", last_heartbeat=timezone.now())
+    fault(device, "F-0421", at=timezone.now() + timedelta(seconds=1))
+    execution = at_step(Device.objects.get(pk=device.pk), POWER_UP, "verify-fix")
+    result = engine.verify(ENGINEER, execution)
+    assert result.outcome == "failed" and result.evidence["verdict"] == "Still faulting"
+    assert engine.advance(ENGINEER, execution).current_step == "escalate"
 
 
 # --- Runbook 2: connector stuck in Preparing -----------------------------------------------------
@@ -238,7 +264,8 @@ def test_the_retry_is_judged_on_the_start_not_on_the_stop_before_it(device):
     """A rejected stop at the previous step sends nobody on site before any start."""
     execution, _ = retry_at_remote_start(device)
     result = engine.verify(ENGINEER, execution)
-    assert result.outcome == "unknown"  # no start sent yet
+    assert result.outcome == "waiting"  # no start sent yet
+    assert result.evidence["waiting_for"] == "start_charging"
     with pytest.raises(Conflict):
         engine.advance(ENGINEER, execution)
 
@@ -250,7 +277,7 @@ def test_the_retry_succeeds_only_when_the_start_is_accepted_and_the_connector_th
     start = engine.send_step_command(ENGINEER, execution)
     report_command_status(device.device_id, start.command_id, "accepted", timezone.now())
     sample(device, state="preparing")
-    assert engine.verify(ENGINEER, execution).outcome == "unknown"  # waiting for charging
+    assert engine.verify(ENGINEER, execution).outcome == "waiting"  # for charging
     backdate(start, 120)
     assert engine.verify(ENGINEER, execution).outcome == "failed"
     sample(device, at=timezone.now() + timedelta(seconds=1), state="charging", power=7.0)

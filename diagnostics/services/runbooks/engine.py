@@ -9,14 +9,15 @@ run's status, its moves and the audit trail tell the same story."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from diagnostics.checks import run_check
+from diagnostics.checks import model_catalogue, run_check, verdict_words
 from diagnostics.models import Runbook, RunbookExecution, StepResult
 from diagnostics.services.runbooks.checklist import checklist
 from diagnostics.services.runbooks.runs import (
@@ -30,13 +31,14 @@ from diagnostics.services.runbooks.steps import STEP_ACTIONS, require_confirmati
 from diagnostics.words import value_words
 from fleet.actors import Actor
 from fleet.errors import Conflict, InvalidParameter, MissingParameter, NotFound
-from fleet.models import Command, Connector, Device
+from fleet.models import Command, CommandStatusChange, Connector, Device
 from fleet.services.commands import queue_command
 
 OUTCOME_TO_RESULT = {
     "pass": StepResult.Outcome.VERIFIED,
     "fail": StepResult.Outcome.FAILED,
     "unknown": StepResult.Outcome.UNKNOWN,
+    "waiting": StepResult.Outcome.WAITING,
 }
 RESULT_TO_OUTCOME = {v: k for k, v in OUTCOME_TO_RESULT.items()}
 # Why a run is closed by hand without a fix of ours (close()).
@@ -261,9 +263,44 @@ def _verify(actor: Actor, execution: RunbookExecution) -> StepResult:
         execution=execution,
         step_key=step["key"],
         outcome=OUTCOME_TO_RESULT[result.outcome],
-        evidence={"check": check["name"], "summary": result.summary, **result.evidence},
+        evidence={
+            "check": check["name"],
+            "summary": result.summary,
+            "verdict": verdict_words(check["name"], result.outcome),
+            **result.evidence,
+        },
         by=actor.label,
     )
+
+
+def is_stale(result: StepResult | None, device_id: str) -> bool:
+    """A check's verdict is stale once a command on the charger was sent, or changed
+    status, after it: what it judged (a reboot under way, a start not yet taken) may no
+    longer hold. A stale verdict is run again before anything follows from it."""
+    if result is None or result.outcome not in RESULT_TO_OUTCOME:
+        return False
+    return CommandStatusChange.objects.filter(
+        command__device_id=device_id, at__gt=result.at
+    ).exists()
+
+
+def latest_check(execution: RunbookExecution, step_key: str) -> StepResult | None:
+    """The step's latest automatic verdict in this visit of the step (a result from an
+    earlier visit, before the run came back to it, is not this visit's)."""
+    return (
+        execution.results.filter(step_key=step_key, outcome__in=list(RESULT_TO_OUTCOME))
+        .filter(at__gte=arrived_at(execution))
+        .order_by("-at", "-id")
+        .first()
+    )
+
+
+def arrived_at(execution: RunbookExecution) -> datetime:
+    """When the run reached its current step."""
+    for move in reversed(execution.moves or []):
+        if move.get("to") == execution.current_step:
+            return parse_datetime(move["at"]) or execution.created_at
+    return execution.created_at
 
 
 def _matches(when: dict[str, Any], last: StepResult | None, choice: str | None) -> bool:
@@ -316,12 +353,15 @@ def _advance(
             execution=execution, step_key=step["key"], outcome=StepResult.Outcome.MANUAL,
             choice=choice or "", note=note, by=actor.label,
         )  # fmt: skip
-    last = (
-        execution.results.filter(step_key=step["key"])
-        .exclude(outcome=StepResult.Outcome.MANUAL)
-        .order_by("-at", "-id")
-        .first()
-    )
+    last = latest_check(execution, step["key"])
+    if (
+        choice is None
+        and not done_manually
+        and step.get("check")
+        and is_stale(last, execution.device_id)
+    ):
+        # Judged before the charger's last command moved: judge again before following.
+        last = _verify(actor, execution)
     then, why = {"action": "next"}, "no branch matched: on to the next step"
     for branch in step.get("branches", []):
         if _matches(branch["when"], last, choice):
@@ -350,6 +390,8 @@ def _undecided(step: dict[str, Any], last: StepResult | None) -> Conflict:
     answers = "; ".join(f"“{c['label']}”" for c in choices) or "none"
     if last is None:
         what = "The step's check has not been run"
+    elif last.outcome == StepResult.Outcome.WAITING:
+        what = (last.evidence or {}).get("summary", "The check is waiting")
     elif last.outcome == StepResult.Outcome.UNKNOWN:
         what = f"The check could not decide ({(last.evidence or {}).get('summary', '')})"
     else:
@@ -392,6 +434,11 @@ def _apply(
             execution.status, execution.outcome_note = RunbookExecution.Status.RESOLVED, note
         else:
             execution.current_step = target
+    elif action == "diagnose":
+        record_move(actor, execution, action, "diagnosed", why)
+        execution.status = RunbookExecution.Status.DIAGNOSED
+        execution.outcome_note = note
+        execution.outcome_action = diagnose_action(execution, then)
     elif action in ("pause", "resolve"):
         record_move(actor, execution, action, f"{action}d", why)
         status = {
@@ -424,6 +471,34 @@ def _apply(
         return successor
     execution.save()
     return execution
+
+
+def diagnose_action(execution: RunbookExecution, then: dict[str, Any]) -> dict[str, Any]:
+    """What a diagnosed run leaves to do, from its runbook's branch and the evidence of the
+    step's check. `fix: firmware_upgrade`: upgrade the charger (and every charger of its
+    model on the same build) out of the known issue, to the model's latest stable build."""
+    device = execution.device
+    fix = then.get("fix", "")
+    if fix != "firmware_upgrade":
+        return {"kind": fix or "action", "text": then.get("note", "")}
+    last = latest_check(execution, execution.current_step)
+    issues = ((last.evidence or {}).get("known_issues") if last else None) or []
+    issue = issues[0] if issues else {}
+    latest = (model_catalogue().get(device.model) or {}).get("latest_stable") or ""
+    minimum = issue.get("fixed_in") or latest
+    words = f"Upgrade to {minimum} or later" if minimum else "Upgrade the firmware"
+    if latest:
+        words += f" (the latest stable build for {device.model} is {latest})"
+    return {
+        "kind": "firmware_upgrade",
+        "model": device.model,
+        "from_version": device.firmware_version,
+        "minimum_version": minimum,
+        "target_version": latest or minimum,
+        "fault_code": issue.get("fault_code", ""),
+        "affected": [issue["affected_from"], issue["affected_to"]] if issue else None,
+        "text": words,
+    }
 
 
 def act_on_step(

@@ -14,6 +14,7 @@ from fleet.services import audit
 
 FINISHED = {
     RunbookExecution.Status.RESOLVED,
+    RunbookExecution.Status.DIAGNOSED,
     RunbookExecution.Status.ESCALATED,
     RunbookExecution.Status.CLOSED,
 }
