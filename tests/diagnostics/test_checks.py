@@ -47,7 +47,7 @@ def test_all_checks_are_registered():
         "voltage_in_envelope", "heartbeat_fresh", "fault_pattern", "firmware_current",
         "firmware_at_least", "auth_before_preparing", "command_status", "fleet_cluster",
         "code_present", "soc_above_floor", "back_online_after_reboot", "remote_start_worked",
-        "inverter_synced_before_discharge",
+        "inverter_synced_before_discharge", "fault_gone_after_upgrade",
     }  # fmt: skip
 
 
