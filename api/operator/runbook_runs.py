@@ -28,7 +28,8 @@ from fleet.services.tenancy import get_device_for_operator
 
 router = Router(tags=["Diagnostics", EXTENSION_TAG])
 
-RunStatus = Literal["open", "paused", "resolved", "escalated", "closed"]
+# diagnosed: the cause is known and a fix is still to be carried out (outcome_action).
+RunStatus = Literal["open", "paused", "resolved", "diagnosed", "escalated", "closed"]
 Note = Text(engine.NOTE_MAX_LENGTH, min_length=0)
 WRITE_ERRORS = {404: ErrorEnvelope, 409: ErrorEnvelope, **QUERY_ERRORS}
 
@@ -84,7 +85,7 @@ class CurrentStep(BaseModel):
 
 class StepResultOut(ResponseSchema):
     step: str = Field(validation_alias="step_key")
-    outcome: Literal["verified", "failed", "unknown", "done_manually", "skipped"]
+    outcome: Literal["verified", "failed", "unknown", "waiting", "done_manually", "skipped"]
     evidence: dict[str, Any] | None
     choice: EmptyAsNull
     note: str
@@ -113,6 +114,12 @@ class RunSummary(ResponseSchema):
     created_at: datetime
     updated_at: datetime
     outcome_note: str
+    outcome_action: dict[str, Any] | None = Field(
+        default=None,
+        description="Extension: for a diagnosed run, the fix still to be carried out, e.g. "
+        "{kind: firmware_upgrade, model, from_version, minimum_version, target_version, "
+        "fault_code, text}.",
+    )
 
     @classmethod
     def from_run(cls, run: RunbookExecution, **computed: Any) -> Self:

@@ -165,7 +165,7 @@ def evidence_items(evidence: dict[str, Any] | None) -> list[EvidenceItem]:
     every measured value and times in the reader's zone."""
     items = []
     for key, value in (evidence or {}).items():
-        if key in ("summary", "check"):
+        if key in ("summary", "check", "verdict"):
             continue
         label = label_of(key)
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):

@@ -55,7 +55,7 @@ def test_the_firmware_cluster_route_is_taken_with_its_evidence_then_escalated(
     start_power_up_run(page, server, cluster["device_id"])
     check = page.locator("#step-check")
     # The supply check runs as the engineer arrives; no envelope is known: unknown.
-    expect(check).to_contain_text("Unknown", timeout=10_000)
+    expect(check).to_contain_text("Cannot decide", timeout=10_000)
     page.get_by_role("button", name=re.compile("Measured: all phases present")).click()
 
     expect(page.locator("#current-heading")).to_contain_text("Read the fault log")
@@ -66,7 +66,7 @@ def test_the_firmware_cluster_route_is_taken_with_its_evidence_then_escalated(
         "Read the fault log → Look for a firmware cluster of F-0421"
     )
     expect(page.locator(".moves")).to_contain_text("its pattern is F-0421 repeated (a cluster)")
-    expect(check).to_contain_text("clusters on firmware 3.1.0", timeout=10_000)
+    expect(check).to_contain_text("Found: F-0421 on 2 chargers running 3.1.0", timeout=10_000)
     expect(check.locator("table")).to_contain_text("3.1.0")  # the versions it compared
     page.screenshot(path=shots / "run.png", full_page=True)
 
@@ -90,7 +90,7 @@ def test_a_step_command_status_arrives_while_the_charger_answers(server, scene, 
     expect(page.locator("#step-check")).to_contain_text("a single F-0411", timeout=10_000)
     page.get_by_role("button", name="Follow the check's result").click()
     expect(page.locator("#current-heading")).to_contain_text("firmware")
-    expect(page.locator("#step-check")).to_contain_text("Pass", timeout=10_000)
+    expect(page.locator("#step-check")).to_contain_text("Firmware current", timeout=10_000)
     page.get_by_role("button", name="Follow the check's result").click()
     expect(page.locator("#current-heading")).to_contain_text("reboot")
 

@@ -4,13 +4,13 @@ answers that lead on, the step's one-click command with its live status, the run
 history, and resolving, closing or escalating it. Every action goes through the runbook
 engine (diagnostics/services/runbooks/), as the API's run endpoints do."""
 
-from datetime import datetime
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.dateparse import parse_datetime
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
 from console.web.access import ConsoleAccess, console_view
@@ -37,10 +37,12 @@ from console.web.tables import (
     with_charger,
 )
 from console.web.wording import form_problems
+from diagnostics.checks import verdict_words
 from diagnostics.models import RunbookExecution, StepResult
 from diagnostics.queries import runbooks as runbook_queries
 from diagnostics.services.runbooks import engine
 from diagnostics.services.runbooks.checklist import checklist_words
+from diagnostics.services.runbooks.next_action import primary_action
 from diagnostics.services.runbooks.runs import FINISHED, get_run
 from diagnostics.services.runbooks.steps import step_command_info
 from fleet.errors import Conflict, TellusError
@@ -48,9 +50,15 @@ from fleet.models import Command
 from fleet.services.tenancy import get_device_for_operator
 
 TEMPLATE = "console/runs/run.html"
-VERDICT = {"verified": "pass", "failed": "fail", "unknown": "unknown"}
+VERDICT = {"verified": "pass", "failed": "fail", "unknown": "unknown", "waiting": "waiting"}
 MANUAL = {"done_manually": "answered by hand", "skipped": "skipped"}
-CHECKED = [StepResult.Outcome.VERIFIED, StepResult.Outcome.FAILED, StepResult.Outcome.UNKNOWN]
+# How each end of a run reads to the person on the page.
+STATUS_WORDS = {
+    "resolved": "Resolved",
+    "diagnosed": "Diagnosed — action needed",
+    "escalated": "Escalated",
+    "closed": "Closed — not our fault",
+}
 
 
 RUNS = ListPage(
@@ -136,15 +144,8 @@ def run_context(access: ConsoleAccess, run: RunbookExecution) -> dict:
             step["state"] = "not reached"
     current = next((s for s in steps if s["key"] == run.current_step), None)
     results = list(run.results.all())
-    arrived = arrival(run)
-    latest = next(
-        (
-            r
-            for r in reversed(results)
-            if r.step_key == run.current_step and r.outcome in CHECKED and r.at >= arrived
-        ),
-        None,
-    )
+    latest = None if finished else engine.latest_check(run, run.current_step)
+    stale = engine.is_stale(latest, run.device_id)
     may_act = access.can(Role.ENGINEER) and run.status == RunbookExecution.Status.OPEN
     return {
         "run": run,
@@ -152,13 +153,19 @@ def run_context(access: ConsoleAccess, run: RunbookExecution) -> dict:
         "in_fleet": in_fleet(access, run),
         "steps": steps,
         "current": None if finished else current,
-        "check": check_context(latest, run.runbook.step(run.current_step) if current else None),
-        "auto_check": may_act and current and current["check_name"] and latest is None,
+        "check": check_context(
+            latest, run.runbook.step(run.current_step) if current else None, stale
+        ),
+        "auto_check": may_act and current and current["check_name"] and (latest is None or stale),
+        "primary": primary_action(run) if may_act else None,
+        "status_words": STATUS_WORDS.get(run.status, run.status),
+        "rollout_link": rollout_link(run),
         "command": step_command_context(run),
         "results": [
             {
                 "result": r,
                 "verdict": VERDICT.get(r.outcome),
+                "words": verdict_of(r),
                 "manual": MANUAL.get(r.outcome),
                 "items": evidence_items(r.evidence),
             }
@@ -167,6 +174,7 @@ def run_context(access: ConsoleAccess, run: RunbookExecution) -> dict:
         "moves": list(reversed(run.moves or [])),
         "may_act": may_act,
         "may_end": access.can(Role.ENGINEER) and not finished,
+        "may_end_rerun": access.can(Role.ENGINEER) and finished and in_fleet(access, run),
         "may_medium": access.can(Role.OPERATOR),
         "close_reasons": CLOSE_REASONS,
         "successor": successor(run),
@@ -181,22 +189,47 @@ def in_fleet(access: ConsoleAccess, run: RunbookExecution) -> bool:
     return site is not None and site.operator_id == access.operator_id
 
 
-def arrival(run: RunbookExecution) -> datetime:
-    """When the run reached its current step: a check from before then is not this visit's."""
-    for move in reversed(run.moves or []):
-        if move.get("to") == run.current_step:
-            return parse_datetime(move["at"]) or run.created_at
-    return run.created_at
+def verdict_of(result: StepResult) -> str:
+    """A check's verdict in its step's terms ("Cluster found"), as recorded with it."""
+    evidence = result.evidence or {}
+    if result.outcome not in VERDICT:
+        return ""
+    return evidence.get("verdict") or verdict_words(
+        evidence.get("check", ""), {"verified": "pass", "failed": "fail"}.get(
+            result.outcome, result.outcome)
+    )  # fmt: skip
 
 
-def check_context(result: StepResult | None, step: dict | None = None) -> dict | None:
+def rollout_link(run: RunbookExecution) -> str:
+    """Where to start the firmware rollout a diagnosed run leaves to do, prefilled."""
+    action = run.outcome_action or {}
+    if run.status != RunbookExecution.Status.DIAGNOSED or action.get("kind") != "firmware_upgrade":
+        return ""
+    try:
+        path = reverse("console:firmware-campaign-new")
+    except NoReverseMatch:
+        return ""
+    query = {
+        key: action[key]
+        for key in ("model", "from_version", "target_version", "fault_code")
+        if action.get(key)
+    }
+    return f"{path}?{urlencode(query)}"
+
+
+def check_context(
+    result: StepResult | None, step: dict | None = None, stale: bool = False
+) -> dict | None:
     """The latest check of the current step in words; `routed` says where following it
-    leads ("" when the step gives the verdict no route and asks for an answer)."""
+    leads ("" when the step gives the verdict no route and asks for an answer, and while
+    the verdict is stale: it is judged again first)."""
     if result is None:
         return None
-    then = engine.check_route(step, result) if step else None
+    then = engine.check_route(step, result) if step and not stale else None
     return {
         "routed": f"The runbook's route for this verdict: {describe_then(then)}" if then else "",
+        "stale": stale,
+        "words": verdict_of(result),
         "result": result,
         "verdict": VERDICT[result.outcome],
         "summary": (result.evidence or {}).get("summary", ""),
@@ -317,6 +350,7 @@ def escalation_page(request: HttpRequest, access: ConsoleAccess, run_id: str) ->
         {
             "result": r,
             "verdict": VERDICT.get(r.outcome),
+            "words": verdict_of(r),
             "manual": MANUAL.get(r.outcome),
             "summary": summary_of(r),
         }

@@ -153,12 +153,15 @@ def test_a_whole_run_down_the_f0421_cluster_branch(api, acme, device, cluster):
     moved = acted(api, token, run_id, "firmware-cluster", action="continue")
     assert moved["status"] == "open" and moved["current_step"]["key"] == "firmware-rollout"
 
-    # This unit is still on 3.0.1, inside F-0421's known issue: the run waits for the rollout.
+    # This unit is still on 3.0.1, inside F-0421's known issue: the run ends diagnosed,
+    # with the upgrade to carry out.
     pending = acted(api, token, run_id, "firmware-rollout", action="verify")["result"]
-    assert pending["outcome"] == "failed"
-    paused = acted(api, token, run_id, "firmware-rollout", action="continue")
-    assert paused["status"] == "paused" and "Leave the contactors" not in paused["outcome_note"]
-    assert "leave the contactors alone" in paused["outcome_note"]
+    assert pending["outcome"] == "failed" and pending["evidence"]["verdict"] == "Upgrade needed"
+    diagnosed = acted(api, token, run_id, "firmware-rollout", action="continue")
+    assert diagnosed["status"] == "diagnosed"
+    assert "leaving the contactors in place" in diagnosed["outcome_note"]
+    assert diagnosed["outcome_action"]["kind"] == "firmware_upgrade"
+    assert diagnosed["outcome_action"]["text"].startswith("Upgrade to 3.0.3 or later")
 
     detail = api.get(f"{RUNS}/{run_id}", token).json()["data"]
     assert [(s["step"], s["outcome"], s["choice"]) for s in detail["steps"]] == [
@@ -174,13 +177,13 @@ def test_a_whole_run_down_the_f0421_cluster_branch(api, acme, device, cluster):
         ("supply-power", "next", "fault-log"),
         ("fault-log", "goto", "firmware-cluster"),
         ("firmware-cluster", "goto", "firmware-rollout"),
-        ("firmware-rollout", "pause", "paused"),
+        ("firmware-rollout", "diagnose", "diagnosed"),
     ]
     assert "its pattern is F-0421 repeated (a cluster)" in detail["moves"][1]["why"]
     assert detail["escalation"] is None
 
     again = act(api, token, run_id, "firmware-rollout", action="continue")
-    assert refused(again, 409, 4001)["details"]["status"] == "paused"
+    assert refused(again, 409, 4001)["details"]["status"] == "diagnosed"
     entries = AuditEntry.objects.filter(resource_id=run_id)
     assert {"start_runbook", "step_result"} <= set(entries.values_list("action", flat=True))
     assert {e.actor for e in entries} == {f"client:{client.client_id}"}
