@@ -10,20 +10,20 @@ from django.template.loader import render_to_string
 
 from console.web.access import ConsoleAccess
 from console.web.forms.alerts import AlertFilterForm
-from console.web.forms.fleet import DeviceFilterForm
-from console.web.views import alerts as alert_views
 from console.web.forms.firmware import CampaignFilterForm
+from console.web.forms.fleet import DeviceFilterForm
+from console.web.tables import list_context
+from console.web.views import alerts as alert_views
 from console.web.views import devices as device_views
 from console.web.views import firmware as firmware_views
 from console.web.views import fleet as fleet_views
 from console.web.views import runs as run_views
 from console.web.views import sites as site_views
-from console.web.tables import list_context
 from diagnostics.queries import alerts as alert_queries
 from diagnostics.queries.overview import fleet_overview
 from diagnostics.services.runbooks.runs import get_run
-from fleet.queries.firmware import campaign_detail
 from fleet.live.publish import device_group, operator_group
+from fleet.queries.firmware import campaign_detail
 from fleet.services.tenancy import devices_of, get_device_for_operator, get_site_for_operator
 
 

@@ -40,10 +40,11 @@ class KnownIssue:
 
     @property
     def range_words(self) -> str:
-        """"3.0.0–3.0.2", "up to 3.0.2", "from 4.0.0", or "4.0.0" for a single build."""
+        """The affected range in words: "3.0.0 to 3.0.2" (with an en dash), "up to 3.0.2",
+        "from 4.0.0", or "4.0.0" for a single build."""
         low, high = self.affected_from, self.affected_to
         if low and high:
-            return low if low == high else f"{low}–{high}"
+            return low if low == high else f"{low}\N{EN DASH}{high}"
         return f"from {low}" if low else f"up to {high}" if high else ""
 
 

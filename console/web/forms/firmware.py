@@ -44,7 +44,7 @@ class CampaignFilterForm(forms.Form):
 
 
 def items(text: str) -> list[str]:
-    """"3.0.0, 3.0.1" or one per line → ["3.0.0", "3.0.1"], repeats dropped, order kept."""
+    """ "3.0.0, 3.0.1" or one per line → ["3.0.0", "3.0.1"], repeats dropped, order kept."""
     return list(dict.fromkeys(part for part in SEPARATORS.split(text or "") if part))
 
 
@@ -66,7 +66,10 @@ class CampaignForm(forms.Form):
     name = forms.CharField(max_length=120, label="Name")
     target_version = forms.CharField(max_length=VERSION_LENGTH, label="Target version")
     package_url = forms.URLField(
-        max_length=500, label="Package URL", assume_scheme="https", help_text="Where chargers download the build"
+        max_length=500,
+        label="Package URL",
+        assume_scheme="https",
+        help_text="Where chargers download the build",
     )
     which = forms.ChoiceField(
         choices=[("versions", "A model on some versions"), ("devices", "The chargers listed")],
@@ -129,7 +132,9 @@ class CampaignForm(forms.Form):
                 "Each stage is a percent between 1 and 100, larger than the one before."
             )
         if stages[-1] != 100:
-            raise forms.ValidationError("The last stage must be 100 %, so every charger is upgraded.")
+            raise forms.ValidationError(
+                "The last stage must be 100 %, so every charger is upgraded."
+            )
         return stages
 
     def clean_from_versions(self) -> list[str]:
@@ -186,7 +191,10 @@ class CampaignForm(forms.Form):
             self.add_error("devices", "List the chargers to upgrade.")
             return
         if len(references) > MAX_DEVICES:
-            self.add_error("devices", f"At most {MAX_DEVICES} chargers by name; choose a model and versions for more.")
+            self.add_error(
+                "devices",
+                f"At most {MAX_DEVICES} chargers by name; choose a model and versions for more.",
+            )
             return
         found, unknown = {}, []
         for reference in references:
@@ -259,6 +267,8 @@ def prefill(query: QueryDict, latest_of) -> dict:
         initial["halt_fault_codes"] = fault
     subject = model or "chargers"
     initial["name"] = " ".join(
-        part for part in (subject, "to", target or "a new build", f"(fix {fault})" if fault else "") if part
+        part
+        for part in (subject, "to", target or "a new build", f"(fix {fault})" if fault else "")
+        if part
     )[:120]
     return initial

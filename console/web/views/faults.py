@@ -21,12 +21,11 @@ from django.utils import timezone
 from console.web.access import ConsoleAccess, console_view
 from console.web.charger_text import json_text, message_text
 from console.web.forms.faults import PAGE_SIZE, FaultFilterForm, UndocumentedReportForm
+from console.web.roles import Role
 from console.web.tables import Column, Filter, ListPage, filtered_table, list_context, render_list
 from console.web.version_chart import version_chart
 from console.web.wording import threshold_words
-from console.web.roles import Role
 from diagnostics.models import FaultCode
-from diagnostics.queries.firmware_issues import upgrade_offers
 from diagnostics.queries import faults as fault_queries
 from diagnostics.queries.fault_context import (
     active_alerts_for_code,
@@ -34,6 +33,7 @@ from diagnostics.queries.fault_context import (
     raised_by,
     runbooks_for_code,
 )
+from diagnostics.queries.firmware_issues import upgrade_offers
 from diagnostics.queries.undocumented import (
     TELEMETRY_PER_SIDE,
     TELEMETRY_WINDOW,

@@ -56,9 +56,15 @@ STATUS_WORDS = {
     "completed": "Completed",
 }
 ACTIONS = {
-    "pause": (firmware_campaigns.pause_campaign, "Paused: no charger is sent the upgrade until you resume."),
+    "pause": (
+        firmware_campaigns.pause_campaign,
+        "Paused: no charger is sent the upgrade until you resume.",
+    ),
     "resume": (firmware_campaigns.resume_campaign, "Resumed: the current stage carries on."),
-    "cancel": (firmware_campaigns.cancel_campaign, "Cancelled: no further charger is sent the upgrade."),
+    "cancel": (
+        firmware_campaigns.cancel_campaign,
+        "Cancelled: no further charger is sent the upgrade.",
+    ),
 }
 CHARGERS_SHOWN = 500  # a campaign page lists this many chargers; the counts cover them all
 SITES_NAMED = 3
@@ -261,7 +267,9 @@ def campaign_new(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     POST with confirmed=yes: the campaign is created and its page opens. A refusal (the
     form's or the service's) shows the form again with everything typed and why."""
     if request.method != "POST":
-        form = CampaignForm(initial=prefill(request.GET, latest_stable), operator_id=access.operator_id)
+        form = CampaignForm(
+            initial=prefill(request.GET, latest_stable), operator_id=access.operator_id
+        )
         return render(request, NEW_TEMPLATE, new_context(access, form))
     form = CampaignForm(request.POST, operator_id=access.operator_id)
     if request.POST.get("edit"):  # back from the confirmation to change something
@@ -326,12 +334,13 @@ def plan_words(form: CampaignForm) -> str:
     stages = data["stages"]
     sizes = stage_sizes(stages, n)
     count = len(stages)
+    window = spoken_minutes(data["health_window_minutes"])
+    after = f"once the stage before has been healthy for {window}"
     steps = []
     for index, (percent, size) in enumerate(zip(stages, sizes, strict=True)):
         if index == 0:
             steps.append(f"all {n} now" if percent == 100 else f"{size} now ({percent} %)")
             continue
-        after = f"once the stage before has been healthy for {spoken_minutes(data['health_window_minutes'])}"
         if size == 0:
             steps.append(f"then none more at {percent} % (already reached)")
         elif percent == 100:
