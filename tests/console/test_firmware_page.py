@@ -9,6 +9,7 @@ import asyncio
 
 import pytest
 from django.db import connections
+
 from console.web.live_pages import CAMPAIGN_PAGE
 from diagnostics.services.loader import load_faults
 from fleet.actors import Actor
@@ -92,7 +93,7 @@ def test_every_role_sees_the_versions_with_their_known_issues_and_the_latest_bui
     assert "TP-DC180" in text and "latest stable build: 3.1.0" in text
     assert "<strong>3.0.1</strong> — 3 chargers" in text
     assert "Known issue:" in text and 'href="/faults/F-0421/"' in text
-    assert "(3.0.0–3.0.2, fixed in 3.0.3)" in text
+    assert "(3.0.0\N{EN DASH}3.0.2, fixed in 3.0.3)" in text
     assert "<strong>3.1.0</strong> — 1 charger" in text
     may_start = role in ("operator", "admin")
     assert ('href="/firmware/campaigns/new/"' in text) is may_start
@@ -245,7 +246,7 @@ def test_the_confirmation_says_what_goes_where_and_when_then_the_campaign_starts
 
 def test_stages_are_said_in_chargers_and_minutes(fleet, signed_in, assigned_device, site_for):
     depot = site_for(fleet["acme"].client, "Depot 2")
-    for n in range(7):
+    for _ in range(7):
         assigned_device(fleet["acme"].client, depot, model="TP-DC180", firmware_version="3.0.1")
     text = (
         signed_in(ACME, "operator")
