@@ -26,6 +26,11 @@ def schedule_periodic_tasks(sender, **kwargs) -> None:
         sender.signature("diagnostics.detect"),
         name="detect",
     )
+    sender.add_periodic_task(
+        float(settings.TELLUS_CAMPAIGN_INTERVAL_SECONDS),
+        sender.signature("fleet.drive_firmware_campaigns"),
+        name="firmware-campaigns",
+    )
 
 
 @worker_ready.connect

@@ -215,6 +215,10 @@ TELLUS_COMMAND_EXECUTION_TIMEOUT_SECONDS = env_int(
     "TELLUS_COMMAND_EXECUTION_TIMEOUT_SECONDS", 12 * 3600, minimum=1
 )
 TELLUS_SWEEP_INTERVAL_SECONDS = env_int("TELLUS_SWEEP_INTERVAL_SECONDS", 15, minimum=1)
+# How often running firmware campaigns are driven (commands queued, stages moved, halts).
+TELLUS_CAMPAIGN_INTERVAL_SECONDS = env_int("TELLUS_CAMPAIGN_INTERVAL_SECONDS", 15, minimum=1)
+# How many times a campaign sends its upgrade to a charger that never took it (offline).
+TELLUS_CAMPAIGN_MAX_ATTEMPTS = env_int("TELLUS_CAMPAIGN_MAX_ATTEMPTS", 5, minimum=1)
 TELLUS_OFFLINE_AFTER_SECONDS = env_int("TELLUS_OFFLINE_AFTER_SECONDS", 90, minimum=1)
 # A heartbeat after a longer silence is a reconnect too, offline grace passed or not.
 TELLUS_RECONNECT_GAP_SECONDS = env_int("TELLUS_RECONNECT_GAP_SECONDS", 60, minimum=1)

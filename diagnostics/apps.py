@@ -7,7 +7,7 @@ class DiagnosticsConfig(AppConfig):
 
     def ready(self) -> None:
         """Connect diagnostics' reactions to the fleet's event flow (fleet.signals)."""
-        from diagnostics.services import alerts
+        from diagnostics.services import alerts, detectors
         from diagnostics.services.runbooks import handover
         from fleet import signals
 
@@ -17,4 +17,8 @@ class DiagnosticsConfig(AppConfig):
         )
         signals.device_owner_changed.connect(
             alerts.close_alerts_of_departed_chargers, dispatch_uid="alerts-of-departed-chargers"
+        )
+        # A firmware campaign resumed or cancelled: its halt alert resolves at once.
+        signals.firmware_campaign_changed.connect(
+            detectors.on_campaign_changed, dispatch_uid="diagnostics-campaign-alerts"
         )

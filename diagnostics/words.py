@@ -12,6 +12,7 @@ DETECTORS = {
     "over_temperature": "over-temperature",
     "discharge_no_power": "discharge without power",
     "stuck_preparing": "stuck in preparing",
+    "firmware_rollout_halted": "firmware rollout halted",
 }
 
 CHECKS = {

@@ -10,9 +10,10 @@ class FleetConfig(AppConfig):
         """Connect the event flow here, the one place that knows both ends of it."""
         from fleet import signals, tasks
         from fleet.models import ApiClient, Device, Site
-        from fleet.services import auth, legacy, tenancy
+        from fleet.services import auth, firmware_campaigns, legacy, tenancy
 
         signals.command_changed.connect(legacy.on_command_change)
+        signals.command_changed.connect(firmware_campaigns.on_command_changed)
         signals.session_ended.connect(legacy.on_session_end)
         signals.legacy_push_due.connect(tasks.enqueue_legacy_push)
         pre_save.connect(auth.note_token_field_changes, sender=ApiClient)

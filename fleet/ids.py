@@ -13,6 +13,7 @@ ID_FORMATS = {
     "control": ("ctl_", 10),
     "order": ("ord_", 10),
     "run": ("run_", 8),
+    "campaign": ("fwc_", 8),
 }
 
 
@@ -47,3 +48,7 @@ def new_control_id() -> str:
 
 def new_run_id() -> str:
     return new_id("run")
+
+
+def new_campaign_id() -> str:
+    return new_id("campaign")

@@ -23,3 +23,8 @@ legacy_push_due = Signal()
 # device_ids (list[str]), operator_before (str | None), operator_after (str | None),
 # actor (fleet.actors.Actor; the platform's when the path named nobody).
 device_owner_changed = Signal()
+
+# A firmware campaign or one of its chargers changed state. Sent once the change is
+# committed (the console's live pages re-render on it). Arguments: campaign_id (str),
+# operator_id (str).
+firmware_campaign_changed = Signal()

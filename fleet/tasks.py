@@ -1,5 +1,5 @@
-"""Celery tasks: the periodic sweep over commands and device liveness, and the legacy
-outbox deliveries."""
+"""Celery tasks: the periodic sweep over commands and device liveness, the legacy
+outbox deliveries, and the driver of firmware campaigns."""
 
 import logging
 
@@ -7,7 +7,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from fleet.models import LegacyPush
-from fleet.services import legacy, lifecycle, liveness, signing
+from fleet.services import firmware_campaigns, legacy, lifecycle, liveness, signing
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,16 @@ def sweep() -> dict[str, int]:
     if any(counts.values()):
         logger.info("sweep: %s", counts)
     return counts
+
+
+@shared_task(name="fleet.drive_firmware_campaigns", ignore_result=True)
+def drive_firmware_campaigns() -> int:
+    """One tick of every running firmware campaign (each under its row lock, so two
+    workers never drive one campaign at once)."""
+    moved = firmware_campaigns.drive_campaigns()
+    if moved:
+        logger.info("firmware campaigns moved: %s", moved)
+    return moved
 
 
 @shared_task(name="fleet.deliver_legacy_push", ignore_result=True)

@@ -10,9 +10,12 @@ from django.template.loader import render_to_string
 
 from console.web.access import ConsoleAccess
 from console.web.forms.alerts import AlertFilterForm
+from console.web.forms.firmware import CampaignFilterForm
 from console.web.forms.fleet import DeviceFilterForm
+from console.web.tables import list_context
 from console.web.views import alerts as alert_views
 from console.web.views import devices as device_views
+from console.web.views import firmware as firmware_views
 from console.web.views import fleet as fleet_views
 from console.web.views import runs as run_views
 from console.web.views import sites as site_views
@@ -20,6 +23,7 @@ from diagnostics.queries import alerts as alert_queries
 from diagnostics.queries.overview import fleet_overview
 from diagnostics.services.runbooks.runs import get_run
 from fleet.live.publish import device_group, operator_group
+from fleet.queries.firmware import campaign_detail
 from fleet.services.tenancy import devices_of, get_device_for_operator, get_site_for_operator
 
 
@@ -231,10 +235,64 @@ ALERTS_PAGE = LivePage(
     keys={"alert.changed": "alert_id"},
 )
 
+# --- Firmware: the campaigns list and one campaign (the operator's group) ------------------
+
+
+def _campaign(access: ConsoleAccess, params: dict[str, str]) -> str:
+    return campaign_detail(access.operator_id, params["id"])["campaign"].campaign_id
+
+
+def _campaign_fragment(partial: str) -> Callable:
+    def render(access: ConsoleAccess, campaign_id: str, keys: set[str]) -> str:
+        # The operator's group carries every campaign's changes: only this one redraws
+        # (no keys: a reconnect, which redraws everything).
+        if keys and campaign_id not in keys:
+            return ""
+        detail = campaign_detail(access.operator_id, campaign_id)
+        context = firmware_views.campaign_context(access, detail)
+        context["csrf_token"] = access.csrf_token
+        context["console"] = access
+        return render_to_string(f"{firmware_views.CAMPAIGN_TEMPLATE}#{partial}", context)
+
+    return render
+
+
+CAMPAIGN_PAGE = LivePage(
+    subject=_campaign,
+    groups=_operator,
+    fragments={
+        # A stage of hundreds of chargers reporting progress: a few renders a second.
+        "head": Fragment(_campaign_fragment("campaign-head"), interval=1.0),
+        "stages": Fragment(_campaign_fragment("campaign-stages"), interval=1.0),
+        "devices": Fragment(_campaign_fragment("campaign-devices"), interval=2.0),
+    },
+    triggers={"firmware_campaign.changed": ("head", "stages", "devices")},
+    keys={"firmware_campaign.changed": "campaign_id"},
+)
+
+
+def _campaign_table(access: ConsoleAccess, filters: QueryDict, keys: set[str]) -> str:
+    form = CampaignFilterForm(filters)
+    context = list_context(
+        firmware_views.CAMPAIGNS, form, firmware_views.campaign_table(access, form)
+    )
+    context["console"] = access
+    return render_to_string(f"{firmware_views.LIST_TEMPLATE}#campaign-table", context)
+
+
+FIRMWARE_PAGE = LivePage(
+    subject=_filters,
+    groups=_operator,
+    fragments={"campaigns": Fragment(_campaign_table, interval=2.0)},
+    triggers={"firmware_campaign.changed": ("campaigns",)},
+)
+
 PAGES: dict[str, LivePage] = {
     "device": DEVICE_PAGE,
     "site": SITE_PAGE,
     "fleet": FLEET_PAGE,
     "alerts": ALERTS_PAGE,
     "run": RUN_PAGE,
+    "campaign": CAMPAIGN_PAGE,
+    "firmware": FIRMWARE_PAGE,
 }

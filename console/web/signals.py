@@ -9,7 +9,10 @@ from django.db.models.signals import post_save, pre_save
 from console.web import sessions
 from console.web.models import operator_id_for
 from console.web.times import TIME_ZONE_KEY, zone_of
+from fleet import signals as fleet_signals
 from fleet.actors import Actor, request_ip
+from fleet.live.messages import firmware_campaign_changed
+from fleet.live.publish import publish_operator_message_sync
 from fleet.services import audit
 
 
@@ -76,6 +79,13 @@ def end_sessions_when_switched_off(sender, instance, **kwargs) -> None:
         sessions.end_sessions(instance)
 
 
+def push_campaign(sender, campaign_id: str, operator_id: str, **kwargs) -> None:
+    """A campaign or one of its chargers changed (sent once committed): the operator's
+    open Firmware and campaign pages redraw it (console/web/live_pages.py)."""
+    if operator_id:
+        publish_operator_message_sync(operator_id, firmware_campaign_changed(campaign_id))
+
+
 def connect() -> None:
     User = get_user_model()
     pre_save.connect(note_switch_off, sender=User, dispatch_uid="tellus-note-switch-off")
@@ -87,3 +97,6 @@ def connect() -> None:
     user_logged_in.connect(remember_time_zone, dispatch_uid="tellus-time-zone")
     user_logged_out.connect(record_logout, dispatch_uid="tellus-audit-logout")
     user_login_failed.connect(record_login_failure, dispatch_uid="tellus-audit-login-failed")
+    fleet_signals.firmware_campaign_changed.connect(
+        push_campaign, dispatch_uid="tellus-console-campaign-live"
+    )

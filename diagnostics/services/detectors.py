@@ -40,6 +40,7 @@ from fleet.models import (
     ConnectorState,
     Device,
     DeviceEvent,
+    FirmwareCampaign,
     TelemetrySample,
 )
 
@@ -111,6 +112,7 @@ ALERT_DETECTORS = (
     "over_temperature",
     "discharge_no_power",
     "stuck_preparing",
+    "firmware_rollout_halted",
 )
 
 
@@ -649,6 +651,80 @@ def _stuck_preparing(connector: Connector) -> Detection:
     )
 
 
+# --- Halted firmware rollouts ---------------------------------------------------------------
+
+ROLLOUT_HALTED = "firmware_rollout_halted"
+# A halt stays an alert however long the campaign stays halted.
+ROLLOUT_WINDOW = timedelta(days=3650)
+ROLLOUT_GONE = {
+    FirmwareCampaign.Status.RUNNING: "Resolved by the platform: the rollout was resumed.",
+    FirmwareCampaign.Status.PAUSED: "Resolved by the platform: the rollout was resumed.",
+    FirmwareCampaign.Status.CANCELLED: "Resolved by the platform: the rollout was cancelled.",
+    FirmwareCampaign.Status.COMPLETED: "Resolved by the platform: the rollout completed.",
+}
+
+
+def firmware_rollout_halted(now: datetime) -> list[Detection]:
+    """One alert per halted firmware campaign (its subject the campaign id), opened with
+    the halt's reason in words; resolved by the platform once the campaign is resumed or
+    cancelled (also at once, by resolve_rollout_alerts on the campaign's change)."""
+    resolve_rollout_alerts()
+    halted = FirmwareCampaign.objects.filter(
+        status=FirmwareCampaign.Status.HALTED, halted_at__isnull=False
+    ).order_by("campaign_id")
+    return [_rollout_halted(campaign) for campaign in halted]
+
+
+def resolve_rollout_alerts(campaign_ids: list[str] | None = None) -> int:
+    """Resolve the active halt alerts of campaigns no longer halted, each with a note
+    saying what became of the rollout."""
+    active = _active(ROLLOUT_HALTED)
+    if campaign_ids is not None:
+        active = active.filter(subject__in=campaign_ids)
+    subjects = set(active.values_list("subject", flat=True))
+    statuses = dict(
+        FirmwareCampaign.objects.filter(campaign_id__in=subjects).values_list(
+            "campaign_id", "status"
+        )
+    )
+    resolved = 0
+    for subject in sorted(subjects):
+        status = statuses.get(subject)
+        if status == FirmwareCampaign.Status.HALTED:
+            continue
+        note = ROLLOUT_GONE.get(status, "Resolved by the platform: the rollout is gone.")
+        resolved += resolve_by_platform(
+            active.filter(subject=subject), note, f"rollout_{status or 'deleted'}"
+        )
+    return resolved
+
+
+def _rollout_halted(campaign: FirmwareCampaign) -> Detection:
+    def describe(facts: QuerySet, summary: FactSummary) -> tuple[str, dict[str, Any]]:
+        current = facts.first() or campaign
+        return f"Firmware rollout “{current.name}” halted: {current.halt_reason}", {
+            "campaign_id": current.campaign_id,
+            "target_version": current.target_version,
+            "reason": current.halt_reason,
+            "halted_at": _iso(current.halted_at),
+        }
+
+    return Detection(
+        detector=ROLLOUT_HALTED,
+        subject=campaign.campaign_id,
+        operator_id=campaign.operator_id,
+        severity=Alert.Severity.HIGH,
+        facts=FirmwareCampaign.objects.filter(
+            campaign_id=campaign.campaign_id, status=FirmwareCampaign.Status.HALTED
+        ),
+        fact_key="campaign_id",
+        time_field="halted_at",
+        received_field="halted_at",
+        window=ROLLOUT_WINDOW,
+        describe=describe,
+    )
+
+
 # --- The sweep --------------------------------------------------------------------------------
 
 DETECTORS: tuple[Callable[[datetime], list[Detection]], ...] = (
@@ -659,6 +735,7 @@ DETECTORS: tuple[Callable[[datetime], list[Detection]], ...] = (
     over_temperature,
     discharge_without_power,
     stuck_preparing,
+    firmware_rollout_halted,
 )
 
 
@@ -698,3 +775,14 @@ def run_detectors(now: datetime) -> dict[str, dict[str, Any]]:
     """Every detector, each isolated; per detector: alerts opened and refreshed, failed
     subjects and whether the detector itself failed."""
     return {detector.__name__: asdict(run_detector(detector, now)) for detector in DETECTORS}
+
+
+def on_campaign_changed(sender: object, campaign_id: str, **kwargs: object) -> None:
+    """firmware_campaign_changed receiver (after commit): a campaign no longer halted has
+    its halt alert resolved now rather than at the next sweep. A failure here is the
+    sweep's to repair, never the operator's request's."""
+    try:
+        with transaction.atomic():
+            resolve_rollout_alerts([campaign_id])
+    except Exception:
+        logger.exception("resolving the halt alert of campaign %s failed", campaign_id)

@@ -147,3 +147,17 @@ class AlertChangedMessage(TypedDict):
 
 def alert_changed(alert_id: str, status: str, severity: str) -> AlertChangedMessage:
     return {"type": "alert.changed", "alert_id": alert_id, "status": status, "severity": severity}
+
+
+class FirmwareCampaignChangedMessage(TypedDict):
+    """A firmware campaign of the operator, or one of its chargers, changed state."""
+
+    type: Literal["firmware_campaign.changed"]
+    campaign_id: str
+
+
+def firmware_campaign_changed(campaign_id: str) -> FirmwareCampaignChangedMessage:
+    return {"type": "firmware_campaign.changed", "campaign_id": campaign_id}
+
+
+OperatorMessage = AlertChangedMessage | FirmwareCampaignChangedMessage

@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from fleet.live import redis_batch
-from fleet.live.messages import AlertChangedMessage, DeviceMessage
+from fleet.live.messages import DeviceMessage, OperatorMessage
 from fleet.outage import REDIS_ERRORS, Breaker
 from fleet.pools import pubsub_namespace
 
@@ -96,8 +96,8 @@ def operator_group(operator_id: str) -> str:
     return f"operator.{operator_id}"
 
 
-def publish_operator_message_sync(operator_id: str, message: AlertChangedMessage) -> None:
-    """Tell the operator's open console pages (fleet, alerts) that something changed; like
+def publish_operator_message_sync(operator_id: str, message: OperatorMessage) -> None:
+    """Tell the operator's open console pages (fleet, alerts, firmware) that something changed; like
     the device publishes, never fails the caller."""
     layer = get_channel_layer()
     if layer is None or redis_batch.live_updates.skip():

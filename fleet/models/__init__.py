@@ -3,6 +3,7 @@ from fleet.models.commands import Command, CommandStatusChange
 from fleet.models.control import Control, Schedule
 from fleet.models.devices import ConnectivityChange, Connector, ConnectorState, Device
 from fleet.models.firmware import FirmwareUpdate
+from fleet.models.firmware_campaigns import CampaignDevice, FirmwareCampaign
 from fleet.models.legacy import LegacyOrder, LegacyPush, LegacyPushAttempt
 from fleet.models.operators import ApiClient, Operator, UsedSignature
 from fleet.models.ownership import DeviceOwnershipChange
@@ -13,6 +14,7 @@ from fleet.models.telemetry import DeviceEvent, SitePowerPeak, TelemetrySample
 __all__ = [
     "ApiClient",
     "AuditEntry",
+    "CampaignDevice",
     "ChargingRecord",
     "Command",
     "CommandStatusChange",
@@ -23,6 +25,7 @@ __all__ = [
     "Device",
     "DeviceEvent",
     "DeviceOwnershipChange",
+    "FirmwareCampaign",
     "FirmwareUpdate",
     "LegacyOrder",
     "LegacyPush",

@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from fleet.models import Device, FirmwareUpdate, Site
+from fleet.services import firmware_campaigns
 
 _FINAL = {FirmwareUpdate.Status.SUCCESS, FirmwareUpdate.Status.FAILED}
 
@@ -16,7 +17,8 @@ def report_firmware_status(
 ) -> FirmwareUpdate:
     """Track the upgrade to `firmware_version`; on success the device runs that version.
     A report after a final one starts a new attempt, and so does one after the charger
-    changed operator: an upgrade belongs to the operator it was reported under."""
+    changed operator: an upgrade belongs to the operator it was reported under. The
+    charger's active firmware campaign, if any, follows the report."""
     with transaction.atomic():
         device = Device.objects.select_for_update().get(device_id=device_id)
         owner = Site.objects.filter(pk=device.site_id).values_list("operator_id", flat=True).first()
@@ -45,4 +47,8 @@ def report_firmware_status(
         if status == FirmwareUpdate.Status.SUCCESS and device.firmware_version != firmware_version:
             device.firmware_version = firmware_version
             device.save(update_fields=["firmware_version", "updated_at"])
+        # The charger's row in its active firmware campaign follows at once.
+        firmware_campaigns.on_firmware_report(
+            device_id, firmware_version, status, progress, message or ""
+        )
     return update

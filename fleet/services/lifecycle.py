@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from fleet.live import messages
 from fleet.live.publish import publish_device_message_sync
@@ -73,4 +74,20 @@ def fail_stalled(now: datetime) -> list[Command]:
         "timeout",
         "Accepted but never completed",
         now,
+    )
+
+
+def withdraw_undelivered(command_ids: list[str], reason: str, message: str) -> list[Command]:
+    """Fail these commands, as `reason`, if they are still queued and never handed out
+    (a firmware campaign cancelled before its upgrade reached the charger). A command
+    already delivered is left to the charger's answer."""
+    if not command_ids:
+        return []
+    return _fail(
+        Command.objects.filter(
+            command_id__in=command_ids, status=Command.Status.QUEUED, delivered_at__isnull=True
+        ),
+        reason,
+        message,
+        timezone.now(),
     )

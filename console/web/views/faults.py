@@ -21,6 +21,7 @@ from django.utils import timezone
 from console.web.access import ConsoleAccess, console_view
 from console.web.charger_text import json_text, message_text
 from console.web.forms.faults import PAGE_SIZE, FaultFilterForm, UndocumentedReportForm
+from console.web.roles import Role
 from console.web.tables import Column, Filter, ListPage, filtered_table, list_context, render_list
 from console.web.version_chart import version_chart
 from console.web.wording import threshold_words
@@ -32,6 +33,7 @@ from diagnostics.queries.fault_context import (
     raised_by,
     runbooks_for_code,
 )
+from diagnostics.queries.firmware_issues import upgrade_offers
 from diagnostics.queries.undocumented import (
     TELEMETRY_PER_SIDE,
     TELEMETRY_WINDOW,
@@ -194,7 +196,28 @@ def entry_context(access: ConsoleAccess, fault: FaultCode, user) -> dict[str, An
             for runbook in runbooks_for_code(fault.code)
         ],
         "edit_url": admin_change_url(fault, user),
+        "upgrades": upgrade_links(access, fault) if with_issues else [],
     }
+
+
+def upgrade_links(access: ConsoleAccess, fault: FaultCode) -> list[dict[str, Any]]:
+    """For the operator role: "Upgrade the 3 chargers on 3.0.1 to 3.1.0", per model whose
+    chargers run a version inside one of the code's known issues, each a link to the
+    campaign form prefilled with the model, the versions, the target and the code."""
+    if not access.can(Role.OPERATOR):
+        return []
+    links = []
+    for offer in upgrade_offers(access.operator_id, fault.code):
+        query = [("model", offer.model), ("target_version", offer.target)]
+        query += [("from_version", version) for version in offer.versions]
+        query.append(("fault_code", fault.code))
+        links.append(
+            {
+                "offer": offer,
+                "url": f"{reverse('console:firmware-new')}?{urlencode(query)}",
+            }
+        )
+    return links
 
 
 def admin_change_url(fault: FaultCode, user) -> str | None:
