@@ -582,7 +582,7 @@ class SimulatedCharger:
         """Go dark as a restarting charger does (no heartbeat, telemetry, events or
         uploads; held long polls dropped; a session in progress ends), then come back
         with a heartbeat at once. `into_version`: the build installed, run from the boot
-        on."""
+        on (decision: sim-reboot)."""
         self.boots += 1
         self.offline.set()
         for poll in list(self.polls):
@@ -605,8 +605,9 @@ class SimulatedCharger:
         valid = isinstance(version, str) and version.strip() and version.isprintable()
         if not valid or len(version) > 64:
             return await self.status(command, "rejected", "no valid firmware version given")
-        # The older form names only the version, and the charger fetches the build from
-        # its vendor; a package URL given must be one it can download.
+        # decision: sim-package-url. The older form names only the version, and the
+        # charger fetches the build from its vendor; a package URL given must be one it
+        # can download.
         if "package_url" in params and not downloadable(params["package_url"]):
             return await self.status(command, "rejected", "the package URL is not http or https")
         if self.upgrading:

@@ -75,7 +75,7 @@ SCENARIOS = {
             "bad-build",
             2,
             # Another model and build than the F-0421 cluster's, so a campaign for one
-            # cohort does not take in the other.
+            # cohort does not take in the other (decision: sim-bad-build).
             {"model": "TP-DC60", "firmware_version": "2.3.1"},
             {"fault_after_upgrade": "F-0411", "arrival_mean_seconds": 300.0},
         ),

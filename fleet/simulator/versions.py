@@ -10,7 +10,8 @@ _NUMBER = re.compile(r"\d+")
 def version_key(version: str) -> tuple[int, ...] | None:
     """The numeric parts of a dotted version, trailing zeros dropped ("3.1" and "3.1.0"
     are one build); a suffix after a part's digits ("3.1.0-rc1") is ignored. None when a
-    part does not start with a digit: such a version is inside no range."""
+    part does not start with a digit: such a version is inside no range.
+    decision: sim-version-compare"""
     parts = []
     for part in version.strip().split("."):
         digits = _NUMBER.match(part)
