@@ -37,6 +37,8 @@ DEMO_SCENARIOS = [
     "v2g-refused",
     "stuck-preparing",
     "reconnect-storm",
+    # Healthy until someone upgrades them: there for a firmware campaign to halt on.
+    "bad-build",
 ]
 
 

@@ -15,9 +15,11 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from fleet.simulator.client import ChargerClient, Refused, Stopped
 from fleet.simulator.physics import MODELS, ConnectorPhysics, Vehicle, random_vehicle
+from fleet.simulator.versions import within
 
 logger = logging.getLogger("tellus.simulator")
 
@@ -28,6 +30,10 @@ LONG_POLL_SECONDS = 30
 # How long a flapping charger stays away, in real seconds (the server's clocks are real):
 # longer than the platform's reconnect gap (60 s), so each return is a reconnect.
 FLAP_OFFLINE_SECONDS = 70.0
+# Simulated seconds a charger takes to boot again after a firmware upgrade installed.
+BOOT_SECONDS = (20.0, 40.0)
+REBOOT_SECONDS = 20.0  # a `reboot` command
+SOFT_RESET_SECONDS = 5.0
 CABINET_CRITICAL_C = 85.0
 NOMINAL_FAN_RPM = 1800
 
@@ -46,6 +52,17 @@ DIAGNOSTIC_RESULTS = {
 }
 
 
+def downloadable(url: object) -> bool:
+    """Whether a firmware package URL is one a charger can fetch: http(s) with a host."""
+    if not isinstance(url, str) or not url.strip():
+        return False
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # e.g. a malformed IPv6 host
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+
+
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -56,6 +73,11 @@ class Behaviour:
 
     arrival_mean_seconds: float = 900.0
     contactor_fault: str = ""  # a fault code raised instead of starting to charge
+    # The builds, lowest and highest, with the contactor fault; None: every build has it.
+    contactor_fault_firmware: tuple[str, str] | None = None
+    # A fault code raised instead of starting to charge once any upgrade has succeeded
+    # (a regression in the new build).
+    fault_after_upgrade: str = ""
     extra_heating: float = 0.0  # °C the connector runs hotter at load
     refuses_discharge_with: str = ""  # a fault code raised on a discharge command
     skips_authorisation: bool = False  # vehicles wait in `preparing` for ever
@@ -108,6 +130,9 @@ class SimulatedCharger:
         }
         self.power_limit_until = 0.0
         self.offline = asyncio.Event()  # set while rebooting or flapping
+        self.upgrading = False
+        self.boots = 0  # reboots so far: a session that sees it change lost its power
+        self.polls: set[asyncio.Future] = set()  # long polls held open now
         self.loop_time = asyncio.get_running_loop().time
         self.executing: set[asyncio.Task] = set()  # commands being carried out
         self.started = self.sim_now()
@@ -141,6 +166,7 @@ class SimulatedCharger:
         # heartbeat and renew its long polls in bursts, every 30 s.
         try:
             await self.wait(self.rng.uniform(0, HEARTBEAT_SECONDS))
+            await self.report_pending_upgrade()
         except Stopped:
             return
         loops = [self.heartbeat_loop(), self.outbox_loop()]
@@ -201,13 +227,21 @@ class SimulatedCharger:
             if self.offline.is_set() or self.is_silent():
                 await self.wait(HEARTBEAT_SECONDS)
                 continue
-            command = await self.client.call(
-                "GET",
-                "/v1/device/commands",
-                params={"connector_id": connector.connector_id, "wait": LONG_POLL_SECONDS},
-                timeout=LONG_POLL_SECONDS + 15,
-                held=True,
+            poll = asyncio.ensure_future(
+                self.client.call(
+                    "GET",
+                    "/v1/device/commands",
+                    params={"connector_id": connector.connector_id, "wait": LONG_POLL_SECONDS},
+                    timeout=LONG_POLL_SECONDS + 15,
+                    held=True,
+                )
             )
+            self.polls.add(poll)
+            await asyncio.wait({poll})  # a cancelled poll (a reboot) is not our failure
+            self.polls.discard(poll)
+            if poll.cancelled():
+                continue
+            command = poll.result()
             if command:
                 self.start(command)
 
@@ -250,12 +284,30 @@ class SimulatedCharger:
         if not connector.authorised.is_set():
             await self.unplug(connector)
             return
-        if self.behaviour.contactor_fault:
-            await self.fault(connector, self.behaviour.contactor_fault, "contactor did not close")
+        code, message = self.session_start_fault()
+        if code:
+            await self.fault(connector, code, message)
             await self.wait(self.rng.uniform(20, 60))
             await self.unplug(connector)
             return
         await self.charge(connector)
+
+    @property
+    def firmware_version(self) -> str:
+        return str(self.saved.get("firmware_version", ""))
+
+    def session_start_fault(self) -> tuple[str, str]:
+        """The fault code (and its message) this charger raises instead of charging, as
+        its scenario and the build it runs now decide; ("", "") when it charges."""
+        behaviour = self.behaviour
+        affected = behaviour.contactor_fault_firmware
+        if behaviour.contactor_fault and (
+            affected is None or within(self.firmware_version, *affected)
+        ):
+            return behaviour.contactor_fault, "contactor did not close"
+        if behaviour.fault_after_upgrade and self.saved.get("upgraded_from"):
+            return behaviour.fault_after_upgrade, "power module did not answer"
+        return "", ""
 
     async def wait_for_remote_start(self, connector: Connector, patience: float) -> None:
         deadline = self.sim_now() + patience
@@ -274,6 +326,7 @@ class SimulatedCharger:
             await self.event(connector, "warning", slow)
         connector.state = "charging"
         stop_reason = "ev_full"
+        boots = self.boots
         while True:
             step = ACTIVE_TELEMETRY_SECONDS
             if connector.discharge_kw and self.sim_now() < connector.discharge_until:
@@ -301,6 +354,9 @@ class SimulatedCharger:
                 break
             if connector.stop_requested.is_set():
                 stop_reason = "remote_stop"
+                break
+            if self.boots != boots:  # a reboot cut the power: the session is over
+                stop_reason = "reboot"
                 break
             if vehicle.soc >= vehicle.target_soc and connector.state == "charging":
                 break
@@ -358,7 +414,7 @@ class SimulatedCharger:
         """Upload finished sessions' records, oldest first, until the server has each."""
         while True:
             outbox = self.saved.setdefault("outbox", [])
-            if outbox:
+            if outbox and not (self.offline.is_set() or self.is_silent()):
                 record = outbox[0]
                 try:
                     await self.client.call("POST", "/v1/device/charging-records", record)
@@ -490,9 +546,7 @@ class SimulatedCharger:
             return await self.upgrade(command, params)
         if name in {"reboot", "soft_reset"}:
             await self.status(command, "accepted")
-            self.offline.set()
-            await self.wait(20 if name == "reboot" else 5)
-            self.offline.clear()
+            await self.reboot(REBOOT_SECONDS if name == "reboot" else SOFT_RESET_SECONDS)
             return await self.status(command, "completed")
         if name in DIAGNOSTIC_RESULTS:
             await self.status(command, "accepted")
@@ -524,22 +578,79 @@ class SimulatedCharger:
         await self.wait(ACTIVE_TELEMETRY_SECONDS + 1)
         await self.status(command, "completed")
 
+    async def reboot(self, boot_seconds: float, into_version: str = "") -> None:
+        """Go dark as a restarting charger does (no heartbeat, telemetry, events or
+        uploads; held long polls dropped; a session in progress ends), then come back
+        with a heartbeat at once. `into_version`: the build installed, run from the boot
+        on (decision: sim-reboot)."""
+        self.boots += 1
+        self.offline.set()
+        for poll in list(self.polls):
+            poll.cancel()
+        if into_version:
+            previous = self.firmware_version
+            self.saved["firmware_version"] = into_version
+            if previous != into_version:
+                self.saved["upgraded_from"] = previous
+        try:
+            await self.wait(boot_seconds)
+        finally:
+            self.offline.clear()
+        await self.beat()
+
     async def upgrade(self, command: dict, params: dict) -> None:
-        version = str(params.get("firmware_version") or params.get("version") or "")
-        if not version:
-            return await self.status(command, "rejected", "no firmware version given")
-        await self.status(command, "accepted")
-        for progress in (0, 35, 70, 100):
+        """Download the package, install it, reboot into it and report the new version
+        (or fail, on a charger whose scenario says so, and stay on the old one)."""
+        version = params.get("firmware_version") or params.get("version") or ""
+        valid = isinstance(version, str) and version.strip() and version.isprintable()
+        if not valid or len(version) > 64:
+            return await self.status(command, "rejected", "no valid firmware version given")
+        # decision: sim-package-url. The older form names only the version, and the
+        # charger fetches the build from its vendor; a package URL given must be one it
+        # can download.
+        if "package_url" in params and not downloadable(params["package_url"]):
+            return await self.status(command, "rejected", "the package URL is not http or https")
+        if self.upgrading:
+            return await self.status(command, "rejected", "an upgrade is already in progress")
+        self.upgrading = True
+        try:
+            await self.status(command, "accepted")
+            await self.install(command, version)
+        finally:
+            self.upgrading = False
+
+    async def install(self, command: dict, version: str) -> None:
+        for progress in (0, 25, 50, 75, 100):
             await self.firmware_status(version, "downloading", progress)
             await self.wait(5)
         await self.firmware_status(version, "upgrading", None)
-        await self.wait(20)
+        await self.wait(10)
         if self.behaviour.fails_firmware_upgrade:
             await self.firmware_status(version, "failed", None, "image signature check failed")
             return await self.status(command, "failed", "image signature check failed")
-        await self.firmware_status(version, "success", 100)
-        self.saved["firmware_version"] = version
-        await self.status(command, "completed", firmware_version=version)
+        # The new build is installed: the charger boots into it and runs it from then on
+        # (kept in the state file, so a rerun starts on it too). Should the simulator stop
+        # before the success is told, the next run tells it first (report_pending_upgrade).
+        self.saved["pending_upgrade"] = {
+            "command_id": command["command_id"],
+            "firmware_version": version,
+        }
+        await self.reboot(self.rng.uniform(*BOOT_SECONDS), into_version=version)
+        await self.report_pending_upgrade()
+
+    async def report_pending_upgrade(self) -> None:
+        """Tell the server the build installed before the last reboot runs: the firmware
+        status `success` and the command completed."""
+        pending = self.saved.get("pending_upgrade")
+        if not pending:
+            return
+        version = pending["firmware_version"]
+        try:
+            await self.firmware_status(version, "success", 100)
+        except Refused as refused:  # told once; the version still runs
+            logger.warning("charger %s: upgrade report refused: %s", self.device_id, refused)
+        await self.status(pending, "completed", firmware_version=version)
+        self.saved.pop("pending_upgrade", None)
 
     async def firmware_status(
         self, version: str, status: str, progress: int | None, message: str = ""

@@ -5,7 +5,9 @@ may fix their model and firmware when they are first created, and sets their
 `Behaviour`. Every scenario is meant to be caught by the platform's detectors:
 
 - `f0421-cluster`: three DC chargers on firmware 3.0.1, at different sites, whose contactor
-  fails to engage (F-0421) at every session start: firmware cluster and repeat fault;
+  fails to engage (F-0421) at every session start while they run a build from 3.0.0 to
+  3.0.2 (the known issue): firmware cluster and repeat fault, fixed by an upgrade to
+  3.0.3 or later;
 - `f0204-overheat`: a DC charger with a failing fan, its connector passing 65 and 75 °C
   under load: over-temperature;
 - `v2g-refused`: a V2G charger whose inverter refuses every discharge (F-0702);
@@ -13,6 +15,8 @@ may fix their model and firmware when they are first created, and sets their
 - `reconnect-storm`: a charger that keeps dropping off the network and coming back (F-0302);
 - `stuck-preparing`: vehicles plug in and are never authorised, staying in `preparing`;
 - `unknown-code`: a charger raising a fault code the dictionary does not document;
+- `bad-build`: two TP-DC60 on 2.3.1, healthy until any firmware upgrade succeeds, then
+  F-0411 at every session start (a regression in the new build): a campaign's halt rule;
 - `flaky-uplink`: every charger loses half the answers to its record uploads and sends
   the record again (the server must not count it twice).
 """
@@ -39,7 +43,11 @@ SCENARIOS = {
             "f0421-cluster",
             3,
             {"model": "TP-DC180", "firmware_version": "3.0.1"},
-            {"contactor_fault": "F-0421", "arrival_mean_seconds": 300.0},
+            {
+                "contactor_fault": "F-0421",
+                "contactor_fault_firmware": ("3.0.0", "3.0.2"),  # decision: f0421-range
+                "arrival_mean_seconds": 300.0,
+            },
             spread_over_sites=True,
         ),
         Scenario(
@@ -63,6 +71,14 @@ SCENARIOS = {
             {"skips_authorisation": True, "arrival_mean_seconds": 60.0},
         ),
         Scenario("unknown-code", 1, {}, {"occasional_fault": "F-0999"}),
+        Scenario(
+            "bad-build",
+            2,
+            # Another model and build than the F-0421 cluster's, so a campaign for one
+            # cohort does not take in the other (decision: sim-bad-build).
+            {"model": "TP-DC60", "firmware_version": "2.3.1"},
+            {"fault_after_upgrade": "F-0411", "arrival_mean_seconds": 300.0},
+        ),
         Scenario("flaky-uplink", 0, {}, {"loses_record_answers": True}),
     ]
 }
