@@ -13,6 +13,7 @@ from api.operator.auth import router as operator_auth
 from api.operator.commands import router as operator_commands
 from api.operator.control import router as operator_control
 from api.operator.diagnostics import router as operator_diagnostics
+from api.operator.firmware import router as operator_firmware
 from api.operator.fleet import router as operator_fleet
 from api.operator.records import router as operator_records
 from api.operator.runbook_runs import router as operator_runbook_runs
@@ -63,6 +64,7 @@ api.add_router("/operator", operator_diagnostics)
 api.add_router("/operator", operator_alerts)
 api.add_router("/operator", operator_runbook_runs)
 api.add_router("/operator", operator_audit)
+api.add_router("/operator", operator_firmware)
 api.add_router("/device", device_provisioning)
 api.add_router("/device", device_reporting)
 api.add_router("", legacy_router)

@@ -49,6 +49,6 @@ def report_firmware_status(
             device.save(update_fields=["firmware_version", "updated_at"])
         # The charger's row in its active firmware campaign follows at once.
         firmware_campaigns.on_firmware_report(
-            device_id, firmware_version, status, progress, message or ""
+            device_id, firmware_version, status, update.progress, message or ""
         )
     return update

@@ -329,6 +329,40 @@ def templates(world: World) -> list[Template]:
             body={"reason": "false_alarm", "note": "raw fuzz"},
         ),
         Template(
+            "POST",
+            "/v1/operator/firmware-campaigns",
+            body={
+                "name": "raw fuzz",
+                "target_version": "9.9.8",
+                "package_url": "https://firmware.example.com/9.9.8.bin",
+                "selection": {"model": "TP-DC180", "firmware_versions": ["3.1.0"]},
+                "stages": [10, 50, 100],
+                "health_window_minutes": 30,
+                "halt_if": {"failed_percent": 25, "fault_codes": ["F-0411"]},
+            },
+        ),
+        Template("GET", "/v1/operator/firmware-campaigns", query={**page, "status": "running"}),
+        Template(
+            "GET",
+            "/v1/operator/firmware-campaigns/{campaign_id}",
+            {"campaign_id": world.campaign_ids[0]},
+        ),
+        Template(
+            "POST",
+            "/v1/operator/firmware-campaigns/{campaign_id}/pause",
+            {"campaign_id": world.campaign_ids[0]},
+        ),
+        Template(
+            "POST",
+            "/v1/operator/firmware-campaigns/{campaign_id}/resume",
+            {"campaign_id": world.campaign_ids[1]},
+        ),
+        Template(
+            "POST",
+            "/v1/operator/firmware-campaigns/{campaign_id}/cancel",
+            {"campaign_id": world.campaign_ids[2]},
+        ),
+        Template(
             "GET",
             "/v1/operator/audit-logs",
             query={
@@ -399,6 +433,7 @@ def template_labels() -> list[str]:
     placeholder.alert_ids = ["alt_placeholder"]
     placeholder.runbook_slugs = ["placeholder"]
     placeholder.run_ids = ["run_placeholder"] * 5
+    placeholder.campaign_ids = ["fwc_placeholder"] * 3
     for key in ("main", "v2g", "poll"):
         placeholder.chargers[key] = Charger(f"dvc_{key}", "sk_placeholder")
     return sorted(template.label for template in templates(placeholder))

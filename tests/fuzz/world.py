@@ -65,6 +65,8 @@ class World:
     # foreign_run_id is on the rival's charger.
     run_ids: list[str] = field(default_factory=list)
     foreign_run_id: str = ""
+    # Firmware campaigns: [0] running, [1] paused, [2] running (cancelled by a template).
+    campaign_ids: list[str] = field(default_factory=list)
 
     # --- who calls what ------------------------------------------------------------------
 
@@ -286,6 +288,20 @@ class Provisioner:
             Device.objects.get(device_id=foreign.device_id),
             "charger-faulting-on-power-up",
         ).run_id
+
+        for charger in (main, v2g, poll):
+            campaign = self.post(
+                "/v1/operator/firmware-campaigns",
+                {
+                    "name": f"Fuzz rollout {charger.device_id}",
+                    "target_version": "9.9.9",
+                    "package_url": "https://firmware.example.com/9.9.9.bin",
+                    "device_ids": [charger.device_id],
+                },
+                operator,
+            )
+            world.campaign_ids.append(campaign["data"]["campaign_id"])
+        self.post(f"/v1/operator/firmware-campaigns/{world.campaign_ids[1]}/pause", None, operator)
 
         polled = Device.objects.get(device_id=poll.device_id)
         for _ in range(POLL_POOL):
