@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("fleet", "0015_device_sn_case_insensitive"),
+        ("fleet", "0016_firmware_campaigns"),
     ]
 
     operations = [
