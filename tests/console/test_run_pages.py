@@ -14,7 +14,8 @@ from diagnostics.models import RunbookExecution
 from diagnostics.services.loader import load_faults, load_runbooks
 from diagnostics.services.runbooks import engine
 from fleet.actors import Actor
-from fleet.models import AuditEntry, Command, DeviceEvent
+from fleet.models import AuditEntry, Command, DeviceEvent, Site
+from fleet.services.commands import report_command_status
 
 pytestmark = pytest.mark.django_db
 
@@ -240,6 +241,38 @@ def test_escalating_opens_a_printable_checklist_and_a_json_download(signed_in, c
     assert body["escalation"]["note"] == "needs L2"
     assert body["escalation"]["checklist"]["event_log"][0]["fault_code"] == "F-0411"
     assert body["steps"][0]["note"] == "measured at the cabinet"
+
+
+def test_an_escalation_hands_over_where_the_charger_is_what_was_sent_and_what_each_check_found(
+    signed_in, charger
+):
+    Site.objects.filter(pk=charger.site_id).update(address="12 Quay Road, Bristol")
+    browser = signed_in("Acme Charging", "operator", username="olga")
+    run = at_reboot(browser, charger)
+    step(browser, run, "command")  # the reboot goes out, and the charger takes it
+    reboot = Command.objects.get(command="reboot")
+    report_command_status(charger.device_id, reboot.command_id, "accepted", timezone.now())
+    report_command_status(charger.device_id, reboot.command_id, "failed", timezone.now(), "busy")
+    browser.post(f"/runs/{run.run_id}/escalate/", {"note": "reboot refused"})
+
+    body = json.loads(browser.get(f"/runs/{run.run_id}/escalation.json").content)["escalation"]
+    assert body["site"] == {"name": "Acme Depot", "address": "12 Quay Road, Bristol"}
+    assert body["charger"]["serial"] == charger.sn
+    assert body["charger"]["firmware_version"] == "3.1.0"
+    [sent] = body["commands"]
+    assert (sent["command"], sent["status"]) == ("reboot", "failed")
+    assert [change["status"] for change in sent["history"]] == ["queued", "accepted", "failed"]
+    assert all(change["at"].endswith("+00:00") for change in sent["history"])  # zone given
+    firmware = next(check for check in body["checks"] if check["step"] == "firmware")
+    assert firmware["verdict"] == "Firmware current"
+    assert firmware["evidence"]["latest_stable"] == "3.1.0"
+
+    page = browser.get(f"/runs/{run.run_id}/escalation/").content.decode()
+    assert "Acme Depot, 12 Quay Road, Bristol" in page
+    assert "Commands sent to the charger during the run" in page and "busy" in page
+    assert "What each automatic check found" in page and "Firmware current" in page
+    assert " UTC" in page  # every time says its zone
+    assert "limit c" not in page and "latest_stable" not in page  # keys read as words
 
 
 def test_a_run_not_escalated_has_no_checklist(signed_in, charger):

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from console.web.access import ConsoleAccess, console_view
@@ -23,7 +23,7 @@ from console.web.forms.runs import (
     StepForm,
 )
 from console.web.live_paths import live_path
-from console.web.procedure_words import describe_then, evidence_items, procedure
+from console.web.procedure_words import describe_then, evidence_items, label_of, procedure
 from console.web.roles import Role
 from console.web.tables import (
     Column,
@@ -205,16 +205,12 @@ def rollout_link(run: RunbookExecution) -> str:
     action = run.outcome_action or {}
     if run.status != RunbookExecution.Status.DIAGNOSED or action.get("kind") != "firmware_upgrade":
         return ""
-    try:
-        path = reverse("console:firmware-campaign-new")
-    except NoReverseMatch:
-        return ""
     query = {
         key: action[key]
         for key in ("model", "from_version", "target_version", "fault_code")
         if action.get(key)
     }
-    return f"{path}?{urlencode(query)}"
+    return f"{reverse('console:firmware-new')}?{urlencode(query)}"
 
 
 def check_context(
@@ -341,7 +337,7 @@ def escalation_page(request: HttpRequest, access: ConsoleAccess, run_id: str) ->
         messages.info(request, "This run was not escalated: there is no checklist yet.")
         return redirect("console:run", run_id=run.run_id)
     checklist = [
-        {"item": item, "title": item.replace("_", " ").capitalize(),
+        {"item": item, "title": label_of(item).capitalize(),
          "words": checklist_words(item), "items": evidence_items(
             {item: value} if not isinstance(value, dict) else value)}
         for item, value in (run.escalation.get("checklist") or {}).items()
@@ -356,10 +352,24 @@ def escalation_page(request: HttpRequest, access: ConsoleAccess, run_id: str) ->
         }
         for r in run.results.all()
     ]
+    escalation = run.escalation
+    checks = [
+        {**check, "items": evidence_items(check.get("evidence"))}
+        for check in escalation.get("checks") or []
+    ]
     return render(
         request,
         "console/runs/escalation.html",
-        {"run": run, "device": run.device, "checklist": checklist, "results": results},
+        {
+            "run": run,
+            "device": run.device,
+            "charger": escalation.get("charger"),
+            "site": escalation.get("site"),
+            "commands": escalation.get("commands"),
+            "checks": checks,
+            "checklist": checklist,
+            "results": results,
+        },
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from diagnostics.models import FaultCode, RunbookExecution
@@ -183,3 +183,72 @@ def checklist(execution: RunbookExecution) -> dict[str, Any]:
     return {
         item: checklist_item(item, execution) for item in execution.runbook.escalation_checklist
     }
+
+
+# Every command of the run and every check's evidence go with an escalation; a run that
+# sent more than this many commands hands over its latest ones.
+HANDOVER_COMMANDS = 50
+
+
+def handover(execution: RunbookExecution) -> dict[str, Any]:
+    """What every escalation hands over besides its runbook's checklist: where the charger
+    is (site name and address), what it is (serial, model, firmware), every command sent
+    to it during the run with its status history, and each check's verdict with its
+    evidence. Times are ISO 8601 with their offset (UTC)."""
+    device = execution.device
+    site = device.site if device.site and device.site.operator_id == execution.operator_id else None
+    return {
+        "site": {"name": site.name, "address": site.address} if site else None,
+        "charger": {
+            "serial": device.sn,
+            "device_id": device.device_id,
+            "manufacturer": device.manufacturer,
+            "model": device.model,
+            "firmware_version": device.firmware_version,
+            "connector_id": execution.connector_id,
+            "status": device.status,
+            "last_heartbeat": device.last_heartbeat.isoformat() if device.last_heartbeat else None,
+        },
+        "commands": _run_commands(execution),
+        "checks": [
+            {
+                "step": result.step_key,
+                "step_title": (execution.runbook.step(result.step_key) or {}).get("title", ""),
+                "verdict": (result.evidence or {}).get("verdict", result.outcome),
+                "summary": (result.evidence or {}).get("summary", ""),
+                "at": result.at.isoformat(),
+                "evidence": {
+                    key: value
+                    for key, value in (result.evidence or {}).items()
+                    if key not in ("summary", "verdict", "check")
+                },
+            }
+            for result in execution.results.exclude(outcome__in=("done_manually", "skipped"))
+        ],
+    }
+
+
+def _run_commands(execution: RunbookExecution) -> list[dict[str, Any]]:
+    """The charger's commands sent since the run started, by its operator or the platform,
+    oldest first, each with its status history."""
+    commands = (
+        Command.objects.filter(device=execution.device, created_at__gte=execution.created_at)
+        .filter(Q(operator_id=execution.operator_id) | Q(operator__isnull=True))
+        .prefetch_related("history")
+        .order_by("-created_at")[:HANDOVER_COMMANDS]
+    )
+    return [
+        {
+            "command": command.command,
+            "command_id": command.command_id,
+            "connector_id": command.connector_id,
+            "params": command.params,
+            "status": command.status,
+            "sent_at": command.created_at.isoformat(),
+            "history": [
+                {"status": change.status, "at": change.at.isoformat(), "message": change.message}
+                for change in command.history.all()
+            ],
+        }
+        for command in reversed(list(commands))
+    ]

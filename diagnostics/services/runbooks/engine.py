@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 
 from diagnostics.checks import model_catalogue, run_check, verdict_words
 from diagnostics.models import Runbook, RunbookExecution, StepResult
-from diagnostics.services.runbooks.checklist import checklist
+from diagnostics.services.runbooks.checklist import checklist, handover
 from diagnostics.services.runbooks.runs import (
     FINISHED,
     UNFINISHED,
@@ -644,6 +644,7 @@ def _escalate(
         "by": actor.label,
         "at": timezone.now().isoformat(),
         "device": {"device_id": execution.device_id, "model": execution.device.model},
+        **handover(execution),
         "checklist": checklist(execution),
     }
     record_move(actor, execution, "escalate", "escalated", why)
