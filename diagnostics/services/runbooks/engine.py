@@ -411,7 +411,8 @@ def _reason(when: dict[str, Any], last: StepResult | None) -> str:
         return "default route"
     parts = []
     if "outcome" in when:
-        parts.append(f"check {when['outcome']}")
+        words = (last.evidence or {}).get("verdict") if last else None
+        parts.append(f"check: {words or when['outcome']}")
     for key, value in (when.get("evidence") or {}).items():
         parts.append(f"its {key.replace('_', ' ')} is {value_words(key, value)}")
     summary = (last.evidence or {}).get("summary") if last else None
