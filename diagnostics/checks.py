@@ -342,6 +342,9 @@ def command_status(
         "delivered_at": _iso(command.delivered_at),
         "result": command.result,
     }
+    code = (command.result or {}).get("fault_code") if isinstance(command.result, dict) else None
+    if isinstance(code, str) and code:  # the charger named the fault that stopped it
+        evidence["fault_code"] = code[:32]
     outcome = PASS if command.status in expected else FAIL
     return CheckResult(outcome, f"Command is {command.status}", evidence)
 

@@ -408,6 +408,27 @@ def test_f0702_counts_only_since_the_discharge_was_asked_for(v2g_charger):
     assert verify_and_continue(refused).status == "closed"
 
 
+def test_a_discharge_failed_by_the_cars_bms_is_a_vehicle_refusal_not_a_charger_rejection(
+    v2g_charger,
+):
+    """The charger took the discharge, then failed it naming F-0702 (BMS said no): the run
+    goes on to the BMS step and closes vehicle-side, as F-0702's entry says."""
+    command = discharge(v2g_charger)
+    report_command_status(v2g_charger.device_id, command.command_id, "accepted", timezone.now())
+    fault(v2g_charger, "F-0702", at=timezone.now() + timedelta(seconds=1))
+    report_command_status(
+        v2g_charger.device_id, command.command_id, "failed", timezone.now(),
+        "inverter refused", {"fault_code": "F-0702"},
+    )  # fmt: skip
+    run = at_step(
+        v2g_charger, V2G, "command-accepted", connector_id=1, command_id=command.command_id
+    )
+    run = verify_and_continue(run)
+    assert run.current_step == "bms-refusal"
+    run = verify_and_continue(run)
+    assert run.status == "closed" and run.outcome_note.startswith("vehicle_side")
+
+
 def test_the_bms_search_cannot_decide_without_a_command(v2g_charger):
     run = at_step(v2g_charger, V2G, "bms-refusal", connector_id=1)
     assert engine.verify(ENGINEER, run).outcome == "unknown"
