@@ -64,13 +64,17 @@ CASES: dict[str, FieldCase] = {
                 step="firmware-rollout",
                 note="Firmware regression",
                 evidence={"firmware_version": "3.0.1"},
-                action={"kind": "firmware_upgrade", "from_version": "3.0.1",
-                        "minimum_version": "3.0.3", "target_version": "3.1.0",
-                        "fault_code": "F-0421"},  # fmt: skip
+                action={
+                    "kind": "firmware_upgrade",
+                    "from_version": "3.0.1",
+                    "minimum_version": "3.0.3",
+                    "target_version": "3.1.0",
+                    "fault_code": "F-0421",
+                },
             ),
             source="power-up runbook: fault-log (f0421_cluster) → firmware-cluster (pass) → "
             "firmware-rollout, outcome fail → diagnose firmware_upgrade; F-0421 known issue "
-            "3.0.0–3.0.2, fixed in 3.0.3; TP-DC180 latest stable 3.1.0",
+            "3.0.0-3.0.2, fixed in 3.0.3; TP-DC180 latest stable 3.1.0",
         ),
         FieldCase(
             key="f0421-fixed-build",
@@ -90,7 +94,7 @@ CASES: dict[str, FieldCase] = {
             ),
             source="power-up runbook: fault-log (f0421_cluster on its own log) → "
             "firmware-cluster, outcome fail (one charger) → firmware, pass (3.1.0 is "
-            "outside 3.0.0–3.0.2 and current) → reboot, pass → resolve; no firmware cluster",
+            "outside 3.0.0-3.0.2 and current) → reboot, pass → resolve; no firmware cluster",
         ),
         FieldCase(
             key="f0204-overheat",

@@ -70,9 +70,13 @@ def field_fleet(
     """The fleet acting `scenarios` at 100x, its chargers placed round robin on `sites`
     sites of the operator (consecutive chargers at different sites)."""
     options = FleetOptions(
-        base_url=server.url, chargers=chargers, scenarios=scenarios, seed=seed, speed=SPEED,
+        base_url=server.url,
+        chargers=chargers,
+        scenarios=scenarios,
+        seed=seed,
+        speed=SPEED,
         state_file=tmp_path / "fleet.json",
-    )  # fmt: skip
+    )
     with RunningFleet(options):
         eventually(lambda: Device.objects.count() == chargers, 60, "the chargers registered")
         client, _ = demo.ensure_operator_client(OPERATOR)
@@ -96,7 +100,8 @@ def the_alert(case: FieldCase, device: Device | None = None) -> Alert:
     if device is not None:
         alerts = alerts.filter(device=device)
     found = list(alerts)
-    assert len(found) == 1, (case.key, found, list(Alert.objects.values_list("detector", "fault_code")))
+    every = list(Alert.objects.values_list("detector", "fault_code"))
+    assert len(found) == 1, (case.key, found, every)
     return found[0]
 
 
@@ -168,9 +173,12 @@ def _moment(value: object) -> datetime | None:
 
 def deciding_result(run: RunbookExecution) -> StepResult | None:
     """The latest check result of the step the run ended at."""
-    return run.results.filter(step_key=run.current_step).exclude(
-        outcome=StepResult.Outcome.MANUAL
-    ).order_by("-at", "-id").first()
+    return (
+        run.results.filter(step_key=run.current_step)
+        .exclude(outcome=StepResult.Outcome.MANUAL)
+        .order_by("-at", "-id")
+        .first()
+    )
 
 
 def assert_outcome(run: RunbookExecution, expected: Outcome) -> None:

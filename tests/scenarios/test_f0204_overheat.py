@@ -6,8 +6,15 @@ from diagnostics.models import Alert
 from tests.live_server import eventually
 from tests.scenarios.cases import CASES
 from tests.scenarios.field import (
-    assert_outcome, engineer, faults, field_fleet, start_from_alert, sweep, the_alert, walk,
-)  # fmt: skip
+    assert_outcome,
+    engineer,
+    faults,
+    field_fleet,
+    start_from_alert,
+    sweep,
+    the_alert,
+    walk,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 CASE = CASES["f0204-overheat"]

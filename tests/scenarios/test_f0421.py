@@ -11,15 +11,22 @@ from fleet.simulator import scenarios
 from tests.live_server import eventually
 from tests.scenarios.cases import CASES
 from tests.scenarios.field import (
-    assert_outcome, engineer, faults, field_fleet, start_from_alert, sweep, the_alert, walk,
-)  # fmt: skip
+    assert_outcome,
+    engineer,
+    faults,
+    field_fleet,
+    start_from_alert,
+    sweep,
+    the_alert,
+    walk,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_a_cluster_on_the_affected_build_is_diagnosed_for_a_firmware_upgrade(server, tmp_path):
     case = CASES["f0421-cluster"]
-    with field_fleet(server, tmp_path, [case.scenario], chargers=3) as field:
+    with field_fleet(server, tmp_path, [case.scenario], chargers=3):
         eventually(lambda: faults("F-0421") >= 9, 120, "F-0421 three times on each of three")
         sweep()
         cluster = the_alert(case)

@@ -9,8 +9,14 @@ from diagnostics.services import detectors
 from tests.live_server import eventually
 from tests.scenarios.cases import CASES
 from tests.scenarios.field import (
-    assert_outcome, engineer, field_fleet, start_from_alert, sweep, the_alert, walk,
-)  # fmt: skip
+    assert_outcome,
+    engineer,
+    field_fleet,
+    start_from_alert,
+    sweep,
+    the_alert,
+    walk,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 CASE = CASES["stuck-preparing"]
@@ -22,9 +28,10 @@ def test_stuck_in_preparing_is_handed_to_the_partner_cpms(server, tmp_path, monk
     with field_fleet(server, tmp_path, [CASE.scenario], chargers=1) as field:
         stuck = field.device(CASE.scenario)
         eventually(
-            lambda: stuck.connectors.filter(state="preparing").exists(), 60,
+            lambda: stuck.connectors.filter(state="preparing").exists(),
+            60,
             "a vehicle waiting in preparing",
-        )  # fmt: skip
+        )
         eventually(lambda: bool(sweep()) and _alerted(), 30, "the stuck-in-preparing alert")
         alert = the_alert(CASE, stuck)
         assert alert.suggested_runbook == CASE.runbook
