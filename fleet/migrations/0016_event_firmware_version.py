@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fleet', '0015_device_sn_case_insensitive'),
+        ("fleet", "0015_device_sn_case_insensitive"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='deviceevent',
-            name='firmware_version',
-            field=models.CharField(blank=True, db_default='', default='', max_length=64),
+            model_name="deviceevent",
+            name="firmware_version",
+            field=models.CharField(blank=True, db_default="", default="", max_length=64),
         ),
     ]
