@@ -82,6 +82,7 @@ class Behaviour:
     refuses_discharge_with: str = ""  # a fault code raised on a discharge command
     skips_authorisation: bool = False  # vehicles wait in `preparing` for ever
     silent_after_seconds: float | None = None  # stops heartbeating (heartbeat loss)
+    silent_for_seconds: float | None = None  # and is heard again after this long (None: never)
     flapping: bool = False  # drops off and comes back again and again (reconnect storm)
     occasional_fault: str = ""  # raised now and then (an undocumented code)
     fails_firmware_upgrade: bool = False
@@ -246,9 +247,13 @@ class SimulatedCharger:
                 self.start(command)
 
     def is_silent(self) -> bool:
-        """Heartbeat loss: after `silent_after_seconds` the charger reports nothing more."""
-        after = self.behaviour.silent_after_seconds
-        return after is not None and self.sim_now() - self.started > after
+        """Heartbeat loss: after `silent_after_seconds` the charger reports nothing, for
+        `silent_for_seconds` (the site's network back) or for ever."""
+        after, lasting = self.behaviour.silent_after_seconds, self.behaviour.silent_for_seconds
+        if after is None:
+            return False
+        elapsed = self.sim_now() - self.started
+        return elapsed > after and (lasting is None or elapsed <= after + lasting)
 
     # --- sessions ---------------------------------------------------------------------
 

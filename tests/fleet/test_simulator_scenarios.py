@@ -2,24 +2,23 @@
 the runbook the alert suggests. The fleet runs at 100x against a live server; the
 detectors and the liveness sweep run here, as the Celery beat would run them."""
 
-import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from diagnostics.models import Alert
 from diagnostics.services import detectors
 from diagnostics.services.detectors import run_detectors
-from fleet.models import ConnectivityChange, Device, DeviceEvent
+from fleet.models import ConnectivityChange, Device
 from fleet.services import demo, liveness
 from fleet.simulator import charger
 from fleet.simulator.fleet import FleetOptions
 from tests.fleet.test_simulator import RunningFleet
-from tests.live_server import LiveServer, eventually, serving
+from tests.live_server import LiveServer, eventually
+from tests.scenarios.field import faults, field_server, serial_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,19 +35,8 @@ SCENARIOS = [
 
 @pytest.fixture
 def server(tmp_path) -> Iterator[LiveServer]:
-    call_command("load_diagnostics", verbosity=0)
-    # The reconnect gap scaled down with the flapping charger's absences (below).
-    with serving(tmp_path / "server.log", extra_env={"TELLUS_RECONNECT_GAP_SECONDS": "1"}) as live:
+    with field_server(tmp_path) as live:
         yield live
-
-
-def serial_in(tmp_path, scenario: str) -> str:
-    state = json.loads((tmp_path / "fleet.json").read_text())
-    return next(c["sn"] for c in state["chargers"] if scenario in c["scenarios"])
-
-
-def faults(code: str) -> int:
-    return DeviceEvent.objects.filter(event_type="fault", fault_code=code).count()
 
 
 def test_every_field_case_opens_its_alert(server, tmp_path, settings, monkeypatch):
