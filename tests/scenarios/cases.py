@@ -173,8 +173,8 @@ CASES: dict[str, FieldCase] = {
             ),
             source="F-0702 entry (the charger is not at fault) and the V2G runbook's "
             "bms-refusal step: F-0702 since the discharge was asked for → close vehicle_side. "
-            "Undecided by the docs: command-accepted closes a failed command as "
-            "command_failed first, and they do not say which status a BMS refusal leaves",
+            "A discharge failed with F-0702 in its result goes from command-accepted to "
+            "bms-refusal (decision: bms-refused-discharge)",
         ),
         FieldCase(
             key="reconnect-storm",

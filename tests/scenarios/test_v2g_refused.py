@@ -22,13 +22,6 @@ CASE = CASES["v2g-refused"]
 IN_FLIGHT = ("queued", "delivered", "accepted")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: the simulator reports a BMS-refused discharge as `failed`, and the V2G "
-    "runbook's first step (command-accepted) closes a failed command as command_failed "
-    "('the charger rejected the command') before bms-refusal can see F-0702; the docs do "
-    "not say which status a refusal leaves on the command. The lead decides.",
-)
 def test_a_refused_discharge_is_closed_on_the_vehicle_side(server, tmp_path):
     with field_fleet(server, tmp_path, [CASE.scenario], chargers=1) as field:
         refusing = field.device(CASE.scenario)
