@@ -1,7 +1,7 @@
 """Firmware campaigns (an extension): the request a partner sends and the answers."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictInt, model_validator
 
@@ -55,7 +55,7 @@ class CampaignCreate(RequestSchema):
     selection: Selection | None = Field(
         None, description="Your chargers matching every given criterion."
     )
-    stages: list[StrictInt] | None = Field(
+    stages: list[Annotated[StrictInt, Field(ge=1, le=100)]] | None = Field(
         None,
         min_length=1,
         max_length=20,

@@ -9,7 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, router, transaction
+from django.db.models.deletion import Collector
 from django.utils import timezone
 
 from fleet import tokens
@@ -302,15 +303,43 @@ def _history_of(device: Device) -> dict[str, int]:
     live state aside: a snapshot, not history; and the log of where it was placed, which
     records staff's actions, not the charger's)."""
     counts = {}
+    tables = present_tables()
     for relation in Device._meta.related_objects:
         if relation.related_model in (Connector, DeviceOwnershipChange):
             continue
+        if relation.related_model._meta.db_table not in tables:
+            continue  # a release run before the migrations that add it (see _delete)
         if not relation.one_to_many:
             continue
         rows = relation.related_model._base_manager.filter(**{relation.field.name: device})
         if count := rows.count():
             counts[str(relation.related_model._meta.verbose_name_plural)] = count
     return counts
+
+
+def present_tables() -> set[str]:
+    return set(connection.introspection.table_names())
+
+
+class _PresentTablesCollector(Collector):
+    """Django's cascade, over the tables the database has: release_serial is the remedy
+    the serial-number migration names, so it runs on a schema from before later
+    migrations, whose models (and rows) are not there yet."""
+
+    def __init__(self, using: str, origin: Device, tables: set[str]):
+        super().__init__(using=using, origin=origin)
+        self.tables = tables
+
+    def related_objects(self, related_model, related_fields, objs):
+        if related_model._meta.db_table not in self.tables:
+            return related_model._base_manager.none()
+        return super().related_objects(related_model, related_fields, objs)
+
+
+def _delete(device: Device) -> None:
+    collector = _PresentTablesCollector(router.db_for_write(Device), device, present_tables())
+    collector.collect([device])
+    collector.delete()
 
 
 @transaction.atomic
@@ -351,7 +380,7 @@ def release_serial(actor: Actor, sn: str, *, force: bool = False) -> dict[str, A
     }
     operator_id = audit.operator_id_of(device)
     before = audit.snapshot(device)
-    device.delete()
+    _delete(device)
     audit.record(
         actor,
         action="release_serial",

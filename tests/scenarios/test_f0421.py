@@ -46,10 +46,13 @@ def test_a_cluster_on_the_affected_build_is_diagnosed_for_a_firmware_upgrade(ser
 
 def test_the_same_fault_on_a_fixed_build_is_no_firmware_cluster(server, tmp_path, monkeypatch):
     case = CASES["f0421-fixed-build"]
+    cluster = scenarios.SCENARIOS[case.scenario]
     one_on_a_fixed_build = replace(
-        scenarios.SCENARIOS[case.scenario],
+        cluster,
         chargers=1,
         identity={"model": "TP-DC180", "firmware_version": "3.1.0"},
+        # A worn contactor: the fault on any build, the fixed one included.
+        behaviour={**cluster.behaviour, "contactor_fault_firmware": None},
     )
     monkeypatch.setitem(scenarios.SCENARIOS, case.scenario, one_on_a_fixed_build)
     with field_fleet(server, tmp_path, [case.scenario], chargers=1) as field:
