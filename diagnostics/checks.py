@@ -268,7 +268,23 @@ def firmware_current(
             f"{device.firmware_version} is over {max_minor_behind} minor versions behind {latest}",
             evidence,
         )
-    return CheckResult(PASS, f"{device.firmware_version} is close enough to {latest}", evidence)
+    if (
+        compare(device.firmware_version, latest) is not None
+        and compare(device.firmware_version, latest) >= 0
+    ):
+        return CheckResult(
+            PASS, f"{device.firmware_version} is the latest stable build or newer", evidence
+        )
+    if gap == 0:
+        return CheckResult(
+            PASS, f"{device.firmware_version} is on the latest stable line ({latest})", evidence
+        )
+    return CheckResult(
+        PASS,
+        f"{device.firmware_version} is {counted(gap, 'minor version')} behind {latest}, "
+        f"within the {max_minor_behind} allowed",
+        evidence,
+    )
 
 
 @check("firmware_at_least")

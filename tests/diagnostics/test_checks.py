@@ -216,3 +216,16 @@ def test_soc_above_floor(device):
     assert outcome("soc_above_floor", device, connector_id=1) == PASS
     sample(device, seconds=5, soc=20)
     assert outcome("soc_above_floor", device, connector_id=1) == FAIL
+
+
+@pytest.mark.parametrize(
+    ("firmware", "said"),
+    [
+        ("3.1.0", "3.1.0 is the latest stable build or newer"),
+        ("3.2.0", "3.2.0 is the latest stable build or newer"),
+        ("3.0.5", "3.0.5 is 1 minor version behind 3.1.0, within the 2 allowed"),
+    ],
+)
+def test_firmware_current_says_how_current_the_build_is(device, firmware, said):
+    device.model, device.firmware_version = "TP-DC180", firmware
+    assert run_check("firmware_current", device).summary == said
