@@ -22,6 +22,7 @@ What it makes, for the "Demo Charging" operator of `make run`:
 - a depot with an address and a grid capacity, holding the first charger, under a
   power limit for the whole site (a control in progress);
 - a run in progress and an escalated one;
+- a firmware rollout of one charger, under way;
 - another operator, "Rival Energy", with nothing but an engineer who signs in.
 """
 
@@ -52,6 +53,7 @@ from fleet.secrets_box import unseal
 from fleet.services import provisioning
 from fleet.services.commands import queue_command
 from fleet.services.control import flexibility
+from fleet.services.firmware_campaigns import create_campaign
 
 OPERATOR = "Demo Charging"
 RIVAL = "Rival Energy"
@@ -217,6 +219,12 @@ def build(base_url: str) -> dict:
     escalated = engine.start_run(actor, device, "connector-stuck-preparing", 1)
     engine.escalate(actor, escalated, note="handed to the vendor by the crawl")
 
+    campaign = create_campaign(
+        actor, name="Crawl rollout", target_version="4.1.0",
+        package_url="https://firmware.example.com/tp-dc360/4.1.0.bin",
+        device_ids=[second.device_id], health_window_minutes=30,
+    )  # fmt: skip
+
     provisioning.create_operator_client(Actor.cli(), RIVAL, ["read"])
     rival, rival_password = create_console_user(Actor.cli(), "rival-engineer", RIVAL, "engineer")
 
@@ -228,6 +236,7 @@ def build(base_url: str) -> dict:
         "site_id": device.site_id,
         "run_id": run.run_id,
         "escalated_id": escalated.run_id,
+        "campaign_id": campaign.campaign_id,
         "undocumented_code": "X-7777",
         "command_id": completed.command_id,
         "alert_id": Alert.objects.filter(operator_id=operator_id).order_by("alert_id")[0].alert_id,

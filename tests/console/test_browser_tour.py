@@ -42,6 +42,8 @@ PAGES = [
     ("runs", "/runs/", True, False),
     ("run", "/runs/{run_id}/", False, True),
     ("escalation", "/runs/{escalated_id}/escalation/", False, False),
+    ("firmware", "/firmware/", True, True),
+    ("campaign", "/firmware/campaigns/{campaign_id}/", False, True),
     ("audit", "/audit/", True, False),
     ("commands", "/commands/", True, False),
     ("records", "/records/", True, False),

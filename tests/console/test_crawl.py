@@ -42,6 +42,7 @@ def test_every_page_answers_for_every_role(world):
         assert f"/sites/{ids['site_id']}/" in paths, role
         assert f"/runs/{ids['run_id']}/" in paths, role
         assert f"/runs/{ids['escalated_id']}/escalation/" in paths, role
+        assert {"/firmware/", f"/firmware/campaigns/{ids['campaign_id']}/"} <= paths, role
         assert {
             "/faults/F-0421/",
             "/faults/undocumented/",
