@@ -10,6 +10,7 @@ tick lock the campaign, then its chargers' rows; a charger's report locks the ch
 command, then the campaign row. Creation locks the chargers first (Device rows, by id).
 """
 
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from fleet.signals import firmware_campaign_changed
 Status = FirmwareCampaign.Status
 State = CampaignDevice.State
 
+logger = logging.getLogger(__name__)
 UPGRADE_COMMAND = "firmware_upgrade"
 MAX_STAGES = 20
 MAX_HEALTH_WINDOW_MINUTES = 7 * 24 * 60
@@ -672,15 +674,23 @@ def drive_campaigns(now: datetime | None = None) -> int:
     moved = 0
     running = FirmwareCampaign.objects.filter(status=Status.RUNNING).order_by("created_at")
     for campaign_id in list(running.values_list("campaign_id", flat=True)):
-        with transaction.atomic():
-            campaign = (
-                FirmwareCampaign.objects.select_for_update(skip_locked=True)
-                .filter(campaign_id=campaign_id, status=Status.RUNNING)
-                .first()
+        try:
+            moved += _drive_one(campaign_id, now)
+        except Exception:  # one campaign's failure leaves the others (other tenants') moving
+            logger.exception(
+                "Firmware campaign %s: its tick failed, retried next tick", campaign_id
             )
-            if campaign is None:
-                continue
-            if _drive(campaign, now):
-                moved += 1
-                _announce(campaign)
     return moved
+
+
+def _drive_one(campaign_id: str, now: datetime) -> int:
+    with transaction.atomic():
+        campaign = (
+            FirmwareCampaign.objects.select_for_update(skip_locked=True)
+            .filter(campaign_id=campaign_id, status=Status.RUNNING)
+            .first()
+        )
+        if campaign is None or not _drive(campaign, now):
+            return 0
+        _announce(campaign)
+        return 1

@@ -349,3 +349,24 @@ def test_two_concurrent_creations_cannot_both_take_a_charger(acme, operator):
         thread.join()
     assert sorted(outcomes) == ["conflict", "created"]
     assert CampaignDevice.objects.filter(device=device, holds=True).count() == 1
+
+
+def test_one_campaign_failing_its_tick_leaves_the_others_moving(
+    acme, rival, operator, monkeypatch, caplog
+):
+    """A campaign whose tick raises (a bug, a bad row) is logged and tried again next
+    tick; the other campaigns, another operator's among them, still move on that tick."""
+    first = create(operator, chargers(acme, 1))
+    second = create(Actor.for_client(rival.client), chargers(rival, 1))
+    real = campaigns._drive
+
+    def broken_for_the_first(campaign, now):
+        if campaign.campaign_id == first.campaign_id:
+            raise RuntimeError("boom")
+        return real(campaign, now)
+
+    monkeypatch.setattr(campaigns, "_drive", broken_for_the_first)
+    assert campaigns.drive_campaigns() == 1
+    assert set(second.devices.values_list("state", flat=True)) == {"sent"}
+    assert set(first.devices.values_list("state", flat=True)) == {"queued"}
+    assert "its tick failed" in caplog.text
