@@ -6,6 +6,7 @@ words first, its refusals shown as form errors. Viewers read and cannot act; ano
 operator's campaign does not exist here."""
 
 import asyncio
+from html import unescape
 
 import pytest
 from django.db import connections
@@ -15,7 +16,7 @@ from diagnostics.services.loader import load_faults
 from fleet.actors import Actor
 from fleet.models import CampaignDevice, FirmwareCampaign
 from fleet.services.firmware import report_firmware_status
-from fleet.services.firmware_campaigns import create_campaign
+from fleet.services.firmware_campaigns import create_campaign, drive_campaigns, pause_campaign
 from tests.console.test_live_updates import close_code, cookie_of, opened, received, socket, texts
 
 ACME = "Acme Charging"
@@ -132,6 +133,27 @@ def test_a_campaign_page_shows_its_stages_and_every_charger(fleet, signed_in):
     assert "Pause</button>" not in text and "Cancel…" not in text
 
 
+def test_a_campaign_page_says_what_happens_next_and_when(fleet, signed_in):
+    campaign = campaign_of(
+        fleet["acme"], fleet["affected"], stages=[50, 100], health_window_minutes=30
+    )
+    drive_campaigns()
+    viewer = signed_in(ACME, "viewer")
+    page = f"/firmware/campaigns/{campaign.campaign_id}/"
+    text = unescape(viewer.get(page).content.decode())
+    assert "Next:</strong> Waiting for 2 chargers of stage 1 to finish upgrading" in text
+
+    for row in campaign.devices.filter(stage=0):
+        report_firmware_status(row.device_id, "3.1.0", "success")
+    text = unescape(viewer.get(page).content.decode())
+    assert "Next:</strong> Stage 2 starts at" in text
+    assert "unless a halt rule is met first." in text
+
+    pause_campaign(Actor.for_client(fleet["acme"].client), campaign.campaign_id)
+    text = unescape(viewer.get(page).content.decode())
+    assert "Paused: no upgrade is sent until you resume." in text
+
+
 def test_a_viewer_cannot_pause_and_an_operator_pauses_resumes_and_cancels_after_confirming(
     fleet, signed_in
 ):
@@ -210,6 +232,14 @@ def test_the_start_form_is_prefilled_from_the_link(fleet, signed_in):
     )
     assert 'value="devices" required id="id_which_1" checked' in listed
     assert "SN-FW-1\nSN-FW-2" in listed
+
+
+def test_the_start_form_proposes_one_stage_for_a_charger_or_two(fleet, signed_in):
+    operator = signed_in(ACME, "operator")
+    few = operator.get("/firmware/campaigns/new/?model=TP-DC180&from_version=3.1.0")
+    assert 'name="stages" value="100"' in few.content.decode()
+    many = operator.get("/firmware/campaigns/new/?model=TP-DC180&from_version=3.0.1")
+    assert 'name="stages" value="10, 50, 100"' in many.content.decode()
 
 
 def test_viewers_and_engineers_cannot_start_a_campaign(fleet, signed_in):

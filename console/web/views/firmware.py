@@ -8,6 +8,7 @@ Every change goes through the campaign service (fleet/services/firmware_campaign
 as the API's does; its refusals are shown as the form's errors or a message."""
 
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -209,7 +210,38 @@ def campaign_context(access: ConsoleAccess, detail: dict[str, Any]) -> dict[str,
         "can_resume": campaign.status in ("paused", "halted"),
         "can_cancel": campaign.status in ("running", "paused", "halted"),
         "health_window": spoken_minutes(campaign.health_window_minutes or 0) or "no wait",
+        "next_step": next_step(campaign, detail["stages"]),
     }
+
+
+def next_step(campaign: FirmwareCampaign, stages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What the campaign does next, and when, in words ({text, at}); None once it ended
+    or while halted (the halt box says what to do)."""
+    if campaign.status == "paused":
+        return {"text": "Paused: no upgrade is sent until you resume.", "at": None}
+    if campaign.status != "running" or campaign.current_stage >= len(stages):
+        return None
+    stage = stages[campaign.current_stage]
+    number = stage["index"] + 1
+    waiting = sum(
+        count for state, count in stage["counts"].items() if state not in CampaignDevice.FINAL
+    )
+    if waiting:
+        return {
+            "text": f"Waiting for {waiting} charger{'s' if waiting != 1 else ''} of stage "
+            f"{number} to finish upgrading; a charger that is offline gets the upgrade when "
+            "it is back.",
+            "at": None,
+        }
+    done = stage["finished_at"] or stage["started_at"]
+    if done is None:
+        return None
+    at = done + timedelta(minutes=campaign.health_window_minutes or 0)
+    if number == len(stages):
+        text = "The campaign completes at"
+    else:
+        text = f"Stage {number + 1} starts at"
+    return {"text": text, "at": at, "after": "unless a halt rule is met first."}
 
 
 def halt_words(rules: dict) -> str:
@@ -261,15 +293,29 @@ def campaign_action(
 # --- Starting a campaign -----------------------------------------------------------------------
 
 
+# Below this many chargers the start form proposes one stage: 10 %, 50 %, 100 % of one
+# or two chargers leaves stages with nobody in them.
+FEW_FOR_STAGES = 3
+
+
 @console_view(needs=Role.OPERATOR)
 def campaign_new(request: HttpRequest, access: ConsoleAccess) -> HttpResponse:
     """GET: the form, prefilled from the link's query. POST: the confirmation in words;
     POST with confirmed=yes: the campaign is created and its page opens. A refusal (the
     form's or the service's) shows the form again with everything typed and why."""
     if request.method != "POST":
-        form = CampaignForm(
-            initial=prefill(request.GET, latest_stable), operator_id=access.operator_id
-        )
+        initial = prefill(request.GET, latest_stable)
+        if initial.get("model") and initial.get("from_versions"):
+            # Staging fewer chargers than stages leaves empty stages to wait through.
+            versions = [v.strip() for v in initial["from_versions"].split(",") if v.strip()]
+            count = (
+                devices_of(access.operator_id)
+                .filter(model=initial["model"], firmware_version__in=versions)
+                .count()
+            )
+            if count < FEW_FOR_STAGES:
+                initial["stages"] = "100"
+        form = CampaignForm(initial=initial, operator_id=access.operator_id)
         return render(request, NEW_TEMPLATE, new_context(access, form))
     form = CampaignForm(request.POST, operator_id=access.operator_id)
     if request.POST.get("edit"):  # back from the confirmation to change something
