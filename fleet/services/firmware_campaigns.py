@@ -575,7 +575,8 @@ def _fault_rate(
         timestamp__gte=campaign.created_at - BASELINE,
         timestamp__lt=campaign.created_at,
     ).count()
-    rate_after = after / max(exposure, MIN_EXPOSURE_HOURS) / len(upgraded)
+    # Both rates per charger-hour: `exposure` already sums the upgraded chargers' hours.
+    rate_after = after / max(exposure, MIN_EXPOSURE_HOURS)
     rate_before = before / (BASELINE.total_seconds() / 3600) / len(upgraded)
     if rate_before and rate_after <= factor * rate_before:
         return None

@@ -219,8 +219,38 @@ def test_halt_when_upgraded_chargers_fault_more_than_before(acme, operator):
     campaign.refresh_from_db()
     assert campaign.status == "halted"
     assert campaign.halt_reason.startswith(
-        "F-0411 on 2 upgraded chargers: 1 an hour against 0 before"
+        "F-0411 on 2 upgraded chargers: 2 an hour against 0 before"
     )
+
+
+def fault_at(device: Device, acme, at) -> None:
+    DeviceEvent.objects.create(
+        device=device, operator_id=acme.operator_id, connector_id=0, event_type="fault",
+        fault_code="F-0411", timestamp=at,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("after_each", "halts"), [(2, False), (3, True)])
+def test_the_fault_rate_rule_compares_rates_per_charger_hour(acme, operator, after_each, halts):
+    """Two chargers that each raised F-0411 once an hour over the week before (1 per
+    charger-hour): factor 2 allows up to 2 per charger-hour after the upgrade. Over one
+    hour each, 2 faults apiece is the limit; 3 apiece is over it."""
+    devices = chargers(acme, 2)
+    campaign = create(operator, devices, halt_if={"fault_codes": ["F-0411"]})
+    start = campaign.created_at
+    for device in devices:
+        for hour in range(1, 169):
+            fault_at(device, acme, start - timedelta(hours=hour))
+    campaigns.drive_campaigns()
+    for device in devices:
+        upgrade(rows(campaign)[device.device_id])
+    upgraded_at = timezone.now()
+    for device in devices:
+        for minute in range(after_each):
+            fault_at(device, acme, upgraded_at + timedelta(minutes=10 + minute))
+    campaigns.drive_campaigns(now=upgraded_at + timedelta(hours=1))
+    campaign.refresh_from_db()
+    assert (campaign.status == "halted") is halts, campaign.halt_reason
 
 
 def test_cancel_skips_chargers_not_reached_and_withdraws_their_commands(acme, operator):
