@@ -10,8 +10,10 @@ from html import unescape
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from console.web.live_pages import CAMPAIGN_PAGE
+from diagnostics.services.detectors import firmware_rollout_halted, run_detector
 from diagnostics.services.loader import load_faults
 from fleet.actors import Actor
 from fleet.models import CampaignDevice, FirmwareCampaign
@@ -185,16 +187,21 @@ def test_a_halted_campaign_says_why_and_what_to_do(fleet, signed_in):
     FirmwareCampaign.objects.filter(pk=campaign.pk).update(
         status="halted",
         halt_reason="2 of 3 upgraded chargers failed (66.7 %, above the 25 % limit)",
+        halted_at=timezone.now(),
     )
-    text = (
-        signed_in(ACME, "operator")
-        .get(f"/firmware/campaigns/{campaign.campaign_id}/")
-        .content.decode()
-    )
+    operator = signed_in(ACME, "operator")
+    text = operator.get(f"/firmware/campaigns/{campaign.campaign_id}/").content.decode()
     assert 'class="halt-reason" role="alert"' in text
     assert "2 of 3 upgraded chargers failed" in text
     assert "<strong>resume</strong>" in text and "<strong>cancel</strong>" in text
     assert "Resume</button>" in text and "Pause</button>" not in text
+
+    # The halt is an alert, and the alert leads to the rollout.
+    run_detector(firmware_rollout_halted, timezone.now())
+    alerts = operator.get("/alerts/").content.decode()
+    assert "Firmware rollout “TP-DC180 to 3.1.0” halted" in unescape(alerts)
+    assert f'href="/firmware/campaigns/{campaign.campaign_id}/">Open the rollout</a>' in alerts
+    assert "halted rollout" in alerts
 
 
 def test_another_operators_campaign_is_not_found(fleet, signed_in):

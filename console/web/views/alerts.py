@@ -52,9 +52,14 @@ FACTS = {
     "over_temperature": "samples over the limit",
     "discharge_no_power": "command",
     "stuck_preparing": "preparing samples",
+    "cabinet_over_temperature": "fault events",
+    "cooling_fan_slow": "fault events",
+    "firmware_rollout_halted": "halted rollout",
 }
 # Evidence the page already shows as the alert's own fields (fact_count, first/last seen).
-SHOWN_ELSEWHERE = {"count", "first", "last", "samples", "devices", "preparing_samples"}
+SHOWN_ELSEWHERE = {
+    "count", "first", "last", "samples", "devices", "preparing_samples", "campaign_id",
+}  # fmt: skip
 EVIDENCE_LABELS = {
     "connector_id": "Connector",
     "temperature": "Peak temperature (°C)",
