@@ -293,6 +293,38 @@ def test_a_run_ends_once(signed_in, charger, how, status):
     assert f"already {status}" in unescape(again.content.decode())
 
 
+@pytest.mark.parametrize(
+    ("how", "fields", "heading"),
+    [
+        ("resolve", {"note": "cable reseated"}, "Resolved"),
+        (
+            "close",
+            {"reason": "vehicle", "note": "car at fault"},
+            "Closed — not our fault: the vehicle",
+        ),
+        ("close", {"reason": "false_alarm"}, "Closed — a false alarm"),
+        ("escalate", {"note": "needs L2"}, "Escalated"),
+    ],
+)
+def test_an_ended_run_says_how_it_ended_in_words(signed_in, charger, how, fields, heading):
+    browser = signed_in("Acme Charging", "engineer")
+    run = started(browser, charger)
+    browser.post(f"/runs/{run.run_id}/{how}/", fields)
+    page = unescape(browser.get(f"/runs/{run.run_id}/").content.decode())
+    assert f'<h2 id="ended-heading">{heading}</h2>' in page
+
+
+def test_a_run_that_switched_runbooks_says_it_carried_on_elsewhere(signed_in, charger):
+    browser = signed_in("Acme Charging", "engineer")
+    faults(charger, "F-0702", 1)
+    run = started(browser, charger)
+    step(browser, run, "choose", choice="supply-ok")
+    step(browser, run, "verify")
+    step(browser, run, "continue")  # V2G codes: on to the V2G runbook
+    page = unescape(browser.get(f"/runs/{run.run_id}/").content.decode())
+    assert '<h2 id="ended-heading">Closed — carried on in another runbook</h2>' in page
+
+
 def test_a_viewer_reads_a_run_but_cannot_act_on_it(signed_in, charger):
     run = engine.start(Actor.platform(), charger, POWER_UP)
     viewer = signed_in("Acme Charging", "viewer")

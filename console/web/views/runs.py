@@ -57,7 +57,7 @@ STATUS_WORDS = {
     "resolved": "Resolved",
     "diagnosed": "Diagnosed — action needed",
     "escalated": "Escalated",
-    "closed": "Closed — not our fault",
+    "closed": "Closed",
 }
 
 
@@ -158,7 +158,7 @@ def run_context(access: ConsoleAccess, run: RunbookExecution) -> dict:
         ),
         "auto_check": may_act and current and current["check_name"] and (latest is None or stale),
         "primary": primary_action(run) if may_act else None,
-        "status_words": STATUS_WORDS.get(run.status, run.status),
+        "status_words": status_words(run),
         "rollout_link": rollout_link(run),
         "command": step_command_context(run),
         "results": [
@@ -187,6 +187,30 @@ def in_fleet(access: ConsoleAccess, run: RunbookExecution) -> bool:
     the charger moves to another one)."""
     site = run.device.site
     return site is not None and site.operator_id == access.operator_id
+
+
+# Why a closed run closed, from the reason its outcome note starts with.
+CLOSED_WORDS = {
+    "switched to": "Closed — carried on in another runbook",
+    "command_failed": "Closed — the charger rejected the command",
+    "vehicle_side": "Closed — not our fault: the vehicle",
+    "vehicle": "Closed — not our fault: the vehicle",
+    "site_supply": "Closed — not our fault: the site's supply",
+    "false_alarm": "Closed — a false alarm",
+    "not_our_fault": "Closed — not our fault",
+    "other": "Closed",
+    "the charger moved": "Closed — the charger moved to another operator",
+}
+
+
+def status_words(run: RunbookExecution) -> str:
+    """How the run ended, in words; for a closed run, why it closed."""
+    if run.status != RunbookExecution.Status.CLOSED:
+        return STATUS_WORDS.get(run.status, run.status)
+    note = run.outcome_note or ""
+    return next(
+        (words for start, words in CLOSED_WORDS.items() if note.startswith(start)), "Closed"
+    )
 
 
 def verdict_of(result: StepResult) -> str:
