@@ -388,14 +388,14 @@ def test_one_campaign_failing_its_tick_leaves_the_others_moving(
     tick; the other campaigns, another operator's among them, still move on that tick."""
     first = create(operator, chargers(acme, 1))
     second = create(Actor.for_client(rival.client), chargers(rival, 1))
-    real = campaigns._drive
+    real = campaigns.driver._drive
 
     def broken_for_the_first(campaign, now):
         if campaign.campaign_id == first.campaign_id:
             raise RuntimeError("boom")
         return real(campaign, now)
 
-    monkeypatch.setattr(campaigns, "_drive", broken_for_the_first)
+    monkeypatch.setattr(campaigns.driver, "_drive", broken_for_the_first)
     assert campaigns.drive_campaigns() == 1
     assert set(second.devices.values_list("state", flat=True)) == {"sent"}
     assert set(first.devices.values_list("state", flat=True)) == {"queued"}

@@ -1,7 +1,7 @@
 """Forms of the Firmware pages: filtering the campaigns, and starting a campaign — which
 build, where it comes from, which chargers (a model on some versions, or chargers named
 one by one), in which stages, and when to halt. The form reads what a person types into
-the arguments of the campaign service (fleet/services/firmware_campaigns.py); the service
+the arguments of the campaign service (fleet/services/firmware_campaigns/); the service
 stays the judge of what may be started, and its refusals come back as the form's errors."""
 
 import math

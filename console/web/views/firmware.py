@@ -4,7 +4,7 @@ the firmware campaigns (staged rollouts) with their progress; one campaign's sta
 chargers, updated live, with pause, resume and cancel; and starting a campaign, prefilled
 from the page that links to it, confirmed in words before it is created.
 
-Every change goes through the campaign service (fleet/services/firmware_campaigns.py),
+Every change goes through the campaign service (fleet/services/firmware_campaigns/),
 as the API's does; its refusals are shown as the form's errors or a message."""
 
 from collections import Counter
