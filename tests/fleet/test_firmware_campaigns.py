@@ -3,10 +3,11 @@ chargers' answers, retries of an offline charger, halts and their alert, and one
 campaign per charger."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 from diagnostics.models import Alert
@@ -400,3 +401,39 @@ def test_one_campaign_failing_its_tick_leaves_the_others_moving(
     assert set(second.devices.values_list("state", flat=True)) == {"sent"}
     assert set(first.devices.values_list("state", flat=True)) == {"queued"}
     assert "its tick failed" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upgrade_handed_out_while_the_campaign_is_cancelled_is_not_called_skipped(
+    acme, operator
+):
+    """A delivery holds its command's row while it hands it out. A cancel at that moment
+    waits for it; the charger then has the upgrade, so its row stays sent and its command
+    is not failed, while the charger the upgrade had not reached is skipped."""
+    devices = chargers(acme, 2)
+    campaign = create(operator, devices)
+    campaigns.drive_campaigns()
+    delivering, quiet = (rows(campaign)[device.device_id] for device in devices)
+    locked = threading.Event()
+
+    def delivery() -> None:
+        try:
+            with transaction.atomic():
+                command = Command.objects.select_for_update().get(pk=delivering.command_id)
+                locked.set()
+                time.sleep(1)  # the cancel arrives meanwhile, and waits
+                command.delivered_at = timezone.now()
+                command.save(update_fields=["delivered_at"])
+        finally:
+            connections.close_all()
+
+    courier = threading.Thread(target=delivery)
+    courier.start()
+    assert locked.wait(30)
+    campaigns.cancel_campaign(operator, campaign.campaign_id)
+    courier.join()
+    after = rows(campaign)
+    assert after[quiet.device_id].state == "skipped"
+    assert after[delivering.device_id].state == "sent"
+    assert Command.objects.get(pk=delivering.command_id).status == "queued"
+    assert Command.objects.get(pk=quiet.command_id).status == "failed"

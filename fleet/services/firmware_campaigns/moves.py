@@ -101,5 +101,14 @@ def cancel_campaign(actor: Actor, campaign_id: str) -> FirmwareCampaign:
     )
     rows.update(holds=False)
     _move(actor, campaign, Status.CANCELLED, "cancel_firmware_campaign", finished_at=now)
-    withdraw_undelivered(undelivered, "cancelled", "The firmware campaign was cancelled")
+    # The query above locked the undelivered commands with their rows (FOR UPDATE over
+    # the join): a delivery under way finishes first and its command is no longer
+    # undelivered; none can start now. Withdrawn in batches (lifecycle.BATCH at a time).
+    withdrawn: set[str] = set()
+    while batch := withdraw_undelivered(
+        [command_id for command_id in undelivered if command_id not in withdrawn],
+        "cancelled",
+        "The firmware campaign was cancelled",
+    ):
+        withdrawn |= {command.command_id for command in batch}
     return campaign
