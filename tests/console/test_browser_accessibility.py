@@ -21,6 +21,7 @@ from console.web.services.people import create_console_user
 from diagnostics.services.runbooks import engine
 from fleet.actors import Actor
 from fleet.models import Device, DeviceEvent
+from fleet.services.firmware_campaigns import create_campaign
 from tests.console.accessibility import PHONE, SIZES, audit, describe
 from tests.console.test_browser_flows import (  # noqa: F401 (fixtures)
     TABLET,
@@ -60,8 +61,14 @@ def tour(scene) -> dict:
         timestamp=timezone.now() - timezone.timedelta(minutes=1),
         data={"fault_code": "X-7777", "fault_message": "Relay watchdog", "details": {"board": 2}},
     )  # fmt: skip
+    campaign = create_campaign(
+        actor, name="Tour rollout", target_version="3.2.0",
+        package_url="https://firmware.example.com/tp-dc180/3.2.0.bin",
+        device_ids=[device.device_id],
+    )  # fmt: skip
     return {
         **scene,
+        "campaign_id": campaign.campaign_id,
         "undocumented_code": "X-7777",
         "device": device,
         "site_id": scene["site"].site_id,
