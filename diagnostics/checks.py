@@ -19,7 +19,8 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from diagnostics.models import Alert, FaultCode
-from diagnostics.versions import compare, parse_version, within
+from diagnostics.services.faults import firmware_assessment
+from diagnostics.versions import compare, parse_version
 from diagnostics.words import PATTERNS, counted
 from fleet.models import Command, Device, DeviceEvent, FirmwareUpdate, TelemetrySample
 
@@ -219,17 +220,15 @@ def _minor_gap(device_version: str, latest: str) -> int | None:
 
 def _known_issues(device: Device, codes: tuple[str, ...]) -> list[dict[str, Any]]:
     """The known firmware issues of the dictionary entries `codes` whose affected range
-    holds the device's firmware (and whose models include its model, if they name any)."""
-    found = []
-    for fault in FaultCode.objects.filter(code__in=codes).order_by("code"):
-        for issue in fault.known_firmware_issues:
-            if issue.get("models") and device.model not in issue["models"]:
-                continue
-            low, high = issue.get("affected_from"), issue.get("affected_to")
-            if within(device.firmware_version, low, high):
-                found.append({"fault_code": fault.code, "affected_from": low,
-                              "affected_to": high, "fixed_in": issue.get("fixed_in")})  # fmt: skip
-    return found
+    holds the device's firmware (and whose models include its model, if they name any):
+    the fault entry's own assessment, where it is sure."""
+    return [
+        {"fault_code": fault.code, "affected_from": issue["affected_from"],
+         "affected_to": issue["affected_to"], "fixed_in": issue["fixed_in"]}
+        for fault in FaultCode.objects.filter(code__in=codes).order_by("code")
+        for issue in firmware_assessment(fault, device)
+        if issue["affected"] is True
+    ]  # fmt: skip
 
 
 @check("firmware_current")
