@@ -727,9 +727,12 @@ def _rollout_halted(campaign: FirmwareCampaign) -> Detection:
 
 # --- The sweep --------------------------------------------------------------------------------
 
+# The firmware-cluster detector runs before the per-charger ones: a charger's repeat-fault
+# alert ranks the runbooks with the cluster's alert already open (a cluster points to the
+# power-up runbook's firmware route, whatever a connector happens to be doing).
 DETECTORS: tuple[Callable[[datetime], list[Detection]], ...] = (
-    repeat_fault,
     firmware_cluster,
+    repeat_fault,
     platform_faults,
     at_once_faults,
     over_temperature,
