@@ -43,7 +43,7 @@ def test_every_field_case_opens_its_alert(server, tmp_path, settings, monkeypatc
     # Real-time thresholds, scaled down as the fleet's time is scaled up (100x).
     settings.TELLUS_OFFLINE_AFTER_SECONDS = 4
     monkeypatch.setattr(detectors, "STUCK_PREPARING", timedelta(seconds=2))
-    monkeypatch.setattr(charger, "FLAP_OFFLINE_SECONDS", 1.5)
+    monkeypatch.setattr(charger, "FLAP_OFFLINE_SECONDS", 3.0)
     options = FleetOptions(
         base_url=server.url,
         chargers=10,

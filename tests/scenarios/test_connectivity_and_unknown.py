@@ -34,7 +34,7 @@ def test_a_reconnect_storm_suggests_no_runbook_and_points_to_the_dictionary(
 ):
     case = CASES["reconnect-storm"]
     settings.TELLUS_OFFLINE_AFTER_SECONDS = 4
-    monkeypatch.setattr(charger, "FLAP_OFFLINE_SECONDS", 1.5)
+    monkeypatch.setattr(charger, "FLAP_OFFLINE_SECONDS", 3.0)
     with field_fleet(server, tmp_path, [case.scenario], chargers=1) as field:
         flapping = field.device(case.scenario)
         eventually(
